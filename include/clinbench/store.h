@@ -1,0 +1,209 @@
+// The run store: the source of truth of a run directory (docs/run-directory.md).
+//
+// A run directory holds run.db, a SQLite database in WAL mode with one row per finished
+// (model, dataset, item) written in its own transaction, so a run killed at any moment (SIGKILL
+// included) and started again on the same directory resumes with every item exactly once.
+// samples.jsonl and results.json are exports of run.db, rewritten atomically.
+//
+// Contract:
+// - One RunStore per run directory per process, used from one thread at a time. RunStore::open
+//   takes an exclusive flock on run_dir/lock and writes its PID there; a second open of the same
+//   directory, from another process or from this one, fails with ErrorCode::kResource and a
+//   message that names the directory and the PID holding it. The lock goes away with the
+//   RunStore or with the process, however it dies.
+// - Do not use a RunStore in a child after fork(); open a new one there after the parent's is
+//   gone. The lock descriptor is close-on-exec, so exec'd workers do not hold the lock.
+// - Every fallible call returns a Result; nothing throws. Errors name the file and what was
+//   wrong.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "clinbench/error.h"
+
+namespace clinbench {
+
+// Paths inside a run directory. Only the store writes run.db, lock, samples.jsonl and
+// results.json; manifest.json and attempts/ are reserved for provenance and the supervisor.
+struct RunPaths {
+  static std::filesystem::path db(const std::filesystem::path& run_dir) {
+    return run_dir / "run.db";
+  }
+  static std::filesystem::path lock(const std::filesystem::path& run_dir) {
+    return run_dir / "lock";
+  }
+  static std::filesystem::path samples(const std::filesystem::path& run_dir) {
+    return run_dir / "samples.jsonl";
+  }
+  static std::filesystem::path results(const std::filesystem::path& run_dir) {
+    return run_dir / "results.json";
+  }
+  static std::filesystem::path manifest(const std::filesystem::path& run_dir) {
+    return run_dir / "manifest.json";
+  }
+  static std::filesystem::path attempts(const std::filesystem::path& run_dir) {
+    return run_dir / "attempts";
+  }
+};
+
+// The schema version this build writes and reads. Opening a run.db of a newer version fails
+// with ErrorCode::kUnsupported and leaves the file untouched; older versions are migrated.
+inline constexpr int kRunStoreSchemaVersion = 1;
+
+// One finished item: its outcome and its telemetry. Field names are the column names of the
+// items table and the keys of samples.jsonl. Units are in the names (_ms, _chars, _tokens,
+// _per_s). record_item rejects negative counts and times and non-finite numbers.
+struct ItemRecord {
+  // Key: (model, dataset, item_id), each non-empty.
+  std::string model;    // the model's name in the run (ModelRecord::name)
+  std::string dataset;  // the dataset's name in the run
+  std::string item_id;  // Item::id
+
+  std::string split;          // Item::split ("" when unknown)
+  std::string question_type;  // "multi_choice", "open_ended_multi_choice" or "open_ended"
+  std::string scoring;        // "generate" or "loglik"
+
+  int64_t prompt_tokens = 0;           // tokens of the first turn's prompt
+  std::vector<int64_t> output_tokens;  // tokens generated, one entry per turn ([] for loglik)
+  int64_t reasoning_chars = 0;         // characters (bytes of UTF-8) of the reasoning text
+  int64_t reasoning_tokens = 0;        // tokens of the reasoning text
+  std::optional<double> ttft_ms;       // first turn: start to first generated token; none when
+                                       // nothing was generated
+  double prefill_ms = 0;               // prompt evaluation, all turns
+  double decode_ms = 0;                // token generation, all turns
+  std::optional<double> tokens_per_s;  // generated tokens / decode time; none without decoding
+
+  std::string choice;      // "A".."E", "NOTAVALUE" for open_ended, "" when none was extracted
+  std::string prediction;  // the model's open answer text ("" when none)
+  std::optional<std::string> correct_answer;  // the labeled letter; none when unlabeled
+  std::optional<bool> correct;  // none when unlabeled or not scored; requires correct_answer
+  std::string extraction_rule;  // the extractor rule that matched ("" when none)
+  bool truncated = false;       // a turn hit its token budget before it answered
+  std::string error;            // "" when the item completed; else what went wrong
+  std::string trace;            // full text of the turns, as the evaluation layer wrote it
+  nlohmann::json extra = nlohmann::json::object();  // anything else, any JSON value
+
+  // Set by the store; ignored by record_item.
+  int64_t seq = 0;          // 1-based order in which items were recorded in this run
+  std::string finished_at;  // UTC, "2025-01-31T12:34:56.789Z"
+
+  bool operator==(const ItemRecord&) const = default;
+};
+
+// A model of the run and how it was loaded.
+struct ModelRecord {
+  std::string name;                // key, non-empty
+  std::string path;                // the GGUF as given
+  std::string sha256;              // lowercase hex of the file ("" when not hashed)
+  std::string strategy;            // the strategy that loaded it ("" when none did)
+  std::string attempt_log = "[]";  // JSON array from the loading layer, stored verbatim
+  std::string updated_at;          // set by the store
+
+  bool operator==(const ModelRecord&) const = default;
+};
+
+// Counts for one model × dataset × split × question_type, as written to results.json.
+struct ItemCounts {
+  std::string model;
+  std::string dataset;
+  std::string split;
+  std::string question_type;
+  int64_t total = 0;      // items recorded
+  int64_t labeled = 0;    // with correct_answer
+  int64_t scored = 0;     // with correct set (true or false)
+  int64_t correct = 0;    // with correct == true
+  int64_t truncated = 0;  // with truncated
+  int64_t errors = 0;     // with a non-empty error
+
+  bool operator==(const ItemCounts&) const = default;
+};
+
+// Restricts items(); an empty field matches everything.
+struct ItemQuery {
+  std::string model;
+  std::string dataset;
+};
+
+class RunStore {
+ public:
+  // Opens run_dir, creating it and run.db when missing, and takes the directory's lock.
+  // Fails, touching nothing in run.db, when another RunStore holds the lock (kResource), when
+  // run.db is not a SQLite database or not a clinbench run database (kCorrupt), or when its
+  // schema is newer than kRunStoreSchemaVersion (kUnsupported).
+  static Result<RunStore> open(const std::filesystem::path& run_dir);
+
+  RunStore(RunStore&&) noexcept;
+  RunStore& operator=(RunStore&&) noexcept;
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+  ~RunStore();  // closes run.db, then releases the lock
+
+  const std::filesystem::path& run_dir() const;
+
+  // --- metadata: key -> JSON (provenance, config, hashes, build, host, times) ---------------
+  // Inserts or replaces. REQUIRES: key non-empty.
+  Result<void> set_metadata(std::string_view key, const nlohmann::json& value);
+  // kNotFound when the key is absent.
+  Result<nlohmann::json> metadata(std::string_view key) const;
+  // Every key, as one JSON object.
+  Result<nlohmann::json> all_metadata() const;
+
+  // --- models --------------------------------------------------------------------------------
+  // Inserts or replaces the record named record.name. attempt_log must be a JSON array; it is
+  // stored byte for byte. To keep a previous attempt log on resume, read it with model() and
+  // merge before calling.
+  Result<void> put_model(const ModelRecord& record);
+  // nullopt when no model has that name.
+  Result<std::optional<ModelRecord>> model(std::string_view name) const;
+  // Ordered by name.
+  Result<std::vector<ModelRecord>> models() const;
+
+  // --- items ---------------------------------------------------------------------------------
+  // Records one finished item in its own transaction; when this returns, the item survives a
+  // SIGKILL of the process (and, with synchronous=FULL, a power loss). Recording a key that is
+  // already present is an error (kInvalidArgument, naming the key) and leaves the stored row
+  // unchanged: a resumed run must skip finished_keys(). Invalid records (empty key, negative
+  // counts, non-finite times, correct without correct_answer) are kInvalidArgument.
+  Result<void> record_item(const ItemRecord& record);
+  // The item ids of (model, dataset) already recorded: the ones a resumed run skips.
+  Result<std::set<std::string>> finished_keys(std::string_view model,
+                                              std::string_view dataset) const;
+  // nullopt when the key is not recorded.
+  Result<std::optional<ItemRecord>> item(std::string_view model, std::string_view dataset,
+                                         std::string_view item_id) const;
+  // Ordered by model, dataset, then seq (the order they finished).
+  Result<std::vector<ItemRecord>> items(const ItemQuery& query = {}) const;
+  Result<int64_t> item_count() const;
+  // Ordered by model, dataset, split, question_type.
+  Result<std::vector<ItemCounts>> counts() const;
+
+  // --- exports (atomic: a temporary file in the same directory, fsync, rename) ------------
+  // One JSON object per line per item, keys as in ItemRecord, in items() order.
+  Result<void> export_samples_jsonl(const std::filesystem::path& path) const;
+  // {"format", "schema_version", "metadata", "models", "counts"}; see docs/run-directory.md.
+  Result<void> export_results_json(const std::filesystem::path& path) const;
+
+  // SQLite's PRAGMA integrity_check: ok, or kCorrupt with what it reported.
+  Result<void> integrity_check() const;
+
+ private:
+  struct Impl;
+  explicit RunStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The samples.jsonl object of one item, keys in ItemRecord order. Dump it with
+// error_handler_t::replace: model output may hold invalid UTF-8, which the exports write as
+// U+FFFD.
+nlohmann::ordered_json item_to_json(const ItemRecord& record);
+
+}  // namespace clinbench

@@ -1,6 +1,7 @@
 #include "store/atomic_file.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,16 +9,14 @@
 #include <cstring>
 #include <utility>
 
-#include <fmt/format.h>
-
 namespace clinbench::store {
 namespace {
 
 constexpr size_t kFlushBytes = 1 << 20;
 
 Error io_error(const std::filesystem::path& path, std::string_view doing) {
-  return Error{ErrorCode::kIo, fmt::format("{}: {}: {}", path.string(), doing,
-                                           std::strerror(errno))};
+  return Error{ErrorCode::kIo,
+               fmt::format("{}: {}: {}", path.string(), doing, std::strerror(errno))};
 }
 
 }  // namespace

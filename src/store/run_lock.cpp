@@ -1,6 +1,7 @@
 #include "store/run_lock.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <string>
 #include <thread>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace clinbench::store {
 

@@ -1,10 +1,10 @@
 // RunStore: opening a run directory, metadata, models and items. Exports are in
 // store_export.cpp.
+#include <fmt/format.h>
+
 #include <cmath>
 #include <system_error>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "clinbench/store.h"
 #include "store/run_lock.h"
@@ -101,9 +101,9 @@ Result<ItemRecord> read_item(const Statement& s, const std::string& file) {
   r.finished_at = s.column_text(24);
 
   auto corrupt = [&](std::string_view what) {
-    return make_error(ErrorCode::kCorrupt,
-                      fmt::format("{}: {}: {}", file,
-                                  describe_key(r.model, r.dataset, r.item_id), what));
+    return make_error(
+        ErrorCode::kCorrupt,
+        fmt::format("{}: {}: {}", file, describe_key(r.model, r.dataset, r.item_id), what));
   };
   const auto tokens = nlohmann::json::parse(output_tokens, nullptr, false);
   if (tokens.is_discarded() || !tokens.is_array()) {
@@ -171,8 +171,8 @@ Result<RunStore> RunStore::open(const std::filesystem::path& run_dir) {
   // synchronous=FULL: each item's commit fsyncs the WAL. NORMAL would already survive SIGKILL
   // (the WAL is in the page cache), but could lose the last items on power loss or a kernel
   // crash; one fsync per item costs milliseconds against seconds of generation.
-  if (auto ok = store::exec(db->get(), file,
-                            "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;");
+  if (auto ok =
+          store::exec(db->get(), file, "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;");
       !ok) {
     return std::unexpected(ok.error());
   }
@@ -205,8 +205,8 @@ Result<void> RunStore::set_metadata(std::string_view key, const nlohmann::json& 
 }
 
 Result<nlohmann::json> RunStore::metadata(std::string_view key) const {
-  auto s = Statement::prepare(impl_->db.get(), impl_->file,
-                              "SELECT value FROM metadata WHERE key = ?1");
+  auto s =
+      Statement::prepare(impl_->db.get(), impl_->file, "SELECT value FROM metadata WHERE key = ?1");
   if (!s) return std::unexpected(s.error());
   auto row = s->bind_text(1, key).step();
   if (!row) return std::unexpected(row.error());
@@ -250,9 +250,9 @@ Result<void> RunStore::put_model(const ModelRecord& record) {
   }
   const auto log = nlohmann::json::parse(record.attempt_log, nullptr, false);
   if (log.is_discarded() || !log.is_array()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("{}: model \"{}\": attempt_log is not a JSON array", impl_->file,
-                                  record.name));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{}: model \"{}\": attempt_log is not a JSON array", impl_->file, record.name));
   }
   auto s = Statement::prepare(
       impl_->db.get(), impl_->file,

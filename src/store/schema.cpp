@@ -1,8 +1,8 @@
 #include "store/schema.h"
 
-#include <array>
-
 #include <fmt/format.h>
+
+#include <array>
 
 #include "clinbench/store.h"
 #include "store/sqlite_db.h"
@@ -136,10 +136,9 @@ Result<void> migrate(sqlite3* db, const std::string& file, int from_version) {
     if (auto begun = exec(db, file, "BEGIN IMMEDIATE"); !begun) return begun;
     auto applied = exec(db, file, kMigrations[static_cast<size_t>(version - 1)]);
     if (applied) {
-      auto row = Statement::prepare(
-          db, file,
-          "INSERT INTO schema_version (version, applied_at) "
-          "VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
+      auto row = Statement::prepare(db, file,
+                                    "INSERT INTO schema_version (version, applied_at) "
+                                    "VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
       if (!row) {
         applied = std::unexpected(row.error());
       } else {

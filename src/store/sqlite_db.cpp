@@ -40,10 +40,10 @@ Error sqlite_error(sqlite3* db, int rc, const std::string& file, std::string_vie
 
 Result<SqliteHandle> open_database(const std::string& file) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      file.c_str(), &raw,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+      nullptr);
   SqliteHandle db(raw);  // sqlite3_open_v2 allocates a handle even on failure
   if (rc != SQLITE_OK) {
     return std::unexpected(sqlite_error(db.get(), rc, file, "cannot open the database"));
@@ -65,8 +65,7 @@ Statement::Statement(sqlite3* db, const std::string& file, sqlite3_stmt* stmt)
 
 Result<Statement> Statement::prepare(sqlite3* db, const std::string& file, std::string_view sql) {
   sqlite3_stmt* raw = nullptr;
-  const int rc =
-      sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+  const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(raw);
     return std::unexpected(sqlite_error(db, rc, file, fmt::format("preparing \"{}\"", sql)));
@@ -113,10 +112,10 @@ Statement& Statement::bind_optional_double(int index, const std::optional<double
 
 Result<bool> Statement::step() {
   if (bind_rc_ != SQLITE_OK) {
-    return std::unexpected(Error{
-        error_code_for(bind_rc_),
-        fmt::format("{}: binding parameter {} of \"{}\": {}", file_, bind_index_,
-                    sqlite3_sql(stmt_.get()), sqlite3_errstr(bind_rc_))});
+    return std::unexpected(
+        Error{error_code_for(bind_rc_),
+              fmt::format("{}: binding parameter {} of \"{}\": {}", file_, bind_index_,
+                          sqlite3_sql(stmt_.get()), sqlite3_errstr(bind_rc_))});
   }
   const int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;

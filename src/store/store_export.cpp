@@ -99,8 +99,8 @@ Result<void> RunStore::export_results_json(const std::filesystem::path& path) co
   if (!models) return std::unexpected(models.error());
   OrderedJson model_list = OrderedJson::array();
   for (const ModelRecord& m : *models) {
-    auto log = ordered(m.attempt_log,
-                       fmt::format("{}: attempt_log of model \"{}\"", impl_->file, m.name));
+    auto log =
+        ordered(m.attempt_log, fmt::format("{}: attempt_log of model \"{}\"", impl_->file, m.name));
     if (!log) return std::unexpected(log.error());
     OrderedJson jm;
     jm["name"] = m.name;

@@ -1,6 +1,5 @@
 // RunStore: opening and creating, bad run.db files, items, metadata, models, counts.
-#include "clinbench/store.h"
-
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -8,8 +7,7 @@
 #include <limits>
 #include <string>
 
-#include <gtest/gtest.h>
-
+#include "clinbench/store.h"
 #include "store_test_util.h"
 
 namespace clinbench {
@@ -40,9 +38,9 @@ std::string query_text(const std::filesystem::path& db_path, const std::string& 
 
 void exec_sql(const std::filesystem::path& db_path, const std::string& sql) {
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                            nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+      SQLITE_OK);
   char* message = nullptr;
   EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
       << (message ? message : "");
@@ -71,8 +69,9 @@ TEST(StoreOpen, CreatesDirectoryDatabaseAndLock) {
   EXPECT_EQ(query_text(db, "PRAGMA application_id"), "1129074242");
   EXPECT_EQ(query_text(db, "SELECT max(version) FROM schema_version"),
             std::to_string(kRunStoreSchemaVersion));
-  EXPECT_EQ(query_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
-                           "WHERE type = 'table' ORDER BY name)"),
+  EXPECT_EQ(query_text(db,
+                       "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
+                       "WHERE type = 'table' ORDER BY name)"),
             "items,metadata,models,schema_version");
 }
 
@@ -304,13 +303,15 @@ TEST(StoreItems, InvalidRecordsAreRejectedWithTheField) {
       {"dataset is empty", [](ItemRecord& r) { r.dataset.clear(); }},
       {"item_id is empty", [](ItemRecord& r) { r.item_id.clear(); }},
       {"prompt_tokens", [](ItemRecord& r) { r.prompt_tokens = -1; }},
-      {"output_tokens[1]", [](ItemRecord& r) { r.output_tokens = {3, -2}; }},
+      {"output_tokens[1]",
+       [](ItemRecord& r) {
+         r.output_tokens = {3, -2};
+       }},
       {"reasoning_chars", [](ItemRecord& r) { r.reasoning_chars = -5; }},
       {"reasoning_tokens", [](ItemRecord& r) { r.reasoning_tokens = -5; }},
       {"ttft_ms", [](ItemRecord& r) { r.ttft_ms = std::nan(""); }},
       {"prefill_ms", [](ItemRecord& r) { r.prefill_ms = -1; }},
-      {"decode_ms",
-       [](ItemRecord& r) { r.decode_ms = std::numeric_limits<double>::infinity(); }},
+      {"decode_ms", [](ItemRecord& r) { r.decode_ms = std::numeric_limits<double>::infinity(); }},
       {"tokens_per_s",
        [](ItemRecord& r) { r.tokens_per_s = std::numeric_limits<double>::infinity(); }},
       {"correct_answer is missing", [](ItemRecord& r) { r.correct_answer.reset(); }},
@@ -339,8 +340,8 @@ TEST(StoreItems, ItemsAreOrderedByModelDatasetAndFinishOrder) {
   ASSERT_TRUE(all);
   std::vector<std::string> order;
   for (const auto& r : *all) order.push_back(r.model + "/" + r.dataset + "/" + r.item_id);
-  EXPECT_EQ(order, (std::vector<std::string>{"m1/c/q00005", "m1/d/q00009", "m1/d/q00002",
-                                             "m2/d/q00003"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"m1/c/q00005", "m1/d/q00009", "m1/d/q00002", "m2/d/q00003"}));
   auto m1d = store->items(ItemQuery{"m1", "d"});
   ASSERT_TRUE(m1d);
   ASSERT_EQ(m1d->size(), 2u);
@@ -422,9 +423,8 @@ TEST(StoreModels, AttemptLogIsStoredVerbatimAndReplaced) {
   m.sha256 = std::string(64, 'a');
   m.strategy = "quantize:q4";
   // Spacing and key order as the loading layer wrote them must survive.
-  m.attempt_log =
-      R"([ {"strategy":"native", "outcome":"skipped", "planned_bytes": 17179869184},)"
-      R"( {"strategy":"quantize:q4","outcome":"ok","init_ms":5230.5} ])";
+  m.attempt_log = R"([ {"strategy":"native", "outcome":"skipped", "planned_bytes": 17179869184},)"
+                  R"( {"strategy":"quantize:q4","outcome":"ok","init_ms":5230.5} ])";
   ASSERT_TRUE(store->put_model(m));
   auto got = store->model("qwen2-7b");
   ASSERT_TRUE(got && got->has_value());

@@ -1,6 +1,8 @@
 // Helpers for the run store tests: a scratch directory and realistic item records.
 #pragma once
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -8,9 +10,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "clinbench/store.h"
 

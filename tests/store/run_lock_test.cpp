@@ -1,0 +1,113 @@
+// The run directory lock: a second RunStore on the same directory, in this process or another,
+// gets a clear error naming the directory and the holder's PID; the lock dies with its holder.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "clinbench/store.h"
+#include "store_test_util.h"
+
+namespace clinbench {
+namespace {
+
+using store_test::read_file;
+using store_test::sample_item;
+using store_test::ScratchDir;
+
+TEST(StoreLock, SecondOpenInTheSameProcessIsRefused) {
+  ScratchDir dir;
+  auto first = RunStore::open(dir.run_dir());
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(first->record_item(sample_item("m", "d", 1)));
+
+  auto second = RunStore::open(dir.run_dir());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kResource);
+  const std::string& message = second.error().message;
+  EXPECT_NE(message.find(dir.run_dir().string()), std::string::npos) << message;
+  EXPECT_NE(message.find("process " + std::to_string(getpid())), std::string::npos) << message;
+  EXPECT_NE(message.find("this process"), std::string::npos) << message;
+
+  // The refused open did not disturb the holder.
+  ASSERT_TRUE(first->record_item(sample_item("m", "d", 2)));
+  EXPECT_EQ(*first->item_count(), 2);
+
+  // Moving the store keeps the lock; destroying it releases the lock.
+  RunStore moved = std::move(*first);
+  EXPECT_FALSE(RunStore::open(dir.run_dir()));
+  { RunStore gone = std::move(moved); }
+  auto third = RunStore::open(dir.run_dir());
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_EQ(*third->item_count(), 2);
+  EXPECT_TRUE(third->integrity_check());
+}
+
+TEST(StoreLock, AnotherProcessHoldingTheLockIsNamedAndItsDeathReleasesIt) {
+  ScratchDir dir;
+  int ready[2];
+  int hold[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(hold), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    close(hold[1]);
+    auto store = RunStore::open(dir.run_dir());
+    char status = store && store->record_item(sample_item("child", "d", 1)) ? 'R' : 'E';
+    (void)!write(ready[1], &status, 1);
+    char ignored;
+    (void)!read(hold[0], &ignored, 1);  // blocks until the parent closes its end or kills us
+    _exit(0);
+  }
+  close(ready[1]);
+  close(hold[0]);
+  char status = 0;
+  ASSERT_EQ(read(ready[0], &status, 1), 1);
+  ASSERT_EQ(status, 'R');
+
+  const std::string db_before = read_file(RunPaths::db(dir.run_dir()));
+  auto refused = RunStore::open(dir.run_dir());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kResource);
+  const std::string& message = refused.error().message;
+  EXPECT_NE(message.find(dir.run_dir().string()), std::string::npos) << message;
+  EXPECT_NE(message.find("process " + std::to_string(child)), std::string::npos) << message;
+  EXPECT_EQ(message.find("this process"), std::string::npos) << message;
+  // The refused process never touched run.db.
+  EXPECT_EQ(read_file(RunPaths::db(dir.run_dir())), db_before);
+
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(wait_status));
+  close(ready[0]);
+  close(hold[1]);
+
+  auto reopened = RunStore::open(dir.run_dir());
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  EXPECT_TRUE(reopened->integrity_check());
+  EXPECT_EQ(*reopened->item_count(), 1);
+  EXPECT_EQ(read_file(RunPaths::lock(dir.run_dir())), std::to_string(getpid()) + "\n");
+}
+
+TEST(StoreLock, ExecutedChildrenDoNotInheritTheLock) {
+  ScratchDir dir;
+  auto store = RunStore::open(dir.run_dir());
+  ASSERT_TRUE(store);
+  // A shell started by the holder lists its open descriptors; the lock file must not be among
+  // them, or a worker outliving the supervisor would keep the run directory locked.
+  const std::string lock = RunPaths::lock(dir.run_dir()).string();
+  const std::string command =
+      "for f in /proc/$$/fd/*; do readlink \"$f\"; done | grep -qxF '" + lock + "'";
+  const int rc = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << "the lock descriptor leaked into an exec'd child";
+}
+
+}  // namespace
+}  // namespace clinbench

@@ -1,0 +1,80 @@
+// Memory plan: projected bytes per device for every strategy, from metadata alone. Uses
+// llama.cpp's no_alloc simulation (model and context built without allocating), so the numbers
+// are those llama.cpp would allocate; quantized weights come from the recipe's tensor types.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clinbench/error.h"
+#include "clinbench/model_info.h"
+#include "clinbench/strategy.h"
+
+namespace clinbench {
+
+struct Bytes {
+  uint64_t weights = 0;
+  uint64_t kv = 0;       // KV cache at the planned context
+  uint64_t compute = 0;  // compute (scratch) buffers
+  uint64_t overhead = 0; // the process itself: code, thread stacks, allocator (host only)
+  uint64_t total() const { return weights + kv + compute + overhead; }
+};
+
+struct Accelerator {
+  bool present = false;
+  std::string name;         // ggml device name, "" when none
+  std::string description;
+  uint64_t total = 0;
+  uint64_t free = 0;
+};
+
+struct StrategyPlan {
+  Strategy strategy = Strategy::kNative;
+  std::string recipe;             // quantize:* only
+  bool applicable = true;         // false: cannot apply to this model/machine at all
+  std::string reason;             // why not applicable
+  Bytes host;
+  Bytes device;
+  int n_gpu_layers = 0;           // layers placed on the accelerator
+  int n_layers = 0;
+  uint64_t weight_bytes = 0;      // after quantization
+  std::vector<TensorChoice> tensor_choices;  // quantize:* only
+};
+
+struct PlanOptions {
+  uint32_t n_ctx = 4096;            // 0: the model's training context
+  uint32_t n_batch = 512;
+  uint32_t n_seq = 1;               // parallel sequences
+  std::string recipe = "mixed";
+  std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
+};
+
+struct Plan {
+  Accelerator accelerator;
+  uint32_t n_ctx = 0;
+  std::vector<StrategyPlan> strategies;  // in auto_chain() order
+  double plan_ms = 0;
+};
+
+// Host bytes the worker process needs besides model, KV and compute buffers (measured: the
+// binary, shared libraries, thread stacks and allocator arenas).
+uint64_t host_process_overhead();
+
+Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options);
+
+const StrategyPlan* find_plan(const Plan& plan, Strategy s);
+
+}  // namespace clinbench
+
+#include <nlohmann/json.hpp>
+
+namespace clinbench {
+
+nlohmann::json to_json(const ModelInfo& info);
+nlohmann::json to_json(const Plan& plan);
+// Human-readable inspect report: model facts, type histogram and the plan table.
+std::string format_inspect(const ModelInfo& info, const Plan& plan);
+
+}  // namespace clinbench

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything clinbench needs on a fresh Debian 12 machine, then builds llama.cpp into
+# its cache (scripts/llama_cpp.sh). Safe to run again: each step is skipped when already done.
+#
+#   scripts/setup.sh [--cuda]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build ccache git ca-certificates curl openssl npm nodejs
+  pkg-config libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev sqlite3
+  libtomlplusplus-dev libzip-dev libssl-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing: ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+"$here/llama_cpp.sh" "$@" >/dev/null
+echo "[setup] ok" >&2

@@ -1,0 +1,279 @@
+// inspect, load, synth: thin handlers over the model library.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "clinbench/load.h"
+#include "clinbench/model_info.h"
+#include "clinbench/plan.h"
+#include "clinbench/synth.h"
+#include "clinbench/units.h"
+
+namespace clinbench::cli {
+
+int report_error(const Error& error) {
+  std::fprintf(stderr, "clinbench: %s\n", error.message.c_str());
+  switch (error.code) {
+    case ErrorCode::kInvalidArgument: return kExitUsage;
+    case ErrorCode::kNotFound:
+    case ErrorCode::kIo:
+    case ErrorCode::kCorrupt:
+    case ErrorCode::kUnsupported: return kExitInput;
+    default: return kExitFailed;
+  }
+}
+
+namespace {
+
+// A size flag ("12GiB"): parsed by the handler so the error names the flag.
+Result<std::optional<uint64_t>> size_flag(const std::string& flag, const std::string& value) {
+  if (value.empty()) return std::optional<uint64_t>{};
+  auto v = parse_size(value);
+  if (!v) return std::unexpected(v.error().with_context(flag));
+  return std::optional<uint64_t>{*v};
+}
+
+bool write_text(const std::string& path, const std::string& text, std::string* err) {
+  if (path.empty() || path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return true;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) {
+    *err = fmt::format("{}: cannot write", path);
+    return false;
+  }
+  return true;
+}
+
+Command inspect_command() {
+  return {"inspect", "Show a GGUF model's facts and its memory plan for every strategy",
+          [](CLI::App* sub) -> std::function<int()> {
+            struct Opts {
+              std::string model;
+              bool json = false;
+              bool no_hash = false;
+              uint32_t n_ctx = PlanOptions{}.n_ctx;
+              std::string device_memory;
+              std::string recipe = PlanOptions{}.recipe;
+            };
+            auto o = std::make_shared<Opts>();
+            sub->add_option("model", o->model, "GGUF model file")->required();
+            sub->add_flag("--json", o->json, "print JSON instead of text");
+            sub->add_flag("--no-hash", o->no_hash, "skip the streamed SHA-256 of the file");
+            sub->add_option("--ctx", o->n_ctx, "context length the plan assumes (0: training)")
+                ->capture_default_str();
+            sub->add_option("--device-memory", o->device_memory,
+                            "device budget for the offload plan (e.g. 16GiB)");
+            sub->add_option("--recipe", o->recipe, "quantization recipe for quantize:* plans")
+                ->capture_default_str();
+            return [o]() -> int {
+              auto dev = size_flag("--device-memory", o->device_memory);
+              if (!dev) return report_error(dev.error());
+              auto info = read_model_info(o->model, {.hash = !o->no_hash});
+              if (!info) return report_error(info.error());
+              PlanOptions po;
+              po.n_ctx = o->n_ctx;
+              po.recipe = o->recipe;
+              po.device_budget = *dev;
+              auto plan = plan_model(*info, po);
+              if (!plan) return report_error(plan.error());
+              if (o->json) {
+                nlohmann::json j = to_json(*info);
+                j["plan"] = to_json(*plan);
+                std::cout << j.dump(2) << "\n";
+              } else {
+                std::cout << format_inspect(*info, *plan);
+              }
+              return kExitOk;
+            };
+          }};
+}
+
+Command load_command() {
+  return {"load",
+          "Load a model through the strategy chain with warm-up validation; print the attempt log",
+          [](CLI::App* sub) -> std::function<int()> {
+            struct Opts {
+              std::string model;
+              LoadOptions lo;
+              std::string host_memory, device_memory, isolation = "process";
+              bool json = false, list_recipes = false, no_warmup = false, warmup_optional = false;
+              bool no_hash = false, attempt_all = false;
+              std::string json_out;
+            };
+            auto o = std::make_shared<Opts>();
+            sub->add_option("model", o->model, "GGUF model file");
+            sub->add_option("--strategy", o->lo.strategy,
+                            "auto | native | quantize:q8 | quantize:q4 | offload | cpu")
+                ->capture_default_str();
+            sub->add_option("--recipe", o->lo.recipe,
+                            "quantization recipe: a built-in name or a recipe file")
+                ->capture_default_str();
+            sub->add_flag("--list-recipes", o->list_recipes, "list the built-in recipes and exit");
+            sub->add_option("--host-memory", o->host_memory,
+                            "host memory budget, e.g. 8GiB (default: MemAvailable); enforced "
+                            "on each worker as its address-space limit");
+            sub->add_option("--device-memory", o->device_memory,
+                            "accelerator memory budget (default: its free memory)");
+            sub->add_option("--ctx", o->lo.n_ctx, "context length")->capture_default_str();
+            sub->add_option("--threads", o->lo.n_threads, "CPU threads (0: all cores)")
+                ->capture_default_str();
+            sub->add_option("--isolation", o->isolation,
+                            "process: each attempt in a worker process; none: in this process")
+                ->capture_default_str();
+            sub->add_flag("--no-warmup", o->no_warmup, "skip warm-up validation");
+            sub->add_flag("--warmup-optional", o->warmup_optional,
+                          "a failed warm-up is recorded but does not fail the attempt");
+            sub->add_option("--prompt", o->lo.warmup.prompt, "prompt of the warm-up generation");
+            sub->add_option("--n-predict", o->lo.warmup.n_predict,
+                            "tokens the warm-up generation produces")
+                ->capture_default_str();
+            sub->add_flag("--no-hash", o->no_hash, "skip the SHA-256 of the model file");
+            sub->add_flag("--attempt-all", o->attempt_all,
+                          "attempt strategies the plan says do not fit (to check the plan)");
+            sub->add_flag("--json", o->json, "print the attempt log as JSON");
+            sub->add_option("--json-out", o->json_out, "also write the attempt log JSON here");
+            return [o]() -> int {
+              if (o->list_recipes) {
+                for (const auto& r : builtin_recipes()) {
+                  std::cout << fmt::format("{:<8} {}\n", r.name, r.description);
+                  for (const auto& rule : r.rules) {
+                    std::cout << fmt::format("         {:<32} {}{}\n", rule.pattern, rule.type,
+                                             rule.edge_layers_only ? " layers=edges" : "");
+                  }
+                }
+                return kExitOk;
+              }
+              if (o->model.empty()) {
+                std::fprintf(stderr, "clinbench load: a model file is required\n");
+                return kExitUsage;
+              }
+              auto host = size_flag("--host-memory", o->host_memory);
+              if (!host) return report_error(host.error());
+              auto dev = size_flag("--device-memory", o->device_memory);
+              if (!dev) return report_error(dev.error());
+              o->lo.host_budget = *host;
+              o->lo.device_budget = *dev;
+              if (o->isolation == "process") {
+                o->lo.isolation = Isolation::kProcess;
+              } else if (o->isolation == "none") {
+                o->lo.isolation = Isolation::kNone;
+              } else {
+                std::fprintf(stderr,
+                             "clinbench: --isolation: unknown value '%s' (expected process or "
+                             "none)\n",
+                             o->isolation.c_str());
+                return kExitUsage;
+              }
+              o->lo.warmup.enabled = !o->no_warmup;
+              o->lo.warmup.required = !o->warmup_optional;
+              o->lo.hash = !o->no_hash;
+              o->lo.skip_over_budget = !o->attempt_all;
+              auto log = run_load_chain(o->model, o->lo);
+              if (!log) return report_error(log.error());
+              const std::string js = to_json(*log).dump(2) + "\n";
+              if (o->json) {
+                std::cout << js;
+              } else {
+                std::cout << format_attempt_log(*log);
+              }
+              if (!o->json_out.empty()) {
+                std::string err;
+                if (!write_text(o->json_out, js, &err)) {
+                  std::fprintf(stderr, "clinbench: %s\n", err.c_str());
+                  return kExitFailed;
+                }
+              }
+              return log->succeeded ? kExitOk : kExitFailed;
+            };
+          }};
+}
+
+Command synth_command() {
+  return {"synth",
+          "Write a synthetic GGUF of a real architecture and shape (random weights, real vocab)",
+          [](CLI::App* sub) -> std::function<int()> {
+            struct Opts {
+              SynthOptions so;
+              std::string preset, out;
+              bool list = false;
+              std::optional<uint32_t> layers, embd, ff, heads, kv_heads, ctx;
+            };
+            auto o = std::make_shared<Opts>();
+            sub->add_option("--preset", o->preset,
+                            "llama3-8b | mistral-7b | qwen2-7b | gemma2-9b | llama-300m | "
+                            "llama-tiny");
+            sub->add_option("--arch", o->so.shape.arch, "llama | qwen2 | gemma2 | mistral");
+            sub->add_option("--layers", o->layers, "transformer blocks");
+            sub->add_option("--embd", o->embd, "hidden width");
+            sub->add_option("--ff", o->ff, "feed-forward width");
+            sub->add_option("--heads", o->heads, "attention heads");
+            sub->add_option("--kv-heads", o->kv_heads, "key/value heads");
+            sub->add_option("--ctx", o->ctx, "training context length");
+            sub->add_option("--vocab", o->so.shape.vocab,
+                            "llama.cpp vocabulary name (llama-bpe, llama-spm, qwen2, gemma-4, "
+                            "...) or a vocab .gguf path");
+            sub->add_option("--type", o->so.type, "f32 | f16 | q8_0 | q4_0 | q4_K")
+                ->capture_default_str();
+            sub->add_option("--seed", o->so.seed, "random seed")->capture_default_str();
+            sub->add_flag("--sparse", o->so.sparse,
+                          "write metadata and a sparse all-zero data section (for inspect)");
+            sub->add_option("--name", o->so.name, "general.name of the model");
+            sub->add_flag("--list-presets", o->list, "list the presets and exit");
+            sub->add_option("-o,--output", o->out, "output .gguf path");
+            return [o]() -> int {
+              if (o->list) {
+                for (const auto& p : synth_presets()) {
+                  std::cout << fmt::format("{:<12} {}\n", p.name, p.description);
+                }
+                return kExitOk;
+              }
+              if (o->out.empty()) {
+                std::fprintf(stderr, "clinbench synth: -o OUT.gguf is required\n");
+                return kExitUsage;
+              }
+              SynthOptions so = o->so;
+              if (!o->preset.empty()) {
+                bool found = false;
+                for (const auto& p : synth_presets()) {
+                  if (p.name == o->preset) {
+                    const std::string vocab = so.shape.vocab;
+                    so.shape = p.shape;
+                    if (!vocab.empty()) so.shape.vocab = vocab;
+                    if (so.name.empty()) so.name = "synthetic " + p.name;
+                    found = true;
+                  }
+                }
+                if (!found) {
+                  std::fprintf(stderr, "clinbench: --preset: unknown preset '%s'\n",
+                               o->preset.c_str());
+                  return kExitUsage;
+                }
+              }
+              if (o->layers) so.shape.n_layer = *o->layers;
+              if (o->embd) so.shape.n_embd = *o->embd;
+              if (o->ff) so.shape.n_ff = *o->ff;
+              if (o->heads) so.shape.n_head = *o->heads;
+              if (o->kv_heads) so.shape.n_head_kv = *o->kv_heads;
+              if (o->ctx) so.shape.n_ctx = *o->ctx;
+              auto r = write_synthetic_model(so, o->out);
+              if (!r) return report_error(r.error());
+              std::cout << fmt::format("wrote {}: {} parameters, {}{}\n", o->out, r->n_params,
+                                       format_bytes(r->file_bytes), so.sparse ? " (sparse)" : "");
+              return kExitOk;
+            };
+          }};
+}
+
+}  // namespace
+
+std::vector<Command> model_commands() {
+  return {inspect_command(), load_command(), synth_command()};
+}
+
+}  // namespace clinbench::cli

@@ -1,0 +1,34 @@
+// The subcommand table: each command registers its flags and a handler that calls the library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "clinbench/error.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace clinbench::cli {
+
+// Process exit codes.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailed = 1,   // the command ran and its outcome is negative (no strategy loaded, ...)
+  kExitUsage = 2,    // bad flags or values
+  kExitInput = 3,    // a bad input file (missing, corrupt, unsupported)
+};
+
+struct Command {
+  const char* name;
+  const char* description;
+  // Adds the subcommand's options; returns the handler to run when it is chosen.
+  std::function<std::function<int()>(CLI::App*)> setup;
+};
+
+std::vector<Command> model_commands();  // inspect, load, synth
+
+// Prints "clinbench: <message>" to stderr and returns the exit code for that error.
+int report_error(const Error& error);
+
+}  // namespace clinbench::cli

@@ -1,0 +1,29 @@
+// clinbench command line: parses flags and dispatches through the subcommand table.
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+#include "clinbench/worker.h"
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "__worker") return clinbench::worker_main(argc, argv);
+
+  CLI::App app{
+      "clinbench: evaluate large language models on clinical question sets, on the hardware "
+      "you have (llama.cpp inside)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("clinbench ") + CLINBENCH_VERSION);
+  std::function<int()> handler;
+  std::vector<clinbench::cli::Command> commands = clinbench::cli::model_commands();
+  for (auto& c : commands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.description);
+    auto h = c.setup(sub);
+    sub->callback([&handler, h] { handler = h; });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : clinbench::cli::kExitUsage;
+  }
+  return handler ? handler() : clinbench::cli::kExitUsage;
+}

@@ -1,0 +1,255 @@
+#include "model/attempt_runner.h"
+
+#include <fmt/format.h>
+#include <ggml-backend.h>
+#include <llama.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "clinbench/model_info.h"
+#include "model/backend_init.h"
+#include "model/llama_log.h"
+#include "model/quantize_load.h"
+#include "model/warmup.h"
+
+namespace clinbench {
+
+namespace {
+
+struct ModelDeleter {
+  void operator()(llama_model* m) const { llama_model_free(m); }
+};
+struct ContextDeleter {
+  void operator()(llama_context* c) const { llama_free(c); }
+};
+
+ggml_backend_dev_t accelerator_device() {
+  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+    ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+    const auto t = ggml_backend_dev_type(dev);
+    if (t == GGML_BACKEND_DEVICE_TYPE_GPU || t == GGML_BACKEND_DEVICE_TYPE_IGPU) return dev;
+  }
+  return nullptr;
+}
+
+uint64_t device_free(ggml_backend_dev_t dev) {
+  size_t free = 0, total = 0;
+  ggml_backend_dev_memory(dev, &free, &total);
+  return free;
+}
+
+void test_crash_hook(const AttemptSpec& spec) {
+  // CLINBENCH_TEST_CRASH="<strategy>=<segv|abort|exit>": a test hook that makes the worker for
+  // that strategy die the given way, to prove the supervisor survives it.
+  const char* v = std::getenv("CLINBENCH_TEST_CRASH");
+  if (v == nullptr) return;
+  const std::string s = v;
+  const auto eq = s.find('=');
+  if (eq == std::string::npos || s.substr(0, eq) != to_string(spec.strategy)) return;
+  const std::string how = s.substr(eq + 1);
+  if (how == "segv") std::raise(SIGSEGV);
+  if (how == "abort") std::abort();
+  if (how == "exit") std::_Exit(3);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const AttemptSpec& s) {
+  return {{"model_path", s.model_path},
+          {"strategy", to_string(s.strategy)},
+          {"recipe", s.recipe},
+          {"n_ctx", s.n_ctx},
+          {"n_batch", s.n_batch},
+          {"n_threads", s.n_threads},
+          {"n_gpu_layers", s.n_gpu_layers},
+          {"warmup",
+           {{"enabled", s.warmup.enabled},
+            {"required", s.warmup.required},
+            {"prompt", s.warmup.prompt},
+            {"n_predict", s.warmup.n_predict}}},
+          {"task", s.task}};
+}
+
+Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j) {
+  try {
+    AttemptSpec s;
+    s.model_path = j.at("model_path").get<std::string>();
+    auto st = strategy_from_string(j.at("strategy").get<std::string>());
+    if (!st) return make_error(ErrorCode::kInvalidArgument, "worker spec: unknown strategy");
+    s.strategy = *st;
+    s.recipe = j.at("recipe").get<std::string>();
+    s.n_ctx = j.at("n_ctx").get<uint32_t>();
+    s.n_batch = j.at("n_batch").get<uint32_t>();
+    s.n_threads = j.at("n_threads").get<int>();
+    s.n_gpu_layers = j.at("n_gpu_layers").get<int>();
+    const auto& w = j.at("warmup");
+    s.warmup.enabled = w.at("enabled").get<bool>();
+    s.warmup.required = w.at("required").get<bool>();
+    s.warmup.prompt = w.at("prompt").get<std::string>();
+    s.warmup.n_predict = w.at("n_predict").get<int>();
+    s.task = j.value("task", nlohmann::json::object());
+    return s;
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("worker spec: {}", e.what()));
+  }
+}
+
+Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
+  ensure_llama_backend();
+  Attempt a;
+  a.strategy = spec.strategy;
+  a.recipe = is_quantize(spec.strategy) ? spec.recipe : "";
+  a.outcome = Outcome::kFailed;
+  test_crash_hook(spec);
+
+  const int n_threads = spec.n_threads > 0
+                            ? spec.n_threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ggml_backend_dev_t acc = accelerator_device();
+  const uint64_t free_before = acc ? device_free(acc) : 0;
+  uint64_t min_free = free_before;
+  auto sample_device = [&] {
+    if (acc) min_free = std::min(min_free, device_free(acc));
+  };
+
+  auto info = read_model_info(spec.model_path, {.hash = false});
+  if (!info) {
+    a.reason = info.error().message;
+    return a;
+  }
+  a.placement.n_layers = static_cast<int>(info->n_layer);
+
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = acc ? spec.n_gpu_layers : 0;
+  if (spec.strategy == Strategy::kCpu) mp.n_gpu_layers = 0;
+  a.placement.n_gpu_layers = mp.n_gpu_layers;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<llama_model, ModelDeleter> model;
+  std::vector<TensorChoice> choices;
+  {
+    LogCapture capture;
+    if (is_quantize(spec.strategy)) {
+      if (!is_float_type(info->dominant_type)) {
+        a.reason = fmt::format("weights are stored as {}; quantize:* needs f32/f16/bf16",
+                               info->dominant_type);
+        return a;
+      }
+      auto recipe = resolve_recipe(spec.recipe);
+      if (!recipe) {
+        a.reason = recipe.error().message;
+        return a;
+      }
+      auto c = apply_recipe(*recipe, spec.strategy, *info);
+      if (!c) {
+        a.reason = c.error().message;
+        return a;
+      }
+      choices = std::move(*c);
+      a.placement.load_mode = "quantize-stream";
+      auto m = load_quantized_model(*info, choices, mp, n_threads);
+      if (!m) {
+        a.reason = m.error().message;
+        return a;
+      }
+      model.reset(*m);
+    } else {
+      a.placement.load_mode = "mmap";
+      mp.load_mode = LLAMA_LOAD_MODE_MMAP;
+      model.reset(llama_model_load_from_file(spec.model_path.c_str(), mp));
+      if (!model) {
+        a.reason = fmt::format("llama.cpp failed to load the model: {}", capture.errors());
+        return a;
+      }
+    }
+  }
+  sample_device();
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = spec.n_ctx;
+  cp.n_batch = spec.n_batch;
+  cp.n_ubatch = std::min<uint32_t>(spec.n_batch, 512);
+  cp.n_threads = n_threads;
+  cp.n_threads_batch = n_threads;
+  std::unique_ptr<llama_context, ContextDeleter> ctx;
+  {
+    LogCapture capture;
+    ctx.reset(llama_init_from_model(model.get(), cp));
+    if (!ctx) {
+      a.reason = fmt::format("llama.cpp failed to create a context of {} tokens: {}", spec.n_ctx,
+                             capture.errors());
+      return a;
+    }
+  }
+  a.init_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  sample_device();
+
+  // Placement: the types actually held, and recipe fallbacks.
+  std::map<std::string, TypeCount> hist;
+  for (size_t i = 0; i < info->tensors.size(); ++i) {
+    const auto& t = info->tensors[i];
+    const std::string type = choices.empty() ? t.type : choices[i].type;
+    auto& h = hist[type];
+    h.type = type;
+    h.tensors++;
+    h.elements += static_cast<uint64_t>(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]);
+    h.bytes += choices.empty() ? t.bytes : choices[i].bytes;
+    if (!choices.empty() && !choices[i].fallback_reason.empty()) {
+      a.placement.fallbacks.push_back(choices[i]);
+    }
+  }
+  for (auto& [k, v] : hist) a.placement.tensor_types.push_back(v);
+  std::sort(a.placement.tensor_types.begin(), a.placement.tensor_types.end(),
+            [](const TypeCount& x, const TypeCount& y) { return x.bytes > y.bytes; });
+
+  if (spec.warmup.enabled) {
+    a.warmup = run_warmup(model.get(), ctx.get(), spec.warmup);
+    sample_device();
+    if (!a.warmup.passed && spec.warmup.required) {
+      a.reason = "warm-up validation failed: " + a.warmup.failures.front();
+      if (acc) a.peak_device_bytes = free_before - min_free;
+      return a;
+    }
+  }
+  a.outcome = Outcome::kOk;
+  if (after_load) {
+    auto r = after_load(model.get(), ctx.get(), spec);
+    if (!r) {
+      a.outcome = Outcome::kFailed;
+      a.reason = r.error().message;
+    }
+  }
+  sample_device();
+  if (acc) a.peak_device_bytes = free_before - min_free;
+  return a;
+}
+
+int worker_main(int argc, char** argv) {
+  auto fail = [](const std::string& msg) {
+    std::fprintf(stderr, "clinbench worker: %s\n", msg.c_str());
+    return 2;
+  };
+  if (argc < 3) return fail("usage: clinbench __worker SPEC_JSON");
+  nlohmann::json j = nlohmann::json::parse(argv[2], nullptr, false);
+  if (j.is_discarded()) return fail("spec is not JSON");
+  auto spec = attempt_spec_from_json(j);
+  if (!spec) return fail(spec.error().message);
+  Attempt a = execute_attempt(*spec);
+  const std::string out = to_json(a).dump();
+  size_t off = 0;
+  while (off < out.size()) {
+    ssize_t n = ::write(3, out.data() + off, out.size() - off);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  ::close(3);
+  return a.outcome == Outcome::kOk ? 0 : 1;
+}
+
+}  // namespace clinbench

@@ -1,0 +1,279 @@
+#include <fmt/format.h>
+#include <malloc.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "clinbench/load.h"
+#include "clinbench/model_info.h"
+#include "clinbench/units.h"
+#include "model/attempt_runner.h"
+#include "util/subprocess.h"
+
+namespace clinbench {
+
+namespace {
+
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
+}
+
+uint64_t read_status_kb(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const size_t klen = std::strlen(key);
+  while (std::getline(in, line)) {
+    if (line.compare(0, klen, key) == 0) return std::strtoull(line.c_str() + klen, nullptr, 10);
+  }
+  return 0;
+}
+
+// In-process attempt: the peak RSS counter is reset first so the attempt's own peak is read.
+Attempt run_in_process(const AttemptSpec& spec) {
+  {
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  Attempt a = execute_attempt(spec);
+  a.wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  a.peak_rss_bytes = read_status_kb("VmHWM:") * 1024;
+  a.isolation = Isolation::kNone;
+  malloc_trim(0);  // model and context are freed; give the heap back too
+  return a;
+}
+
+Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit) {
+  Attempt a;
+  a.strategy = spec.strategy;
+  a.recipe = is_quantize(spec.strategy) ? spec.recipe : "";
+  a.isolation = Isolation::kProcess;
+  char tmpl[] = "/tmp/clinbench-worker-XXXXXX";
+  const char* dir = ::mkdtemp(tmpl);
+  const std::string log_path = dir ? std::string(dir) + "/worker.log" : "";
+  SpawnOptions so;
+  so.argv = {self_executable(), "__worker", to_json(spec).dump()};
+  so.address_space_limit = as_limit;
+  so.stderr_path = log_path;
+  // glibc reserves 64 MiB of address space per thread arena; with RLIMIT_AS that reservation,
+  // not the model, would decide whether an attempt fits.
+  so.env = {{"MALLOC_ARENA_MAX", "2"}};
+  auto child = run_child(so);
+  if (!child) {
+    a.outcome = Outcome::kFailed;
+    a.reason = "could not start the worker: " + child.error().message;
+    return a;
+  }
+  a.log_tail = log_path.empty() ? "" : tail_file(log_path);
+  if (!log_path.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  bool parsed = false;
+  if (!child->result.empty()) {
+    auto j = nlohmann::json::parse(child->result, nullptr, false);
+    if (!j.is_discarded()) {
+      // Reuse the log reader for one attempt.
+      nlohmann::json wrap = {{"format", "clinbench.attempt_log/1"},
+                             {"model_path", spec.model_path},
+                             {"model_sha256", nullptr},
+                             {"accelerator", nlohmann::json::object()},
+                             {"attempts", nlohmann::json::array({j})}};
+      auto log = attempt_log_from_json(wrap);
+      if (log) {
+        const std::string tail = a.log_tail;
+        a = log->attempts.front();
+        a.log_tail = tail;
+        parsed = true;
+      }
+    }
+  }
+  a.isolation = Isolation::kProcess;
+  a.exit_code = child->exit_code;
+  a.signal = child->signal;
+  a.peak_rss_bytes = child->peak_rss_bytes;
+  a.wall_ms = child->wall_ms;
+  if (child->signal) {
+    a.outcome = Outcome::kCrashed;
+    a.reason = fmt::format("worker killed by {}{}", signal_name(*child->signal),
+                           *child->signal == SIGKILL ? " (out of memory?)" : "");
+  } else if (!parsed) {
+    a.outcome = Outcome::kFailed;
+    a.reason = fmt::format("worker exited with code {} without a result",
+                           child->exit_code.value_or(-1));
+  }
+  if (a.outcome == Outcome::kFailed && a.reason.empty()) a.reason = "failed without a reason";
+  return a;
+}
+
+}  // namespace
+
+uint64_t host_available_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t value = 0;
+  std::string unit;
+  while (in >> key >> value) {
+    std::getline(in, unit);
+    if (key == "MemAvailable:") return value * 1024;
+  }
+  return 0;
+}
+
+Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Strategy> strategies;
+  if (o.strategy == "auto") {
+    strategies = auto_chain();
+  } else if (auto s = strategy_from_string(o.strategy)) {
+    strategies = {*s};
+  } else {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("unknown strategy '{}' (expected auto, native, quantize:q8, "
+                                  "quantize:q4, offload or cpu)",
+                                  o.strategy));
+  }
+  auto recipe = resolve_recipe(o.recipe);
+  if (!recipe) return std::unexpected(recipe.error());
+
+  auto info = read_model_info(model_path, {.hash = o.hash});
+  if (!info) return std::unexpected(info.error());
+  PlanOptions po;
+  po.n_ctx = o.n_ctx;
+  po.n_batch = o.n_batch;
+  po.recipe = o.recipe;
+  po.device_budget = o.device_budget;
+  auto plan = plan_model(*info, po);
+  if (!plan) return std::unexpected(plan.error());
+
+  AttemptLog log;
+  log.model_path = model_path;
+  log.model_sha256 = info->sha256.value_or("");
+  log.architecture = info->architecture;
+  log.requested = o.strategy;
+  log.n_ctx = plan->n_ctx;
+  log.accelerator = plan->accelerator;
+  log.plan_ms = plan->plan_ms;
+  log.started_at = iso_now();
+  const uint64_t host_avail = o.host_budget.value_or(host_available_memory());
+  const uint64_t dev_avail = o.device_budget.value_or(plan->accelerator.free);
+
+  for (Strategy s : strategies) {
+    const StrategyPlan* sp = find_plan(*plan, s);
+    Attempt a;
+    a.strategy = s;
+    a.recipe = is_quantize(s) ? o.recipe : "";
+    a.isolation = o.isolation;
+    a.projected_host = sp->host;
+    a.projected_device = sp->device;
+    a.available_host = host_avail;
+    a.available_device = plan->accelerator.present ? dev_avail : 0;
+    a.placement.n_gpu_layers = sp->n_gpu_layers;
+    a.placement.n_layers = sp->n_layers;
+    if (!sp->applicable) {
+      a.outcome = Outcome::kSkipped;
+      a.reason = sp->reason;
+    } else if (sp->host.total() > host_avail && o.skip_over_budget) {
+      a.outcome = Outcome::kSkipped;
+      a.reason = fmt::format("projected host memory {} exceeds the available {}",
+                             format_bytes(sp->host.total()), format_bytes(host_avail));
+    } else if (plan->accelerator.present && sp->device.total() > dev_avail &&
+               o.skip_over_budget) {
+      a.outcome = Outcome::kSkipped;
+      a.reason = fmt::format("projected device memory {} exceeds the available {}",
+                             format_bytes(sp->device.total()), format_bytes(dev_avail));
+    } else {
+      AttemptSpec spec;
+      spec.model_path = model_path;
+      spec.strategy = s;
+      spec.recipe = o.recipe;
+      spec.n_ctx = plan->n_ctx;
+      spec.n_batch = o.n_batch;
+      spec.n_threads = o.n_threads;
+      spec.n_gpu_layers = sp->n_gpu_layers;
+      spec.warmup = o.warmup;
+      // The address-space limit makes an attempt that does not fit fail for real. GPU drivers
+      // reserve far more address space than they use, so it applies on CPU-only machines.
+      std::optional<uint64_t> as_limit;
+      if (o.host_budget && !plan->accelerator.present) as_limit = *o.host_budget;
+      Attempt done = o.isolation == Isolation::kProcess ? run_in_worker(spec, as_limit)
+                                                        : run_in_process(spec);
+      done.projected_host = a.projected_host;
+      done.projected_device = a.projected_device;
+      done.available_host = a.available_host;
+      done.available_device = a.available_device;
+      if (done.placement.n_layers == 0) done.placement = a.placement;
+      a = std::move(done);
+    }
+    log.attempts.push_back(std::move(a));
+    if (log.attempts.back().outcome == Outcome::kOk) {
+      log.succeeded = log.attempts.size() - 1;
+      break;
+    }
+  }
+  log.wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return log;
+}
+
+std::string format_attempt_log(const AttemptLog& log) {
+  std::ostringstream out;
+  out << fmt::format("model {} ({}), context {}, accelerator: {}\n", log.model_path,
+                     log.architecture, log.n_ctx,
+                     log.accelerator.present
+                         ? fmt::format("{} ({} free)", log.accelerator.description,
+                                       format_bytes(log.accelerator.free))
+                         : std::string("none"));
+  out << fmt::format("{:<3} {:<12} {:<8} {:>11} {:>11} {:>11} {:>9} {:>9}  {}\n", "#",
+                     "strategy", "outcome", "proj.host", "proj.device", "peak RSS", "init ms",
+                     "wall ms", "reason");
+  for (size_t i = 0; i < log.attempts.size(); ++i) {
+    const Attempt& a = log.attempts[i];
+    out << fmt::format("{:<3} {:<12} {:<8} {:>11} {:>11} {:>11} {:>9} {:>9.0f}  {}\n", i + 1,
+                       to_string(a.strategy), to_string(a.outcome),
+                       format_bytes(a.projected_host.total()),
+                       format_bytes(a.projected_device.total()),
+                       a.peak_rss_bytes ? format_bytes(*a.peak_rss_bytes) : "-",
+                       a.init_ms ? fmt::format("{:.0f}", *a.init_ms) : "-", a.wall_ms,
+                       a.outcome == Outcome::kOk ? "" : a.reason);
+    for (const auto& w : a.warmup.warnings) out << "      warning: " << w << "\n";
+    for (const auto& f : a.placement.fallbacks) {
+      out << fmt::format("      fallback: {} {} -> {} ({})\n", f.name, f.wanted_type, f.type,
+                         f.fallback_reason);
+    }
+    if (a.outcome == Outcome::kCrashed || a.outcome == Outcome::kFailed) {
+      if (!a.log_tail.empty()) {
+        std::istringstream lines(a.log_tail);
+        std::string line;
+        while (std::getline(lines, line)) out << "      | " << line << "\n";
+      }
+    }
+  }
+  if (log.succeeded) {
+    out << fmt::format("loaded with {} in {:.0f} ms\n",
+                       to_string(log.attempts[*log.succeeded].strategy), log.wall_ms);
+  } else {
+    out << "no strategy succeeded\n";
+  }
+  return out.str();
+}
+
+}  // namespace clinbench

@@ -1,0 +1,398 @@
+#include "clinbench/synth.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <ggml.h>
+#include <gguf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "model/gguf_file.h"
+
+namespace clinbench {
+
+namespace {
+
+constexpr const char* kLlama3Template =
+    "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+    "{% endif %}";
+constexpr const char* kChatmlTemplate =
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\\n' }}{% endif %}";
+// Gemma 2's own template: it rejects a system role, as the real one does.
+constexpr const char* kGemmaTemplate =
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role "
+    "not supported') }}{% endif %}{% for message in messages %}{% if message['role'] == "
+    "'assistant' %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif "
+    "%}{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}";
+// Mistral-7B-Instruct's: user and assistant turns only.
+constexpr const char* kMistralTemplate =
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+    "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}"
+    "{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
+
+struct ArchDesc {
+  const char* name;        // --arch
+  const char* gguf_arch;   // general.architecture
+  const char* vocab;
+  const char* chat_template;
+  float rope_base;
+  float rms_eps;
+  bool qkv_bias;
+  bool post_norms;         // gemma2
+  bool tied_output;        // no output.weight
+};
+
+const ArchDesc kArchs[] = {
+    {"llama", "llama", "llama-bpe", kLlama3Template, 500000.0f, 1e-5f, false, false, false},
+    {"mistral", "llama", "llama-spm", kMistralTemplate, 1000000.0f, 1e-5f, false, false, false},
+    {"qwen2", "qwen2", "qwen2", kChatmlTemplate, 1000000.0f, 1e-6f, true, false, false},
+    {"gemma2", "gemma2", "gemma-4", kGemmaTemplate, 10000.0f, 1e-6f, false, true, true},
+};
+
+const ArchDesc* find_arch(const std::string& name) {
+  for (const auto& a : kArchs) {
+    if (name == a.name) return &a;
+  }
+  return nullptr;
+}
+
+std::string vocab_path(const std::string& vocab) {
+  if (vocab.find('/') != std::string::npos || vocab.ends_with(".gguf")) return vocab;
+  return fmt::format("{}/models/ggml-vocab-{}.gguf", CLINBENCH_LLAMA_SRC, vocab);
+}
+
+// xoshiro128+ : fast, good enough for synthetic weights, deterministic per tensor.
+struct Rng {
+  uint32_t s[4];
+  explicit Rng(uint64_t seed) {
+    uint64_t z = seed;
+    for (auto& v : s) {
+      z += 0x9e3779b97f4a7c15ull;
+      uint64_t x = z;
+      x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+      x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+      v = static_cast<uint32_t>(x ^ (x >> 31));
+    }
+  }
+  static uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+  uint32_t next() {
+    const uint32_t result = s[0] + s[3];
+    const uint32_t t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+  }
+  float uniform() { return static_cast<float>(next() >> 8) * (1.0f / 16777216.0f); }
+};
+
+uint64_t name_hash(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+struct TensorPlan {
+  std::string name;
+  std::vector<int64_t> ne;
+  ggml_type type;
+  float fill;      // NaN: random; else a constant (norms 1, biases 0)
+};
+
+bool write_all(int fd, const void* data, size_t n, uint64_t off) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+    off += static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::vector<SynthPreset>& synth_presets() {
+  static const std::vector<SynthPreset> presets = {
+      {"llama3-8b", "shaped like Llama-3-8B (32 blocks, 4096 wide, GQA 32/8, 128k BPE vocab)",
+       {"llama", 32, 4096, 14336, 32, 8, 8192, "llama-bpe"}},
+      {"mistral-7b", "shaped like Mistral-7B (32 blocks, 4096 wide, GQA 32/8, 32k SPM vocab)",
+       {"mistral", 32, 4096, 14336, 32, 8, 32768, "llama-spm"}},
+      {"qwen2-7b", "shaped like Qwen2-7B (28 blocks, 3584 wide, GQA 28/4, QKV bias, 152k vocab)",
+       {"qwen2", 28, 3584, 18944, 28, 4, 32768, "qwen2"}},
+      {"gemma2-9b",
+       "shaped like Gemma-2-9B (42 blocks, 3584 wide, 16 heads of 256, post-norms, tied output, "
+       "262k SPM vocab of Gemma 4 as the nearest shipped)",
+       {"gemma2", 42, 3584, 14336, 16, 8, 8192, "gemma-4"}},
+      {"llama-300m", "a ~300M-parameter llama (16 blocks, 1024 wide, 32k SPM vocab)",
+       {"llama", 16, 1024, 4096, 16, 8, 4096, "llama-spm"}},
+      {"llama-tiny", "a few-MB llama for tests (2 blocks, 64 wide, 32k SPM vocab)",
+       {"llama", 2, 64, 128, 4, 2, 2048, "llama-spm"}},
+  };
+  return presets;
+}
+
+std::string default_vocab_for(const std::string& arch) {
+  const ArchDesc* a = find_arch(arch);
+  return a ? a->vocab : "";
+}
+
+Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::string& path) {
+  const SynthShape& sh = o.shape;
+  const ArchDesc* arch = find_arch(sh.arch);
+  if (arch == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--arch: unknown architecture '{}' (expected llama, qwen2, "
+                                  "gemma2 or mistral)",
+                                  sh.arch));
+  }
+  ggml_type wtype;
+  if (o.type == "f32") wtype = GGML_TYPE_F32;
+  else if (o.type == "f16") wtype = GGML_TYPE_F16;
+  else if (o.type == "q8_0") wtype = GGML_TYPE_Q8_0;
+  else if (o.type == "q4_0") wtype = GGML_TYPE_Q4_0;
+  else if (o.type == "q4_K") wtype = GGML_TYPE_Q4_K;
+  else {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--type: unknown type '{}' (expected f32, f16, q8_0, q4_0 or "
+                                  "q4_K)",
+                                  o.type));
+  }
+  if (sh.n_layer == 0 || sh.n_embd == 0 || sh.n_ff == 0 || sh.n_head == 0 || sh.n_head_kv == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--layers, --embd, --ff, --heads and --kv-heads must be positive");
+  }
+  if (sh.n_head % sh.n_head_kv != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--heads {} is not a multiple of --kv-heads {}", sh.n_head,
+                                  sh.n_head_kv));
+  }
+  const uint32_t head_dim = sh.arch == "gemma2" && sh.n_embd == 3584 ? 256 : sh.n_embd / sh.n_head;
+  if (sh.arch != "gemma2" && sh.n_embd % sh.n_head != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--embd {} is not a multiple of --heads {}", sh.n_embd,
+                                  sh.n_head));
+  }
+  if (head_dim % 2 != 0) {
+    return make_error(ErrorCode::kInvalidArgument, "head dimension (embd/heads) must be even");
+  }
+
+  // Vocabulary: every tokenizer.* key of a real llama.cpp vocabulary file.
+  const std::string vpath = vocab_path(sh.vocab.empty() ? arch->vocab : sh.vocab);
+  auto vocab = open_gguf(vpath);
+  if (!vocab) return std::unexpected(vocab.error().with_context("vocabulary"));
+  const gguf_context* vg = vocab->gguf.get();
+  const int64_t tok_id = gguf_find_key(vg, "tokenizer.ggml.tokens");
+  if (tok_id < 0) {
+    return make_error(ErrorCode::kCorrupt, fmt::format("{}: no tokenizer.ggml.tokens", vpath));
+  }
+  const uint32_t n_vocab = static_cast<uint32_t>(gguf_get_arr_n(vg, tok_id));
+
+  std::unique_ptr<gguf_context, GgufDeleter> g(gguf_init_empty());
+  gguf_set_val_str(g.get(), "general.architecture", arch->gguf_arch);
+  const std::string name =
+      o.name.empty() ? fmt::format("synthetic-{}-{}L-{}", sh.arch, sh.n_layer, sh.n_embd) : o.name;
+  gguf_set_val_str(g.get(), "general.name", name.c_str());
+  gguf_set_val_str(g.get(), "general.description",
+                   "synthetic model written by clinbench synth: random weights, real vocabulary");
+  gguf_set_val_u32(g.get(), "general.file_type", wtype == GGML_TYPE_F32 ? 0 : wtype == GGML_TYPE_F16 ? 1 : wtype == GGML_TYPE_Q8_0 ? 7 : wtype == GGML_TYPE_Q4_0 ? 2 : 15);
+  const std::string a = std::string(arch->gguf_arch) + ".";
+  auto u32 = [&](const std::string& k, uint32_t v) { gguf_set_val_u32(g.get(), (a + k).c_str(), v); };
+  auto f32 = [&](const std::string& k, float v) { gguf_set_val_f32(g.get(), (a + k).c_str(), v); };
+  u32("context_length", sh.n_ctx);
+  u32("embedding_length", sh.n_embd);
+  u32("block_count", sh.n_layer);
+  u32("feed_forward_length", sh.n_ff);
+  u32("attention.head_count", sh.n_head);
+  u32("attention.head_count_kv", sh.n_head_kv);
+  u32("rope.dimension_count", head_dim);
+  u32("vocab_size", n_vocab);
+  f32("rope.freq_base", arch->rope_base);
+  f32("attention.layer_norm_rms_epsilon", arch->rms_eps);
+  if (sh.arch == "gemma2") {
+    u32("attention.key_length", head_dim);
+    u32("attention.value_length", head_dim);
+    u32("attention.sliding_window", 4096);
+    f32("attn_logit_softcapping", 50.0f);
+    f32("final_logit_softcapping", 30.0f);
+  }
+  const int64_t n_kv = gguf_get_n_kv(vg);
+  for (int64_t i = 0; i < n_kv; ++i) {
+    const std::string key = gguf_get_key(vg, i);
+    if (key.rfind("tokenizer.", 0) != 0 || key == "tokenizer.chat_template") continue;
+    // gguf_set_kv copies all keys; copy one by one through a temporary context instead.
+    const gguf_type t = gguf_get_kv_type(vg, i);
+    switch (t) {
+      case GGUF_TYPE_STRING: gguf_set_val_str(g.get(), key.c_str(), gguf_get_val_str(vg, i)); break;
+      case GGUF_TYPE_UINT32: gguf_set_val_u32(g.get(), key.c_str(), gguf_get_val_u32(vg, i)); break;
+      case GGUF_TYPE_INT32: gguf_set_val_i32(g.get(), key.c_str(), gguf_get_val_i32(vg, i)); break;
+      case GGUF_TYPE_BOOL: gguf_set_val_bool(g.get(), key.c_str(), gguf_get_val_bool(vg, i)); break;
+      case GGUF_TYPE_FLOAT32: gguf_set_val_f32(g.get(), key.c_str(), gguf_get_val_f32(vg, i)); break;
+      case GGUF_TYPE_ARRAY: {
+        const gguf_type at = gguf_get_arr_type(vg, i);
+        const size_t n = gguf_get_arr_n(vg, i);
+        if (at == GGUF_TYPE_STRING) {
+          std::vector<const char*> strs(n);
+          for (size_t k = 0; k < n; ++k) strs[k] = gguf_get_arr_str(vg, i, k);
+          gguf_set_arr_str(g.get(), key.c_str(), strs.data(), n);
+        } else {
+          gguf_set_arr_data(g.get(), key.c_str(), at, gguf_get_arr_data(vg, i), n);
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+  gguf_set_val_str(g.get(), "tokenizer.chat_template", arch->chat_template);
+
+  // Tensors, in llama.cpp's names and shapes.
+  std::vector<TensorPlan> plan;
+  const float kRandom = std::nanf("");
+  const int64_t E = sh.n_embd, F = sh.n_ff, V = n_vocab;
+  const int64_t Q = static_cast<int64_t>(sh.n_head) * head_dim;
+  const int64_t KV = static_cast<int64_t>(sh.n_head_kv) * head_dim;
+  plan.push_back({"token_embd.weight", {E, V}, wtype, kRandom});
+  for (uint32_t l = 0; l < sh.n_layer; ++l) {
+    const std::string p = fmt::format("blk.{}.", l);
+    plan.push_back({p + "attn_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+    plan.push_back({p + "attn_q.weight", {E, Q}, wtype, kRandom});
+    plan.push_back({p + "attn_k.weight", {E, KV}, wtype, kRandom});
+    plan.push_back({p + "attn_v.weight", {E, KV}, wtype, kRandom});
+    if (arch->qkv_bias) {
+      plan.push_back({p + "attn_q.bias", {Q}, GGML_TYPE_F32, 0.0f});
+      plan.push_back({p + "attn_k.bias", {KV}, GGML_TYPE_F32, 0.0f});
+      plan.push_back({p + "attn_v.bias", {KV}, GGML_TYPE_F32, 0.0f});
+    }
+    plan.push_back({p + "attn_output.weight", {Q, E}, wtype, kRandom});
+    if (arch->post_norms) plan.push_back({p + "post_attention_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+    plan.push_back({p + "ffn_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+    plan.push_back({p + "ffn_gate.weight", {E, F}, wtype, kRandom});
+    plan.push_back({p + "ffn_up.weight", {E, F}, wtype, kRandom});
+    plan.push_back({p + "ffn_down.weight", {F, E}, wtype, kRandom});
+    if (arch->post_norms) plan.push_back({p + "post_ffw_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+  }
+  plan.push_back({"output_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+  if (!arch->tied_output) plan.push_back({"output.weight", {E, V}, wtype, kRandom});
+  for (auto& t : plan) {
+    if (t.ne[0] % ggml_blck_size(t.type) != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("tensor {} has rows of {} values, not a multiple of {}'s "
+                                    "block size {}: choose another --type or shape",
+                                    t.name, t.ne[0], ggml_type_name(t.type),
+                                    ggml_blck_size(t.type)));
+    }
+  }
+
+  const size_t meta_ctx_size = ggml_tensor_overhead() * (plan.size() + 1);
+  ggml_init_params ip{meta_ctx_size, nullptr, true};
+  std::unique_ptr<ggml_context, GgmlCtxDeleter> meta(ggml_init(ip));
+  SynthResult result;
+  for (const auto& t : plan) {
+    ggml_tensor* tensor = t.ne.size() == 1 ? ggml_new_tensor_1d(meta.get(), t.type, t.ne[0])
+                                           : ggml_new_tensor_2d(meta.get(), t.type, t.ne[0], t.ne[1]);
+    ggml_set_name(tensor, t.name.c_str());
+    gguf_add_tensor(g.get(), tensor);
+    result.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
+  }
+
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return make_error(ErrorCode::kIo,
+                      fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
+  }
+  auto fail = [&](const std::string& why) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return make_error(ErrorCode::kIo, fmt::format("{}: {}", tmp, why));
+  };
+  std::vector<char> header(gguf_get_meta_size(g.get()));
+  gguf_get_meta_data(g.get(), header.data());
+  if (!write_all(fd, header.data(), header.size(), 0)) return fail(std::strerror(errno));
+  const size_t align = gguf_get_alignment(g.get());
+  const uint64_t data_offset = (header.size() + align - 1) / align * align;
+  uint64_t end = data_offset;
+  for (int64_t i = 0; i < gguf_get_n_tensors(g.get()); ++i) {
+    end = std::max<uint64_t>(end, data_offset + gguf_get_tensor_offset(g.get(), i) +
+                                      gguf_get_tensor_size(g.get(), i));
+  }
+  end = (end + align - 1) / align * align;
+  if (::ftruncate(fd, static_cast<off_t>(end)) != 0) return fail(std::strerror(errno));
+
+  if (!o.sparse) {
+    const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<float> f32buf;
+    std::vector<char> out;
+    for (size_t ti = 0; ti < plan.size(); ++ti) {
+      const TensorPlan& t = plan[ti];
+      const int64_t ncols = t.ne[0];
+      const int64_t nrows = t.ne.size() > 1 ? t.ne[1] : 1;
+      const size_t row_bytes = ggml_row_size(t.type, ncols);
+      const uint64_t off = data_offset + gguf_get_tensor_offset(g.get(), static_cast<int64_t>(ti));
+      const int64_t rows_per_chunk = std::max<int64_t>(1, (8 << 20) / (ncols * 4));
+      // Random weights ~ U(-a, a) with standard deviation 0.02, as initialisers use.
+      const float scale = 0.02f * std::sqrt(3.0f);
+      ggml_quantize_init(t.type);
+      for (int64_t r0 = 0; r0 < nrows; r0 += rows_per_chunk) {
+        const int64_t nr = std::min(rows_per_chunk, nrows - r0);
+        f32buf.resize(static_cast<size_t>(nr * ncols));
+        out.resize(static_cast<size_t>(nr) * row_bytes);
+        auto fill = [&](unsigned th) {
+          const int64_t a0 = nr * th / n_threads, a1 = nr * (th + 1) / n_threads;
+          for (int64_t r = a0; r < a1; ++r) {
+            Rng rng(o.seed ^ name_hash(t.name) ^ (static_cast<uint64_t>(r0 + r) * 0x9e3779b9ull));
+            float* row = f32buf.data() + r * ncols;
+            for (int64_t c = 0; c < ncols; ++c) {
+              row[c] = std::isnan(t.fill) ? (rng.uniform() * 2.0f - 1.0f) * scale : t.fill;
+            }
+            char* dst = out.data() + static_cast<size_t>(r) * row_bytes;
+            if (t.type == GGML_TYPE_F32) {
+              std::memcpy(dst, row, row_bytes);
+            } else if (t.type == GGML_TYPE_F16) {
+              ggml_fp32_to_fp16_row(row, reinterpret_cast<ggml_fp16_t*>(dst), ncols);
+            } else {
+              ggml_quantize_chunk(t.type, row, dst, 0, 1, ncols, nullptr);
+            }
+          }
+        };
+        std::vector<std::thread> pool;
+        for (unsigned th = 1; th < n_threads; ++th) pool.emplace_back(fill, th);
+        fill(0);
+        for (auto& th : pool) th.join();
+        if (!write_all(fd, out.data(), out.size(), off + static_cast<uint64_t>(r0) * row_bytes)) {
+          return fail(std::strerror(errno));
+        }
+      }
+    }
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return make_error(ErrorCode::kIo, fmt::format("{}: {}", tmp, std::strerror(errno)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return make_error(ErrorCode::kIo,
+                      fmt::format("{}: cannot rename into place: {}", path, std::strerror(errno)));
+  }
+  result.file_bytes = end;
+  return result;
+}
+
+}  // namespace clinbench

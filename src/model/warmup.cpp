@@ -1,0 +1,189 @@
+#include "model/warmup.h"
+
+#include <chat.h>
+#include <fmt/format.h>
+#include <llama.h>
+
+#include <chrono>
+#include <cmath>
+
+namespace clinbench {
+
+namespace {
+
+std::vector<llama_token> tokenize(const llama_vocab* vocab, const std::string& text,
+                                  bool add_special) {
+  int n = -llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), nullptr, 0,
+                          add_special, false);
+  std::vector<llama_token> out(static_cast<size_t>(std::max(n, 0)));
+  if (n > 0) {
+    llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), out.data(), n,
+                   add_special, false);
+  }
+  return out;
+}
+
+std::string detokenize(const llama_vocab* vocab, const std::vector<llama_token>& toks) {
+  std::string out(toks.size() * 8 + 16, '\0');
+  int n = llama_detokenize(vocab, toks.data(), static_cast<int32_t>(toks.size()), out.data(),
+                           static_cast<int32_t>(out.size()), false, false);
+  if (n < 0) {
+    out.resize(static_cast<size_t>(-n));
+    n = llama_detokenize(vocab, toks.data(), static_cast<int32_t>(toks.size()), out.data(),
+                         static_cast<int32_t>(out.size()), false, false);
+  }
+  out.resize(static_cast<size_t>(std::max(n, 0)));
+  return out;
+}
+
+std::string piece(const llama_vocab* vocab, llama_token t) {
+  char buf[256];
+  int n = llama_token_to_piece(vocab, t, buf, sizeof(buf), 0, false);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+const std::vector<std::string>& clinical_round_trip_strings() {
+  static const std::vector<std::string> s = {
+      "Metformin 500 mg twice daily with meals",
+      "Norepinephrine 0.05 µg/kg/min titrated to MAP ≥ 65 mmHg",
+      "α-blocker, β₂-agonist and γ-glutamyl transferase",
+      "Dr. Müller reviewed Zoë Ångström's chart in São Paulo",
+      "HbA1c 7.2% (55 mmol/mol); eGFR 48 mL/min/1.73 m²",
+      "Acetylsalicylic acid 81 mg p.o. q.d.; ceftriaxone 1 g IV q24h",
+      "T° 38.5 °C, IL-6 > 40 pg/mL, CRP ≥ 10 mg/L",
+      "Warfarin — INR target 2.0–3.0 ± 0.5",
+  };
+  return s;
+}
+
+bool greedy_generate(llama_model* model, llama_context* ctx, const std::string& prompt,
+                     int n_predict, std::string* text, std::vector<int>* tokens,
+                     bool* logits_finite, std::string* error) {
+  const llama_vocab* vocab = llama_model_get_vocab(model);
+  const int n_vocab = llama_vocab_n_tokens(vocab);
+  std::vector<llama_token> toks = tokenize(vocab, prompt, true);
+  if (toks.empty()) {
+    *error = "prompt tokenized to nothing";
+    return false;
+  }
+  if (static_cast<uint32_t>(toks.size() + n_predict) > llama_n_ctx(ctx)) {
+    *error = fmt::format("prompt of {} tokens plus {} to generate exceeds the context of {}",
+                         toks.size(), n_predict, llama_n_ctx(ctx));
+    return false;
+  }
+  llama_memory_clear(llama_get_memory(ctx), true);
+  *logits_finite = true;
+  llama_batch batch = llama_batch_get_one(toks.data(), static_cast<int32_t>(toks.size()));
+  llama_token next = 0;
+  for (int i = 0; i < n_predict; ++i) {
+    if (llama_decode(ctx, batch) != 0) {
+      *error = fmt::format("llama_decode failed at step {}", i);
+      return false;
+    }
+    const float* logits = llama_get_logits_ith(ctx, -1);
+    int best = 0;
+    for (int v = 0; v < n_vocab; ++v) {
+      if (!std::isfinite(logits[v])) {
+        *logits_finite = false;
+        *error = fmt::format("non-finite logit for token {} at step {}", v, i);
+        return false;
+      }
+      if (logits[v] > logits[best]) best = v;
+    }
+    next = best;
+    if (llama_vocab_is_eog(vocab, next)) break;
+    tokens->push_back(next);
+    *text += piece(vocab, next);
+    batch = llama_batch_get_one(&next, 1);
+  }
+  return true;
+}
+
+WarmupReport run_warmup(llama_model* model, llama_context* ctx, const WarmupOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  WarmupReport r;
+  r.ran = true;
+  const llama_vocab* vocab = llama_model_get_vocab(model);
+  const int n_vocab = llama_vocab_n_tokens(vocab);
+
+  // 1. Tokenizer round-trip. SentencePiece vocabularies add a leading space; that is no loss.
+  for (const auto& s : clinical_round_trip_strings()) {
+    RoundTrip rt;
+    rt.text = s;
+    auto toks = tokenize(vocab, s, false);
+    rt.n_tokens = static_cast<int>(toks.size());
+    std::string back = detokenize(vocab, toks);
+    if (!back.empty() && back[0] == ' ' && s[0] != ' ') back.erase(0, 1);
+    rt.ok = back == s;
+    if (!rt.ok) {
+      rt.got = back;
+      r.warnings.push_back(fmt::format("tokenizer round-trip changed \"{}\" into \"{}\"", s, back));
+    }
+    r.round_trips.push_back(std::move(rt));
+  }
+
+  // 2. BOS/EOS and the chat template.
+  r.bos = llama_vocab_bos(vocab);
+  r.eos = llama_vocab_eos(vocab);
+  r.add_bos = llama_vocab_get_add_bos(vocab);
+  if (r.eos < 0 || r.eos >= n_vocab || !llama_vocab_is_eog(vocab, r.eos)) {
+    r.failures.push_back(fmt::format("no usable end-of-sequence token (eos = {})", r.eos));
+  }
+  if (r.add_bos && (r.bos < 0 || r.bos >= n_vocab)) {
+    r.failures.push_back(fmt::format("the vocabulary asks for a BOS token but bos = {}", r.bos));
+  }
+  const char* tmpl = llama_model_chat_template(model, nullptr);
+  r.chat_template_present = tmpl != nullptr && tmpl[0] != '\0';
+  const std::string sys = "You are a careful clinical assistant.";
+  const std::string user = "Which drug class does metformin belong to?";
+  try {
+    common_chat_templates_ptr tmpls = common_chat_templates_init(model, r.chat_template_present
+                                                                            ? ""
+                                                                            : "chatml");
+    common_chat_templates_inputs in;
+    common_chat_msg m1;
+    m1.role = "system";
+    m1.content = sys;
+    common_chat_msg m2;
+    m2.role = "user";
+    m2.content = user;
+    in.messages = {m1, m2};
+    in.add_generation_prompt = true;
+    in.use_jinja = true;
+    r.chat_rendered = common_chat_templates_apply(tmpls.get(), in).prompt;
+    r.chat_template_ok = r.chat_rendered.find(sys) != std::string::npos &&
+                         r.chat_rendered.find(user) != std::string::npos;
+    if (!r.chat_template_ok) {
+      r.failures.push_back("the chat template's rendering lacks the system or user message");
+    }
+  } catch (const std::exception& e) {
+    r.failures.push_back(fmt::format("chat template failed to render: {}", e.what()));
+  }
+  if (!r.chat_template_present) {
+    r.warnings.push_back("the model has no chat template; prompts use the ChatML fallback");
+  }
+  if (r.chat_template_ok && r.add_bos && r.bos >= 0) {
+    const std::string bos_text = piece(vocab, r.bos);
+    if (!bos_text.empty() && r.chat_rendered.rfind(bos_text, 0) == 0) {
+      r.warnings.push_back(
+          "the chat template writes the BOS token and the tokenizer adds one too: prompts "
+          "would start with two BOS tokens unless special tokens are not added");
+    }
+  }
+
+  // 3. One short greedy generation.
+  std::string error;
+  if (!greedy_generate(model, ctx, options.prompt, options.n_predict, &r.generation,
+                       &r.generated_tokens, &r.logits_finite, &error)) {
+    r.failures.push_back("greedy generation: " + error);
+  } else if (r.generated_tokens.empty()) {
+    r.failures.push_back("greedy generation produced no token before end-of-sequence");
+  }
+  r.passed = r.failures.empty();
+  r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace clinbench

@@ -1,0 +1,27 @@
+// Warm-up validation after a load: tokenizer round-trip on clinical strings, chat template
+// rendering with BOS/EOS checks, and one short greedy generation with finite logits.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "clinbench/load.h"
+
+struct llama_model;
+struct llama_context;
+
+namespace clinbench {
+
+// The fixed clinical strings of the round-trip check: drug names, doses with units, µ and
+// Greek letters, accented names.
+const std::vector<std::string>& clinical_round_trip_strings();
+
+WarmupReport run_warmup(llama_model* model, llama_context* ctx, const WarmupOptions& options);
+
+// Greedy continuation of `prompt` (BOS added as the model asks); fills text and tokens, returns
+// false (with *error) on a decode failure or non-finite logits.
+bool greedy_generate(llama_model* model, llama_context* ctx, const std::string& prompt,
+                     int n_predict, std::string* text, std::vector<int>* tokens,
+                     bool* logits_finite, std::string* error);
+
+}  // namespace clinbench

@@ -1,0 +1,40 @@
+// Spawning a worker process with limits, and collecting how it ended.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clinbench/error.h"
+
+namespace clinbench {
+
+struct SpawnOptions {
+  std::vector<std::string> argv;               // argv[0] is the executable path
+  std::optional<uint64_t> address_space_limit;  // RLIMIT_AS, bytes
+  std::string stderr_path;                      // child's stderr (and stdout) go here
+  std::vector<std::pair<std::string, std::string>> env;  // added to the environment
+};
+
+struct ChildResult {
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  uint64_t peak_rss_bytes = 0;   // ru_maxrss of the child
+  std::string result;            // what the child wrote to fd 3
+  double wall_ms = 0;
+};
+
+// Runs the child to completion. The child gets fd 3 as a pipe for its result, no core dumps,
+// and the address-space limit. Errors only when the child cannot be started.
+Result<ChildResult> run_child(const SpawnOptions& options);
+
+// Path of the running executable (/proc/self/exe).
+std::string self_executable();
+
+// Last `max_lines` lines (at most max_bytes) of a text file.
+std::string tail_file(const std::string& path, size_t max_lines = 20, size_t max_bytes = 4096);
+
+}  // namespace clinbench

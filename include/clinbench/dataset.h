@@ -34,23 +34,23 @@ std::optional<DatasetFormat> dataset_format_from_string(const std::string& text)
 
 // Why a row was skipped. One to-string table (snake_case names, stable in JSON output).
 enum class RowProblem {
-  kEmptyFile,          // "empty_file": the file holds no rows at all
-  kBadJson,            // "bad_json": the line (or document) is not valid JSON
-  kBadCsv,             // "bad_csv": an unterminated quoted field
-  kWrongColumnCount,   // "wrong_column_count": a CSV row without exactly 6 fields
-  kMissingField,       // "missing_field": a required field is absent (or null)
-  kWrongType,          // "wrong_type": a field has the wrong JSON type
-  kInvalidValue,       // "invalid_value": unknown question type, bad option key, empty text...
-  kEmptyOptions,       // "empty_options": a lettered question without options
-  kAnswerNotInOptions, // "answer_not_in_options": the answer letter is not an option key
-  kDuplicateId,        // "duplicate_id": an id already seen in this dataset (first one is kept)
-  kUnreadable,         // "unreadable": a file inside a directory could not be read at all
+  kEmptyFile,           // "empty_file": the file holds no rows at all
+  kBadJson,             // "bad_json": the line (or document) is not valid JSON
+  kBadCsv,              // "bad_csv": an unterminated quoted field
+  kWrongColumnCount,    // "wrong_column_count": a CSV row without exactly 6 fields
+  kMissingField,        // "missing_field": a required field is absent (or null)
+  kWrongType,           // "wrong_type": a field has the wrong JSON type
+  kInvalidValue,        // "invalid_value": unknown question type, bad option key, empty text...
+  kEmptyOptions,        // "empty_options": a lettered question without options
+  kAnswerNotInOptions,  // "answer_not_in_options": the answer letter is not an option key
+  kDuplicateId,         // "duplicate_id": an id already seen in this dataset (first one is kept)
+  kUnreadable,          // "unreadable": a file inside a directory could not be read at all
 };
 
 const char* to_string(RowProblem problem);
 
 struct RowIssue {
-  std::string path;   // the file
+  std::string path;      // the file
   std::size_t line = 0;  // 1-based line where the row starts; 0 when the whole file is at fault
   RowProblem problem = RowProblem::kBadJson;
   std::string detail;  // what exactly was wrong, e.g. "field 'options' is missing"
@@ -69,12 +69,12 @@ struct ReadOptions {
 };
 
 struct Dataset {
-  std::string path;                      // as given to read_dataset
+  std::string path;                             // as given to read_dataset
   DatasetFormat format = DatasetFormat::kAuto;  // the format read; kAuto only for directories
                                                 // whose files differ in format
-  std::size_t rows = 0;                  // rows seen, valid or not (blank lines excluded)
-  std::vector<Item> items;               // valid rows in file order; ids unique
-  std::vector<RowIssue> issues;          // skipped rows in file order
+  std::size_t rows = 0;                         // rows seen, valid or not (blank lines excluded)
+  std::vector<Item> items;                      // valid rows in file order; ids unique
+  std::vector<RowIssue> issues;                 // skipped rows in file order
 };
 
 // Reads a dataset file, or every *.jsonl, *.json and *.csv file under a directory (recursively,
@@ -127,8 +127,8 @@ struct SplitCheck {
 
 struct DatasetCheck {
   std::string path;
-  std::optional<DatasetFormat> format;     // nullopt when the file could not be read
-  std::optional<Error> error;              // the file as a whole could not be read
+  std::optional<DatasetFormat> format;  // nullopt when the file could not be read
+  std::optional<Error> error;           // the file as a whole could not be read
   std::size_t rows = 0;
   LabelCounts total;
   std::map<QuestionType, LabelCounts> by_type;

@@ -35,12 +35,12 @@ Interval wilson_interval(std::size_t successes, std::size_t n, double z = kZ95);
 double mcnemar_exact_p(std::size_t b, std::size_t c);
 
 struct McNemarResult {
-  std::size_t pairs = 0;         // items where both sides are labeled
-  std::size_t skipped = 0;       // items with nullopt on either side
+  std::size_t pairs = 0;    // items where both sides are labeled
+  std::size_t skipped = 0;  // items with nullopt on either side
   std::size_t both_correct = 0;
   std::size_t both_wrong = 0;
-  std::size_t only_a = 0;        // b: a right, b wrong
-  std::size_t only_b = 0;        // c: a wrong, b right
+  std::size_t only_a = 0;  // b: a right, b wrong
+  std::size_t only_b = 0;  // c: a wrong, b right
   double p_value = 1.0;
 };
 

@@ -4,81 +4,74 @@ namespace clinbench::csv {
 
 Parsed parse(std::string_view text) {
   Parsed out;
-  std::size_t line = 1;
-  std::size_t i = 0;
   const std::size_t n = text.size();
+  std::size_t i = 0;
+  std::size_t line = 1;
+
+  Record record;
+  std::string field;
+  bool at_field_start = true;  // nothing of the current field read yet
+  bool blank = true;           // nothing of the current record read yet (not even a comma)
+
+  auto end_record = [&]() {
+    record.fields.push_back(std::move(field));
+    field.clear();
+    if (!blank) out.records.push_back(std::move(record));
+    record = Record{};
+    at_field_start = true;
+    blank = true;
+  };
 
   while (i < n) {
-    Record record;
-    record.line = line;
-    std::string field;
-    bool field_started = false;  // false on a line with nothing yet: a blank line is no record
-    bool done = false;
-    while (!done) {
-      if (i >= n) {
-        record.fields.push_back(std::move(field));
-        break;
-      }
-      char c = text[i];
-      if (c == '"' && field.empty() && !field_started) {
-        // Quoted field: runs to the next quote not doubled.
-        const std::size_t open_line = line;
-        ++i;
-        bool closed = false;
-        while (i < n) {
-          char q = text[i];
-          if (q == '"') {
-            if (i + 1 < n && text[i + 1] == '"') {
-              field.push_back('"');
-              i += 2;
-              continue;
-            }
-            ++i;
-            closed = true;
-            break;
-          }
-          if (q == '\n') ++line;
-          field.push_back(q);
-          ++i;
-        }
-        if (!closed) {
-          out.unterminated_at = open_line;
-          return out;
-        }
-        field_started = true;
-        continue;
-      }
-      if (c == ',') {
-        record.fields.push_back(std::move(field));
-        field.clear();
-        field_started = true;  // the next field exists even if empty
-        ++i;
-        continue;
-      }
-      if (c == '\r' && i + 1 < n && text[i + 1] == '\n') {
-        ++i;
-        c = '\n';
-      }
-      if (c == '\n') {
-        ++i;
-        ++line;
-        if (!field_started && field.empty() && record.fields.empty()) {
-          record.line = line;  // blank line: keep looking for the record's first line
-          continue;
-        }
-        record.fields.push_back(std::move(field));
-        done = true;
-        continue;
-      }
-      field.push_back(c);
-      field_started = true;
+    if (blank) record.line = line;
+    const char c = text[i];
+    if (c == '"' && at_field_start) {
+      // Quoted field: runs to the next quote that is not doubled.
+      const std::size_t open_line = line;
       ++i;
+      bool closed = false;
+      while (i < n) {
+        if (text[i] == '"') {
+          if (i + 1 < n && text[i + 1] == '"') {
+            field.push_back('"');
+            i += 2;
+            continue;
+          }
+          ++i;
+          closed = true;
+          break;
+        }
+        if (text[i] == '\n') ++line;
+        field.push_back(text[i++]);
+      }
+      if (!closed) {
+        out.unterminated_at = open_line;
+        return out;
+      }
+      at_field_start = false;
+      blank = false;
+      continue;
     }
-    if (!record.fields.empty() &&
-        !(record.fields.size() == 1 && record.fields[0].empty() && !field_started)) {
-      out.records.push_back(std::move(record));
+    if (c == ',') {
+      record.fields.push_back(std::move(field));
+      field.clear();
+      at_field_start = true;
+      blank = false;
+      ++i;
+      continue;
     }
+    if (c == '\n' || (c == '\r' && i + 1 < n && text[i + 1] == '\n')) {
+      i += c == '\r' ? 2 : 1;
+      end_record();
+      ++line;
+      continue;
+    }
+    field.push_back(c);
+    at_field_start = false;
+    blank = false;
+    ++i;
   }
+  if (!blank) end_record();
   return out;
 }
 

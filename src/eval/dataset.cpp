@@ -2,6 +2,8 @@
 // checks every format shares (duplicate ids, --strict).
 #include "clinbench/dataset.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -12,8 +14,6 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "eval/csv.h"
 #include "eval/dataset_readers.h"
@@ -145,8 +145,7 @@ Result<Dataset> finish(Dataset dataset, bool strict) {
     }
     const std::string path = item.source.substr(0, item.source.rfind(':'));
     dataset.issues.push_back({path, line_of_source(item.source), RowProblem::kDuplicateId,
-                              fmt::format("duplicate id '{}' (first at {})", item.id,
-                                          it->second)});
+                              fmt::format("duplicate id '{}' (first at {})", item.id, it->second)});
   }
   dataset.items = std::move(kept);
   std::stable_sort(dataset.issues.begin(), dataset.issues.end(),
@@ -187,8 +186,8 @@ Result<Dataset> parse_unfinished(std::string_view text, const std::string& name,
       return dataset;
     }
   }
-  return make_error(ErrorCode::kInternal, fmt::format("{}: no reader for format {}", name,
-                                                      to_string(dataset.format)));
+  return make_error(ErrorCode::kInternal,
+                    fmt::format("{}: no reader for format {}", name, to_string(dataset.format)));
 }
 
 Result<std::string> read_file(const fs::path& path) {
@@ -218,13 +217,13 @@ Result<Dataset> read_directory(const fs::path& dir, const ReadOptions& options) 
     if (it->is_regular_file(ec) && is_dataset_extension(it->path())) files.push_back(it->path());
   }
   if (ec) {
-    return make_error(ErrorCode::kIo, fmt::format("{}: cannot list: {}", dir.string(),
-                                                  ec.message()));
+    return make_error(ErrorCode::kIo,
+                      fmt::format("{}: cannot list: {}", dir.string(), ec.message()));
   }
   if (files.empty()) {
-    return make_error(ErrorCode::kNotFound,
-                      fmt::format("{}: no .jsonl, .json or .csv file in this directory",
-                                  dir.string()));
+    return make_error(
+        ErrorCode::kNotFound,
+        fmt::format("{}: no .jsonl, .json or .csv file in this directory", dir.string()));
   }
   std::sort(files.begin(), files.end());
   Dataset all;
@@ -232,8 +231,8 @@ Result<Dataset> read_directory(const fs::path& dir, const ReadOptions& options) 
   std::set<DatasetFormat> formats;
   for (const fs::path& file : files) {
     Result<std::string> text = read_file(file);
-    Result<Dataset> one = text ? parse_unfinished(*text, file.string(), options)
-                               : std::unexpected(text.error());
+    Result<Dataset> one =
+        text ? parse_unfinished(*text, file.string(), options) : std::unexpected(text.error());
     if (!one) {
       all.issues.push_back({file.string(), 0, RowProblem::kUnreadable, one.error().message});
       continue;

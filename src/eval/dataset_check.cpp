@@ -131,8 +131,8 @@ std::string to_text(const DatasetCheck& check) {
                      check.total.items, check.total.labeled, check.total.unlabeled(),
                      check.issues.size());
   if (!check.by_split.empty()) {
-    out += fmt::format("\n  {:<10} {:<24} {:>7} {:>8} {:>10}\n", "split", "question type",
-                       "items", "labeled", "unlabeled");
+    out += fmt::format("\n  {:<10} {:<24} {:>7} {:>8} {:>10}\n", "split", "question type", "items",
+                       "labeled", "unlabeled");
     for (const auto& [name, split] : check.by_split) {
       for (const auto& [type, counts] : split.by_type) {
         out += fmt::format("  {:<10} {:<24} {:>7} {:>8} {:>10}\n", split_label(name),
@@ -147,13 +147,15 @@ std::string to_text(const DatasetCheck& check) {
   std::string flags;
   for (const auto& [name, split] : check.by_split) {
     if (!split.has_labels()) {
-      flags += fmt::format("  ! split {} has no labels: no accuracy and no generalization gap is "
-                           "computed from it\n",
-                           split_label(name));
+      flags += fmt::format(
+          "  ! split {} has no labels: no accuracy and no generalization gap is "
+          "computed from it\n",
+          split_label(name));
     } else if (split.partially_labeled()) {
-      flags += fmt::format("  ! split {} is partially labeled ({} of {} scored items): accuracy "
-                           "covers the labeled items only\n",
-                           split_label(name), split.scored_labeled, split.scored_items);
+      flags += fmt::format(
+          "  ! split {} is partially labeled ({} of {} scored items): accuracy "
+          "covers the labeled items only\n",
+          split_label(name), split.scored_labeled, split.scored_items);
     }
   }
   if (!flags.empty()) out += "\n" + flags;

@@ -1,9 +1,9 @@
 // JSON-based readers: CURE-Bench JSONL, MedQA/MedMCQA JSONL, PubMedQA JSON.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "eval/dataset_readers.h"
 
@@ -70,17 +70,17 @@ std::optional<Problem> get_answer(const json& row, const char* field, Item& item
     return std::nullopt;
   }
   if (item.type == QuestionType::kOpenEnded) return std::nullopt;
-  return Problem{RowProblem::kAnswerNotInOptions,
-                 fmt::format("answer '{}' is not among the options {}", trim(raw),
-                             letters_of(item.options))};
+  return Problem{
+      RowProblem::kAnswerNotInOptions,
+      fmt::format("answer '{}' is not among the options {}", trim(raw), letters_of(item.options))};
 }
 
 std::optional<Problem> require_object(const json& value, const char* what) {
   if (value.is_object()) return std::nullopt;
-  return Problem{RowProblem::kWrongType,
-                 fmt::format("{} is {} {}, expected an object", what,
-                             value.is_array() || value.is_object() ? "an" : "a",
-                             value.type_name())};
+  return Problem{
+      RowProblem::kWrongType,
+      fmt::format("{} is {} {}, expected an object", what,
+                  value.is_array() || value.is_object() ? "an" : "a", value.type_name())};
 }
 
 std::optional<Problem> curebench_row(const json& row, Item& item) {
@@ -154,8 +154,10 @@ std::map<std::string, std::size_t> top_level_key_lines(std::string_view text) {
       const std::size_t start_line = line;
       ++i;
       while (i < text.size() && text[i] != '"') {
-        if (text[i] == '\\') ++i;
-        else if (text[i] == '\n') ++line;
+        if (text[i] == '\\')
+          ++i;
+        else if (text[i] == '\n')
+          ++line;
         ++i;
       }
       if (depth == 1 && expect_key) {
@@ -197,9 +199,8 @@ std::optional<Problem> pubmedqa_row(const json& row, Item& item) {
   for (std::size_t k = 0; k < contexts->size(); ++k) {
     const json& context = (*contexts)[k];
     if (!context.is_string()) {
-      return Problem{RowProblem::kWrongType,
-                     fmt::format("CONTEXTS[{}] is a {}, expected a string", k,
-                                 context.type_name())};
+      return Problem{RowProblem::kWrongType, fmt::format("CONTEXTS[{}] is a {}, expected a string",
+                                                         k, context.type_name())};
     }
     text += k == 0 ? "Context:\n" : "\n";
     if (labels && (*labels)[k].is_string()) {
@@ -214,9 +215,9 @@ std::optional<Problem> pubmedqa_row(const json& row, Item& item) {
   auto decision = row.find("final_decision");
   if (decision == row.end() || decision->is_null()) return std::nullopt;  // unlabeled
   if (!decision->is_string()) {
-    return Problem{RowProblem::kWrongType,
-                   fmt::format("field 'final_decision' is a {}, expected a string",
-                               decision->type_name())};
+    return Problem{
+        RowProblem::kWrongType,
+        fmt::format("field 'final_decision' is a {}, expected a string", decision->type_name())};
   }
   std::string value = trim(decision->get<std::string>());
   for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -227,9 +228,9 @@ std::optional<Problem> pubmedqa_row(const json& row, Item& item) {
       return std::nullopt;
     }
   }
-  return Problem{RowProblem::kAnswerNotInOptions,
-                 fmt::format("final_decision '{}' is not yes, no or maybe",
-                             decision->get<std::string>())};
+  return Problem{
+      RowProblem::kAnswerNotInOptions,
+      fmt::format("final_decision '{}' is not yes, no or maybe", decision->get<std::string>())};
 }
 
 }  // namespace
@@ -255,11 +256,11 @@ Result<void> read_pubmedqa(std::string_view text, const ReadContext& context, Da
                       fmt::format("{}:{}: invalid JSON: {}", context.path, line, e.what()));
   }
   if (!document.is_object()) {
-    return make_error(ErrorCode::kCorrupt,
-                      fmt::format("{}:1: a PubMedQA file is one JSON object keyed by PMID, "
-                                  "this one is {} {}",
-                                  context.path, document.is_array() ? "an" : "a",
-                                  document.type_name()));
+    return make_error(
+        ErrorCode::kCorrupt,
+        fmt::format("{}:1: a PubMedQA file is one JSON object keyed by PMID, "
+                    "this one is {} {}",
+                    context.path, document.is_array() ? "an" : "a", document.type_name()));
   }
   const std::map<std::string, std::size_t> key_lines = top_level_key_lines(text);
   // nlohmann's object is a std::map, so iteration is by key; keep the file's order instead.
@@ -358,10 +359,10 @@ std::optional<Problem> read_options(const json& options, std::map<std::string, s
     }
     letter[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(letter[0])));
     if (!value.is_string()) {
-      return Problem{RowProblem::kWrongType,
-                     fmt::format("option '{}' is {} {}, expected a string", key,
-                                 value.is_array() || value.is_object() ? "an" : "a",
-                                 value.type_name())};
+      return Problem{
+          RowProblem::kWrongType,
+          fmt::format("option '{}' is {} {}, expected a string", key,
+                      value.is_array() || value.is_object() ? "an" : "a", value.type_name())};
     }
     if (!out.emplace(letter, value.get<std::string>()).second) {
       return Problem{RowProblem::kInvalidValue,

@@ -23,8 +23,7 @@ struct ReadContext {
 
 // A reader appends valid items and row issues to `out` (items and rows counted by the reader).
 // An Error means the file as a whole is unusable.
-using ReaderFn = Result<void> (*)(std::string_view text, const ReadContext& context,
-                                  Dataset& out);
+using ReaderFn = Result<void> (*)(std::string_view text, const ReadContext& context, Dataset& out);
 
 Result<void> read_curebench(std::string_view text, const ReadContext& context, Dataset& out);
 Result<void> read_medqa(std::string_view text, const ReadContext& context, Dataset& out);
@@ -50,8 +49,8 @@ std::optional<Problem> parse_json(std::string_view text, nlohmann::json& out);
 
 // Reads `options` (object letter -> text) into `out`. Keys are trimmed and upper-cased and must
 // be one letter; values must be strings.
-std::optional<Problem> read_options(const nlohmann::json& options, std::map<std::string,
-                                    std::string>& out);
+std::optional<Problem> read_options(const nlohmann::json& options,
+                                    std::map<std::string, std::string>& out);
 
 // Normalizes an answer ("b", " B ", "(B)", "B." -> "B"); nullopt when it is not one letter.
 std::optional<std::string> normalize_letter(std::string_view text);

@@ -36,7 +36,9 @@ bool is_upper(char c) { return std::isupper(static_cast<unsigned char>(c)) != 0;
 char to_upper(char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); }
 char to_lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 // Markdown and quoting around an answer: **B**, `B`, "B", $B$.
-bool is_decoration(char c) { return c == '*' || c == '_' || c == '`' || c == '"' || c == '\'' || c == '$'; }
+bool is_decoration(char c) {
+  return c == '*' || c == '_' || c == '`' || c == '"' || c == '\'' || c == '$';
+}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -58,8 +60,10 @@ std::string normalize(std::string_view text) {
     space = false;
     out.push_back(to_lower(c));
   }
-  auto punct = [](char c) { return c == '.' || c == ',' || c == ';' || c == ':' || c == '!' ||
-                                   c == '?' || c == '"' || c == '\'' || c == '(' || c == ')'; };
+  auto punct = [](char c) {
+    return c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == '"' ||
+           c == '\'' || c == '(' || c == ')';
+  };
   while (!out.empty() && punct(out.back())) out.pop_back();
   std::size_t begin = 0;
   while (begin < out.size() && punct(out[begin])) ++begin;
@@ -314,8 +318,8 @@ class Scanner {
       return pos + 3;  // em and en dashes
     }
     static constexpr std::string_view kVerbs[] = {
-        "is",          "would be",    "should be",     "will be",  "must be",
-        "appears to be", "seems to be", "has to be",   "was",
+        "is",          "would be",  "should be", "will be", "must be", "appears to be",
+        "seems to be", "has to be", "was",
     };
     bool verb = false;
     for (std::string_view v : kVerbs) {
@@ -327,8 +331,8 @@ class Scanner {
     }
     if (!verb) return std::nullopt;
     static constexpr std::string_view kAdverbs[] = {
-        "therefore", "thus",  "clearly", "likely",  "probably", "definitely",
-        "most",      "indeed", "then",   "actually", "hence",   "still",
+        "therefore", "thus",   "clearly", "likely",   "probably", "definitely",
+        "most",      "indeed", "then",    "actually", "hence",    "still",
     };
     for (int round = 0; round < 2; ++round) {
       std::size_t p = skip(pos, false);
@@ -370,8 +374,8 @@ class Scanner {
   }
 
   void choice_statements(std::vector<Candidate>& out) const {
-    for (std::string_view verb : {"choose", "chose", "select", "pick", "go with", "going with",
-                                  "opt for", "settle on"}) {
+    for (std::string_view verb :
+         {"choose", "chose", "select", "pick", "go with", "going with", "opt for", "settle on"}) {
       for (std::size_t pos = low_.find(verb); pos != std::string::npos;
            pos = low_.find(verb, pos + 1)) {
         if (!word_starts_at(pos) || !word_at(pos, verb) || negated_before(pos)) continue;
@@ -419,8 +423,8 @@ class Scanner {
 
   bool preceded_by_option_word(std::size_t pos) const {
     std::size_t p = pos;
-    while (p > 0 && (is_space(text_[p - 1]) || is_decoration(text_[p - 1]) ||
-                     text_[p - 1] == '(' || text_[p - 1] == '[')) {
+    while (p > 0 && (is_space(text_[p - 1]) || is_decoration(text_[p - 1]) || text_[p - 1] == '(' ||
+                     text_[p - 1] == '[')) {
       --p;
     }
     for (std::string_view word : {"option", "choice", "answer"}) {

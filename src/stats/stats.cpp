@@ -1,13 +1,13 @@
 #include "clinbench/stats.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <limits>
 #include <random>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace clinbench {
 
@@ -16,8 +16,8 @@ namespace {
 // Uniform integer in [0, bound) from a 64-bit engine, without modulo bias (rejection of the
 // short top range). std::uniform_int_distribution is implementation-defined, this is not.
 std::uint64_t bounded(std::mt19937_64& engine, std::uint64_t bound) {
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
-                              std::numeric_limits<std::uint64_t>::max() % bound;
+  const std::uint64_t limit =
+      std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % bound;
   std::uint64_t x = engine();
   while (x >= limit) x = engine();
   return x % bound;
@@ -107,10 +107,14 @@ Result<McNemarResult> mcnemar_exact(std::span<const std::optional<bool>> a,
       continue;
     }
     ++result.pairs;
-    if (*a[i] && *b[i]) ++result.both_correct;
-    else if (!*a[i] && !*b[i]) ++result.both_wrong;
-    else if (*a[i]) ++result.only_a;
-    else ++result.only_b;
+    if (*a[i] && *b[i])
+      ++result.both_correct;
+    else if (!*a[i] && !*b[i])
+      ++result.both_wrong;
+    else if (*a[i])
+      ++result.only_a;
+    else
+      ++result.only_b;
   }
   result.p_value = mcnemar_exact_p(result.only_a, result.only_b);
   return result;
@@ -164,8 +168,7 @@ AccuracySummary summarize_accuracy(std::span<const std::optional<bool>> correctn
     summary.correct += *c;
   }
   if (summary.labeled > 0) {
-    summary.accuracy =
-        static_cast<double>(summary.correct) / static_cast<double>(summary.labeled);
+    summary.accuracy = static_cast<double>(summary.correct) / static_cast<double>(summary.labeled);
     summary.interval = wilson_interval(summary.correct, summary.labeled);
   }
   return summary;
@@ -190,10 +193,9 @@ std::optional<GeneralizationGap> generalization_gap(const AccuracySummary& refer
   const Interval w2 = *other.interval;
   GeneralizationGap gap;
   gap.gap = p1 - p2;
-  gap.interval = {gap.gap - std::sqrt((p1 - w1.low) * (p1 - w1.low) +
-                                      (w2.high - p2) * (w2.high - p2)),
-                  gap.gap + std::sqrt((w1.high - p1) * (w1.high - p1) +
-                                      (p2 - w2.low) * (p2 - w2.low))};
+  gap.interval = {
+      gap.gap - std::sqrt((p1 - w1.low) * (p1 - w1.low) + (w2.high - p2) * (w2.high - p2)),
+      gap.gap + std::sqrt((w1.high - p1) * (w1.high - p1) + (p2 - w2.low) * (p2 - w2.low))};
   return gap;
 }
 

@@ -1,12 +1,12 @@
 // The answer-extraction corpus: realistic replies with the letter a reader would take from them,
 // including the replies the CURE-Bench starter kit got wrong.
+#include "clinbench/extract.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 #include <vector>
-
-#include "clinbench/extract.h"
 
 namespace clinbench {
 namespace {
@@ -93,8 +93,7 @@ const std::vector<Case> kCorpus = {
      R::kAnswerStatement},
     {"Step 1: the answer could be A.\nStep 2: bleeding risk is high.\nSo the final answer is D.",
      &kAntithrombotic, "D", R::kAnswerStatement},
-    {"I choose a different approach: the answer is C.", &kAntithrombotic, "C",
-     R::kAnswerStatement},
+    {"I choose a different approach: the answer is C.", &kAntithrombotic, "C", R::kAnswerStatement},
     // Option text named in an answer statement.
     {"The answer is dexamethasone.", &kDrugs, "B", R::kAnswerStatementText},
     {"Final answer: Dexamethasone 10 mg IV", &kDrugs, "B", R::kAnswerStatementText},
@@ -115,8 +114,7 @@ const std::vector<Case> kCorpus = {
     {"I would not choose A; the answer is C.", &kAntithrombotic, "C", R::kAnswerStatement},
     // "X is correct" statements.
     {"C is correct.", &kDrugs, "C", R::kCorrectStatement},
-    {"Option D is the best answer because it is short acting.", &kDrugs, "D",
-     R::kCorrectStatement},
+    {"Option D is the best answer because it is short acting.", &kDrugs, "D", R::kCorrectStatement},
     {"Thus, B is the correct answer.", &kDrugs, "B", R::kCorrectStatement},
     {"B is not correct; D is correct.", &kDrugs, "D", R::kCorrectStatement},
     {"I think (C) Warfarin is the most appropriate choice.", &kAntithrombotic, "C",
@@ -143,8 +141,7 @@ const std::vector<Case> kCorpus = {
     {"Aspirin and clopidogrel", &kNested, "B", R::kOptionText},
     {"Aspirin alone is enough.", &kNested, "A", R::kOptionText},
     // Reasoning inside <think> is not the answer.
-    {"<think>Maybe the answer is A.</think>\nThe answer is C.", &kDrugs, "C",
-     R::kAnswerStatement},
+    {"<think>Maybe the answer is A.</think>\nThe answer is C.", &kDrugs, "C", R::kAnswerStatement},
     {"<think>The answer is A.</think>", &kDrugs, "", R::kNone},
     // No answer at all: the traps and the hedges.
     {"", &kDrugs, "", R::kNone},
@@ -173,7 +170,8 @@ TEST(ExtractCorpus, EveryReplyYieldsItsExpectedLetterAndRule) {
     SCOPED_TRACE(testing::Message() << "reply: \"" << c.reply << "\"");
     Extraction got = extract_answer(c.reply, *c.options);
     if (c.letter[0] == '\0') {
-      EXPECT_FALSE(got.letter.has_value()) << "got " << *got.letter << " by " << to_string(got.rule);
+      EXPECT_FALSE(got.letter.has_value())
+          << "got " << *got.letter << " by " << to_string(got.rule);
       EXPECT_EQ(got.rule, R::kNone);
     } else {
       EXPECT_EQ(got.letter.value_or("(none)"), c.letter) << "rule " << to_string(got.rule);

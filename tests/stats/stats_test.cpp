@@ -1,11 +1,11 @@
 // Statistics against values computed independently (exact fractions, published examples).
+#include "clinbench/stats.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <optional>
 #include <vector>
-
-#include "clinbench/stats.h"
 
 namespace clinbench {
 namespace {
@@ -51,10 +51,10 @@ TEST(StatsMcNemar, ExactPValues) {
 
 TEST(StatsMcNemar, CountsPairsAndSkipsUnlabeled) {
   // a right / b wrong once, a wrong / b right nine times, plus agreement and unlabeled items.
-  Outcomes a = {true, false, false, false, false, false, false, false, false, false,
-                true, false, std::nullopt, true};
-  Outcomes b = {false, true, true, true, true, true, true, true, true, true,
-                true, false, true, std::nullopt};
+  Outcomes a = {true,  false, false, false, false, false,        false,
+                false, false, false, true,  false, std::nullopt, true};
+  Outcomes b = {false, true, true, true, true,  true, true,
+                true,  true, true, true, false, true, std::nullopt};
   Result<McNemarResult> r = mcnemar_exact(a, b);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->pairs, 12u);

@@ -44,7 +44,7 @@ struct StrategyPlan {
 };
 
 struct PlanOptions {
-  uint32_t n_ctx = 4096;            // 0: the model's training context
+  uint32_t n_ctx = 4096;            // 0: the model's training context; capped at it
   uint32_t n_batch = 512;
   uint32_t n_seq = 1;               // parallel sequences
   std::string recipe = "mixed";
@@ -58,8 +58,8 @@ struct Plan {
   double plan_ms = 0;
 };
 
-// Host bytes the worker process needs besides model, KV and compute buffers (measured: the
-// binary, shared libraries, thread stacks and allocator arenas).
+// Host bytes (address space) the worker process needs besides model, KV and compute buffers:
+// the binary, shared libraries, allocator and one stack per thread (measured, see plan.cpp).
 uint64_t host_process_overhead();
 
 Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options);

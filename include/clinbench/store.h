@@ -145,6 +145,7 @@ class RunStore {
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
   ~RunStore();  // closes run.db, then releases the lock
+  // A moved-from RunStore may only be destroyed or assigned to.
 
   const std::filesystem::path& run_dir() const;
 

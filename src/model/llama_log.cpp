@@ -13,7 +13,7 @@ namespace {
 
 struct LogState {
   std::mutex mu;
-  int verbosity = 1;
+  int verbosity = 0;
   bool capturing = false;
   std::string partial;
   ggml_log_level partial_level = GGML_LOG_LEVEL_NONE;
@@ -48,7 +48,8 @@ void callback(ggml_log_level level, const char* text, void*) {
   std::lock_guard<std::mutex> lock(s.mu);
   if (level != GGML_LOG_LEVEL_CONT) s.partial_level = level;
   const ggml_log_level eff = s.partial_level;
-  if (rank(eff) <= s.verbosity) std::fputs(text, stderr);
+  // Errors caught by a LogCapture become part of an Error; they are not printed twice.
+  if (rank(eff) <= s.verbosity && !(s.capturing && rank(eff) == 0)) std::fputs(text, stderr);
   if (!s.capturing || rank(eff) > 0) return;
   s.partial += text;
   size_t nl;

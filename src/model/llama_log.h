@@ -8,7 +8,7 @@
 
 namespace clinbench {
 
-// 0: errors only, 1: warnings (default), 2: info, 3: debug. Idempotent; call before llama.cpp.
+// 0: errors only (default), 1: warnings, 2: info, 3: debug. Idempotent; call before llama.cpp.
 void install_llama_logger(int verbosity);
 
 // Keeps error (and warning) lines logged while it lives. Not reentrant: one at a time.

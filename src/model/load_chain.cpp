@@ -75,7 +75,8 @@ Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit)
   so.stderr_path = log_path;
   // glibc reserves 64 MiB of address space per thread arena; with RLIMIT_AS that reservation,
   // not the model, would decide whether an attempt fits.
-  so.env = {{"MALLOC_ARENA_MAX", "2"}};
+  // GGML_NO_BACKTRACE: ggml's abort handler would otherwise start gdb inside the worker.
+  so.env = {{"MALLOC_ARENA_MAX", "2"}, {"GGML_NO_BACKTRACE", "1"}};
   auto child = run_child(so);
   if (!child) {
     a.outcome = Outcome::kFailed;

@@ -1,0 +1,225 @@
+// The loading chain on the real trained model and on synthetic ones: every strategy loads,
+// native matches llama.cpp's own greedy output, fallback under a host budget is real, and a
+// crashing worker is survived and recorded.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "clinbench/load.h"
+#include "clinbench/model_info.h"
+#include "clinbench/plan.h"
+#include "clinbench/units.h"
+#include "test_util.h"
+
+namespace clinbench {
+namespace {
+
+LoadOptions quick(const std::string& strategy) {
+  LoadOptions o;
+  o.strategy = strategy;
+  o.hash = false;
+  o.n_ctx = 512;
+  o.n_threads = 2;
+  return o;
+}
+
+TEST(LoadChain, EveryStrategyLoadsTheRealModel) {
+  for (const char* s : {"native", "quantize:q8", "quantize:q4", "cpu"}) {
+    auto log = run_load_chain(testing::stories_model(), quick(s));
+    ASSERT_TRUE(log) << log.error().message;
+    ASSERT_EQ(log->attempts.size(), 1u);
+    const Attempt& a = log->attempts[0];
+    EXPECT_EQ(a.outcome, Outcome::kOk) << s << ": " << a.reason << "\n" << a.log_tail;
+    EXPECT_TRUE(a.warmup.passed) << s;
+    EXPECT_FALSE(a.warmup.generation.empty()) << s;
+    EXPECT_TRUE(a.warmup.logits_finite) << s;
+    ASSERT_TRUE(a.peak_rss_bytes.has_value());
+    EXPECT_GT(*a.peak_rss_bytes, 0u);
+    ASSERT_TRUE(a.init_ms.has_value());
+    EXPECT_EQ(a.isolation, Isolation::kProcess);
+    ASSERT_TRUE(log->succeeded.has_value());
+  }
+}
+
+TEST(LoadChain, OffloadWithoutAcceleratorIsSkippedWithReason) {
+  auto log = run_load_chain(testing::stories_model(), quick("offload"));
+  ASSERT_TRUE(log) << log.error().message;
+  if (log->accelerator.present) GTEST_SKIP() << "an accelerator is present";
+  EXPECT_EQ(log->attempts[0].outcome, Outcome::kSkipped);
+  EXPECT_NE(log->attempts[0].reason.find("no accelerator"), std::string::npos);
+}
+
+TEST(LoadChain, QuantizedStrategiesRecordTypesAndFallbacks) {
+  auto log = run_load_chain(testing::stories_model(), quick("quantize:q4"));
+  ASSERT_TRUE(log) << log.error().message;
+  const Attempt& a = log->attempts[0];
+  ASSERT_EQ(a.outcome, Outcome::kOk) << a.reason;
+  EXPECT_EQ(a.recipe, "mixed");
+  EXPECT_EQ(a.placement.load_mode, "quantize-stream");
+  auto has_type = [&](const std::string& t) {
+    return std::any_of(a.placement.tensor_types.begin(), a.placement.tensor_types.end(),
+                       [&](const TypeCount& c) { return c.type == t; });
+  };
+  // Width 64 is no multiple of 256: q4_K falls back to q4_0, q6_K to q8_0, recorded.
+  EXPECT_TRUE(has_type("q4_0"));
+  EXPECT_FALSE(has_type("q4_K"));
+  ASSERT_FALSE(a.placement.fallbacks.empty());
+  EXPECT_NE(a.placement.fallbacks[0].fallback_reason.find("block size"), std::string::npos);
+}
+
+TEST(LoadChain, NativeGreedyOutputEqualsLlamaCpp) {
+  LoadOptions o = quick("native");
+  o.n_ctx = 2048;
+  o.warmup.prompt = "Once upon a time";
+  o.warmup.n_predict = 16;
+  auto log = run_load_chain(testing::stories_model(), o);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_EQ(log->attempts[0].outcome, Outcome::kOk) << log->attempts[0].reason;
+  const std::string ours = log->attempts[0].warmup.generation;
+
+  testing::CommandResult ref = testing::run_command(
+      {testing::llama_tool("llama-completion"), "-m", testing::stories_model(), "-p",
+       "Once upon a time", "-n", "16", "--temp", "0", "-no-cnv", "-c", "2048", "-t", "2"});
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  std::string theirs = ref.out;
+  while (!theirs.empty() && (theirs.back() == '\n' || theirs.back() == ' ')) theirs.pop_back();
+  while (!theirs.empty() && theirs.front() == ' ') theirs.erase(0, 1);
+  EXPECT_EQ("Once upon a time" + ours, theirs);
+  EXPECT_NE(ours.find("Lily"), std::string::npos) << ours;
+}
+
+TEST(LoadChain, InProcessIsolationLoadsEveryStrategyInTurn) {
+  for (const char* s : {"quantize:q4", "native", "quantize:q8"}) {
+    LoadOptions o = quick(s);
+    o.isolation = Isolation::kNone;
+    auto log = run_load_chain(testing::stories_model(), o);
+    ASSERT_TRUE(log) << log.error().message;
+    EXPECT_EQ(log->attempts[0].outcome, Outcome::kOk) << s << ": " << log->attempts[0].reason;
+    EXPECT_EQ(log->attempts[0].isolation, Isolation::kNone);
+  }
+}
+
+TEST(LoadChain, CrashingWorkerIsSurvivedAndRecorded) {
+  ::setenv("CLINBENCH_TEST_CRASH", "native=segv", 1);
+  auto log = run_load_chain(testing::stories_model(), quick("auto"));
+  ::unsetenv("CLINBENCH_TEST_CRASH");
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_GE(log->attempts.size(), 2u);
+  const Attempt& crashed = log->attempts[0];
+  EXPECT_EQ(crashed.strategy, Strategy::kNative);
+  EXPECT_EQ(crashed.outcome, Outcome::kCrashed);
+  ASSERT_TRUE(crashed.signal.has_value());
+  EXPECT_EQ(*crashed.signal, SIGSEGV);
+  EXPECT_NE(crashed.reason.find("SIGSEGV"), std::string::npos) << crashed.reason;
+  // The chain went on and the next strategy loaded.
+  ASSERT_TRUE(log->succeeded.has_value());
+  EXPECT_EQ(log->attempts[*log->succeeded].strategy, Strategy::kQuantizeQ8);
+
+  ::setenv("CLINBENCH_TEST_CRASH", "quantize:q8=abort", 1);
+  auto log2 = run_load_chain(testing::stories_model(), quick("quantize:q8"));
+  ::unsetenv("CLINBENCH_TEST_CRASH");
+  ASSERT_TRUE(log2);
+  EXPECT_EQ(log2->attempts[0].outcome, Outcome::kCrashed);
+  EXPECT_EQ(log2->attempts[0].signal.value_or(0), SIGABRT);
+  EXPECT_FALSE(log2->succeeded.has_value());
+}
+
+// A float model too big for the host budget, small enough once quantized.
+class FallbackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = testing::synthetic_model("llama", "f32",
+                                      {"--layers", "4", "--embd", "512", "--ff", "1536", "--heads",
+                                       "8", "--kv-heads", "4", "--ctx", "512", "--vocab",
+                                       "llama-spm"});
+  }
+  std::string model_;
+};
+
+TEST_F(FallbackTest, AutoSkipsWhatDoesNotFitAndSucceedsQuantized) {
+  auto info = read_model_info(model_, {.hash = false});
+  ASSERT_TRUE(info);
+  ASSERT_GT(info->weight_bytes, 100ull << 20);  // ~ 170 MiB of f32 weights
+  PlanOptions po;
+  po.n_ctx = 512;
+  auto plan = plan_model(*info, po);
+  ASSERT_TRUE(plan);
+  // Room for the 4-bit model, not for the 8-bit or the float one.
+  const uint64_t budget = find_plan(*plan, Strategy::kQuantizeQ4)->host.total() + (8ull << 20);
+  ASSERT_LT(budget, find_plan(*plan, Strategy::kQuantizeQ8)->host.total());
+  LoadOptions o = quick("auto");
+  o.host_budget = budget;
+  auto log = run_load_chain(model_, o);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log->succeeded.has_value()) << format_attempt_log(*log);
+  const Attempt& ok = log->attempts[*log->succeeded];
+  EXPECT_EQ(ok.strategy, Strategy::kQuantizeQ4);
+  EXPECT_EQ(log->attempts[1].strategy, Strategy::kQuantizeQ8);
+  EXPECT_EQ(log->attempts[1].outcome, Outcome::kSkipped);
+  EXPECT_EQ(log->attempts[0].strategy, Strategy::kNative);
+  EXPECT_EQ(log->attempts[0].outcome, Outcome::kSkipped);
+  EXPECT_NE(log->attempts[0].reason.find("exceeds the available"), std::string::npos);
+  EXPECT_GT(log->attempts[0].projected_host.total(), o.host_budget.value());
+  // The winner really ran under the limit.
+  ASSERT_TRUE(ok.peak_rss_bytes.has_value());
+  EXPECT_LT(*ok.peak_rss_bytes, *o.host_budget);
+}
+
+TEST_F(FallbackTest, AnAttemptOverTheBudgetFailsForReal) {
+  LoadOptions o = quick("native");
+  o.host_budget = 160ull << 20;
+  o.skip_over_budget = false;  // attempt it anyway: the address-space limit must stop it
+  auto log = run_load_chain(model_, o);
+  ASSERT_TRUE(log) << log.error().message;
+  const Attempt& a = log->attempts[0];
+  EXPECT_TRUE(a.outcome == Outcome::kFailed || a.outcome == Outcome::kCrashed) << a.reason;
+  EXPECT_FALSE(log->succeeded.has_value());
+}
+
+TEST(LoadChain, AttemptLogJsonRoundTrips) {
+  auto log = run_load_chain(testing::stories_model(), quick("quantize:q4"));
+  ASSERT_TRUE(log);
+  const nlohmann::json j = to_json(*log);
+  EXPECT_EQ(j["format"], "clinbench.attempt_log/1");
+  auto back = attempt_log_from_json(j);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(to_json(*back), j);
+  nlohmann::json bad = j;
+  bad["attempts"][0]["outcome"] = "maybe";
+  EXPECT_FALSE(attempt_log_from_json(bad));
+  bad = j;
+  bad["format"] = "other/2";
+  EXPECT_FALSE(attempt_log_from_json(bad));
+}
+
+TEST(LoadChain, WarmupFailureOnNaNWeightsFailsTheAttempt) {
+  // A model whose output norm is NaN produces non-finite logits.
+  testing::ScratchDir dir;
+  std::string bytes = testing::read_file(testing::stories_model());
+  auto info = read_model_info(testing::stories_model(), {.hash = false});
+  ASSERT_TRUE(info);
+  for (const auto& t : info->tensors) {
+    if (t.name == "output_norm.weight") {
+      const float nan = std::nanf("");
+      for (uint64_t k = 0; k < t.bytes; k += 4) std::memcpy(bytes.data() + t.offset + k, &nan, 4);
+    }
+  }
+  const std::string path = dir.file("nan.gguf");
+  testing::write_file(path, bytes);
+  auto log = run_load_chain(path, quick("native"));
+  ASSERT_TRUE(log) << log.error().message;
+  const Attempt& a = log->attempts[0];
+  EXPECT_EQ(a.outcome, Outcome::kFailed);
+  EXPECT_NE(a.reason.find("warm-up"), std::string::npos) << a.reason;
+  EXPECT_NE(a.reason.find("non-finite"), std::string::npos) << a.reason;
+
+  LoadOptions lenient = quick("native");
+  lenient.warmup.required = false;
+  auto log2 = run_load_chain(path, lenient);
+  ASSERT_TRUE(log2);
+  EXPECT_EQ(log2->attempts[0].outcome, Outcome::kOk);
+  EXPECT_FALSE(log2->attempts[0].warmup.passed);
+}
+
+}  // namespace
+}  // namespace clinbench

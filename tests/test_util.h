@@ -1,0 +1,49 @@
+// Shared helpers for tests: paths of the real model and tools, scratch directories, and running
+// the clinbench CLI as a user would.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace clinbench::testing {
+
+// ../shared/models/stories260K.gguf (the real trained tiny Llama).
+std::string stories_model();
+// The clinbench binary built beside the tests.
+std::string clinbench_binary();
+// A llama.cpp tool from the cache (llama-completion, llama-bench, ...).
+std::string llama_tool(const std::string& name);
+
+// A fresh directory under $TMPDIR, removed with everything in it at scope exit.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;     // -1 when killed by a signal
+  int signal = 0;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv (no shell), capturing stdout and stderr.
+CommandResult run_command(const std::vector<std::string>& argv);
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& data);
+
+// A small synthetic model written once per test binary run and cached under $TMPDIR:
+// "llama", "qwen2", ... with the given weight type.
+std::string synthetic_model(const std::string& arch, const std::string& type,
+                            const std::vector<std::string>& extra_args = {});
+
+}  // namespace clinbench::testing

@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build ccache git ca-certificates curl openssl npm nodejs
+  build-essential cmake ninja-build ccache git ca-certificates curl openssl
   pkg-config libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev sqlite3
   libtomlplusplus-dev libzip-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
@@ -17,6 +17,9 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js with npm (npm fetches llama.cpp's source): a machine may already have a Node.js that
+# bundles npm (NodeSource), which conflicts with Debian's separate npm package.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing: ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -21,6 +21,14 @@ namespace clinbench {
 
 namespace {
 
+// AddressSanitizer reserves terabytes of shadow address space, so an address-space limit would
+// stop every sanitized worker before it starts.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSpaceLimitUsable = false;
+#else
+constexpr bool kAddressSpaceLimitUsable = true;
+#endif
+
 std::string iso_now() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -214,7 +222,9 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
       // The address-space limit makes an attempt that does not fit fail for real. GPU drivers
       // reserve far more address space than they use, so it applies on CPU-only machines.
       std::optional<uint64_t> as_limit;
-      if (o.host_budget && !plan->accelerator.present) as_limit = *o.host_budget;
+      if (o.host_budget && !plan->accelerator.present && kAddressSpaceLimitUsable) {
+        as_limit = *o.host_budget;
+      }
       Attempt done = o.isolation == Isolation::kProcess ? run_in_worker(spec, as_limit)
                                                         : run_in_process(spec);
       done.projected_host = a.projected_host;

@@ -166,6 +166,9 @@ TEST_F(FallbackTest, AutoSkipsWhatDoesNotFitAndSucceedsQuantized) {
 }
 
 TEST_F(FallbackTest, AnAttemptOverTheBudgetFailsForReal) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's shadow memory rules out an address-space limit";
+#endif
   LoadOptions o = quick("native");
   o.host_budget = 160ull << 20;
   o.skip_over_budget = false;  // attempt it anyway: the address-space limit must stop it

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job on an embedded default, needing nothing outside the repository: installs and
+# builds everything (scripts/setup.sh), writes a small synthetic Llama with `clinbench synth`,
+# shows its facts and memory plan, and loads it through the strategy chain under a host budget
+# too small for its float weights, so the chain falls back to a quantized load.
+# Output goes to out/demo/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" --target clinbench
+cb=build/clinbench
+out=out/demo
+mkdir -p "$out"
+
+echo "== clinbench synth: a 4-block Llama of 512 width in f32, real SentencePiece vocabulary"
+$cb synth --arch llama --layers 4 --embd 512 --ff 1536 --heads 8 --kv-heads 4 --ctx 1024 \
+  --vocab llama-spm --type f32 -o "$out/demo-llama-f32.gguf"
+
+echo; echo "== clinbench inspect"
+$cb inspect "$out/demo-llama-f32.gguf" --ctx 1024
+
+budget=180MiB
+echo; echo "== clinbench load --strategy auto --host-memory $budget (too small for f32)"
+$cb load "$out/demo-llama-f32.gguf" --ctx 1024 --host-memory "$budget" \
+  --json-out "$out/attempt-log.json"
+echo; echo "attempt log written to $out/attempt-log.json"

@@ -151,7 +151,8 @@ DatasetCheck check_dataset(const Dataset& dataset);
 
 // Machine-readable form (keys documented in docs/datasets.md).
 nlohmann::json to_json(const DatasetCheck& check);
-// Human-readable report: counts table, flags, duplicate ids, invalid rows as path:line: reason.
+// Human-readable report: counts table, flags, duplicate ids, invalid rows as path:line: reason
+// (the first 50; to_json has every one).
 std::string to_text(const DatasetCheck& check);
 
 }  // namespace clinbench

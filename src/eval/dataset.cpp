@@ -234,7 +234,22 @@ Result<Dataset> read_directory(const fs::path& dir, const ReadOptions& options) 
     Result<Dataset> one =
         text ? parse_unfinished(*text, file.string(), options) : std::unexpected(text.error());
     if (!one) {
-      all.issues.push_back({file.string(), 0, RowProblem::kUnreadable, one.error().message});
+      // The message names the file (and maybe a line) already: move those into the issue.
+      std::string detail = one.error().message;
+      std::size_t line = 0;
+      if (detail.starts_with(file.string() + ":")) {
+        detail.erase(0, file.string().size() + 1);
+        std::size_t digits = 0;
+        while (digits < detail.size() && std::isdigit(static_cast<unsigned char>(detail[digits]))) {
+          line = line * 10 + static_cast<std::size_t>(detail[digits++] - '0');
+        }
+        if (digits > 0 && detail.compare(digits, 1, ":") == 0)
+          detail.erase(0, digits + 1);
+        else
+          line = 0;
+        while (!detail.empty() && detail.front() == ' ') detail.erase(0, 1);
+      }
+      all.issues.push_back({file.string(), line, RowProblem::kUnreadable, std::move(detail)});
       continue;
     }
     formats.insert(one->format);

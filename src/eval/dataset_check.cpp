@@ -1,6 +1,7 @@
 // The dataset check: counts, flags and invalid rows of one dataset, as JSON and as text.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "clinbench/dataset.h"
@@ -8,6 +9,10 @@
 namespace clinbench {
 
 namespace {
+
+// Enough to see what is wrong; the JSON report has them all.
+constexpr std::size_t kMaxIssuesInText = 50;
+constexpr std::size_t kMaxIdsInText = 20;
 
 bool is_scored(QuestionType type) { return type != QuestionType::kOpenEnded; }
 
@@ -161,7 +166,9 @@ std::string to_text(const DatasetCheck& check) {
   if (!flags.empty()) out += "\n" + flags;
   if (!check.duplicate_ids.empty()) {
     out += fmt::format("\nduplicate ids ({}):", check.duplicate_ids.size());
-    for (const std::string& id : check.duplicate_ids) out += " " + id;
+    const std::size_t shown = std::min(check.duplicate_ids.size(), kMaxIdsInText);
+    for (std::size_t i = 0; i < shown; ++i) out += " " + check.duplicate_ids[i];
+    if (shown < check.duplicate_ids.size()) out += " ...";
     out += "\n";
   }
   if (!check.issues.empty()) {
@@ -169,7 +176,12 @@ std::string to_text(const DatasetCheck& check) {
     for (const auto& [problem, n] : check.problem_counts) {
       out += fmt::format("  {:<24} {}\n", to_string(problem), n);
     }
-    for (const RowIssue& issue : check.issues) out += "  " + issue.to_string() + "\n";
+    const std::size_t shown = std::min(check.issues.size(), kMaxIssuesInText);
+    for (std::size_t i = 0; i < shown; ++i) out += "  " + check.issues[i].to_string() + "\n";
+    if (shown < check.issues.size()) {
+      out += fmt::format("  ... and {} more (all of them are in the JSON report)\n",
+                         check.issues.size() - shown);
+    }
   }
   return out;
 }

@@ -262,6 +262,14 @@ Result<void> read_pubmedqa(std::string_view text, const ReadContext& context, Da
                     "this one is {} {}",
                     context.path, document.is_array() ? "an" : "a", document.type_name()));
   }
+  if (!document.empty() && std::all_of(document.begin(), document.end(),
+                                       [](const json& value) { return value.is_string(); })) {
+    // test_ground_truth.json sits beside the questions: PMID -> decision, no questions.
+    return make_error(ErrorCode::kUnsupported,
+                      fmt::format("{}: every entry is a string: an answer key (PMID -> "
+                                  "decision), not PubMedQA questions",
+                                  context.path));
+  }
   const std::map<std::string, std::size_t> key_lines = top_level_key_lines(text);
   // nlohmann's object is a std::map, so iteration is by key; keep the file's order instead.
   std::vector<std::pair<std::size_t, std::string>> order;

@@ -279,6 +279,14 @@ TEST(DatasetPubMedQa, InvalidDocumentIsAnErrorWithLine) {
   EXPECT_NE(list.error().message.find("one JSON object keyed by PMID"), std::string::npos);
 }
 
+TEST(DatasetPubMedQa, AnswerKeyIsNotQuestions) {
+  Result<Dataset> d =
+      parse_dataset("{\"123\": \"yes\", \"456\": \"no\"}", "test_ground_truth.json");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(d.error().message.find("answer key"), std::string::npos);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formats, splits, files
 // ---------------------------------------------------------------------------------------------
@@ -473,6 +481,18 @@ TEST(DatasetShared, PubMedQa) {
   EXPECT_EQ(d->items.front().id, "21645374");  // the file's first entry
   EXPECT_EQ(d->items.front().source, path.string() + ":2");
   EXPECT_EQ(d->items.front().split, "");
+
+  // The directory also holds the answer key of the test split: one unreadable file, not 500
+  // broken rows.
+  Result<Dataset> dir = read_dataset(path.parent_path());
+  ASSERT_TRUE(dir) << dir.error().message;
+  EXPECT_EQ(dir->items.size(), 1000u);
+  ASSERT_EQ(dir->issues.size(), 1u);
+  EXPECT_EQ(dir->issues[0].problem, RowProblem::kUnreadable);
+  EXPECT_EQ(dir->issues[0].to_string().rfind(
+                (path.parent_path() / "test_ground_truth.json").string() + ": every entry", 0),
+            0u)
+      << dir->issues[0].to_string();
 }
 
 }  // namespace

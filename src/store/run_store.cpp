@@ -133,7 +133,8 @@ ModelRecord read_model(const Statement& s) {
 
 // --- open --------------------------------------------------------------------------------------
 
-Result<RunStore> RunStore::open(const std::filesystem::path& run_dir) {
+Result<RunStore> RunStore::open(const std::filesystem::path& run_dir,
+                                const RunStoreOptions& options) {
   if (run_dir.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "run directory: the path is empty");
   }
@@ -168,14 +169,12 @@ Result<RunStore> RunStore::open(const std::filesystem::path& run_dir) {
                                     *row ? mode->column_text(0) : std::string()));
     }
   }
-  // synchronous=FULL: each item's commit fsyncs the WAL. NORMAL would already survive SIGKILL
-  // (the WAL is in the page cache), but could lose the last items on power loss or a kernel
-  // crash; one fsync per item costs milliseconds against seconds of generation.
-  if (auto ok =
-          store::exec(db->get(), file, "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;");
-      !ok) {
-    return std::unexpected(ok.error());
-  }
+  // synchronous: see RunStoreOptions. In WAL mode both settings keep run.db consistent; they
+  // differ in whether the last commits survive a power loss.
+  const char* pragmas = options.sync_each_item
+                            ? "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;"
+                            : "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;";
+  if (auto ok = store::exec(db->get(), file, pragmas); !ok) return std::unexpected(ok.error());
   if (auto migrated = store::migrate(db->get(), file, *version); !migrated) {
     return std::unexpected(migrated.error());
   }
@@ -460,6 +459,21 @@ Result<void> RunStore::integrity_check() const {
   if (report == "ok") return {};
   return make_error(ErrorCode::kCorrupt,
                     fmt::format("{}: integrity check failed: {}", impl_->file, report));
+}
+
+Result<std::string> RunStore::pragma(std::string_view name) const {
+  const bool valid = !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") ==
+                                          std::string_view::npos;
+  if (!valid) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: \"{}\" is not a pragma name", impl_->file, name));
+  }
+  auto s = Statement::prepare(impl_->db.get(), impl_->file, fmt::format("PRAGMA {}", name));
+  if (!s) return std::unexpected(s.error());
+  auto row = s->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::string();
+  return s->column_text(0);
 }
 
 }  // namespace clinbench

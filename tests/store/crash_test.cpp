@@ -26,16 +26,17 @@ struct KillPoint {
   int after_commits;   // wait for this many reported commits (0: kill while opening)
   int delay_us;        // then this long
   size_t trace_bytes;  // padding of each item's trace: larger items make longer transactions
+  bool sync_each_item = false;
 };
 
 void PrintTo(const KillPoint& k, std::ostream* os) {
   *os << "after " << k.after_commits << " commits + " << k.delay_us << " us, trace "
-      << k.trace_bytes << " B";
+      << k.trace_bytes << " B" << (k.sync_each_item ? ", synchronous=FULL" : "");
 }
 
 [[noreturn]] void writer_child(const std::filesystem::path& run_dir, int report_fd,
-                               size_t trace_bytes) {
-  auto store = RunStore::open(run_dir);
+                               size_t trace_bytes, bool sync_each_item) {
+  auto store = RunStore::open(run_dir, RunStoreOptions{.sync_each_item = sync_each_item});
   if (!store) {
     std::fprintf(stderr, "child: %s\n", store.error().message.c_str());
     _exit(2);
@@ -64,7 +65,7 @@ bool read_report(int fd, int* index) {
   return true;
 }
 
-// Kills a writer at the given point and checks the run directory; returns the items found.
+// Kills a writer at the given point and checks the run directory.
 void kill_and_check(const KillPoint& point) {
   SCOPED_TRACE(::testing::PrintToString(point));
   ScratchDir dir;
@@ -74,7 +75,7 @@ void kill_and_check(const KillPoint& point) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     close(pipe_fds[0]);
-    writer_child(dir.run_dir(), pipe_fds[1], point.trace_bytes);
+    writer_child(dir.run_dir(), pipe_fds[1], point.trace_bytes, point.sync_each_item);
   }
   close(pipe_fds[1]);
 
@@ -148,15 +149,18 @@ TEST_P(StoreCrash, EveryCommittedItemSurvivesExactlyOnce) { kill_and_check(GetPa
 constexpr size_t kKiB = 1024;
 INSTANTIATE_TEST_SUITE_P(
     StoreKillPoints, StoreCrash,
-    ::testing::Values(KillPoint{0, 0, 0},               // while creating the directory/schema
-                      KillPoint{0, 2000, 0},            // during open or the first items
-                      KillPoint{1, 0, 0},               // right after the first commit
-                      KillPoint{3, 150, 256 * kKiB},    // inside a mid-size transaction
-                      KillPoint{10, 0, 1024 * kKiB},    // large items: WAL writes, checkpoints
-                      KillPoint{10, 700, 1024 * kKiB},  //
-                      KillPoint{40, 50, 64 * kKiB},     //
-                      KillPoint{5, 2000, 4096 * kKiB},  // a 4 MiB item being written
-                      KillPoint{200, 0, 0}));           // many small items
+    ::testing::Values(KillPoint{0, 0, 0},                     // while creating the schema
+                      KillPoint{0, 2000, 0},                  // during open or the first items
+                      KillPoint{1, 0, 0},                     // right after the first commit
+                      KillPoint{1, 0, 0, true},               //   with synchronous=FULL
+                      KillPoint{3, 150, 256 * kKiB},          // inside a mid-size transaction
+                      KillPoint{3, 150, 256 * kKiB, true},    //   with synchronous=FULL
+                      KillPoint{10, 0, 1024 * kKiB},          // large items: WAL writes and
+                      KillPoint{10, 700, 1024 * kKiB},        //   checkpoints
+                      KillPoint{40, 50, 64 * kKiB},           //
+                      KillPoint{5, 2000, 4096 * kKiB},        // a 4 MiB item being written
+                      KillPoint{5, 2000, 4096 * kKiB, true},  //   with synchronous=FULL
+                      KillPoint{200, 0, 0}));                 // many small items
 
 // Random kill points, seeded so that a failure can be replayed.
 TEST(StoreCrash, RandomKillPoints) {
@@ -166,7 +170,7 @@ TEST(StoreCrash, RandomKillPoints) {
   const size_t sizes[] = {0, 4 * kKiB, 128 * kKiB, 1024 * kKiB};
   std::uniform_int_distribution<size_t> size_index(0, std::size(sizes) - 1);
   for (int round = 0; round < 12; ++round) {
-    const KillPoint point{commits(rng), delay(rng), sizes[size_index(rng)]};
+    const KillPoint point{commits(rng), delay(rng), sizes[size_index(rng)], round % 2 == 1};
     kill_and_check(point);
     if (HasFatalFailure()) return;
   }

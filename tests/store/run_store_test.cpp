@@ -75,6 +75,25 @@ TEST(StoreOpen, CreatesDirectoryDatabaseAndLock) {
             "items,metadata,models,schema_version");
 }
 
+TEST(StoreOpen, SynchronousFollowsTheOption) {
+  ScratchDir dir;
+  {
+    auto store = RunStore::open(dir.run_dir());
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(*store->pragma("journal_mode"), "wal");
+    EXPECT_EQ(*store->pragma("synchronous"), "1");  // NORMAL
+  }
+  {
+    auto store = RunStore::open(dir.run_dir(), RunStoreOptions{.sync_each_item = true});
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(*store->pragma("synchronous"), "2");  // FULL
+    auto bad = store->pragma("synchronous = OFF");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(*store->pragma("synchronous"), "2");
+  }
+}
+
 TEST(StoreOpen, ReopenKeepsEverythingAndDoesNotMigrateAgain) {
   ScratchDir dir;
   {

@@ -104,7 +104,8 @@ struct ModelRecord {
   std::string path;                // the GGUF as given
   std::string sha256;              // lowercase hex of the file ("" when not hashed)
   std::string strategy;            // the strategy that loaded it ("" when none did)
-  std::string attempt_log = "[]";  // JSON array from the loading layer, stored verbatim
+  std::string attempt_log = "{}";  // the loading layer's attempt log (docs/attempt-log.md):
+                                   // a JSON object or array, stored verbatim
   std::string updated_at;          // set by the store
 
   bool operator==(const ModelRecord&) const = default;
@@ -170,8 +171,8 @@ class RunStore {
   Result<nlohmann::json> all_metadata() const;
 
   // --- models --------------------------------------------------------------------------------
-  // Inserts or replaces the record named record.name. attempt_log must be a JSON array; it is
-  // stored byte for byte. To keep a previous attempt log on resume, read it with model() and
+  // Inserts or replaces the record named record.name. attempt_log must be a JSON object or array;
+  // it is stored byte for byte. To keep a previous attempt log on resume, read it with model() and
   // merge before calling.
   Result<void> put_model(const ModelRecord& record);
   // nullopt when no model has that name.

@@ -248,10 +248,10 @@ Result<void> RunStore::put_model(const ModelRecord& record) {
     return make_error(ErrorCode::kInvalidArgument, impl_->file + ": model name is empty");
   }
   const auto log = nlohmann::json::parse(record.attempt_log, nullptr, false);
-  if (log.is_discarded() || !log.is_array()) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("{}: model \"{}\": attempt_log is not a JSON array", impl_->file, record.name));
+  if (log.is_discarded() || !(log.is_object() || log.is_array())) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: model \"{}\": attempt_log is not a JSON object or array",
+                                  impl_->file, record.name));
   }
   auto s = Statement::prepare(
       impl_->db.get(), impl_->file,

@@ -33,7 +33,7 @@ CREATE TABLE models (
   path TEXT NOT NULL,
   sha256 TEXT NOT NULL,
   strategy TEXT NOT NULL,
-  attempt_log TEXT NOT NULL CHECK (json_valid(attempt_log) AND json_type(attempt_log) = 'array'),
+  attempt_log TEXT NOT NULL CHECK (json_valid(attempt_log) AND json_type(attempt_log) IN ('object', 'array')),
   updated_at TEXT NOT NULL
 );
 

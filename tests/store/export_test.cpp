@@ -102,7 +102,8 @@ TEST(StoreExport, ResultsJsonHasMetadataModelsAndCounts) {
   m.name = "m";
   m.path = "m.gguf";
   m.strategy = "native";
-  m.attempt_log = R"([{"strategy":"native","outcome":"ok"}])";
+  m.attempt_log =
+      R"({"format":"clinbench.attempt_log/1","attempts":[{"strategy":"native","outcome":"ok"}]})";
   ASSERT_TRUE(store->put_model(m));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->record_item(sample_item("m", "cure", i)));
   ItemRecord test_item = sample_item("m", "cure", 9);
@@ -121,7 +122,7 @@ TEST(StoreExport, ResultsJsonHasMetadataModelsAndCounts) {
   EXPECT_EQ(results["metadata"]["build"]["llama_commit"], "80fb11a");
   ASSERT_EQ(results["models"].size(), 1u);
   EXPECT_EQ(results["models"][0]["strategy"], "native");
-  EXPECT_EQ(results["models"][0]["attempt_log"][0]["outcome"], "ok");
+  EXPECT_EQ(results["models"][0]["attempt_log"]["attempts"][0]["outcome"], "ok");
   ASSERT_EQ(results["counts"].size(), 2u);
   const auto& test_counts = results["counts"][0];
   EXPECT_EQ(test_counts["split"], "test");

@@ -441,9 +441,13 @@ TEST(StoreModels, AttemptLogIsStoredVerbatimAndReplaced) {
   m.path = "/models/qwen2-7b-f16.gguf";
   m.sha256 = std::string(64, 'a');
   m.strategy = "quantize:q4";
-  // Spacing and key order as the loading layer wrote them must survive.
-  m.attempt_log = R"([ {"strategy":"native", "outcome":"skipped", "planned_bytes": 17179869184},)"
-                  R"( {"strategy":"quantize:q4","outcome":"ok","init_ms":5230.5} ])";
+  // A clinbench.attempt_log/1 object (docs/attempt-log.md); spacing and key order as the
+  // loading layer wrote them must survive.
+  m.attempt_log =
+      R"({"format": "clinbench.attempt_log/1", "model_path": "/models/qwen2-7b-f16.gguf",)"
+      R"( "succeeded": 1, "strategy": "quantize:q4", "attempts": [)"
+      R"({"strategy":"native", "outcome":"skipped", "reason": "plan exceeds the budget"},)"
+      R"( {"strategy":"quantize:q4","outcome":"ok","init_ms":5230.5} ]})";
   ASSERT_TRUE(store->put_model(m));
   auto got = store->model("qwen2-7b");
   ASSERT_TRUE(got && got->has_value());
@@ -455,7 +459,8 @@ TEST(StoreModels, AttemptLogIsStoredVerbatimAndReplaced) {
   ModelRecord failed;
   failed.name = "gemma-2-9b";
   failed.path = "/models/gemma.gguf";
-  failed.attempt_log = R"([{"strategy":"cpu","outcome":"oom-killed","signal":9}])";
+  // A bare array of attempts is accepted too.
+  failed.attempt_log = R"([{"strategy":"cpu","outcome":"crashed","reason":"SIGKILL"}])";
   ASSERT_TRUE(store->put_model(failed));
   m.strategy = "offload";
   ASSERT_TRUE(store->put_model(m));
@@ -469,16 +474,20 @@ TEST(StoreModels, AttemptLogIsStoredVerbatimAndReplaced) {
   EXPECT_FALSE(store->model("absent")->has_value());
 
   ModelRecord bad = m;
-  bad.attempt_log = R"({"strategy":"native"})";
-  auto result = store->put_model(bad);
-  ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(result.error().message.find("attempt_log is not a JSON array"), std::string::npos);
-  bad.attempt_log = "[not json";
-  EXPECT_FALSE(store->put_model(bad));
+  for (const char* log : {R"("native")", "42", "null", "", R"({"attempts": [)"}) {
+    bad.attempt_log = log;
+    auto result = store->put_model(bad);
+    ASSERT_FALSE(result) << log;
+    EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(result.error().message.find("attempt_log is not a JSON object or array"),
+              std::string::npos)
+        << result.error().message;
+  }
   bad.name.clear();
-  bad.attempt_log = "[]";
+  bad.attempt_log = "{}";
   EXPECT_FALSE(store->put_model(bad));
+  // The rejected writes left the stored record as it was.
+  EXPECT_EQ((*store->model("qwen2-7b"))->attempt_log, m.attempt_log);
 }
 
 }  // namespace

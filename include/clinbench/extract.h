@@ -3,16 +3,19 @@
 // Unlike the CURE-Bench starter kit, a reply's first character is never taken as the answer
 // ("Based on..." is not B, "Dexamethasone" is not D) and the article "a" is not option A.
 // Rules, strongest first:
-//   1. Explicit statements, the LAST one in the reply wins (a model that changes its mind ends
+//   1. Answer statements, the LAST one in the reply wins (a model that changes its mind ends
 //      with its final answer): \boxed{C}, <answer>C</answer>, "The answer is B", "Answer: b.",
 //      "Final answer: (C)", "the answer is dexamethasone" (option text), "I choose B",
-//      "B is correct" / "Option C is the best answer", and a line that is only a letter
-//      ("B", "**B**", "(B)", "B)").
-//   2. Exactly one distinct letter set in bold ("... so **C** ...", "**C. Dexamethasone**").
-//   3. Exactly one distinct lettered line ("C) Dexamethasone"); several (a list of the
+//      "I'd say B", and a line that is only a letter ("B", "**B**", "(B)", "B)", "Option B").
+//   2. Affirmations, the last one wins: "B is correct", "Option C is the best answer". Weaker
+//      than 1 because option-by-option explanations use them too.
+//   3. Exactly one distinct letter set in bold ("... so **C** ...", "**C. Dexamethasone**").
+//   4. Exactly one distinct lettered line ("C) Dexamethasone"); several (a list of the
 //      options) say nothing.
-//   4. The text of exactly one option appears in the reply (case-insensitive, whole words; an
+//   5. The text of exactly one option appears in the reply (case-insensitive, whole words; an
 //      option whose text only appears inside a longer option's text does not count).
+// Negated statements ("the answer is not B", "I would not choose A", "B is not correct") and
+// hedges ("either B or C") name nothing.
 // Only letters that are keys of `options` are answers (A-E when `options` is empty); a
 // statement naming another letter is ignored. When the reply holds "</think>", only the text
 // after the last one is read: reasoning is not the answer.

@@ -14,6 +14,43 @@ namespace {
 constexpr std::size_t kMaxIssuesInText = 50;
 constexpr std::size_t kMaxIdsInText = 20;
 
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?':
+// details can quote raw file content, and nlohmann::json::dump() throws on invalid UTF-8.
+std::string utf8(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    std::size_t length = byte < 0x80           ? 1
+                         : (byte >> 5) == 0x6  ? 2
+                         : (byte >> 4) == 0xE  ? 3
+                         : (byte >> 3) == 0x1E ? 4
+                                               : 0;
+    bool ok = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    }
+    if (ok && length == 2) ok = byte >= 0xC2;  // no overlong forms
+    if (ok && length == 3) {
+      const auto second = static_cast<unsigned char>(text[i + 1]);
+      ok = !(byte == 0xE0 && second < 0xA0) && !(byte == 0xED && second >= 0xA0);
+    }
+    if (ok && length == 4) {
+      const auto second = static_cast<unsigned char>(text[i + 1]);
+      ok = byte <= 0xF4 && !(byte == 0xF0 && second < 0x90) && !(byte == 0xF4 && second >= 0x90);
+    }
+    if (!ok) {
+      out.push_back('?');
+      ++i;
+      continue;
+    }
+    out.append(text, i, length);
+    i += length;
+  }
+  return out;
+}
+
 bool is_scored(QuestionType type) { return type != QuestionType::kOpenEnded; }
 
 void count(LabelCounts& counts, const Item& item) {
@@ -89,11 +126,12 @@ DatasetCheck check_dataset(const std::filesystem::path& path, const ReadOptions&
 
 nlohmann::json to_json(const DatasetCheck& check) {
   nlohmann::json out;
-  out["path"] = check.path;
+  out["path"] = utf8(check.path);
   out["format"] = check.format ? nlohmann::json(to_string(*check.format)) : nlohmann::json();
   out["ok"] = check.ok();
   if (check.error) {
-    out["error"] = {{"code", to_string(check.error->code)}, {"message", check.error->message}};
+    out["error"] = {{"code", to_string(check.error->code)},
+                    {"message", utf8(check.error->message)}};
   }
   out["rows"] = check.rows;
   out["items"] = counts_json(check.total);
@@ -107,20 +145,24 @@ nlohmann::json to_json(const DatasetCheck& check) {
     entry["scored_labeled"] = split.scored_labeled;
     entry["has_labels"] = split.has_labels();
     entry["partially_labeled"] = split.partially_labeled();
-    splits[name] = std::move(entry);
+    splits[utf8(name)] = std::move(entry);
   }
   out["by_split"] = std::move(splits);
-  out["unlabeled_splits"] = check.unlabeled_splits();
-  out["duplicate_ids"] = check.duplicate_ids;
+  nlohmann::json unlabeled = nlohmann::json::array();
+  for (const std::string& split : check.unlabeled_splits()) unlabeled.push_back(utf8(split));
+  out["unlabeled_splits"] = std::move(unlabeled);
+  nlohmann::json duplicates = nlohmann::json::array();
+  for (const std::string& id : check.duplicate_ids) duplicates.push_back(utf8(id));
+  out["duplicate_ids"] = std::move(duplicates);
   nlohmann::json problems = nlohmann::json::object();
   for (const auto& [problem, n] : check.problem_counts) problems[to_string(problem)] = n;
   out["problem_counts"] = std::move(problems);
   nlohmann::json issues = nlohmann::json::array();
   for (const RowIssue& issue : check.issues) {
-    issues.push_back({{"path", issue.path},
+    issues.push_back({{"path", utf8(issue.path)},
                       {"line", issue.line},
                       {"problem", to_string(issue.problem)},
-                      {"detail", issue.detail}});
+                      {"detail", utf8(issue.detail)}});
   }
   out["issues"] = std::move(issues);
   return out;

@@ -93,19 +93,18 @@ class Scanner {
   }
 
   Extraction run() {
-    std::vector<Candidate> explicit_statements;
-    boxed(explicit_statements);
-    answer_tags(explicit_statements);
-    answer_statements(explicit_statements);
-    choice_statements(explicit_statements);
-    correct_statements(explicit_statements);
-    bare_letter_lines(explicit_statements);
-    if (!explicit_statements.empty()) {
-      const Candidate& last = *std::max_element(
-          explicit_statements.begin(), explicit_statements.end(),
-          [](const Candidate& a, const Candidate& b) { return a.position < b.position; });
-      return found(last.letter, last.rule);
-    }
+    std::vector<Candidate> statements;
+    boxed(statements);
+    answer_tags(statements);
+    answer_statements(statements);
+    choice_statements(statements);
+    bare_letter_lines(statements);
+    if (auto last = last_of(statements)) return found(last->letter, last->rule);
+    // "B is correct" is weaker: it also appears in option-by-option explanations after the
+    // answer ("Answer: B. Note: A is correct only in children").
+    std::vector<Candidate> affirmations;
+    correct_statements(affirmations);
+    if (auto last = last_of(affirmations)) return found(last->letter, last->rule);
     if (auto letter = bold_letter()) return found(*letter, ExtractionRule::kBoldLetter);
     if (auto letter = letter_label()) return found(*letter, ExtractionRule::kLetterLabel);
     if (auto letter = option_text_anywhere()) return found(*letter, ExtractionRule::kOptionText);
@@ -113,6 +112,14 @@ class Scanner {
   }
 
  private:
+  // The candidate furthest into the reply; on a tie the one pushed first.
+  static std::optional<Candidate> last_of(const std::vector<Candidate>& candidates) {
+    if (candidates.empty()) return std::nullopt;
+    return *std::max_element(
+        candidates.begin(), candidates.end(),
+        [](const Candidate& a, const Candidate& b) { return a.position < b.position; });
+  }
+
   static Extraction found(char letter, ExtractionRule rule) {
     return {std::string(1, letter), rule};
   }
@@ -375,7 +382,8 @@ class Scanner {
 
   void choice_statements(std::vector<Candidate>& out) const {
     for (std::string_view verb :
-         {"choose", "chose", "select", "pick", "go with", "going with", "opt for", "settle on"}) {
+         {"choose", "chose", "select", "pick", "go with", "going with", "opt for", "settle on",
+          "i'd say", "i would say", "i'll say", "i will say", "i\u2019d say", "i\u2019ll say"}) {
       for (std::size_t pos = low_.find(verb); pos != std::string::npos;
            pos = low_.find(verb, pos + 1)) {
         if (!word_starts_at(pos) || !word_at(pos, verb) || negated_before(pos)) continue;

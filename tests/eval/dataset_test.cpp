@@ -354,6 +354,36 @@ TEST(DatasetFiles, MissingEmptyAndUnknown) {
   EXPECT_FALSE(read_dataset(fixture("empty.jsonl"), strict));
 }
 
+TEST(DatasetFiles, GarbageIsReportedNeverThrown) {
+  const std::vector<std::string> garbage = {"{",
+                                            "}",
+                                            "[",
+                                            "\"",
+                                            "\"a\",\"b",
+                                            "{\"1\": {\"QUESTION\": 5}}",
+                                            "\xFF\xFE\x00",
+                                            ",,,,,\n\"",
+                                            "{\"id\": \"x\", \"options\": {\"A\": null}}",
+                                            "\r\n\r\n",
+                                            "a,b,c,d,e,f,g\n\"q\"x\"\",1,2,3,4,A"};
+  for (DatasetFormat format : {DatasetFormat::kCureBench, DatasetFormat::kMedQa,
+                               DatasetFormat::kMmlu, DatasetFormat::kPubMedQa}) {
+    for (const std::string& text : garbage) {
+      ReadOptions options;
+      options.format = format;
+      Result<Dataset> d = parse_dataset(text, "garbage.txt", options);
+      if (d) {
+        for (const RowIssue& issue : d->issues) EXPECT_FALSE(issue.detail.empty());
+        DatasetCheck check = check_dataset(*d);
+        EXPECT_FALSE(to_json(check).dump().empty());
+        EXPECT_FALSE(to_text(check).empty());
+      } else {
+        EXPECT_FALSE(d.error().message.empty());
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dataset check
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -111,12 +112,18 @@ const std::vector<Case> kCorpus = {
     {"After weighing the evidence, I choose B.", &kDrugs, "B", R::kChoiceStatement},
     {"I'd go with option E.", &kAntithrombotic, "E", R::kChoiceStatement},
     {"I'd pick **C** here.", &kAntithrombotic, "C", R::kChoiceStatement},
+    {"Weighing bleeding risk against benefit, I'd say D.", &kAntithrombotic, "D",
+     R::kChoiceStatement},
+    {"I\u2019d say (b).", &kAntithrombotic, "B", R::kChoiceStatement},
     {"I would not choose A; the answer is C.", &kAntithrombotic, "C", R::kAnswerStatement},
     // "X is correct" statements.
     {"C is correct.", &kDrugs, "C", R::kCorrectStatement},
     {"Option D is the best answer because it is short acting.", &kDrugs, "D", R::kCorrectStatement},
     {"Thus, B is the correct answer.", &kDrugs, "B", R::kCorrectStatement},
     {"B is not correct; D is correct.", &kDrugs, "D", R::kCorrectStatement},
+    {"Answer: B\n\nNote: A is correct only in children.", &kDrugs, "B", R::kAnswerStatement},
+    {"The answer is C.\nA is the most common cause, but it is not the best answer here.", &kDrugs,
+     "C", R::kAnswerStatement},
     {"I think (C) Warfarin is the most appropriate choice.", &kAntithrombotic, "C",
      R::kCorrectStatement},
     // Bold and lettered lines.
@@ -204,6 +211,34 @@ TEST(ExtractRules, LongReplyIsHandled) {
   Extraction got = extract_answer(reply, kDrugs);
   EXPECT_EQ(got.letter, "D");
   EXPECT_EQ(got.rule, R::kAnswerStatement);
+}
+
+TEST(ExtractRules, ArbitraryBytesAreSafe) {
+  // Fragments that trigger every rule, glued at random, plus raw bytes: no crash, and any letter
+  // found is an option letter.
+  const std::vector<std::string> pieces = {
+      "answer",     " is ",   ": ",   "\\boxed{", "}",        "<answer>", "</answer>",
+      "**",         "(",      ")",    "B",        "a",        "A",        "\n",
+      "option",     "choose", "not ", "Heparin",  "</think>", "\xE2\x80", "\xFF",
+      "is correct", " ",      ".",    "$"};
+  std::uint64_t state = 12345;
+  auto next = [&state] { return state = state * 6364136223846793005ULL + 1442695040888963407ULL; };
+  for (int round = 0; round < 2000; ++round) {
+    std::string reply;
+    const int n = static_cast<int>(next() >> 60);
+    for (int k = 0; k < n; ++k) {
+      if (next() % 5 == 0) {
+        reply.push_back(static_cast<char>(next() >> 56));
+      } else {
+        reply += pieces[(next() >> 33) % pieces.size()];
+      }
+    }
+    Extraction got = extract_answer(reply, kAntithrombotic);
+    if (got.letter) {
+      EXPECT_TRUE(kAntithrombotic.contains(*got.letter)) << reply;
+    }
+    EXPECT_EQ(got.letter.has_value(), got.rule != R::kNone) << reply;
+  }
 }
 
 TEST(ExtractRules, RuleNamesRoundTrip) {

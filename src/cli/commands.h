@@ -26,7 +26,9 @@ struct Command {
   std::function<std::function<int()>(CLI::App*)> setup;
 };
 
-std::vector<Command> model_commands();  // inspect, load, synth
+std::vector<Command> model_commands();    // inspect, load, synth (cmd_model.cpp)
+std::vector<Command> dataset_commands();  // dataset check (cmd_dataset.cpp)
+std::vector<Command> run_commands();      // run, package, verify (cmd_run.cpp)
 
 // Prints "clinbench: <message>" to stderr and returns the exit code for that error.
 int report_error(const Error& error);

@@ -14,7 +14,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("clinbench ") + CLINBENCH_VERSION);
   std::function<int()> handler;
-  std::vector<clinbench::cli::Command> commands = clinbench::cli::model_commands();
+  std::vector<clinbench::cli::Command> commands;
+  for (auto* group : {clinbench::cli::model_commands, clinbench::cli::dataset_commands,
+                      clinbench::cli::run_commands}) {
+    for (auto& c : group()) commands.push_back(std::move(c));
+  }
   for (auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.description);
     auto h = c.setup(sub);

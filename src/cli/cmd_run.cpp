@@ -1,0 +1,8 @@
+// run, package, verify (placeholder until they are wired).
+#include "cli/commands.h"
+
+namespace clinbench::cli {
+
+std::vector<Command> run_commands() { return {}; }
+
+}  // namespace clinbench::cli

@@ -28,7 +28,8 @@ struct Command {
 
 std::vector<Command> model_commands();    // inspect, load, synth (cmd_model.cpp)
 std::vector<Command> dataset_commands();  // dataset check (cmd_dataset.cpp)
-std::vector<Command> run_commands();      // run, package, verify (cmd_run.cpp)
+std::vector<Command> run_commands();      // run (cmd_run.cpp)
+std::vector<Command> provenance_commands();  // package, verify (cmd_package.cpp)
 
 // Prints "clinbench: <message>" to stderr and returns the exit code for that error.
 int report_error(const Error& error);

@@ -113,6 +113,15 @@ struct LoadOptions {
   bool skip_over_budget = true;        // false: attempt even what the plan says will not fit
   bool hash = true;
   WarmupOptions warmup;
+  // Work the worker does after a successful load and warm-up ({} for none; see
+  // run/eval_task.h for {"kind": "eval", ...}). Each JSON record the task emits reaches
+  // on_record in the supervisor, in order, as soon as it is produced.
+  nlohmann::json task = nlohmann::json::object();
+  std::function<void(const nlohmann::json&)> on_record;
+  // Stop the chain after an attempt that produced records, whatever its outcome: a model that
+  // loaded and then crashed mid-task is not retried with another strategy, so one model's items
+  // never mix strategies (a later resume finishes them).
+  bool stop_after_records = false;
 };
 
 nlohmann::json to_json(const Attempt& a);

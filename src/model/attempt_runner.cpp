@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <ggml-backend.h>
 #include <llama.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -228,28 +227,6 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   sample_device();
   if (acc) a.peak_device_bytes = free_before - min_free;
   return a;
-}
-
-int worker_main(int argc, char** argv) {
-  auto fail = [](const std::string& msg) {
-    std::fprintf(stderr, "clinbench worker: %s\n", msg.c_str());
-    return 2;
-  };
-  if (argc < 3) return fail("usage: clinbench __worker SPEC_JSON");
-  nlohmann::json j = nlohmann::json::parse(argv[2], nullptr, false);
-  if (j.is_discarded()) return fail("spec is not JSON");
-  auto spec = attempt_spec_from_json(j);
-  if (!spec) return fail(spec.error().message);
-  Attempt a = execute_attempt(*spec);
-  const std::string out = to_json(a).dump();
-  size_t off = 0;
-  while (off < out.size()) {
-    ssize_t n = ::write(3, out.data() + off, out.size() - off);
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
-  }
-  ::close(3);
-  return a.outcome == Outcome::kOk ? 0 : 1;
 }
 
 }  // namespace clinbench

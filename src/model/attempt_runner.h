@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "clinbench/load.h"
-#include "clinbench/worker.h"
 
 struct llama_model;
 struct llama_context;

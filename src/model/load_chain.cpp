@@ -15,6 +15,7 @@
 #include "clinbench/model_info.h"
 #include "clinbench/units.h"
 #include "model/attempt_runner.h"
+#include "run/eval_task.h"
 #include "util/subprocess.h"
 
 namespace clinbench {
@@ -54,13 +55,13 @@ uint64_t read_status_kb(const char* key) {
 }
 
 // In-process attempt: the peak RSS counter is reset first so the attempt's own peak is read.
-Attempt run_in_process(const AttemptSpec& spec) {
+Attempt run_in_process(const AttemptSpec& spec, const AfterLoad& after_load) {
   {
     std::ofstream clear("/proc/self/clear_refs");
     clear << "5";
   }
   const auto t0 = std::chrono::steady_clock::now();
-  Attempt a = execute_attempt(spec);
+  Attempt a = execute_attempt(spec, after_load);
   a.wall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   a.peak_rss_bytes = read_status_kb("VmHWM:") * 1024;
@@ -69,7 +70,8 @@ Attempt run_in_process(const AttemptSpec& spec) {
   return a;
 }
 
-Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit) {
+Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit,
+                      const std::function<void(const nlohmann::json&)>& on_record) {
   Attempt a;
   a.strategy = spec.strategy;
   a.recipe = is_quantize(spec.strategy) ? spec.recipe : "";
@@ -85,6 +87,22 @@ Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit)
   // not the model, would decide whether an attempt fits.
   // GGML_NO_BACKTRACE: ggml's abort handler would otherwise start gdb inside the worker.
   so.env = {{"MALLOC_ARENA_MAX", "2"}, {"GGML_NO_BACKTRACE", "1"}};
+  std::string attempt_line;
+  std::string protocol_error;
+  so.on_line = [&](std::string_view line) {
+    if (line.rfind("attempt ", 0) == 0) {
+      attempt_line = std::string(line.substr(8));
+    } else if (line.rfind("record ", 0) == 0) {
+      auto rec = nlohmann::json::parse(line.substr(7), nullptr, false);
+      if (rec.is_discarded()) {
+        protocol_error = "the worker sent a malformed record";
+      } else if (on_record) {
+        on_record(rec);
+      }
+    } else if (!line.empty()) {
+      protocol_error = "the worker sent an unknown line";
+    }
+  };
   auto child = run_child(so);
   if (!child) {
     a.outcome = Outcome::kFailed;
@@ -97,8 +115,8 @@ Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit)
     std::filesystem::remove_all(dir, ec);
   }
   bool parsed = false;
-  if (!child->result.empty()) {
-    auto j = nlohmann::json::parse(child->result, nullptr, false);
+  if (!attempt_line.empty()) {
+    auto j = nlohmann::json::parse(attempt_line, nullptr, false);
     if (!j.is_discarded()) {
       // Reuse the log reader for one attempt.
       nlohmann::json wrap = {{"format", "clinbench.attempt_log/1"},
@@ -128,6 +146,10 @@ Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit)
     a.outcome = Outcome::kFailed;
     a.reason = fmt::format("worker exited with code {} without a result",
                            child->exit_code.value_or(-1));
+  }
+  if (!protocol_error.empty() && a.outcome == Outcome::kOk) {
+    a.outcome = Outcome::kFailed;
+    a.reason = protocol_error;
   }
   if (a.outcome == Outcome::kFailed && a.reason.empty()) a.reason = "failed without a reason";
   return a;
@@ -185,6 +207,14 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   const uint64_t host_avail = o.host_budget.value_or(host_available_memory());
   const uint64_t dev_avail = o.device_budget.value_or(plan->accelerator.free);
 
+  bool records_seen = false;
+  LoadOptions opts = o;
+  if (o.on_record) {
+    opts.on_record = [&](const nlohmann::json& r) {
+      records_seen = true;
+      o.on_record(r);
+    };
+  }
   for (Strategy s : strategies) {
     const StrategyPlan* sp = find_plan(*plan, s);
     Attempt a;
@@ -219,14 +249,24 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
       spec.n_threads = o.n_threads;
       spec.n_gpu_layers = sp->n_gpu_layers;
       spec.warmup = o.warmup;
+      spec.task = o.task;
       // The address-space limit makes an attempt that does not fit fail for real. GPU drivers
       // reserve far more address space than they use, so it applies on CPU-only machines.
       std::optional<uint64_t> as_limit;
       if (o.host_budget && !plan->accelerator.present && kAddressSpaceLimitUsable) {
         as_limit = *o.host_budget;
       }
-      Attempt done = o.isolation == Isolation::kProcess ? run_in_worker(spec, as_limit)
-                                                        : run_in_process(spec);
+      Attempt done;
+      records_seen = false;
+      if (o.isolation == Isolation::kProcess) {
+        done = run_in_worker(spec, as_limit, opts.on_record);
+      } else {
+        auto task = make_task(o.task, [&](const nlohmann::json& r) {
+          if (opts.on_record) opts.on_record(r);
+        });
+        if (!task) return std::unexpected(task.error());
+        done = run_in_process(spec, *task);
+      }
       done.projected_host = a.projected_host;
       done.projected_device = a.projected_device;
       done.available_host = a.available_host;
@@ -239,6 +279,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
       log.succeeded = log.attempts.size() - 1;
       break;
     }
+    if (records_seen && o.stop_after_records) break;
   }
   log.wall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

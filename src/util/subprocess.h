@@ -4,6 +4,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +19,9 @@ struct SpawnOptions {
   std::optional<uint64_t> address_space_limit;  // RLIMIT_AS, bytes
   std::string stderr_path;                      // child's stderr (and stdout) go here
   std::vector<std::pair<std::string, std::string>> env;  // added to the environment
+  // When set, each complete line the child writes to fd 3 is passed here as it arrives (without
+  // the newline) instead of being collected in ChildResult::result.
+  std::function<void(std::string_view)> on_line;
 };
 
 struct ChildResult {

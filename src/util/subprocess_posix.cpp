@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -63,7 +64,8 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
     return make_error(ErrorCode::kResource, fmt::format("fork: {}", std::strerror(e)));
   }
   if (pid == 0) {
-    // Child: async-signal-safe calls only.
+    // Child: async-signal-safe calls only. The worker dies with its supervisor.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(pipefd[1], 3);  // dup2 clears O_CLOEXEC on the new descriptor
     if (errfd >= 0) {
       ::dup2(errfd, 2);
@@ -93,6 +95,17 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     r.result.append(buf, static_cast<size_t>(n));
+    if (o.on_line) {
+      size_t nl;
+      while ((nl = r.result.find('\n')) != std::string::npos) {
+        o.on_line(std::string_view(r.result).substr(0, nl));
+        r.result.erase(0, nl + 1);
+      }
+    }
+  }
+  if (o.on_line && !r.result.empty()) {
+    o.on_line(r.result);  // a last line without newline (a worker cut short)
+    r.result.clear();
   }
   ::close(pipefd[0]);
   int status = 0;

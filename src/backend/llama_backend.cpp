@@ -1,0 +1,300 @@
+#include "backend/llama_backend.h"
+
+#include <chat.h>
+#include <fmt/format.h>
+#include <llama.h>
+
+#include <chrono>
+#include <cmath>
+#include <vector>
+
+namespace clinbench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct SamplerDeleter {
+  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
+};
+using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+
+class LlamaBackend final : public Backend {
+ public:
+  LlamaBackend(llama_model* model, llama_context* ctx)
+      : model_(model), ctx_(ctx), vocab_(llama_model_get_vocab(model)) {
+    const char* tmpl = llama_model_chat_template(model, nullptr);
+    const bool has = tmpl != nullptr && tmpl[0] != '\0';
+    try {
+      templates_ = common_chat_templates_init(model, has ? "" : "chatml");
+    } catch (const std::exception&) {
+      templates_ = common_chat_templates_init(model, "chatml");
+    }
+    const llama_token bos = llama_vocab_bos(vocab_);
+    if (bos >= 0) bos_text_ = piece(bos, true);
+  }
+
+  Result<Generation> generate(const std::vector<ChatMessage>& messages,
+                              const GenerationParams& params) override {
+    const auto t0 = Clock::now();
+    auto prompt = render(messages);
+    if (!prompt) return std::unexpected(prompt.error());
+    std::vector<llama_token> toks = tokenize_prompt(*prompt);
+    Generation g;
+    g.prompt_tokens = static_cast<int64_t>(toks.size());
+    const int n_ctx = static_cast<int>(llama_n_ctx(ctx_));
+    if (static_cast<int>(toks.size()) >= n_ctx) {
+      return make_error(ErrorCode::kResource,
+                        fmt::format("prompt of {} tokens does not fit the context of {}",
+                                    toks.size(), n_ctx));
+    }
+    // The budget, within what the context can still hold (the constrained answer needs a few).
+    const int reserve = params.constrained_answer_letters.empty() ? 0 : 8;
+    const int budget = std::min(params.max_tokens, n_ctx - static_cast<int>(toks.size()) - reserve);
+    llama_memory_clear(llama_get_memory(ctx_), true);
+    if (auto r = decode_tokens(toks, 0); !r) return std::unexpected(r.error());
+    g.prefill_ms = ms_since(t0);
+
+    SamplerPtr smpl(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+    if (params.temperature <= 0.0f) {
+      llama_sampler_chain_add(smpl.get(), llama_sampler_init_greedy());
+    } else {
+      llama_sampler_chain_add(smpl.get(), llama_sampler_init_temp(params.temperature));
+      llama_sampler_chain_add(smpl.get(),
+                              llama_sampler_init_dist(static_cast<uint32_t>(params.seed)));
+    }
+    const auto td = Clock::now();
+    int pos = static_cast<int>(toks.size());
+    bool first = true;
+    while (true) {
+      if (g.output_tokens >= budget) {
+        g.truncated = true;
+        break;
+      }
+      llama_token t = llama_sampler_sample(smpl.get(), ctx_, -1);
+      if (first) {
+        g.ttft_ms = ms_since(t0);
+        first = false;
+      }
+      if (llama_vocab_is_eog(vocab_, t)) break;
+      g.text += piece(t, false);
+      ++g.output_tokens;
+      if (auto r = decode_tokens({t}, pos); !r) return std::unexpected(r.error());
+      ++pos;
+    }
+    g.decode_ms = ms_since(td);
+    if (first) g.ttft_ms = ms_since(t0);
+
+    if (!params.constrained_answer_letters.empty()) {
+      auto letter = constrained_answer(pos, params.constrained_answer_letters);
+      if (!letter) return std::unexpected(letter.error());
+      g.constrained_answer = *letter;
+    }
+    return g;
+  }
+
+  Result<LoglikScores> loglik(
+      const std::vector<ChatMessage>& messages, const std::string& assistant_prefix,
+      const std::vector<std::pair<std::string, std::string>>& continuations) override {
+    const auto t0 = Clock::now();
+    auto prompt = render(messages);
+    if (!prompt) return std::unexpected(prompt.error());
+    std::vector<llama_token> ptoks = tokenize_prompt(*prompt + assistant_prefix);
+    LoglikScores out;
+    out.prompt_tokens = static_cast<int64_t>(ptoks.size());
+    const int n_ctx = static_cast<int>(llama_n_ctx(ctx_));
+    llama_memory_t mem = llama_get_memory(ctx_);
+    llama_memory_clear(mem, true);
+    if (auto r = decode_tokens(ptoks, 0); !r) return std::unexpected(r.error());
+    const int n_vocab = llama_vocab_n_tokens(vocab_);
+    const std::vector<float> first = log_softmax(llama_get_logits_ith(ctx_, -1), n_vocab);
+    out.prefill_ms = ms_since(t0);
+
+    const auto tc = Clock::now();
+    const int n_prefix = static_cast<int>(ptoks.size());
+    for (const auto& [letter, text] : continuations) {
+      std::vector<llama_token> ct = tokenize(text, false, false);
+      if (ct.empty()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("option {} tokenizes to nothing", letter));
+      }
+      if (n_prefix + static_cast<int>(ct.size()) > n_ctx) {
+        return make_error(ErrorCode::kResource,
+                          fmt::format("prompt and option {} ({} tokens) exceed the context of {}",
+                                      letter, n_prefix + ct.size(), n_ctx));
+      }
+      OptionScore s;
+      s.letter = letter;
+      s.tokens = static_cast<int64_t>(ct.size());
+      s.logprob = first[static_cast<size_t>(ct[0])];
+      if (ct.size() > 1) {
+        // The prefix stays in the KV cache; only the continuation is evaluated.
+        llama_memory_seq_rm(mem, 0, n_prefix, -1);
+        const int n = static_cast<int>(ct.size()) - 1;
+        llama_batch batch = llama_batch_init(n, 0, 1);
+        for (int i = 0; i < n; ++i) {
+          batch.token[i] = ct[static_cast<size_t>(i)];
+          batch.pos[i] = n_prefix + i;
+          batch.n_seq_id[i] = 1;
+          batch.seq_id[i][0] = 0;
+          batch.logits[i] = 1;
+        }
+        batch.n_tokens = n;
+        const int rc = llama_decode(ctx_, batch);
+        if (rc != 0) {
+          llama_batch_free(batch);
+          return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
+        }
+        for (int i = 0; i < n; ++i) {
+          const float* logits = llama_get_logits_ith(ctx_, i);
+          s.logprob += log_prob_of(logits, n_vocab, ct[static_cast<size_t>(i) + 1]);
+        }
+        llama_batch_free(batch);
+      }
+      out.options.push_back(s);
+    }
+    llama_memory_seq_rm(mem, 0, n_prefix, -1);
+    out.continuation_ms = ms_since(tc);
+    return out;
+  }
+
+  int64_t count_tokens(const std::string& text) override {
+    return static_cast<int64_t>(tokenize(text, false, false).size());
+  }
+
+ private:
+  Result<std::string> render(const std::vector<ChatMessage>& messages) {
+    try {
+      common_chat_templates_inputs in;
+      for (const auto& m : messages) {
+        common_chat_msg cm;
+        cm.role = m.role;
+        cm.content = m.content;
+        in.messages.push_back(cm);
+      }
+      in.add_generation_prompt = true;
+      in.use_jinja = true;
+      return common_chat_templates_apply(templates_.get(), in).prompt;
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::kInternal,
+                        fmt::format("chat template failed to render: {}", e.what()));
+    }
+  }
+
+  std::vector<llama_token> tokenize(const std::string& text, bool add_special,
+                                    bool parse_special) {
+    int n = -llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), nullptr, 0,
+                            add_special, parse_special);
+    std::vector<llama_token> out(static_cast<size_t>(std::max(n, 0)));
+    if (n > 0) {
+      llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), out.data(), n,
+                     add_special, parse_special);
+    }
+    return out;
+  }
+
+  // The rendered prompt: special tokens parsed; BOS added unless the template wrote it.
+  std::vector<llama_token> tokenize_prompt(const std::string& text) {
+    const bool template_has_bos = !bos_text_.empty() && text.rfind(bos_text_, 0) == 0;
+    return tokenize(text, !template_has_bos, true);
+  }
+
+  std::string piece(llama_token t, bool special) {
+    char buf[256];
+    int n = llama_token_to_piece(vocab_, t, buf, sizeof(buf), 0, special);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+
+  Result<void> decode_tokens(const std::vector<llama_token>& toks, int pos0) {
+    const int n_batch = static_cast<int>(llama_n_batch(ctx_));
+    for (size_t i = 0; i < toks.size(); i += static_cast<size_t>(n_batch)) {
+      const int n = static_cast<int>(std::min(toks.size() - i, static_cast<size_t>(n_batch)));
+      llama_batch batch = llama_batch_init(n, 0, 1);
+      for (int k = 0; k < n; ++k) {
+        batch.token[k] = toks[i + static_cast<size_t>(k)];
+        batch.pos[k] = pos0 + static_cast<int>(i) + k;
+        batch.n_seq_id[k] = 1;
+        batch.seq_id[k][0] = 0;
+        batch.logits[k] = (i + static_cast<size_t>(k) + 1 == toks.size()) ? 1 : 0;
+      }
+      batch.n_tokens = n;
+      const int rc = llama_decode(ctx_, batch);
+      llama_batch_free(batch);
+      if (rc != 0) {
+        return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
+      }
+    }
+    return {};
+  }
+
+  Result<std::string> constrained_answer(int pos, const std::vector<std::string>& letters) {
+    std::vector<llama_token> cue = tokenize("\nAnswer:", false, false);
+    if (pos + static_cast<int>(cue.size()) + 4 > static_cast<int>(llama_n_ctx(ctx_))) {
+      return make_error(ErrorCode::kResource, "no room left in the context for the answer line");
+    }
+    if (auto r = decode_tokens(cue, pos); !r) return std::unexpected(r.error());
+    pos += static_cast<int>(cue.size());
+    std::string alts;
+    for (const auto& l : letters) alts += (alts.empty() ? "" : " | ") + fmt::format("\"{}\"", l);
+    const std::string grammar = fmt::format("root ::= \" \"? ({})", alts);
+    SamplerPtr smpl(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+    llama_sampler* g = llama_sampler_init_grammar(vocab_, grammar.c_str(), "root");
+    if (g == nullptr) return make_error(ErrorCode::kInternal, "answer grammar failed to compile");
+    llama_sampler_chain_add(smpl.get(), g);
+    llama_sampler_chain_add(smpl.get(), llama_sampler_init_greedy());
+    std::string text;
+    for (int i = 0; i < 4; ++i) {
+      llama_token t = llama_sampler_sample(smpl.get(), ctx_, -1);
+      if (llama_vocab_is_eog(vocab_, t)) break;
+      text += piece(t, false);
+      bool done = false;
+      for (const auto& l : letters) {
+        if (text.find(l) != std::string::npos) done = true;
+      }
+      if (done) break;
+      if (auto r = decode_tokens({t}, pos++); !r) return std::unexpected(r.error());
+    }
+    for (const auto& l : letters) {
+      if (text.find(l) != std::string::npos) return l;
+    }
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("constrained answer produced '{}', not a letter", text));
+  }
+
+  static std::vector<float> log_softmax(const float* logits, int n) {
+    float mx = logits[0];
+    for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
+    const float lse = mx + static_cast<float>(std::log(sum));
+    std::vector<float> out(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) out[static_cast<size_t>(i)] = logits[i] - lse;
+    return out;
+  }
+
+  static double log_prob_of(const float* logits, int n, llama_token t) {
+    float mx = logits[0];
+    for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
+    return static_cast<double>(logits[t] - mx) - std::log(sum);
+  }
+
+  llama_model* model_;
+  llama_context* ctx_;
+  const llama_vocab* vocab_;
+  common_chat_templates_ptr templates_;
+  std::string bos_text_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_llama_backend(llama_model* model, llama_context* ctx) {
+  return std::make_unique<LlamaBackend>(model, ctx);
+}
+
+}  // namespace clinbench

@@ -1,0 +1,201 @@
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "clinbench/evaluate.h"
+#include "clinbench/extract.h"
+
+namespace clinbench {
+
+namespace {
+
+std::string options_block(const Item& item) {
+  std::string s;
+  for (const auto& [letter, text] : item.options) s += fmt::format("{}. {}\n", letter, text);
+  return s;
+}
+
+std::vector<std::string> letters_of(const Item& item) {
+  std::vector<std::string> v;
+  for (const auto& [letter, text] : item.options) v.push_back(letter);
+  return v;
+}
+
+std::string trace_json(const std::vector<ChatMessage>& messages) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& m : messages) a.push_back({{"role", m.role}, {"content", m.content}});
+  return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The assistant turn as the model wrote it, the constrained answer line included.
+std::string assistant_text(const Generation& g) {
+  return g.constrained_answer ? g.text + "\nAnswer: " + *g.constrained_answer : g.text;
+}
+
+void add_generation(ItemRecord& r, const Generation& g, bool first_turn) {
+  if (first_turn) {
+    r.prompt_tokens = g.prompt_tokens;
+    r.ttft_ms = g.ttft_ms;
+  }
+  r.output_tokens.push_back(g.output_tokens);
+  r.prefill_ms += g.prefill_ms;
+  r.decode_ms += g.decode_ms;
+  r.reasoning_chars += static_cast<int64_t>(g.text.size());
+  r.reasoning_tokens += g.output_tokens;
+}
+
+void finish(ItemRecord& r, const Item& item) {
+  int64_t out = 0;
+  for (auto t : r.output_tokens) out += t;
+  if (out > 0 && r.decode_ms > 0) r.tokens_per_s = out / (r.decode_ms / 1000.0);
+  r.correct_answer = item.answer;
+  if (item.type != QuestionType::kOpenEnded && item.answer && r.error.empty()) {
+    r.correct = !r.choice.empty() && r.choice == *item.answer;
+    // A trace cut before it answered is recorded as truncated, not scored as a wrong answer.
+    if (r.truncated && r.choice.empty()) r.correct.reset();
+  }
+}
+
+// Takes the answer from a reply: the constrained line when present, else the extractor.
+void take_answer(ItemRecord& r, const Item& item, const Generation& g) {
+  if (g.constrained_answer) {
+    r.choice = *g.constrained_answer;
+    r.extraction_rule = "grammar";
+    return;
+  }
+  Extraction e = extract_answer(g.text, item.options);
+  if (e.letter) {
+    r.choice = *e.letter;
+    r.extraction_rule = to_string(e.rule);
+  } else {
+    r.extraction_rule = to_string(ExtractionRule::kNone);
+  }
+}
+
+}  // namespace
+
+ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& s,
+                         const std::string& model, const std::string& dataset) {
+  ItemRecord r;
+  r.model = model;
+  r.dataset = dataset;
+  r.item_id = item.id;
+  r.split = item.split;
+  r.question_type = to_string(item.type);
+  const bool lettered = item.type != QuestionType::kOpenEnded && !item.options.empty();
+  const bool loglik = s.decoding.scoring == Scoring::kLoglik && lettered;
+  r.scoring = loglik ? "loglik" : "generate";
+  std::vector<ChatMessage> messages;
+  if (!s.prompts.system.empty()) messages.push_back({"system", s.prompts.system});
+
+  GenerationParams gp;
+  gp.max_tokens = s.decoding.max_tokens;
+  gp.temperature = s.decoding.temperature;
+  gp.seed = s.decoding.seed;
+
+  if (loglik) {
+    messages.push_back({"user", fmt::format("{}\n\n{}\nAnswer with the correct option.",
+                                            item.question, options_block(item))});
+    std::vector<std::pair<std::string, std::string>> conts;
+    for (const auto& [letter, text] : item.options) conts.emplace_back(letter, " " + text);
+    auto sc = backend.loglik(messages, "Answer:", conts);
+    if (!sc) {
+      r.error = sc.error().message;
+    } else {
+      r.prompt_tokens = sc->prompt_tokens;
+      r.prefill_ms = sc->prefill_ms + sc->continuation_ms;
+      nlohmann::json raw = nlohmann::json::object(), norm = nlohmann::json::object();
+      double best = -INFINITY;
+      for (const auto& o : sc->options) {
+        const double n = o.logprob / static_cast<double>(std::max<int64_t>(1, o.tokens));
+        raw[o.letter] = o.logprob;
+        norm[o.letter] = n;
+        if (n > best) {
+          best = n;
+          r.choice = o.letter;
+        }
+      }
+      r.extraction_rule = "loglik_normalized";
+      r.extra["loglik"] = {{"raw", raw}, {"normalized", norm},
+                           {"prefix_ms", sc->prefill_ms},
+                           {"continuations_ms", sc->continuation_ms}};
+    }
+    r.trace = trace_json(messages);
+    finish(r, item);
+    return r;
+  }
+
+  switch (item.type) {
+    case QuestionType::kMultiChoice: {
+      messages.push_back({"user", fmt::format("{}\n\n{}\n{}", item.question, options_block(item),
+                                              s.prompts.multi_choice_instruction)});
+      if (s.decoding.constrained_answer) gp.constrained_answer_letters = letters_of(item);
+      auto g = backend.generate(messages, gp);
+      if (!g) {
+        r.error = g.error().message;
+        break;
+      }
+      add_generation(r, *g, true);
+      messages.push_back({"assistant", assistant_text(*g)});
+      r.prediction = g->text;
+      r.truncated = g->truncated;
+      take_answer(r, item, *g);
+      break;
+    }
+    case QuestionType::kOpenEndedMultiChoice: {
+      messages.push_back({"user", fmt::format("{}\n\n{}", item.question,
+                                              s.prompts.open_instruction)});
+      auto g1 = backend.generate(messages, gp);
+      if (!g1) {
+        r.error = g1.error().message;
+        break;
+      }
+      add_generation(r, *g1, true);
+      if (g1->truncated) r.extra["open_answer_truncated"] = true;
+      messages.push_back({"assistant", g1->text});
+      r.prediction = g1->text;
+      messages.push_back({"user", fmt::format("Options:\n{}\n{}", options_block(item),
+                                              s.prompts.map_instruction)});
+      if (s.decoding.constrained_answer) gp.constrained_answer_letters = letters_of(item);
+      auto g2 = backend.generate(messages, gp);
+      if (!g2) {
+        r.error = g2.error().message;
+        break;
+      }
+      add_generation(r, *g2, false);
+      messages.push_back({"assistant", assistant_text(*g2)});
+      r.truncated = g2->truncated && !g2->constrained_answer;
+      take_answer(r, item, *g2);
+      break;
+    }
+    case QuestionType::kOpenEnded: {
+      messages.push_back({"user", fmt::format("{}\n\n{}", item.question,
+                                              s.prompts.open_instruction)});
+      auto g = backend.generate(messages, gp);
+      if (!g) {
+        r.error = g.error().message;
+        break;
+      }
+      add_generation(r, *g, true);
+      messages.push_back({"assistant", g->text});
+      r.prediction = g->text;
+      r.truncated = g->truncated;
+      r.choice = "NOTAVALUE";
+      break;
+    }
+  }
+  // A reply cut by the budget stays truncated. Only an explicit answer it wrote before the cut
+  // counts; a letter picked out of unfinished reasoning does not, and the item is not scored.
+  if (r.truncated && r.choice != "NOTAVALUE") {
+    const std::string& rule = r.extraction_rule;
+    if (rule != "grammar" && rule != "answer_statement" && rule != "boxed" &&
+        rule != "answer_tag") {
+      r.choice.clear();
+    }
+  }
+  r.trace = trace_json(messages);
+  finish(r, item);
+  return r;
+}
+
+}  // namespace clinbench

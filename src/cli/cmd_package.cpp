@@ -1,8 +1,86 @@
-// package, verify (placeholder until they are wired).
+// package, verify: thin handlers over the provenance library.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
 #include "cli/commands.h"
+#include "clinbench/package.h"
+#include "clinbench/provenance.h"
+#include "clinbench/store.h"
 
 namespace clinbench::cli {
+namespace {
 
-std::vector<Command> provenance_commands() { return {}; }
+Command package_command() {
+  return {"package",
+          "Write the CURE-Bench submission zip (submission.csv, meta_data.json) of one model",
+          [](CLI::App* sub) -> std::function<int()> {
+            struct Opts {
+              std::string run_dir, model, out;
+              PackageOptions po;
+            };
+            auto o = std::make_shared<Opts>();
+            sub->add_option("run_dir", o->run_dir, "run directory")->required();
+            sub->add_option("--model", o->model, "the model's name in the run")->required();
+            sub->add_option("-o,--output", o->out, "the zip to write")->required();
+            sub->add_option("--dataset", o->po.dataset,
+                            "dataset to package (needed when the model ran on several)");
+            sub->add_option("--model-type", o->po.model_type, "meta_data.json model_type")
+                ->capture_default_str();
+            sub->add_option("--base-model", o->po.base_model_name,
+                            "meta_data.json base_model_name (default: the model's name)");
+            sub->add_option("--info", o->po.additional_info,
+                            "meta_data.json additional_info (default: clinbench and llama.cpp "
+                            "commits, strategy, scoring)");
+            return [o]() -> int {
+              auto store = RunStore::open(o->run_dir);
+              if (!store) return report_error(store.error());
+              auto s = write_submission(*store, o->model, o->po, o->out);
+              if (!s) return report_error(s.error());
+              std::cout << fmt::format(
+                  "wrote {}: {} items of {} by {}, {} without prediction, {} NOTAVALUE, "
+                  "{:.1f} tokens per question\n",
+                  s->zip_path.string(), s->items, s->dataset, s->model_name, s->no_prediction,
+                  s->notavalue, s->average_tokens_per_question);
+              return kExitOk;
+            };
+          }};
+}
+
+Command verify_command() {
+  return {"verify",
+          "Re-hash every input and export listed in RUN_DIR/manifest.json and report drift "
+          "(exit 0: none, 1: drift, 3: unreadable manifest)",
+          [](CLI::App* sub) -> std::function<int()> {
+            struct Opts {
+              std::string run_dir;
+              bool json = false;
+            };
+            auto o = std::make_shared<Opts>();
+            sub->add_option("run_dir", o->run_dir, "run directory")->required();
+            sub->add_flag("--json", o->json, "print the report as JSON");
+            return [o]() -> int {
+              auto report = verify_run(o->run_dir);
+              if (!report) {
+                std::fprintf(stderr, "clinbench: %s\n", report.error().message.c_str());
+                return kExitInput;
+              }
+              if (o->json) {
+                std::cout << to_json(*report).dump(2, ' ', false,
+                                                   nlohmann::json::error_handler_t::replace)
+                          << "\n";
+              } else {
+                std::cout << format_verify_report(*report);
+              }
+              return report->drifted() ? kExitFailed : kExitOk;
+            };
+          }};
+}
+
+}  // namespace
+
+std::vector<Command> provenance_commands() { return {package_command(), verify_command()}; }
 
 }  // namespace clinbench::cli

@@ -1,0 +1,303 @@
+// The CURE-Bench submission zip: submission.csv and meta_data.json at its root.
+#include "clinbench/package.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <set>
+
+#include "clinbench/provenance.h"
+
+namespace clinbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Appends `text` to out with every byte that does not start a well-formed UTF-8 sequence (bad
+// lead byte, truncated or overlong sequence, surrogate, above U+10FFFF) replaced by U+FFFD.
+void append_utf8(std::string& out, std::string_view text) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t len = 0;
+    uint32_t cp = 0, min = 0;
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07, min = 0x10000;
+    }
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      ok = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out.append(kReplacement);
+      ++i;
+    }
+  }
+}
+
+struct ZipDiscard {
+  void operator()(zip_t* z) const { zip_discard(z); }
+};
+using ZipPtr = std::unique_ptr<zip_t, ZipDiscard>;
+
+// Removes the temporary file unless it was renamed into place.
+struct TempFile {
+  fs::path path;
+  bool keep = false;
+  ~TempFile() {
+    if (!keep) ::unlink(path.c_str());
+  }
+};
+
+Error zip_io_error(const fs::path& path, std::string_view doing, const char* why) {
+  return Error{ErrorCode::kIo, fmt::format("{}: {}: {}", path.string(), doing, why)};
+}
+
+// Parses the store's "2025-01-31T12:34:56.789Z"; nullopt when it is not that.
+std::optional<time_t> parse_timestamp(const std::string& ts) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(ts.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const time_t t = timegm(&tm);
+  if (t == static_cast<time_t>(-1)) return std::nullopt;
+  return t;
+}
+
+// Adds one file at the zip root; the bytes must outlive zip_close.
+Result<void> add_entry(zip_t* z, const fs::path& zip_path, const char* name,
+                       const std::string& bytes, time_t mtime) {
+  zip_source_t* src = zip_source_buffer(z, bytes.data(), bytes.size(), 0);
+  if (!src) return std::unexpected(zip_io_error(zip_path, name, zip_strerror(z)));
+  const zip_int64_t index = zip_file_add(z, name, src, ZIP_FL_ENC_UTF_8);
+  if (index < 0) {
+    zip_source_free(src);  // zip_file_add takes ownership only when it succeeds
+    return std::unexpected(zip_io_error(zip_path, name, zip_strerror(z)));
+  }
+  const auto i = static_cast<zip_uint64_t>(index);
+  if (zip_file_set_mtime(z, i, mtime, 0) != 0 ||
+      zip_set_file_compression(z, i, ZIP_CM_DEFLATE, 9) != 0) {
+    return std::unexpected(zip_io_error(zip_path, name, zip_strerror(z)));
+  }
+  return {};
+}
+
+Result<void> sync_file(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(zip_io_error(path, "cannot open", std::strerror(errno)));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return std::unexpected(zip_io_error(path, "cannot sync", std::strerror(err)));
+  return {};
+}
+
+// Writes the two files into zip_path through a temporary file beside it.
+Result<void> write_zip(const fs::path& zip_path, const std::string& csv, const std::string& meta,
+                       time_t mtime) {
+  TempFile temp{fs::path(zip_path.string() + fmt::format(".tmp.{}", getpid()))};
+  ::unlink(temp.path.c_str());
+  int err = 0;
+  ZipPtr z(zip_open(temp.path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err));
+  if (!z) {
+    zip_error_t ze;
+    zip_error_init_with_code(&ze, err);
+    Error e = zip_io_error(temp.path, "cannot create", zip_error_strerror(&ze));
+    zip_error_fini(&ze);
+    return std::unexpected(std::move(e));
+  }
+  if (auto r = add_entry(z.get(), zip_path, "submission.csv", csv, mtime); !r) return r;
+  if (auto r = add_entry(z.get(), zip_path, "meta_data.json", meta, mtime); !r) return r;
+  if (zip_close(z.get()) != 0) {  // on failure the archive stays open: z discards it
+    return std::unexpected(zip_io_error(temp.path, "cannot write", zip_strerror(z.get())));
+  }
+  z.release();  // zip_close freed it
+  if (auto r = sync_file(temp.path); !r) return r;
+  if (std::rename(temp.path.c_str(), zip_path.c_str()) != 0) {
+    return std::unexpected(zip_io_error(zip_path,
+                                        fmt::format("cannot rename {} onto it", temp.path.string()),
+                                        std::strerror(errno)));
+  }
+  temp.keep = true;
+  return {};
+}
+
+std::string join(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
+std::string default_additional_info(const RunStore& store, const ModelRecord* model,
+                                    const std::vector<ItemRecord>& items) {
+  auto build = store.metadata(kMetadataBuild);
+  const nlohmann::json b = build ? *build : build_info();
+  auto str = [&](const char* key) {
+    return b.contains(key) && b[key].is_string() ? b[key].get<std::string>() : "unknown";
+  };
+  std::set<std::string> scoring;
+  for (const auto& it : items) scoring.insert(it.scoring);
+  return fmt::format(
+      "Evaluated with clinbench {} (commit {}) on llama.cpp {}; strategy {}; "
+      "scoring {}",
+      str("clinbench_version"), str("clinbench_commit"), str("llama_cpp_commit"),
+      model && !model->strategy.empty() ? model->strategy : "unknown", join(scoring));
+}
+
+}  // namespace
+
+std::string csv_quote(std::string_view field) {
+  std::string out;
+  out.reserve(field.size() + 2);
+  out += '"';
+  std::string clean;
+  append_utf8(clean, field);
+  for (char c : clean) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string submission_csv(const std::vector<ItemRecord>& items) {
+  std::string out = csv_quote("id") + "," + csv_quote("prediction") + "," + csv_quote("choice") +
+                    "," + csv_quote("reasoning") + "\r\n";
+  for (const auto& it : items) {
+    out += csv_quote(it.item_id);
+    out += ',';
+    out += csv_quote(it.prediction.empty() ? kNoPrediction : std::string_view(it.prediction));
+    out += ',';
+    out += csv_quote(it.choice.empty() ? kNotAValue : std::string_view(it.choice));
+    out += ',';
+    out += csv_quote(it.trace.empty() ? std::string_view("[]") : std::string_view(it.trace));
+    out += "\r\n";
+  }
+  return out;
+}
+
+double average_tokens_per_question(const std::vector<ItemRecord>& items) {
+  if (items.empty()) return 0;
+  double total = 0;
+  for (const auto& it : items) {
+    total += static_cast<double>(it.prompt_tokens);
+    for (int64_t t : it.output_tokens) total += static_cast<double>(t);
+  }
+  return total / static_cast<double>(items.size());
+}
+
+Result<PackageSummary> write_submission(const RunStore& store, const std::string& model_name,
+                                        const PackageOptions& options, const fs::path& zip_path) {
+  const std::string db = RunPaths::db(store.run_dir()).string();
+  auto fail = [&](ErrorCode code, const std::string& what) {
+    return make_error(code, fmt::format("{}: {}", db, what));
+  };
+  auto counts = store.counts();
+  if (!counts) return std::unexpected(counts.error());
+  auto models = store.models();
+  if (!models) return std::unexpected(models.error());
+
+  std::set<std::string> known, datasets;
+  const ModelRecord* model = nullptr;
+  for (const auto& m : *models) {
+    known.insert(m.name);
+    if (m.name == model_name) model = &m;
+  }
+  for (const auto& c : *counts) {
+    known.insert(c.model);
+    if (c.model == model_name) datasets.insert(c.dataset);
+  }
+  if (!known.count(model_name)) {
+    return fail(ErrorCode::kNotFound, fmt::format("unknown model '{}' (models in this run: {})",
+                                                  model_name, join(known)));
+  }
+  if (datasets.empty()) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("model '{}' has no items in this run: nothing to package", model_name));
+  }
+  std::string dataset = options.dataset;
+  if (dataset.empty()) {
+    if (datasets.size() > 1) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("model '{}' has items of several datasets ({}): choose one "
+                              "(--dataset)",
+                              model_name, join(datasets)));
+    }
+    dataset = *datasets.begin();
+  } else if (!datasets.count(dataset)) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("model '{}' has no items of dataset '{}' (its datasets: {})",
+                            model_name, dataset, join(datasets)));
+  }
+
+  auto items = store.items({.model = model_name, .dataset = dataset});
+  if (!items) return std::unexpected(items.error());
+  if (items->empty()) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("model '{}' has no items of dataset '{}'", model_name, dataset));
+  }
+
+  PackageSummary s;
+  s.zip_path = zip_path;
+  s.model_name = model_name;
+  s.dataset = dataset;
+  s.items = static_cast<int64_t>(items->size());
+  s.average_tokens_per_question = average_tokens_per_question(*items);
+  std::string latest;
+  for (const auto& it : *items) {
+    s.no_prediction += it.prediction.empty();
+    s.notavalue += it.choice.empty() || it.choice == kNotAValue;
+    latest = std::max(latest, it.finished_at);
+  }
+
+  nlohmann::ordered_json meta;
+  meta["model_name"] = model_name;
+  meta["model_type"] = options.model_type;
+  meta["track"] = "internal_reasoning";
+  meta["base_model_type"] = "OpenWeighted";
+  meta["base_model_name"] = options.base_model_name.empty() ? model_name : options.base_model_name;
+  meta["dataset"] = dataset;
+  meta["additional_info"] = options.additional_info.empty()
+                                ? default_additional_info(store, model, *items)
+                                : options.additional_info;
+  meta["average_tokens_per_question"] = s.average_tokens_per_question;
+  s.meta_data = meta;
+
+  const std::string csv = submission_csv(*items);
+  const std::string meta_text =
+      meta.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  // The entries carry the time the last item finished, so packaging the same run twice gives
+  // the same bytes.
+  const time_t mtime = parse_timestamp(latest).value_or(std::time(nullptr));
+  if (auto w = write_zip(zip_path, csv, meta_text, mtime); !w) return std::unexpected(w.error());
+  return s;
+}
+
+}  // namespace clinbench

@@ -96,8 +96,8 @@ class EnergyMeter {
   bool available() const { return available_; }
   // Microjoules since start(), over every package; nullopt when unavailable.
   std::optional<uint64_t> energy_uj() const;
-  // {"source": "rapl", "packages": [names], "energy_j": ..., "samples": n} or null when
-  // unavailable.
+  // {"source": "rapl", "packages": [names], "energy_uj": n, "energy_j": x, "samples": n} or null
+  // when unavailable.
   nlohmann::json to_json() const;
 
  private:

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -35,6 +36,13 @@ Command package_command() {
                             "meta_data.json additional_info (default: clinbench and llama.cpp "
                             "commits, strategy, scoring)");
             return [o]() -> int {
+              // RunStore::open creates a missing run.db; packaging must not.
+              std::error_code ec;
+              if (!std::filesystem::exists(RunPaths::db(o->run_dir), ec)) {
+                std::fprintf(stderr, "clinbench: %s: no run.db: not a run directory\n",
+                             o->run_dir.c_str());
+                return kExitInput;
+              }
               auto store = RunStore::open(o->run_dir);
               if (!store) return report_error(store.error());
               auto s = write_submission(*store, o->model, o->po, o->out);

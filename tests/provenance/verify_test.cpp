@@ -266,6 +266,12 @@ TEST_F(VerifyRun, CliPackage) {
             std::string::npos)
       << unknown.err;
 
+  const std::string nowhere = (base() / "not_a_run").string();
+  auto missing = testing::run_command({bin, "package", nowhere, "--model", "tiny", "-o", zip});
+  EXPECT_EQ(missing.exit_code, 3) << missing.err;
+  EXPECT_NE(missing.err.find("not a run directory"), std::string::npos) << missing.err;
+  EXPECT_FALSE(fs::exists(nowhere));
+
   // A run in progress holds the directory: package says so and writes nothing.
   auto store = RunStore::open(run_dir());
   ASSERT_TRUE(store);

@@ -14,6 +14,10 @@
 
 namespace clinbench {
 
+// Sequences every context is created with: the shared prompt plus one per option of an item
+// (up to 7) for log-likelihood scoring. The KV buffer is unified, so this does not multiply it.
+inline constexpr uint32_t kSequences = 8;
+
 struct Bytes {
   uint64_t weights = 0;
   uint64_t kv = 0;       // KV cache at the planned context
@@ -46,7 +50,7 @@ struct StrategyPlan {
 struct PlanOptions {
   uint32_t n_ctx = 4096;            // 0: the model's training context; capped at it
   uint32_t n_batch = 512;
-  uint32_t n_seq = 1;               // parallel sequences
+  uint32_t n_seq = kSequences;      // parallel sequences (one unified KV buffer)
   std::string recipe = "mixed";
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
 };

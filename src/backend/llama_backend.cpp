@@ -116,6 +116,10 @@ class LlamaBackend final : public Backend {
 
     const auto tc = Clock::now();
     const int n_prefix = static_cast<int>(ptoks.size());
+    // Every option continues the shared prefix in its own sequence (a copy of sequence 0 in the
+    // KV cache, no recomputation); all continuations go through llama_decode together.
+    const int n_seq = static_cast<int>(llama_n_seq_max(ctx_));
+    std::vector<std::vector<llama_token>> conts;
     for (const auto& [letter, text] : continuations) {
       std::vector<llama_token> ct = tokenize(text, false, false);
       if (ct.empty()) {
@@ -127,37 +131,61 @@ class LlamaBackend final : public Backend {
                           fmt::format("prompt and option {} ({} tokens) exceed the context of {}",
                                       letter, n_prefix + ct.size(), n_ctx));
       }
-      OptionScore s;
-      s.letter = letter;
-      s.tokens = static_cast<int64_t>(ct.size());
-      s.logprob = first[static_cast<size_t>(ct[0])];
-      if (ct.size() > 1) {
-        // The prefix stays in the KV cache; only the continuation is evaluated.
-        llama_memory_seq_rm(mem, 0, n_prefix, -1);
-        const int n = static_cast<int>(ct.size()) - 1;
-        llama_batch batch = llama_batch_init(n, 0, 1);
-        for (int i = 0; i < n; ++i) {
-          batch.token[i] = ct[static_cast<size_t>(i)];
-          batch.pos[i] = n_prefix + i;
-          batch.n_seq_id[i] = 1;
-          batch.seq_id[i][0] = 0;
-          batch.logits[i] = 1;
-        }
-        batch.n_tokens = n;
-        const int rc = llama_decode(ctx_, batch);
-        if (rc != 0) {
-          llama_batch_free(batch);
-          return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
-        }
-        for (int i = 0; i < n; ++i) {
-          const float* logits = llama_get_logits_ith(ctx_, i);
-          s.logprob += log_prob_of(logits, n_vocab, ct[static_cast<size_t>(i) + 1]);
-        }
-        llama_batch_free(batch);
-      }
-      out.options.push_back(s);
+      OptionScore sc;
+      sc.letter = letter;
+      sc.tokens = static_cast<int64_t>(ct.size());
+      sc.logprob = first[static_cast<size_t>(ct[0])];
+      out.options.push_back(sc);
+      conts.push_back(std::move(ct));
     }
-    llama_memory_seq_rm(mem, 0, n_prefix, -1);
+    const int n_batch = static_cast<int>(llama_n_batch(ctx_));
+    size_t next = 0;
+    while (next < conts.size()) {
+      // A group of options that fits the sequences and the batch.
+      std::vector<size_t> group;
+      int tokens = 0;
+      while (next < conts.size() && static_cast<int>(group.size()) + 1 < n_seq) {
+        const int add = static_cast<int>(conts[next].size()) - 1;
+        if (!group.empty() && tokens + add > n_batch) break;
+        group.push_back(next++);
+        tokens += add;
+      }
+      if (tokens == 0) continue;  // single-token continuations need no decode
+      llama_batch batch = llama_batch_init(std::max(tokens, 1), 0, 1);
+      std::vector<std::pair<size_t, int>> rows;  // (option, batch index of its first logits)
+      int k = 0;
+      for (size_t gi = 0; gi < group.size(); ++gi) {
+        const auto& ct = conts[group[gi]];
+        const llama_seq_id seq = static_cast<llama_seq_id>(gi + 1);
+        llama_memory_seq_rm(mem, seq, -1, -1);
+        llama_memory_seq_cp(mem, 0, seq, -1, -1);
+        rows.emplace_back(group[gi], k);
+        for (size_t i = 0; i + 1 < ct.size(); ++i) {
+          batch.token[k] = ct[i];
+          batch.pos[k] = n_prefix + static_cast<int>(i);
+          batch.n_seq_id[k] = 1;
+          batch.seq_id[k][0] = seq;
+          batch.logits[k] = 1;
+          ++k;
+        }
+      }
+      batch.n_tokens = k;
+      const int rc = llama_decode(ctx_, batch);
+      llama_batch_free(batch);
+      if (rc != 0) {
+        return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
+      }
+      for (const auto& [opt, first_row] : rows) {
+        const auto& ct = conts[opt];
+        for (size_t i = 0; i + 1 < ct.size(); ++i) {
+          const float* logits = llama_get_logits_ith(ctx_, first_row + static_cast<int>(i));
+          out.options[opt].logprob += log_prob_of(logits, n_vocab, ct[i + 1]);
+        }
+      }
+      for (size_t gi = 0; gi < group.size(); ++gi) {
+        llama_memory_seq_rm(mem, static_cast<llama_seq_id>(gi + 1), -1, -1);
+      }
+    }
     out.continuation_ms = ms_since(tc);
     return out;
   }

@@ -174,6 +174,10 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   cp.n_batch = spec.n_batch;
   cp.n_ubatch = std::min<uint32_t>(spec.n_batch, 512);
   cp.n_threads = n_threads;
+  // Sequences share one KV buffer: log-likelihood scoring copies a prompt's cache to one
+  // sequence per option instead of evaluating it again.
+  cp.n_seq_max = kSequences;
+  cp.kv_unified = true;
   cp.n_threads_batch = n_threads;
   std::unique_ptr<llama_context, ContextDeleter> ctx;
   {

@@ -66,6 +66,7 @@ Result<Simulated> simulate(const std::string& path, int n_gpu_layers, const Plan
   cp.n_batch = o.n_batch;
   cp.n_ubatch = std::min<uint32_t>(o.n_batch, 512);
   cp.n_seq_max = o.n_seq;
+  cp.kv_unified = true;
   std::unique_ptr<llama_context, ContextDeleter> ctx(llama_init_from_model(model.get(), cp));
   if (!ctx) {
     return make_error(ErrorCode::kInternal,

@@ -1,0 +1,128 @@
+// The llama backend on the real model: batched option log-likelihoods (shared prefix copied to
+// one sequence per option) equal a plain full-sequence evaluation; generation respects budgets.
+#include <gtest/gtest.h>
+#include <llama.h>
+
+#include <cmath>
+
+#include "backend/llama_backend.h"
+#include "model/backend_init.h"
+#include "test_util.h"
+
+namespace clinbench {
+namespace {
+
+struct Loaded {
+  llama_model* model = nullptr;
+  llama_context* ctx = nullptr;
+  ~Loaded() {
+    if (ctx) llama_free(ctx);
+    if (model) llama_model_free(model);
+  }
+};
+
+void load(Loaded& l, uint32_t n_seq) {
+  ensure_llama_backend();
+  llama_model_params mp = llama_model_default_params();
+  l.model = llama_model_load_from_file(testing::stories_model().c_str(), mp);
+  ASSERT_NE(l.model, nullptr);
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = 1024;
+  cp.n_threads = 2;
+  cp.n_seq_max = n_seq;
+  cp.kv_unified = true;
+  l.ctx = llama_init_from_model(l.model, cp);
+  ASSERT_NE(l.ctx, nullptr);
+}
+
+// Sum of log p(continuation tokens) by evaluating prompt + continuation as one sequence.
+double reference_logprob(llama_model* model, llama_context* ctx, const std::string& prompt,
+                         const std::string& cont) {
+  const llama_vocab* vocab = llama_model_get_vocab(model);
+  auto tok = [&](const std::string& t, bool special) {
+    std::vector<llama_token> out(t.size() + 8);
+    int n = llama_tokenize(vocab, t.data(), static_cast<int>(t.size()), out.data(),
+                           static_cast<int>(out.size()), special, true);
+    out.resize(static_cast<size_t>(n));
+    return out;
+  };
+  std::vector<llama_token> p = tok(prompt, true), c = tok(cont, false);
+  std::vector<llama_token> all = p;
+  all.insert(all.end(), c.begin(), c.end());
+  llama_memory_clear(llama_get_memory(ctx), true);
+  llama_batch batch = llama_batch_init(static_cast<int>(all.size()), 0, 1);
+  for (size_t i = 0; i < all.size(); ++i) {
+    batch.token[i] = all[i];
+    batch.pos[i] = static_cast<int>(i);
+    batch.n_seq_id[i] = 1;
+    batch.seq_id[i][0] = 0;
+    batch.logits[i] = 1;
+  }
+  batch.n_tokens = static_cast<int>(all.size());
+  EXPECT_EQ(llama_decode(ctx, batch), 0);
+  const int n_vocab = llama_vocab_n_tokens(vocab);
+  double sum = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    const float* lg = llama_get_logits_ith(ctx, static_cast<int>(p.size() + i - 1));
+    double mx = lg[0], z = 0;
+    for (int v = 1; v < n_vocab; ++v) mx = std::max<double>(mx, lg[v]);
+    for (int v = 0; v < n_vocab; ++v) z += std::exp(lg[v] - mx);
+    sum += lg[c[i]] - mx - std::log(z);
+  }
+  llama_batch_free(batch);
+  return sum;
+}
+
+TEST(RunBackend, BatchedLoglikEqualsFullSequenceEvaluation) {
+  Loaded l;
+  load(l, 8);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  const std::vector<ChatMessage> msgs = {{"user", "Once upon a time"}};
+  const std::vector<std::pair<std::string, std::string>> conts = {
+      {"A", " there was a little girl named Lily"}, {"B", " the dog"}, {"C", " a"},
+      {"D", " big red ball in the park and she was happy"}};
+  auto scores = backend->loglik(msgs, "Answer:", conts);
+  ASSERT_TRUE(scores) << scores.error().message;
+  ASSERT_EQ(scores->options.size(), 4u);
+  // The prompt the backend rendered: stories260K has no template, so ChatML.
+  const std::string prompt =
+      "<|im_start|>user\nOnce upon a time<|im_end|>\n<|im_start|>assistant\nAnswer:";
+  for (size_t i = 0; i < conts.size(); ++i) {
+    const double ref = reference_logprob(l.model, l.ctx, prompt, conts[i].second);
+    EXPECT_NEAR(scores->options[i].logprob, ref, 2e-3) << conts[i].first;
+    EXPECT_LT(scores->options[i].logprob, 0.0);
+  }
+}
+
+TEST(RunBackend, GenerationStopsAtTheBudgetAndSaysSo) {
+  Loaded l;
+  load(l, 8);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  GenerationParams gp;
+  gp.max_tokens = 5;
+  auto g = backend->generate({{"user", "Once upon a time"}}, gp);
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->output_tokens, 5);
+  EXPECT_TRUE(g->truncated);
+  EXPECT_GT(g->prompt_tokens, 4);
+  gp.constrained_answer_letters = {"A", "B", "C"};
+  auto c = backend->generate({{"user", "Pick one"}}, gp);
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_TRUE(c->constrained_answer.has_value());
+  EXPECT_TRUE(*c->constrained_answer == "A" || *c->constrained_answer == "B" ||
+              *c->constrained_answer == "C");
+}
+
+TEST(RunBackend, PromptLongerThanTheContextIsAnError) {
+  Loaded l;
+  load(l, 1);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  std::string huge;
+  for (int i = 0; i < 3000; ++i) huge += "word ";
+  auto g = backend->generate({{"user", huge}}, GenerationParams{});
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.error().message.find("does not fit the context"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clinbench

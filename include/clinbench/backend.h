@@ -49,6 +49,14 @@ struct LoglikScores {
   double continuation_ms = 0;  // all continuations
 };
 
+// Where the backend's time went, for overhead accounting (bench/): time inside the inference
+// engine's decode calls (llama_decode, or the HTTP round trips of a remote backend).
+struct BackendStats {
+  double engine_ms = 0;
+  int64_t engine_calls = 0;
+  int64_t tokens_evaluated = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -61,6 +69,7 @@ class Backend {
       const std::vector<ChatMessage>& messages, const std::string& assistant_prefix,
       const std::vector<std::pair<std::string, std::string>>& letter_continuations) = 0;
   virtual int64_t count_tokens(const std::string& text) = 0;
+  virtual BackendStats stats() const = 0;
 };
 
 }  // namespace clinbench

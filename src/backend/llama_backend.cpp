@@ -170,7 +170,7 @@ class LlamaBackend final : public Backend {
         }
       }
       batch.n_tokens = k;
-      const int rc = llama_decode(ctx_, batch);
+      const int rc = timed_decode(batch);
       llama_batch_free(batch);
       if (rc != 0) {
         return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
@@ -189,6 +189,8 @@ class LlamaBackend final : public Backend {
     out.continuation_ms = ms_since(tc);
     return out;
   }
+
+  BackendStats stats() const override { return stats_; }
 
   int64_t count_tokens(const std::string& text) override {
     return static_cast<int64_t>(tokenize(text, false, false).size());
@@ -250,13 +252,22 @@ class LlamaBackend final : public Backend {
         batch.logits[k] = (i + static_cast<size_t>(k) + 1 == toks.size()) ? 1 : 0;
       }
       batch.n_tokens = n;
-      const int rc = llama_decode(ctx_, batch);
+      const int rc = timed_decode(batch);
       llama_batch_free(batch);
       if (rc != 0) {
         return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
       }
     }
     return {};
+  }
+
+  int timed_decode(const llama_batch& batch) {
+    const auto t0 = Clock::now();
+    const int rc = llama_decode(ctx_, batch);
+    stats_.engine_ms += ms_since(t0);
+    ++stats_.engine_calls;
+    stats_.tokens_evaluated += batch.n_tokens;
+    return rc;
   }
 
   Result<std::string> constrained_answer(int pos, const std::vector<std::string>& letters) {
@@ -317,6 +328,7 @@ class LlamaBackend final : public Backend {
   const llama_vocab* vocab_;
   common_chat_templates_ptr templates_;
   std::string bos_text_;
+  BackendStats stats_;
 };
 
 }  // namespace

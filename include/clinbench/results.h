@@ -39,6 +39,14 @@ struct AccuracyRow {
   // == true; accuracy and Wilson 95% interval: present only when labeled > 0.
   AccuracySummary accuracy;
   std::size_t with_answer = 0;  // records with a correct_answer (open_ended ones included)
+  // Records with a correct_answer whose type is scored (not open_ended). The engine leaves
+  // `correct` unset for such an item when it failed (error) or was cut by the token budget
+  // before it answered, so scorable - accuracy.labeled is how many labeled items accuracy leaves
+  // out.
+  std::size_t scorable = 0;
+  // correct / scorable: the conservative accuracy that counts every unscored labeled item as
+  // wrong; nullopt when scorable is 0.
+  std::optional<double> strict_accuracy() const;
   std::size_t truncated = 0;
   std::size_t errors = 0;
   // "" when there is an accuracy; else why not: "no labels", or "not scored"

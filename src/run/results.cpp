@@ -34,11 +34,12 @@ struct RowKey {
 
 struct Group {
   std::vector<std::optional<bool>> correctness;
-  std::size_t with_answer = 0, truncated = 0, errors = 0;
+  std::size_t with_answer = 0, scorable = 0, truncated = 0, errors = 0;
   bool all_open_ended = true;
   void add(const ItemRecord &r) {
     correctness.push_back(r.correct);
     if (r.correct_answer) ++with_answer;
+    if (r.correct_answer && r.question_type != "open_ended") ++scorable;
     if (r.truncated) ++truncated;
     if (!r.error.empty()) ++errors;
     if (r.question_type != "open_ended") all_open_ended = false;
@@ -201,6 +202,11 @@ std::string gap_text(const GapRow &g) {
 
 }  // namespace
 
+std::optional<double> AccuracyRow::strict_accuracy() const {
+  if (scorable == 0) return std::nullopt;
+  return static_cast<double>(accuracy.correct) / static_cast<double>(scorable);
+}
+
 double UsageRow::avg_prompt_tokens() const {
   return items == 0 ? 0.0 : static_cast<double>(prompt_tokens) / static_cast<double>(items);
 }
@@ -235,6 +241,7 @@ RunResults compute_results(const std::vector<ItemRecord> &items, const ResultsOp
     row.question_type = key.type;
     row.accuracy = summarize_accuracy(group.correctness);
     row.with_answer = group.with_answer;
+    row.scorable = group.scorable;
     row.truncated = group.truncated;
     row.errors = group.errors;
     if (!row.accuracy.accuracy) row.note = group.all_open_ended ? "not scored" : "no labels";
@@ -351,6 +358,8 @@ Json results_json(const RunResults &results, const Json &extra_counts) {
                         {"ci_low", a.interval ? Json(a.interval->low) : Json()},
                         {"ci_high", a.interval ? Json(a.interval->high) : Json()},
                         {"with_answer", r.with_answer},
+                        {"scorable", r.scorable},
+                        {"strict_accuracy", opt_json(r.strict_accuracy())},
                         {"truncated", r.truncated},
                         {"errors", r.errors},
                         {"note", r.note.empty() ? Json() : Json(r.note)}});
@@ -510,7 +519,7 @@ std::string summary_csv(const RunResults &results) {
   std::string out =
       "model,dataset,split,question_type,items,labeled,correct,"
       "accuracy,ci_low,ci_high,"
-      "with_answer,truncated,errors,note\r\n";
+      "with_answer,scorable,strict_accuracy,truncated,errors,note\r\n";
   auto frac = [](const std::optional<double> &v) {
     return v ? fmt::format("{:.4f}", *v) : std::string();
   };
@@ -528,6 +537,8 @@ std::string summary_csv(const RunResults &results) {
         frac(a.interval ? std::optional<double>(a.interval->low) : std::nullopt),
         frac(a.interval ? std::optional<double>(a.interval->high) : std::nullopt),
         std::to_string(r.with_answer),
+        std::to_string(r.scorable),
+        frac(r.strict_accuracy()),
         std::to_string(r.truncated),
         std::to_string(r.errors),
         r.note};

@@ -95,6 +95,8 @@ TEST(ResultsAccuracy, PerModelDatasetSplitAndType) {
   EXPECT_EQ(mc->truncated, 1u);
   EXPECT_EQ(mc->errors, 1u);
   EXPECT_EQ(mc->note, "");
+  EXPECT_EQ(mc->scorable, 10u);
+  EXPECT_DOUBLE_EQ(*mc->strict_accuracy(), 0.8);
 
   const AccuracyRow* oemc = find_row(r, "m1", "cure", "val", "open_ended_multi_choice");
   ASSERT_NE(oemc, nullptr);
@@ -107,6 +109,8 @@ TEST(ResultsAccuracy, PerModelDatasetSplitAndType) {
   EXPECT_EQ(oe->accuracy.items, 1u);
   EXPECT_EQ(oe->with_answer, 1u);
   EXPECT_EQ(oe->note, "not scored");
+  EXPECT_EQ(oe->scorable, 0u);
+  EXPECT_FALSE(oe->strict_accuracy());
 
   // The whole val split: 9 right of 12 scored, 13 items.
   const AccuracyRow* all = find_row(r, "m1", "cure", "val", kAllQuestionTypes);
@@ -124,6 +128,25 @@ TEST(ResultsAccuracy, PerModelDatasetSplitAndType) {
   EXPECT_FALSE(test->accuracy.accuracy);
   EXPECT_FALSE(test->accuracy.interval);
   EXPECT_EQ(test->note, "no labels");
+}
+
+TEST(ResultsAccuracy, StrictAccuracyCountsUnscoredLabeledItemsAsWrong) {
+  // 4 labeled items: 2 right, 1 wrong, 1 cut by the token budget before it answered (the engine
+  // leaves `correct` unset), so accuracy is 2/3 and strict accuracy 2/4.
+  std::vector<ItemRecord> items = {rec("m", "d", "1", "val", "multi_choice", true),
+                                   rec("m", "d", "2", "val", "multi_choice", true),
+                                   rec("m", "d", "3", "val", "multi_choice", false),
+                                   rec("m", "d", "4", "val", "multi_choice", std::nullopt)};
+  items[3].truncated = true;
+  const RunResults r = compute_results(items);
+  const AccuracyRow* row = find_row(r, "m", "d", "val", "multi_choice");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->accuracy.labeled, 3u);
+  EXPECT_DOUBLE_EQ(*row->accuracy.accuracy, 2.0 / 3);
+  EXPECT_EQ(row->scorable, 4u);
+  EXPECT_DOUBLE_EQ(*row->strict_accuracy(), 0.5);
+  EXPECT_EQ(row->truncated, 1u);
+  EXPECT_DOUBLE_EQ(results_json(r)["accuracy"][0]["strict_accuracy"].get<double>(), 0.5);
 }
 
 TEST(ResultsAccuracy, RowsAreOrderedWithTypesInProtocolOrderAndAllLast) {
@@ -300,7 +323,7 @@ TEST(ResultsJson, EmptyInput) {
   EXPECT_TRUE(j["accuracy"].empty());
   EXPECT_EQ(summary_csv(r),
             "model,dataset,split,question_type,items,labeled,correct,accuracy,ci_low,ci_high,"
-            "with_answer,truncated,errors,note\r\n");
+            "with_answer,scorable,strict_accuracy,truncated,errors,note\r\n");
   EXPECT_NO_THROW(summary_table(r));
   EXPECT_NO_THROW(summary_markdown(r));
 }
@@ -318,12 +341,14 @@ TEST(ResultsCsv, QuotesPerRfc4180) {
       rec("llama, \"8B\"", "d", "2", "val", "multi_choice", false),
       rec("llama, \"8B\"", "d", "3", "test", "multi_choice", std::nullopt, false)};
   const std::string csv = summary_csv(items);
-  EXPECT_NE(csv.find("\r\n\"llama, \"\"8B\"\"\",d,test,multi_choice,1,0,0,,,,0,0,0,no labels\r\n"),
-            std::string::npos)
+  EXPECT_NE(
+      csv.find("\r\n\"llama, \"\"8B\"\"\",d,test,multi_choice,1,0,0,,,,0,0,,0,0,no labels\r\n"),
+      std::string::npos)
       << csv;
-  EXPECT_NE(csv.find("\"llama, \"\"8B\"\"\",d,val,multi_choice,2,2,1,0.5000,0.0945,0.9055,2,0,0,"
-                     "\r\n"),
-            std::string::npos)
+  EXPECT_NE(
+      csv.find("\"llama, \"\"8B\"\"\",d,val,multi_choice,2,2,1,0.5000,0.0945,0.9055,2,2,0.5000,0,0,"
+               "\r\n"),
+      std::string::npos)
       << csv;
   // Every line ends in CRLF and has 14 fields outside quotes.
   std::size_t lines = 0;

@@ -95,6 +95,14 @@ Result<nlohmann::json> hash_inputs(const nlohmann::json& inputs) {
     return make_error(ErrorCode::kInvalidArgument,
                       "inputs: expected an object {\"models\", \"datasets\", \"config\"}");
   }
+  // Before hashing anything: a typo should not cost a pass over a 10 GB model first.
+  for (const auto& [key, value] : inputs.items()) {
+    if (key != "models" && key != "datasets" && key != "config") {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("inputs.{}: unknown key (expected models, datasets, config)", key));
+    }
+  }
   nlohmann::json out;
   for (const char* group : {"models", "datasets"}) {
     out[group] = nlohmann::json::object();
@@ -122,13 +130,6 @@ Result<nlohmann::json> hash_inputs(const nlohmann::json& inputs) {
     auto h = hash_input(inputs["config"].get<std::string>());
     if (!h) return std::unexpected(h.error().with_context("config"));
     out["config"] = std::move(*h);
-  }
-  for (const auto& [key, value] : inputs.items()) {
-    if (key != "models" && key != "datasets" && key != "config") {
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          fmt::format("inputs.{}: unknown key (expected models, datasets, config)", key));
-    }
   }
   return out;
 }

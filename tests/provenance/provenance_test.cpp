@@ -44,7 +44,9 @@ TEST(ProvenanceHost, DescribesThisMachine) {
   EXPECT_EQ(h["os"]["name"], "Linux");
   EXPECT_FALSE(h["os"]["kernel"].get<std::string>().empty());
   EXPECT_GT(h["cpu"]["logical_cores"].get<long>(), 0);
-  EXPECT_TRUE(h["cpu"]["model"].is_string()) << h.dump();
+#if defined(__x86_64__)
+  EXPECT_TRUE(h["cpu"]["model"].is_string()) << h.dump();  // arm64 kernels may not name it
+#endif
   EXPECT_TRUE(h["cpu"]["flags"].is_array()) << h.dump();
   EXPECT_GT(h["memory_bytes"].get<uint64_t>(), 64ull << 20);
   EXPECT_TRUE(h.contains("accelerator"));

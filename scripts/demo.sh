@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on an embedded default, needing nothing outside the repository: installs and
 # builds everything (scripts/setup.sh), writes a small synthetic Llama with `clinbench synth`,
-# shows its facts and memory plan, and loads it through the strategy chain under a host budget
-# too small for its float weights, so the chain falls back to a quantized load.
+# shows its facts and memory plan, loads it through the strategy chain under a host budget too
+# small for its float weights (the chain falls back to a quantized load), evaluates it at both
+# budgets on the demo datasets in examples/, and packages and verifies the run.
+# The model's weights are random: its answers are noise; the pipeline is the point.
 # Output goes to out/demo/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,4 +27,13 @@ budget=180MiB
 echo; echo "== clinbench load --strategy auto --host-memory $budget (too small for f32)"
 $cb load "$out/demo-llama-f32.gguf" --ctx 1024 --host-memory "$budget" \
   --json-out "$out/attempt-log.json"
-echo; echo "attempt log written to $out/attempt-log.json"
+
+echo; echo "== clinbench run --config examples/demo.toml (the model at full budget and at $budget)"
+rm -rf "$out/run"
+$cb run --config examples/demo.toml
+
+echo; echo "== clinbench package and verify"
+$cb package "$out/run" --model synthetic-llama-180MiB --dataset demo-test -o "$out/submission.zip"
+$cb verify "$out/run"
+echo; echo "demo outputs in $out/: attempt-log.json, run/ (run.db, samples.jsonl, results.json,"
+echo "summary.md, manifest.json, attempts/), submission.zip"

@@ -1,15 +1,13 @@
-// Results of a run, computed from its stored items (ItemRecord,
-// include/clinbench/store.h): accuracy with Wilson intervals, token usage,
-// paired comparisons between models and the generalization gap, written as
-// results.json's "results" section and as summary tables (Markdown, CSV,
-// terminal).
+// Results of a run, computed from its stored items (ItemRecord, include/clinbench/store.h):
+// accuracy with Wilson intervals, token usage, paired comparisons between models and the
+// generalization gap, as JSON (results.json) and as summary tables (Markdown, CSV, terminal).
+// docs/telemetry.md describes every key.
 //
-// Honesty rules (DESIGN.md, "Reports and provenance"): an item counts towards
-// accuracy only when its `correct` is set; a group without any such item has no
-// accuracy ("no labels", never 0%), and a generalization gap is computed only
-// when both the 'val' and the 'test' split of a model × dataset have labeled
-// items. Everything here is pure and deterministic (the bootstrap is seeded);
-// nothing throws.
+// Honesty rules (DESIGN.md, "Reports and provenance"): an item counts towards accuracy only when
+// its `correct` is set (it is *scored*); a group without any scored item has no accuracy ("no
+// labels", never 0%), and a generalization gap is computed only when both the 'val' and the
+// 'test' split of a model × dataset have scored items. Everything here is pure and deterministic
+// (the bootstrap is seeded); nothing throws.
 #pragma once
 
 #include <cstddef>
@@ -26,33 +24,35 @@
 namespace clinbench {
 
 // The question_type of the row that pools every question type of a split.
-inline constexpr const char *kAllQuestionTypes = "all";
+inline constexpr const char* kAllQuestionTypes = "all";
 
-// One model × dataset × split × question_type (question_type "all": every type
-// of the split).
+// One model × dataset × split × question_type (question_type "all": every type of the split).
 struct AccuracyRow {
   std::string model;
   std::string dataset;
   std::string split;          // "" when unknown
   std::string question_type;  // "multi_choice", ..., or kAllQuestionTypes
-  // items: every record; labeled: records with `correct` set; correct: correct
-  // == true; accuracy and Wilson 95% interval: present only when labeled > 0.
+  // accuracy.items: every record; accuracy.labeled: records with `correct` set (the scored ones;
+  // results_json calls them "scored"); accuracy.correct: correct == true; the accuracy and its
+  // Wilson 95% interval: present only when some record is scored.
   AccuracySummary accuracy;
-  std::size_t with_answer = 0;  // records with a correct_answer (open_ended ones included)
+  // Records with a correct_answer, open_ended ones included (as ItemCounts::labeled).
+  std::size_t labeled = 0;
   // Records with a correct_answer whose type is scored (not open_ended). The engine leaves
   // `correct` unset for such an item when it failed (error) or was cut by the token budget
-  // before it answered, so scorable - accuracy.labeled is how many labeled items accuracy leaves
-  // out.
+  // before it answered, so scorable - accuracy.labeled is how many labeled items the accuracy
+  // leaves out.
   std::size_t scorable = 0;
+  std::size_t truncated = 0;
+  std::size_t errors = 0;
+  // "" when there is an accuracy; else why not: "not scored" when every record is open_ended
+  // (never scored, even with an answer in the data), "no labels" when no record of a scored type
+  // has a correct_answer, else "none scored (N labeled: truncated or failed)".
+  std::string note;
+
   // correct / scorable: the conservative accuracy that counts every unscored labeled item as
   // wrong; nullopt when scorable is 0.
   std::optional<double> strict_accuracy() const;
-  std::size_t truncated = 0;
-  std::size_t errors = 0;
-  // "" when there is an accuracy; else why not: "no labels", or "not scored"
-  // for open_ended items, which carry no correctness even when the dataset has
-  // an answer.
-  std::string note;
 };
 
 // One model × dataset: what the evaluation cost.
@@ -68,7 +68,7 @@ struct UsageRow {
   double decode_ms = 0;          // sum over items
   std::size_t truncated = 0;
   std::size_t errors = 0;
-  std::map<std::string, std::size_t> extraction_rules;  // rule -> items; "" is "no rule matched"
+  std::map<std::string, std::size_t> extraction_rules;  // rule -> items; "" is "no rule"
   std::map<std::string, std::size_t> scoring;           // "generate"/"loglik" -> items
 
   // Per-item averages (0 without items).
@@ -84,18 +84,17 @@ struct UsageRow {
 struct PairwiseRow {
   std::string model_a;
   std::string model_b;
-  // The dataset compared, or nullopt for the pooled comparison over every
-  // dataset the two models share (present only when they share more than one).
+  // The dataset compared, or nullopt for the pooled comparison over every dataset the two models
+  // share (present only when they share more than one).
   std::optional<std::string> dataset;
   std::size_t common_items = 0;  // keys both models recorded
-  McNemarResult mcnemar;         // pairs: keys labeled on both sides
-  // Paired bootstrap of accuracy_a - accuracy_b; nullopt when no key is labeled
-  // on both sides.
+  McNemarResult mcnemar;         // pairs: keys scored on both sides
+  // Paired bootstrap of accuracy_a - accuracy_b; nullopt when no key is scored on both sides.
   std::optional<PairedDifference> difference;
 };
 
-// The reference - other gap (val - test by default) of one model × dataset,
-// present when both splits were evaluated.
+// The reference - other gap (val - test by default) of one model × dataset, present when both
+// splits were evaluated.
 struct GapRow {
   std::string model;
   std::string dataset;
@@ -103,7 +102,7 @@ struct GapRow {
   std::string other_split;      // "test"
   AccuracySummary reference;    // the "all" row of each split
   AccuracySummary other;
-  // nullopt when either split has no labels; `note` then says which.
+  // nullopt when either split has no scored item; `note` then says which and why.
   std::optional<GeneralizationGap> gap;
   std::string note;
 };
@@ -123,45 +122,41 @@ struct RunResults {
   std::vector<GapRow> gaps;           // ordered by model, dataset
 };
 
-// Groups and summarizes the records. Records are identified by (model, dataset,
-// item_id); if a key appears twice (not possible from one RunStore) both count
-// in the accuracy rows and the first is used for pairing.
-RunResults compute_results(const std::vector<ItemRecord> &items,
-                           const ResultsOptions &options = {});
+// Groups and summarizes the records. Records are identified by (model, dataset, item_id); if a
+// key appears twice (not possible from one RunStore) both count in the accuracy rows and the
+// first is used for pairing.
+RunResults compute_results(const std::vector<ItemRecord>& items,
+                           const ResultsOptions& options = {});
 
-// {"format": "clinbench.results/1", "accuracy": [...], "usage": [...],
-// "pairwise": [...],
-//  "generalization_gap": [...], "extra_counts": extra_counts} (keys in
-//  docs/telemetry.md).
-// extra_counts is passed through unchanged (e.g. skipped dataset lines per
-// dataset); it is omitted when null. Every string is valid UTF-8 (invalid bytes
-// become U+FFFD), so dump() does not throw.
-nlohmann::json results_json(const RunResults &results,
-                            const nlohmann::json &extra_counts = nlohmann::json());
-nlohmann::json results_json(const std::vector<ItemRecord> &items,
-                            const nlohmann::json &extra_counts = nlohmann::json());
+// {"format": "clinbench.results/1", "accuracy": [...], "usage": [...], "pairwise": [...],
+//  "generalization_gap": [...], "extra_counts": extra_counts} (keys in docs/telemetry.md).
+// extra_counts is passed through unchanged (e.g. skipped dataset lines per dataset); it is
+// omitted when null. Every string from the records is valid UTF-8 in the result (invalid bytes
+// become U+FFFD), so dump() does not throw on them.
+nlohmann::json results_json(const RunResults& results,
+                            const nlohmann::json& extra_counts = nlohmann::json());
+nlohmann::json results_json(const std::vector<ItemRecord>& items,
+                            const nlohmann::json& extra_counts = nlohmann::json());
 
-// Markdown: an accuracy table, a usage table, and pairwise and gap tables when
-// there are any. The "all" rows appear only for splits with more than one
-// question type.
-std::string summary_markdown(const RunResults &results);
-std::string summary_markdown(const std::vector<ItemRecord> &items);
+// Markdown: an accuracy table, a usage table, and paired-comparison and gap tables when there
+// are any. The "all" rows appear only for splits with more than one question type.
+std::string summary_markdown(const RunResults& results);
+std::string summary_markdown(const std::vector<ItemRecord>& items);
 
-// CSV (RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote,
-// CR or LF, quotes doubled), one row per AccuracyRow (the "all" rows included)
-// with header
-// model,dataset,split,question_type,items,labeled,correct,accuracy,ci_low,ci_high,with_answer,
-// truncated,errors,note. accuracy and the interval are fractions with 4
-// decimals, empty when there is no accuracy.
-std::string summary_csv(const RunResults &results);
-std::string summary_csv(const std::vector<ItemRecord> &items);
+// CSV (RFC 4180: CRLF line ends; a field is quoted when it holds a comma, quote, CR or LF, with
+// quotes doubled), one row per AccuracyRow ("all" rows included), header:
+// model,dataset,split,question_type,items,labeled,scorable,scored,correct,accuracy,ci_low,ci_high,
+// strict_accuracy,truncated,errors,note. Accuracies and the interval are fractions with 4
+// decimals, empty when there is none.
+std::string summary_csv(const RunResults& results);
+std::string summary_csv(const std::vector<ItemRecord>& items);
 
-// A plain-text table for the terminal (aligned columns, no colour), then the
-// gap and pairwise lines.
-std::string summary_table(const RunResults &results);
-std::string summary_table(const std::vector<ItemRecord> &items);
+// A plain-text table for the terminal (aligned columns, no colour), a usage table, then one line
+// per gap and per paired comparison.
+std::string summary_table(const RunResults& results);
+std::string summary_table(const std::vector<ItemRecord>& items);
 
 // One CSV field, quoted when RFC 4180 requires it.
-std::string csv_field(const std::string &text);
+std::string csv_field(const std::string& text);
 
 }  // namespace clinbench

@@ -1,9 +1,8 @@
 // The run config file: TOML read with toml++ into RunConfig (docs/config.md).
 //
-// Every problem found is collected, not only the first, so one edit fixes a
-// file. Each names the file, the line when toml++ knows it, the key path
-// ("models[1].ctx") and what was wrong. toml++ is built with exceptions on
-// Debian; its parse_error is caught here and nothing else escapes.
+// Every problem found is collected, not only the first, so one edit fixes a file. Each names the
+// file, the line when toml++ knows it, the key path ("models[1].ctx") and what was wrong. toml++ is
+// built with exceptions on Debian; its parse_error is caught here and nothing else escapes.
 #include "clinbench/config.h"
 
 #include <fmt/format.h>
@@ -27,7 +26,7 @@ namespace clinbench {
 
 namespace fs = std::filesystem;
 
-const char *to_string(Scoring s) {
+const char* to_string(Scoring s) {
   switch (s) {
     case Scoring::kGenerate:
       return "generate";
@@ -37,7 +36,7 @@ const char *to_string(Scoring s) {
   return "unknown";
 }
 
-std::optional<Scoring> scoring_from_string(const std::string &s) {
+std::optional<Scoring> scoring_from_string(const std::string& s) {
   if (s == "generate") return Scoring::kGenerate;
   if (s == "loglik") return Scoring::kLoglik;
   return std::nullopt;
@@ -45,7 +44,7 @@ std::optional<Scoring> scoring_from_string(const std::string &s) {
 
 namespace {
 
-const char *type_name(const toml::node &node) {
+const char* type_name(const toml::node& node) {
   switch (node.type()) {
     case toml::node_type::string:
       return "a string";
@@ -70,13 +69,12 @@ const char *type_name(const toml::node &node) {
   }
 }
 
-std::string join_path(const std::string &prefix, std::string_view key) {
+std::string join_path(const std::string& prefix, std::string_view key) {
   return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
 }
 
-// A path from the file: absolute as written, relative ones against the config's
-// directory.
-std::string resolve(const fs::path &base, const std::string &path) {
+// A path from the file: absolute as written, relative ones against the config's directory.
+std::string resolve(const fs::path& base, const std::string& path) {
   if (path.empty() || base.empty()) return path;
   const fs::path p(path);
   if (p.is_absolute()) return path;
@@ -85,7 +83,7 @@ std::string resolve(const fs::path &base, const std::string &path) {
 
 // The default name of a model or dataset: the file stem ("data/mmlu/" gives
 // "mmlu").
-std::string default_name(const std::string &path) {
+std::string default_name(const std::string& path) {
   fs::path p = fs::path(path).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
   return p.stem().string();
@@ -97,8 +95,8 @@ std::string strategy_names() {
   return names;
 }
 
-bool is_builtin_recipe(const std::string &name) {
-  for (const Recipe &r : builtin_recipes()) {
+bool is_builtin_recipe(const std::string& name) {
+  for (const Recipe& r : builtin_recipes()) {
     if (r.name == name) return true;
   }
   return false;
@@ -110,24 +108,23 @@ class ConfigReader {
   ConfigReader(std::string source, fs::path base)
       : source_(std::move(source)), base_(std::move(base)) {}
 
-  // One table of the file: tracks the keys read, so finish() can name the
-  // unknown ones.
+  // One table of the file: tracks the keys read, so finish() can name the unknown ones.
   class Table {
    public:
-    Table(ConfigReader *reader, const toml::table *table, std::string path)
+    Table(ConfigReader* reader, const toml::table* table, std::string path)
         : reader_(reader), table_(table), path_(std::move(path)) {}
 
-    const std::string &path() const { return path_; }
+    const std::string& path() const { return path_; }
     std::string key_path(std::string_view key) const { return join_path(path_, key); }
 
     // The node under `key` (nullptr when absent); marks the key as known.
-    const toml::node *get(std::string_view key) {
+    const toml::node* get(std::string_view key) {
       if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.emplace_back(key);
       return table_ == nullptr ? nullptr : table_->get(key);
     }
 
-    bool string(std::string_view key, std::string *out) {
-      const toml::node *node = get(key);
+    bool string(std::string_view key, std::string* out) {
+      const toml::node* node = get(key);
       if (node == nullptr) return false;
       if (auto v = node->value_exact<std::string>()) {
         *out = *v;
@@ -139,10 +136,10 @@ class ConfigReader {
 
     // An integer in [min, max].
     template <typename T>
-    bool integer(std::string_view key, int64_t min, int64_t max, T *out) {
-      const toml::node *node = get(key);
+    bool integer(std::string_view key, int64_t min, int64_t max, T* out) {
+      const toml::node* node = get(key);
       if (node == nullptr) return false;
-      const auto *v = node->as_integer();
+      const auto* v = node->as_integer();
       if (v == nullptr) {
         wrong_type(node, key, "an integer");
         return false;
@@ -161,8 +158,8 @@ class ConfigReader {
       return true;
     }
 
-    bool boolean(std::string_view key, bool *out) {
-      const toml::node *node = get(key);
+    bool boolean(std::string_view key, bool* out) {
+      const toml::node* node = get(key);
       if (node == nullptr) return false;
       if (auto v = node->value_exact<bool>()) {
         *out = *v;
@@ -173,13 +170,13 @@ class ConfigReader {
     }
 
     // A finite number >= 0; integers are accepted ("temperature = 0").
-    bool non_negative(std::string_view key, double *out) {
-      const toml::node *node = get(key);
+    bool non_negative(std::string_view key, double* out) {
+      const toml::node* node = get(key);
       if (node == nullptr) return false;
       double x = 0;
-      if (const auto *f = node->as_floating_point()) {
+      if (const auto* f = node->as_floating_point()) {
         x = f->get();
-      } else if (const auto *i = node->as_integer()) {
+      } else if (const auto* i = node->as_integer()) {
         x = static_cast<double>(i->get());
       } else {
         wrong_type(node, key, "a number");
@@ -193,10 +190,9 @@ class ConfigReader {
       return true;
     }
 
-    // A byte size: "8GiB", "512MiB", or an integer number of bytes. Must be
-    // positive.
-    bool size(std::string_view key, std::optional<uint64_t> *out) {
-      const toml::node *node = get(key);
+    // A byte size: "8GiB", "512MiB", or an integer number of bytes. Must be positive.
+    bool size(std::string_view key, std::optional<uint64_t>* out) {
+      const toml::node* node = get(key);
       if (node == nullptr) return false;
       uint64_t bytes = 0;
       if (auto s = node->value_exact<std::string>()) {
@@ -206,7 +202,7 @@ class ConfigReader {
           return false;
         }
         bytes = *parsed;
-      } else if (const auto *i = node->as_integer()) {
+      } else if (const auto* i = node->as_integer()) {
         if (i->get() < 0) {
           reader_->error(node, key_path(key), fmt::format("must be positive, got {}", i->get()));
           return false;
@@ -227,28 +223,28 @@ class ConfigReader {
     // Reports every key of the table that was not read.
     void finish() {
       if (table_ == nullptr) return;
-      for (auto &&[key, node] : *table_) {
+      for (auto&& [key, node] : *table_) {
         if (std::find(known_.begin(), known_.end(), key.str()) != known_.end()) continue;
         std::string known;
-        for (const std::string &k : known_) known += (known.empty() ? "" : ", ") + k;
+        for (const std::string& k : known_) known += (known.empty() ? "" : ", ") + k;
         reader_->error(&node, key_path(key.str()),
                        fmt::format("unknown key (known keys here: {})", known));
       }
     }
 
-    void wrong_type(const toml::node *node, std::string_view key, const char *expected) {
+    void wrong_type(const toml::node* node, std::string_view key, const char* expected) {
       reader_->error(node, key_path(key),
                      fmt::format("expected {}, got {}", expected, type_name(*node)));
     }
 
    private:
-    ConfigReader *reader_;
-    const toml::table *table_;
+    ConfigReader* reader_;
+    const toml::table* table_;
     std::string path_;
     std::vector<std::string> known_;
   };
 
-  void error(const toml::node *node, const std::string &key_path, const std::string &what) {
+  void error(const toml::node* node, const std::string& key_path, const std::string& what) {
     std::string where = source_;
     if (node != nullptr && node->source().begin.line > 0) {
       where += fmt::format(":{}", node->source().begin.line);
@@ -257,9 +253,9 @@ class ConfigReader {
                                        : fmt::format("{}: {}: {}", where, key_path, what));
   }
 
-  const std::vector<std::string> &errors() const { return errors_; }
+  const std::vector<std::string>& errors() const { return errors_; }
 
-  RunConfig read(const toml::table &root) {
+  RunConfig read(const toml::table& root) {
     RunConfig config;
     Table top(this, &root, "");
     if (top.string("out", &config.out)) config.out = resolve(base_, config.out);
@@ -274,15 +270,15 @@ class ConfigReader {
     }
     read_models(top, &config);
     read_datasets(top, &config);
-    if (const toml::node *node = top.get("prompts")) {
-      if (const toml::table *t = node->as_table()) {
+    if (const toml::node* node = top.get("prompts")) {
+      if (const toml::table* t = node->as_table()) {
         read_prompts(Table(this, t, "prompts"), &config.prompts);
       } else {
         top.wrong_type(node, "prompts", "a table ([prompts])");
       }
     }
-    if (const toml::node *node = top.get("decoding")) {
-      if (const toml::table *t = node->as_table()) {
+    if (const toml::node* node = top.get("decoding")) {
+      if (const toml::table* t = node->as_table()) {
         read_decoding(Table(this, t, "decoding"), &config.decoding);
       } else {
         top.wrong_type(node, "decoding", "a table ([decoding])");
@@ -294,20 +290,20 @@ class ConfigReader {
 
  private:
   // The tables of an array of tables ([[key]]); problems reported.
-  std::vector<std::pair<const toml::table *, std::string>> table_array(Table &top,
-                                                                       std::string_view key) {
-    std::vector<std::pair<const toml::table *, std::string>> out;
-    const toml::node *node = top.get(key);
+  std::vector<std::pair<const toml::table*, std::string>> table_array(Table& top,
+                                                                      std::string_view key) {
+    std::vector<std::pair<const toml::table*, std::string>> out;
+    const toml::node* node = top.get(key);
     if (node == nullptr) return out;
-    const toml::array *array = node->as_array();
+    const toml::array* array = node->as_array();
     if (array == nullptr) {
       top.wrong_type(node, key, fmt::format("an array of tables ([[{}]])", key).c_str());
       return out;
     }
     for (std::size_t i = 0; i < array->size(); ++i) {
-      const toml::node &element = (*array)[i];
+      const toml::node& element = (*array)[i];
       const std::string path = fmt::format("{}[{}]", key, i);
-      if (const toml::table *t = element.as_table()) {
+      if (const toml::table* t = element.as_table()) {
         out.emplace_back(t, path);
       } else {
         error(&element, path, fmt::format("expected a table, got {}", type_name(element)));
@@ -316,10 +312,10 @@ class ConfigReader {
     return out;
   }
 
-  void read_models(Table &top, RunConfig *config) {
+  void read_models(Table& top, RunConfig* config) {
     const auto tables = table_array(top, "models");
     std::map<std::string, std::string> names;  // name -> key path of its first model
-    for (const auto &[table, path] : tables) {
+    for (const auto& [table, path] : tables) {
       Table t(this, table, path);
       ModelConfig m;
       if (!t.string("path", &m.path)) {
@@ -358,10 +354,10 @@ class ConfigReader {
                    "with a path");
   }
 
-  void read_datasets(Table &top, RunConfig *config) {
+  void read_datasets(Table& top, RunConfig* config) {
     const auto tables = table_array(top, "datasets");
     std::map<std::string, std::string> names;
-    for (const auto &[table, path] : tables) {
+    for (const auto& [table, path] : tables) {
       Table t(this, table, path);
       DatasetConfig d;
       if (!t.string("path", &d.path)) {
@@ -398,21 +394,20 @@ class ConfigReader {
                    "no datasets: add at least one [[datasets]] table with a path");
   }
 
-  // An absent key or an empty array: a run needs at least one model and one
-  // dataset. (A key of the wrong type, or tables that are all broken, are
-  // reported already.)
-  void report_if_none(Table &top, std::string_view key, bool no_tables, const char *what) {
+  // An absent key or an empty array: a run needs at least one model and one dataset. (A key of the
+  // wrong type, or tables that are all broken, are reported already.)
+  void report_if_none(Table& top, std::string_view key, bool no_tables, const char* what) {
     if (!no_tables) return;
-    const toml::node *node = top.get(key);
+    const toml::node* node = top.get(key);
     if (node == nullptr) {
       error(nullptr, "", what);
-    } else if (const toml::array *a = node->as_array(); a != nullptr && a->empty()) {
+    } else if (const toml::array* a = node->as_array(); a != nullptr && a->empty()) {
       error(node, std::string(key), what);
     }
   }
 
-  void check_unique(std::map<std::string, std::string> &names, const std::string &name,
-                    const std::string &path, const toml::table *table, const char *what) {
+  void check_unique(std::map<std::string, std::string>& names, const std::string& name,
+                    const std::string& path, const toml::table* table, const char* what) {
     if (name.empty()) return;  // reported already (empty name or missing path)
     auto [it, inserted] = names.emplace(name, path);
     if (!inserted) {
@@ -423,7 +418,7 @@ class ConfigReader {
     }
   }
 
-  void read_prompts(Table t, PromptConfig *p) {
+  void read_prompts(Table t, PromptConfig* p) {
     t.string("system", &p->system);
     t.string("multi_choice_instruction", &p->multi_choice_instruction);
     t.string("open_instruction", &p->open_instruction);
@@ -431,7 +426,7 @@ class ConfigReader {
     t.finish();
   }
 
-  void read_decoding(Table t, DecodingConfig *d) {
+  void read_decoding(Table t, DecodingConfig* d) {
     std::string scoring;
     if (t.string("scoring", &scoring)) {
       if (auto s = scoring_from_string(scoring)) {
@@ -458,15 +453,15 @@ class ConfigReader {
 
 }  // namespace
 
-Result<RunConfig> parse_run_config(std::string_view toml_text, const std::string &source_name) {
+Result<RunConfig> parse_run_config(std::string_view toml_text, const std::string& source_name) {
   toml::table root;
   try {
     root = toml::parse(toml_text, std::string_view(source_name));
-  } catch (const toml::parse_error &e) {
-    const auto &begin = e.source().begin;
+  } catch (const toml::parse_error& e) {
+    const auto& begin = e.source().begin;
     return make_error(ErrorCode::kCorrupt, fmt::format("{}:{}:{}: not valid TOML: {}", source_name,
                                                        begin.line, begin.column, e.description()));
-  } catch (const std::exception &e) {
+  } catch (const std::exception& e) {
     return make_error(ErrorCode::kInternal,
                       fmt::format("{}: reading the TOML failed: {}", source_name, e.what()));
   }
@@ -474,13 +469,13 @@ Result<RunConfig> parse_run_config(std::string_view toml_text, const std::string
   RunConfig config = reader.read(root);
   if (!reader.errors().empty()) {
     std::string message;
-    for (const std::string &e : reader.errors()) message += (message.empty() ? "" : "\n") + e;
+    for (const std::string& e : reader.errors()) message += (message.empty() ? "" : "\n") + e;
     return make_error(ErrorCode::kInvalidArgument, std::move(message));
   }
   return config;
 }
 
-Result<RunConfig> read_run_config(const fs::path &path) {
+Result<RunConfig> read_run_config(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) {
     return make_error(ErrorCode::kNotFound,
@@ -500,12 +495,12 @@ Result<RunConfig> read_run_config(const fs::path &path) {
   return parse_run_config(text.str(), path.string());
 }
 
-nlohmann::json to_json(const RunConfig &config) {
-  auto size_json = [](const std::optional<uint64_t> &v) {
+nlohmann::json to_json(const RunConfig& config) {
+  auto size_json = [](const std::optional<uint64_t>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json();
   };
   nlohmann::json models = nlohmann::json::array();
-  for (const ModelConfig &m : config.models) {
+  for (const ModelConfig& m : config.models) {
     models.push_back({{"name", m.name},
                       {"path", m.path},
                       {"strategy", m.strategy},
@@ -516,7 +511,7 @@ nlohmann::json to_json(const RunConfig &config) {
                       {"threads", m.threads}});
   }
   nlohmann::json datasets = nlohmann::json::array();
-  for (const DatasetConfig &d : config.datasets) {
+  for (const DatasetConfig& d : config.datasets) {
     datasets.push_back({{"name", d.name},
                         {"path", d.path},
                         {"format", d.format},

@@ -14,9 +14,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Order of question types in every table: the CURE-Bench types, other names,
-// then "all".
-int type_rank(const std::string &type) {
+// Order of question types in every table: the CURE-Bench types, other names, then "all".
+int type_rank(const std::string& type) {
   if (type == "multi_choice") return 0;
   if (type == "open_ended_multi_choice") return 1;
   if (type == "open_ended") return 2;
@@ -26,7 +25,7 @@ int type_rank(const std::string &type) {
 
 struct RowKey {
   std::string model, dataset, split, type;
-  bool operator<(const RowKey &o) const {
+  bool operator<(const RowKey& o) const {
     return std::forward_as_tuple(model, dataset, split, type_rank(type), type) <
            std::forward_as_tuple(o.model, o.dataset, o.split, type_rank(o.type), o.type);
   }
@@ -34,11 +33,11 @@ struct RowKey {
 
 struct Group {
   std::vector<std::optional<bool>> correctness;
-  std::size_t with_answer = 0, scorable = 0, truncated = 0, errors = 0;
+  std::size_t labeled = 0, scorable = 0, truncated = 0, errors = 0;
   bool all_open_ended = true;
-  void add(const ItemRecord &r) {
+  void add(const ItemRecord& r) {
     correctness.push_back(r.correct);
-    if (r.correct_answer) ++with_answer;
+    if (r.correct_answer) ++labeled;
     if (r.correct_answer && r.question_type != "open_ended") ++scorable;
     if (r.truncated) ++truncated;
     if (!r.error.empty()) ++errors;
@@ -46,9 +45,8 @@ struct Group {
   }
 };
 
-// Replaces bytes that are not UTF-8 by U+FFFD, so nlohmann's dump() never
-// throws.
-std::string utf8(const std::string &s) {
+// Replaces bytes that are not UTF-8 by U+FFFD, so nlohmann's dump() never throws.
+std::string utf8(const std::string& s) {
   std::string out;
   out.reserve(s.size());
   std::size_t i = 0;
@@ -82,63 +80,63 @@ std::string utf8(const std::string &s) {
   return out;
 }
 
-std::size_t display_width(const std::string &s) {
+std::size_t display_width(const std::string& s) {
   std::size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
 }
 
-Json opt_json(const std::optional<double> &v) { return v ? Json(*v) : Json(); }
+Json opt_json(const std::optional<double>& v) { return v ? Json(*v) : Json(); }
 
 std::string percent(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
 
 std::string points(double fraction) { return fmt::format("{:+.1f}", 100.0 * fraction); }
 
-std::string interval_points(const Interval &i) {
+std::string interval_points(const Interval& i) {
   return fmt::format("[{:+.1f}, {:+.1f}]", 100.0 * i.low, 100.0 * i.high);
 }
 
-std::string interval_percent(const Interval &i) {
+std::string interval_percent(const Interval& i) {
   return fmt::format("[{:.1f}, {:.1f}]", 100.0 * i.low, 100.0 * i.high);
 }
 
-std::string split_label(const std::string &split) { return split.empty() ? "(none)" : split; }
+std::string split_label(const std::string& split) { return split.empty() ? "(none)" : split; }
 
-std::string rule_label(const std::string &rule) { return rule.empty() ? "(no rule)" : rule; }
+std::string rule_label(const std::string& rule) { return rule.empty() ? "(no rule)" : rule; }
 
 std::string p_value(double p) { return fmt::format("{:.3g}", p); }
 
 // "rule: n, ..." by count, then name.
-std::string rules_text(const std::map<std::string, std::size_t> &rules) {
+std::string rules_text(const std::map<std::string, std::size_t>& rules) {
   std::vector<std::pair<std::string, std::size_t>> sorted(rules.begin(), rules.end());
   std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const auto &a, const auto &b) { return a.second > b.second; });
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
   std::string out;
-  for (const auto &[rule, n] : sorted) {
+  for (const auto& [rule, n] : sorted) {
     out += fmt::format("{}{}: {}", out.empty() ? "" : ", ", rule_label(rule), n);
   }
   return out;
 }
 
-// Splits with more than one question type, per (model, dataset, split): where
-// an "all" row adds something to a table.
+// Splits with more than one question type, per (model, dataset, split): where an "all" row adds
+// something to a table.
 std::set<std::tuple<std::string, std::string, std::string>> multi_type_splits(
-    const RunResults &results) {
+    const RunResults& results) {
   std::map<std::tuple<std::string, std::string, std::string>, int> types;
-  for (const AccuracyRow &row : results.accuracy) {
+  for (const AccuracyRow& row : results.accuracy) {
     if (row.question_type != kAllQuestionTypes) ++types[{row.model, row.dataset, row.split}];
   }
   std::set<std::tuple<std::string, std::string, std::string>> out;
-  for (const auto &[key, n] : types) {
+  for (const auto& [key, n] : types) {
     if (n > 1) out.insert(key);
   }
   return out;
 }
 
-std::vector<const AccuracyRow *> table_rows(const RunResults &results) {
+std::vector<const AccuracyRow*> table_rows(const RunResults& results) {
   const auto multi = multi_type_splits(results);
-  std::vector<const AccuracyRow *> rows;
-  for (const AccuracyRow &row : results.accuracy) {
+  std::vector<const AccuracyRow*> rows;
+  for (const AccuracyRow& row : results.accuracy) {
     if (row.question_type == kAllQuestionTypes &&
         !multi.count({row.model, row.dataset, row.split})) {
       continue;
@@ -148,11 +146,11 @@ std::vector<const AccuracyRow *> table_rows(const RunResults &results) {
   return rows;
 }
 
-std::string pair_scope(const PairwiseRow &row) {
+std::string pair_scope(const PairwiseRow& row) {
   return row.dataset ? *row.dataset : std::string("all shared datasets");
 }
 
-std::string md_cell(const std::string &text) {
+std::string md_cell(const std::string& text) {
   std::string out;
   for (char c : text) {
     if (c == '|') {
@@ -166,23 +164,23 @@ std::string md_cell(const std::string &text) {
   return out;
 }
 
-std::string md_row(const std::vector<std::string> &cells) {
+std::string md_row(const std::vector<std::string>& cells) {
   std::string out = "|";
-  for (const std::string &c : cells) out += " " + md_cell(c) + " |";
+  for (const std::string& c : cells) out += " " + md_cell(c) + " |";
   return out + "\n";
 }
 
 // Aligned columns; `right` marks the numeric ones.
-std::string text_table(const std::vector<std::vector<std::string>> &rows,
-                       const std::vector<bool> &right) {
+std::string text_table(const std::vector<std::vector<std::string>>& rows,
+                       const std::vector<bool>& right) {
   std::vector<std::size_t> width(right.size(), 0);
-  for (const auto &row : rows) {
+  for (const auto& row : rows) {
     for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) {
       width[i] = std::max(width[i], display_width(row[i]));
     }
   }
   std::string out;
-  for (const auto &row : rows) {
+  for (const auto& row : rows) {
     std::string line;
     for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) {
       const std::string pad(width[i] - display_width(row[i]), ' ');
@@ -195,7 +193,7 @@ std::string text_table(const std::vector<std::vector<std::string>> &rows,
   return out;
 }
 
-std::string gap_text(const GapRow &g) {
+std::string gap_text(const GapRow& g) {
   if (!g.gap) return "no gap: " + g.note;
   return fmt::format("{} points {}", points(g.gap->gap), interval_points(g.gap->interval));
 }
@@ -224,34 +222,42 @@ std::optional<double> UsageRow::decode_tokens_per_s() const {
   return static_cast<double>(output_tokens) / (decode_ms / 1000.0);
 }
 
-RunResults compute_results(const std::vector<ItemRecord> &items, const ResultsOptions &options) {
+RunResults compute_results(const std::vector<ItemRecord>& items, const ResultsOptions& options) {
   RunResults results;
 
   // Accuracy per model × dataset × split × question type, and "all" per split.
   std::map<RowKey, Group> groups;
-  for (const ItemRecord &r : items) {
+  for (const ItemRecord& r : items) {
     groups[{r.model, r.dataset, r.split, r.question_type}].add(r);
     groups[{r.model, r.dataset, r.split, kAllQuestionTypes}].add(r);
   }
-  for (const auto &[key, group] : groups) {
+  for (const auto& [key, group] : groups) {
     AccuracyRow row;
     row.model = key.model;
     row.dataset = key.dataset;
     row.split = key.split;
     row.question_type = key.type;
     row.accuracy = summarize_accuracy(group.correctness);
-    row.with_answer = group.with_answer;
+    row.labeled = group.labeled;
     row.scorable = group.scorable;
     row.truncated = group.truncated;
     row.errors = group.errors;
-    if (!row.accuracy.accuracy) row.note = group.all_open_ended ? "not scored" : "no labels";
+    if (!row.accuracy.accuracy) {
+      if (group.all_open_ended) {
+        row.note = "not scored";
+      } else if (group.scorable == 0) {
+        row.note = "no labels";
+      } else {
+        row.note = fmt::format("none scored ({} labeled: truncated or failed)", group.scorable);
+      }
+    }
     results.accuracy.push_back(std::move(row));
   }
 
   // Usage per model × dataset.
   std::map<std::pair<std::string, std::string>, UsageRow> usage;
-  for (const ItemRecord &r : items) {
-    UsageRow &u = usage[{r.model, r.dataset}];
+  for (const ItemRecord& r : items) {
+    UsageRow& u = usage[{r.model, r.dataset}];
     u.model = r.model;
     u.dataset = r.dataset;
     ++u.items;
@@ -266,15 +272,14 @@ RunResults compute_results(const std::vector<ItemRecord> &items, const ResultsOp
     ++u.extraction_rules[r.extraction_rule];
     ++u.scoring[r.scoring];
   }
-  for (auto &[key, u] : usage) results.usage.push_back(std::move(u));
+  for (auto& [key, u] : usage) results.usage.push_back(std::move(u));
 
-  // Pairwise: correctness by model, dataset, item id (the first record of a key
-  // wins).
+  // Pairwise: correctness by model, dataset, item id (the first record of a key wins).
   std::map<std::string, std::map<std::string, std::map<std::string, std::optional<bool>>>> by_model;
-  for (const ItemRecord &r : items) by_model[r.model][r.dataset].emplace(r.item_id, r.correct);
+  for (const ItemRecord& r : items) by_model[r.model][r.dataset].emplace(r.item_id, r.correct);
   auto compare =
-      [&](const std::string &a, const std::string &b, const std::vector<std::optional<bool>> &ca,
-          const std::vector<std::optional<bool>> &cb, std::optional<std::string> dataset) {
+      [&](const std::string& a, const std::string& b, const std::vector<std::optional<bool>>& ca,
+          const std::vector<std::optional<bool>>& cb, std::optional<std::string> dataset) {
         PairwiseRow row;
         row.model_a = a;
         row.model_b = b;
@@ -290,11 +295,11 @@ RunResults compute_results(const std::vector<ItemRecord> &items, const ResultsOp
     for (auto ib = std::next(ia); ib != by_model.end(); ++ib) {
       std::vector<std::optional<bool>> pooled_a, pooled_b;
       int shared = 0;
-      for (const auto &[dataset, items_a] : ia->second) {
+      for (const auto& [dataset, items_a] : ia->second) {
         auto it = ib->second.find(dataset);
         if (it == ib->second.end()) continue;
         std::vector<std::optional<bool>> ca, cb;
-        for (const auto &[id, correct] : items_a) {
+        for (const auto& [id, correct] : items_a) {
           auto jt = it->second.find(id);
           if (jt == it->second.end()) continue;
           ca.push_back(correct);
@@ -311,15 +316,15 @@ RunResults compute_results(const std::vector<ItemRecord> &items, const ResultsOp
   }
 
   // Generalization gap: the "all" rows of the two splits.
-  std::map<std::pair<std::string, std::string>, std::pair<const AccuracyRow *, const AccuracyRow *>>
+  std::map<std::pair<std::string, std::string>, std::pair<const AccuracyRow*, const AccuracyRow*>>
       splits;
-  for (const AccuracyRow &row : results.accuracy) {
+  for (const AccuracyRow& row : results.accuracy) {
     if (row.question_type != kAllQuestionTypes) continue;
-    auto &entry = splits[{row.model, row.dataset}];
+    auto& entry = splits[{row.model, row.dataset}];
     if (row.split == options.reference_split) entry.first = &row;
     if (row.split == options.other_split) entry.second = &row;
   }
-  for (const auto &[key, entry] : splits) {
+  for (const auto& [key, entry] : splits) {
     if (entry.first == nullptr || entry.second == nullptr) continue;
     GapRow g;
     g.model = key.first;
@@ -330,46 +335,49 @@ RunResults compute_results(const std::vector<ItemRecord> &items, const ResultsOp
     g.other = entry.second->accuracy;
     g.gap = generalization_gap(g.reference, g.other);
     if (!g.gap) {
-      std::vector<std::string> unlabeled;
-      if (!g.reference.has_labels()) unlabeled.push_back(options.reference_split);
-      if (!g.other.has_labels()) unlabeled.push_back(options.other_split);
-      g.note = unlabeled.size() == 2
-                   ? fmt::format("splits {} and {} have no labels", unlabeled[0], unlabeled[1])
-                   : fmt::format("split {} has no labels", unlabeled[0]);
+      // Why a split has no accuracy: no labels at all, or labels but no scored item.
+      auto why = [](const AccuracyRow& row, const std::string& split) -> std::string {
+        if (row.accuracy.has_labels()) return "";
+        if (row.scorable == 0) return fmt::format("split {} has no labels", split);
+        return fmt::format("split {} has no scored item ({} labeled: truncated or failed)", split,
+                           row.scorable);
+      };
+      const std::string a = why(*entry.first, options.reference_split);
+      const std::string b = why(*entry.second, options.other_split);
+      g.note = a.empty() ? b : b.empty() ? a : a + "; " + b;
     }
     results.gaps.push_back(std::move(g));
   }
   return results;
 }
 
-Json results_json(const RunResults &results, const Json &extra_counts) {
+Json results_json(const RunResults& results, const Json& extra_counts) {
   Json accuracy = Json::array();
-  for (const AccuracyRow &r : results.accuracy) {
-    const AccuracySummary &a = r.accuracy;
+  for (const AccuracyRow& r : results.accuracy) {
+    const AccuracySummary& a = r.accuracy;
     accuracy.push_back({{"model", utf8(r.model)},
                         {"dataset", utf8(r.dataset)},
                         {"split", utf8(r.split)},
                         {"question_type", utf8(r.question_type)},
                         {"items", a.items},
-                        {"labeled", a.labeled},
-                        {"unlabeled", a.unlabeled()},
+                        {"labeled", r.labeled},
+                        {"scorable", r.scorable},
+                        {"scored", a.labeled},
                         {"correct", a.correct},
                         {"accuracy", opt_json(a.accuracy)},
                         {"ci_low", a.interval ? Json(a.interval->low) : Json()},
                         {"ci_high", a.interval ? Json(a.interval->high) : Json()},
-                        {"with_answer", r.with_answer},
-                        {"scorable", r.scorable},
                         {"strict_accuracy", opt_json(r.strict_accuracy())},
                         {"truncated", r.truncated},
                         {"errors", r.errors},
                         {"note", r.note.empty() ? Json() : Json(r.note)}});
   }
   Json usage = Json::array();
-  for (const UsageRow &u : results.usage) {
+  for (const UsageRow& u : results.usage) {
     Json rules = Json::object();
-    for (const auto &[rule, n] : u.extraction_rules) rules[utf8(rule)] = n;
+    for (const auto& [rule, n] : u.extraction_rules) rules[utf8(rule)] = n;
     Json scoring = Json::object();
-    for (const auto &[name, n] : u.scoring) scoring[utf8(name)] = n;
+    for (const auto& [name, n] : u.scoring) scoring[utf8(name)] = n;
     usage.push_back({{"model", utf8(u.model)},
                      {"dataset", utf8(u.dataset)},
                      {"items", u.items},
@@ -390,8 +398,8 @@ Json results_json(const RunResults &results, const Json &extra_counts) {
                      {"scoring", std::move(scoring)}});
   }
   Json pairwise = Json::array();
-  for (const PairwiseRow &p : results.pairwise) {
-    const McNemarResult &m = p.mcnemar;
+  for (const PairwiseRow& p : results.pairwise) {
+    const McNemarResult& m = p.mcnemar;
     Json entry = {{"model_a", utf8(p.model_a)},
                   {"model_b", utf8(p.model_b)},
                   {"dataset", p.dataset ? Json(utf8(*p.dataset)) : Json()},
@@ -412,7 +420,7 @@ Json results_json(const RunResults &results, const Json &extra_counts) {
       entry["resamples"] = p.difference->resamples;
       entry["bootstrap_seed"] = p.difference->seed;
     } else {
-      for (const char *k : {"accuracy_a", "accuracy_b", "difference", "ci_low", "ci_high",
+      for (const char* k : {"accuracy_a", "accuracy_b", "difference", "ci_low", "ci_high",
                             "resamples", "bootstrap_seed"}) {
         entry[k] = nullptr;
       }
@@ -420,15 +428,15 @@ Json results_json(const RunResults &results, const Json &extra_counts) {
     pairwise.push_back(std::move(entry));
   }
   Json gaps = Json::array();
-  for (const GapRow &g : results.gaps) {
+  for (const GapRow& g : results.gaps) {
     gaps.push_back({{"model", utf8(g.model)},
                     {"dataset", utf8(g.dataset)},
                     {"reference_split", utf8(g.reference_split)},
                     {"other_split", utf8(g.other_split)},
                     {"reference_accuracy", opt_json(g.reference.accuracy)},
                     {"other_accuracy", opt_json(g.other.accuracy)},
-                    {"reference_labeled", g.reference.labeled},
-                    {"other_labeled", g.other.labeled},
+                    {"reference_scored", g.reference.labeled},
+                    {"other_scored", g.other.labeled},
                     {"gap", g.gap ? Json(g.gap->gap) : Json()},
                     {"ci_low", g.gap ? Json(g.gap->interval.low) : Json()},
                     {"ci_high", g.gap ? Json(g.gap->interval.high) : Json()},
@@ -443,20 +451,20 @@ Json results_json(const RunResults &results, const Json &extra_counts) {
   return out;
 }
 
-Json results_json(const std::vector<ItemRecord> &items, const Json &extra_counts) {
+Json results_json(const std::vector<ItemRecord>& items, const Json& extra_counts) {
   return results_json(compute_results(items), extra_counts);
 }
 
-std::string summary_markdown(const RunResults &results) {
+std::string summary_markdown(const RunResults& results) {
   std::string out = "## Accuracy\n\n";
-  out += md_row({"model", "dataset", "split", "question type", "items", "labeled", "correct",
-                 "accuracy", "95% CI"});
-  out += "|---|---|---|---|---:|---:|---:|---:|---|\n";
-  for (const AccuracyRow *r : table_rows(results)) {
-    const AccuracySummary &a = r->accuracy;
+  out += md_row({"model", "dataset", "split", "question type", "items", "labeled", "scored",
+                 "correct", "accuracy", "95% CI"});
+  out += "|---|---|---|---|---:|---:|---:|---:|---:|---|\n";
+  for (const AccuracyRow* r : table_rows(results)) {
+    const AccuracySummary& a = r->accuracy;
     out += md_row({r->model, r->dataset, split_label(r->split), r->question_type,
-                   std::to_string(a.items), std::to_string(a.labeled), std::to_string(a.correct),
-                   a.accuracy ? percent(*a.accuracy) : r->note,
+                   std::to_string(a.items), std::to_string(r->labeled), std::to_string(a.labeled),
+                   std::to_string(a.correct), a.accuracy ? percent(*a.accuracy) : r->note,
                    a.interval ? interval_percent(*a.interval) : ""});
   }
   out += "\n## Usage\n\n";
@@ -464,7 +472,7 @@ std::string summary_markdown(const RunResults &results) {
       md_row({"model", "dataset", "items", "avg prompt tokens", "avg output tokens",
               "avg reasoning chars", "decode tokens/s", "truncated", "errors", "extraction rules"});
   out += "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
-  for (const UsageRow &u : results.usage) {
+  for (const UsageRow& u : results.usage) {
     const auto tps = u.decode_tokens_per_s();
     out += md_row(
         {u.model, u.dataset, std::to_string(u.items), fmt::format("{:.1f}", u.avg_prompt_tokens()),
@@ -477,8 +485,8 @@ std::string summary_markdown(const RunResults &results) {
     out += md_row({"model A", "model B", "dataset", "pairs", "only A right", "only B right",
                    "McNemar p", "A - B (points)", "95% CI (paired bootstrap)"});
     out += "|---|---|---|---:|---:|---:|---:|---:|---|\n";
-    for (const PairwiseRow &p : results.pairwise) {
-      const McNemarResult &m = p.mcnemar;
+    for (const PairwiseRow& p : results.pairwise) {
+      const McNemarResult& m = p.mcnemar;
       out += md_row({p.model_a, p.model_b, pair_scope(p), std::to_string(m.pairs),
                      std::to_string(m.only_a), std::to_string(m.only_b),
                      m.pairs > 0 ? p_value(m.p_value) : "no labels",
@@ -490,7 +498,7 @@ std::string summary_markdown(const RunResults &results) {
     out += "\n## Generalization gap\n\n";
     out += md_row({"model", "dataset", "splits", "reference", "other", "gap (points)", "95% CI"});
     out += "|---|---|---|---:|---:|---:|---|\n";
-    for (const GapRow &g : results.gaps) {
+    for (const GapRow& g : results.gaps) {
       out += md_row({g.model, g.dataset, g.reference_split + " - " + g.other_split,
                      g.reference.accuracy ? percent(*g.reference.accuracy) : "no labels",
                      g.other.accuracy ? percent(*g.other.accuracy) : "no labels",
@@ -501,11 +509,11 @@ std::string summary_markdown(const RunResults &results) {
   return out;
 }
 
-std::string summary_markdown(const std::vector<ItemRecord> &items) {
+std::string summary_markdown(const std::vector<ItemRecord>& items) {
   return summary_markdown(compute_results(items));
 }
 
-std::string csv_field(const std::string &text) {
+std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {
@@ -515,29 +523,28 @@ std::string csv_field(const std::string &text) {
   return out + "\"";
 }
 
-std::string summary_csv(const RunResults &results) {
+std::string summary_csv(const RunResults& results) {
   std::string out =
-      "model,dataset,split,question_type,items,labeled,correct,"
-      "accuracy,ci_low,ci_high,"
-      "with_answer,scorable,strict_accuracy,truncated,errors,note\r\n";
-  auto frac = [](const std::optional<double> &v) {
+      "model,dataset,split,question_type,items,labeled,scorable,scored,correct,accuracy,ci_low,"
+      "ci_high,strict_accuracy,truncated,errors,note\r\n";
+  auto frac = [](const std::optional<double>& v) {
     return v ? fmt::format("{:.4f}", *v) : std::string();
   };
-  for (const AccuracyRow &r : results.accuracy) {
-    const AccuracySummary &a = r.accuracy;
+  for (const AccuracyRow& r : results.accuracy) {
+    const AccuracySummary& a = r.accuracy;
     const std::vector<std::string> fields = {
         r.model,
         r.dataset,
         r.split,
         r.question_type,
         std::to_string(a.items),
+        std::to_string(r.labeled),
+        std::to_string(r.scorable),
         std::to_string(a.labeled),
         std::to_string(a.correct),
         frac(a.accuracy),
         frac(a.interval ? std::optional<double>(a.interval->low) : std::nullopt),
         frac(a.interval ? std::optional<double>(a.interval->high) : std::nullopt),
-        std::to_string(r.with_answer),
-        std::to_string(r.scorable),
         frac(r.strict_accuracy()),
         std::to_string(r.truncated),
         std::to_string(r.errors),
@@ -550,15 +557,15 @@ std::string summary_csv(const RunResults &results) {
   return out;
 }
 
-std::string summary_csv(const std::vector<ItemRecord> &items) {
+std::string summary_csv(const std::vector<ItemRecord>& items) {
   return summary_csv(compute_results(items));
 }
 
-std::string summary_table(const RunResults &results) {
+std::string summary_table(const RunResults& results) {
   std::vector<std::vector<std::string>> rows = {
-      {"model", "dataset", "split", "type", "items", "accuracy [95% CI]", "correct/labeled"}};
-  for (const AccuracyRow *r : table_rows(results)) {
-    const AccuracySummary &a = r->accuracy;
+      {"model", "dataset", "split", "type", "items", "accuracy [95% CI]", "correct/scored"}};
+  for (const AccuracyRow* r : table_rows(results)) {
+    const AccuracySummary& a = r->accuracy;
     rows.push_back(
         {r->model, r->dataset, split_label(r->split), r->question_type, std::to_string(a.items),
          a.accuracy ? percent(*a.accuracy) + " " + interval_percent(*a.interval) : r->note,
@@ -569,7 +576,7 @@ std::string summary_table(const RunResults &results) {
     std::vector<std::vector<std::string>> usage = {{"model", "dataset", "items", "prompt tok/item",
                                                     "output tok/item", "decode tok/s", "truncated",
                                                     "errors"}};
-    for (const UsageRow &u : results.usage) {
+    for (const UsageRow& u : results.usage) {
       const auto tps = u.decode_tokens_per_s();
       usage.push_back({u.model, u.dataset, std::to_string(u.items),
                        fmt::format("{:.1f}", u.avg_prompt_tokens()),
@@ -580,13 +587,13 @@ std::string summary_table(const RunResults &results) {
     out += "\n" + text_table(usage, {false, false, true, true, true, true, true, true});
   }
   if (!results.gaps.empty()) out += "\n";
-  for (const GapRow &g : results.gaps) {
+  for (const GapRow& g : results.gaps) {
     out += fmt::format("gap {} - {}, {} on {}: {}\n", g.reference_split, g.other_split, g.model,
                        g.dataset, gap_text(g));
   }
   if (!results.pairwise.empty()) out += "\n";
-  for (const PairwiseRow &p : results.pairwise) {
-    const McNemarResult &m = p.mcnemar;
+  for (const PairwiseRow& p : results.pairwise) {
+    const McNemarResult& m = p.mcnemar;
     if (!p.difference) {
       out += fmt::format("{} vs {} on {}: {} common items, none labeled on both sides\n", p.model_a,
                          p.model_b, pair_scope(p), p.common_items);
@@ -603,7 +610,7 @@ std::string summary_table(const RunResults &results) {
   return out;
 }
 
-std::string summary_table(const std::vector<ItemRecord> &items) {
+std::string summary_table(const std::vector<ItemRecord>& items) {
   return summary_table(compute_results(items));
 }
 

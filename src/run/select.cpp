@@ -1,5 +1,4 @@
-// Seeded subsets and shards by stable hashes of item ids
-// (include/clinbench/select.h).
+// Seeded subsets and shards by stable hashes of item ids (include/clinbench/select.h).
 #include "clinbench/select.h"
 
 #include <fmt/format.h>
@@ -22,8 +21,7 @@ uint64_t stable_hash(std::string_view text, uint64_t seed) {
     h ^= c;
     h *= kFnvPrime;
   }
-  // splitmix64 finalizer: FNV-1a's low bits alone mix poorly, and shards use h
-  // % count.
+  // splitmix64 finalizer: FNV-1a's low bits alone mix poorly, and shards use h % count.
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 27;
@@ -32,7 +30,7 @@ uint64_t stable_hash(std::string_view text, uint64_t seed) {
   return h;
 }
 
-std::vector<Item> select_subset(const std::vector<Item> &items, std::optional<std::size_t> limit,
+std::vector<Item> select_subset(const std::vector<Item>& items, std::optional<std::size_t> limit,
                                 uint64_t seed) {
   if (!limit || *limit >= items.size()) return items;
   struct Ranked {
@@ -44,7 +42,7 @@ std::vector<Item> select_subset(const std::vector<Item> &items, std::optional<st
   for (std::size_t i = 0; i < items.size(); ++i) {
     ranked.push_back({stable_hash(items[i].id, seed), i});
   }
-  auto by_rank = [&](const Ranked &a, const Ranked &b) {
+  auto by_rank = [&](const Ranked& a, const Ranked& b) {
     if (a.hash != b.hash) return a.hash < b.hash;
     return items[a.index].id < items[b.index].id;
   };
@@ -52,20 +50,20 @@ std::vector<Item> select_subset(const std::vector<Item> &items, std::optional<st
                    ranked.end(), by_rank);
   ranked.resize(*limit);
   std::sort(ranked.begin(), ranked.end(),
-            [](const Ranked &a, const Ranked &b) { return a.index < b.index; });
+            [](const Ranked& a, const Ranked& b) { return a.index < b.index; });
   std::vector<Item> out;
   out.reserve(ranked.size());
-  for (const Ranked &r : ranked) out.push_back(items[r.index]);
+  for (const Ranked& r : ranked) out.push_back(items[r.index]);
   return out;
 }
 
-bool in_shard(const std::string &item_id, int index, int count) {
+bool in_shard(const std::string& item_id, int index, int count) {
   assert(count >= 1 && index >= 0 && index < count);
   return stable_hash(item_id) % static_cast<uint64_t>(count) == static_cast<uint64_t>(index);
 }
 
 Result<std::pair<int, int>> parse_shard(std::string_view text) {
-  auto bad = [&](const std::string &why) {
+  auto bad = [&](const std::string& why) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("invalid shard '{}': {} (expected I/N with 0 <= I < N, e.g. "
                                   "0/4 for the first of four shards)",
@@ -73,9 +71,9 @@ Result<std::pair<int, int>> parse_shard(std::string_view text) {
   };
   const std::size_t slash = text.find('/');
   if (slash == std::string_view::npos) return bad("no '/'");
-  auto parse_int = [](std::string_view part, int *value) {
+  auto parse_int = [](std::string_view part, int* value) {
     if (part.empty()) return false;
-    const char *end = part.data() + part.size();
+    const char* end = part.data() + part.size();
     auto [ptr, ec] = std::from_chars(part.data(), end, *value);
     return ec == std::errc() && ptr == end;
   };
@@ -91,7 +89,7 @@ Result<std::pair<int, int>> parse_shard(std::string_view text) {
   return std::pair<int, int>{index, count};
 }
 
-std::string format_shard(const std::pair<int, int> &shard) {
+std::string format_shard(const std::pair<int, int>& shard) {
   return fmt::format("{}/{}", shard.first, shard.second);
 }
 

@@ -1,5 +1,5 @@
-// The run config file: a complete file, defaults, path resolution, and every
-// kind of bad input with an error that names the file, the key and the problem.
+// The run config file: a complete file, defaults, path resolution, and every kind of bad input with
+// an error that names the file, the key and the problem.
 #include "clinbench/config.h"
 
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char *kGood = R"(
+constexpr const char* kGood = R"(
 out = "runs/dev"
 shard = "1/4"
 
@@ -59,12 +59,12 @@ constrained_answer = true
 strict = true
 )";
 
-Result<RunConfig> parse(const std::string &text, const std::string &name = "conf/run.toml") {
+Result<RunConfig> parse(const std::string& text, const std::string& name = "conf/run.toml") {
   return parse_run_config(text, name);
 }
 
 // The error message of a config that must fail.
-std::string error_of(const std::string &text, ErrorCode code = ErrorCode::kInvalidArgument) {
+std::string error_of(const std::string& text, ErrorCode code = ErrorCode::kInvalidArgument) {
   auto r = parse(text);
   EXPECT_FALSE(r) << text;
   if (r) return "";
@@ -82,13 +82,13 @@ const std::string kDataset = "[[datasets]]\npath = \"d.jsonl\"\n";
 TEST(ConfigParse, ReadsEveryKey) {
   auto r = parse(kGood);
   ASSERT_TRUE(r) << r.error().message;
-  const RunConfig &c = *r;
+  const RunConfig& c = *r;
   EXPECT_EQ(c.out, "conf/runs/dev");
   ASSERT_TRUE(c.shard);
   EXPECT_EQ(*c.shard, std::make_pair(1, 4));
 
   ASSERT_EQ(c.models.size(), 2u);
-  const ModelConfig &m = c.models[0];
+  const ModelConfig& m = c.models[0];
   EXPECT_EQ(m.name, "tiny");
   EXPECT_EQ(m.path,
             "conf/models/stories260K.gguf");  // relative to the config's directory
@@ -98,9 +98,8 @@ TEST(ConfigParse, ReadsEveryKey) {
   EXPECT_EQ(m.device_memory, 1ull << 30);
   EXPECT_EQ(m.ctx, 2048u);
   EXPECT_EQ(m.threads, 4);
-  // Defaults for what the second model leaves out; absolute paths stay as
-  // written.
-  const ModelConfig &m2 = c.models[1];
+  // Defaults for what the second model leaves out; absolute paths stay as written.
+  const ModelConfig& m2 = c.models[1];
   EXPECT_EQ(m2.name, "llama-3-8b.Q4_K_M");
   EXPECT_EQ(m2.path, "/abs/llama-3-8b.Q4_K_M.gguf");
   EXPECT_EQ(m2.strategy, ModelConfig{}.strategy);
@@ -111,14 +110,14 @@ TEST(ConfigParse, ReadsEveryKey) {
   EXPECT_EQ(m2.threads, 0);
 
   ASSERT_EQ(c.datasets.size(), 2u);
-  const DatasetConfig &d = c.datasets[0];
+  const DatasetConfig& d = c.datasets[0];
   EXPECT_EQ(d.name, "cure-val");
   EXPECT_EQ(d.path, "conf/data/curebench_valset.jsonl");
   EXPECT_EQ(d.format, "curebench");
   EXPECT_EQ(d.split, "val");
   EXPECT_EQ(d.limit, 100u);
   EXPECT_EQ(d.seed, 42u);
-  const DatasetConfig &d2 = c.datasets[1];
+  const DatasetConfig& d2 = c.datasets[1];
   EXPECT_EQ(d2.name, "mmlu");     // a directory's name
   EXPECT_EQ(d2.format, "medqa");  // medmcqa is read as medqa, case-insensitively
   EXPECT_EQ(d2.split, "");
@@ -200,8 +199,7 @@ TEST(ConfigJson, HoldsEveryValue) {
   EXPECT_TRUE(to_json(RunConfig{})["shard"].is_null());
 }
 
-// --- bad input
-// --------------------------------------------------------------------------------
+// --- bad input --------------------------------------------------------------------------------
 
 TEST(ConfigErrors, InvalidTomlNamesFileLineAndColumn) {
   const std::string m = error_of("out = \"x\"\n[[models]\npath = 1\n", ErrorCode::kCorrupt);

@@ -107,7 +107,7 @@ TEST(ResultsAccuracy, PerModelDatasetSplitAndType) {
   ASSERT_NE(oe, nullptr);
   EXPECT_FALSE(oe->accuracy.accuracy);
   EXPECT_EQ(oe->accuracy.items, 1u);
-  EXPECT_EQ(oe->with_answer, 1u);
+  EXPECT_EQ(oe->labeled, 1u);
   EXPECT_EQ(oe->note, "not scored");
   EXPECT_EQ(oe->scorable, 0u);
   EXPECT_FALSE(oe->strict_accuracy());
@@ -146,7 +146,30 @@ TEST(ResultsAccuracy, StrictAccuracyCountsUnscoredLabeledItemsAsWrong) {
   EXPECT_EQ(row->scorable, 4u);
   EXPECT_DOUBLE_EQ(*row->strict_accuracy(), 0.5);
   EXPECT_EQ(row->truncated, 1u);
-  EXPECT_DOUBLE_EQ(results_json(r)["accuracy"][0]["strict_accuracy"].get<double>(), 0.5);
+  EXPECT_EQ(row->note, "");
+  const nlohmann::json j = results_json(r);
+  EXPECT_DOUBLE_EQ(j["accuracy"][0]["strict_accuracy"].get<double>(), 0.5);
+  EXPECT_EQ(j["accuracy"][0]["labeled"], 4);
+  EXPECT_EQ(j["accuracy"][0]["scorable"], 4);
+  EXPECT_EQ(j["accuracy"][0]["scored"], 3);
+}
+
+TEST(ResultsAccuracy, LabeledButNothingScoredIsNotCalledUnlabeled) {
+  // Every labeled item cut by the budget: the split has labels, but no accuracy, and says why.
+  std::vector<ItemRecord> items = {rec("m", "d", "1", "val", "multi_choice", std::nullopt),
+                                   rec("m", "d", "2", "val", "multi_choice", std::nullopt),
+                                   rec("m", "d", "3", "test", "multi_choice", true)};
+  items[0].truncated = true;
+  items[1].error = "backend failed";
+  const RunResults r = compute_results(items);
+  const AccuracyRow* row = find_row(r, "m", "d", "val", "multi_choice");
+  ASSERT_NE(row, nullptr);
+  EXPECT_FALSE(row->accuracy.accuracy);
+  EXPECT_EQ(row->note, "none scored (2 labeled: truncated or failed)");
+  EXPECT_DOUBLE_EQ(*row->strict_accuracy(), 0.0);
+  ASSERT_EQ(r.gaps.size(), 1u);
+  EXPECT_FALSE(r.gaps[0].gap);
+  EXPECT_EQ(r.gaps[0].note, "split val has no scored item (2 labeled: truncated or failed)");
 }
 
 TEST(ResultsAccuracy, RowsAreOrderedWithTypesInProtocolOrderAndAllLast) {
@@ -287,7 +310,8 @@ TEST(ResultsJson, HoldsEveryTableAndPassesExtraCountsThrough) {
       found_test = true;
       EXPECT_TRUE(row["accuracy"].is_null());
       EXPECT_TRUE(row["ci_low"].is_null());
-      EXPECT_EQ(row["unlabeled"], 5);
+      EXPECT_EQ(row["labeled"], 0);
+      EXPECT_EQ(row["scored"], 0);
       EXPECT_EQ(row["note"], "no labels");
     }
   }
@@ -322,8 +346,9 @@ TEST(ResultsJson, EmptyInput) {
   const nlohmann::json j = results_json(r);
   EXPECT_TRUE(j["accuracy"].empty());
   EXPECT_EQ(summary_csv(r),
-            "model,dataset,split,question_type,items,labeled,correct,accuracy,ci_low,ci_high,"
-            "with_answer,scorable,strict_accuracy,truncated,errors,note\r\n");
+            "model,dataset,split,question_type,items,labeled,scorable,scored,correct,accuracy,ci_"
+            "low,ci_high,"
+            "strict_accuracy,truncated,errors,note\r\n");
   EXPECT_NO_THROW(summary_table(r));
   EXPECT_NO_THROW(summary_markdown(r));
 }
@@ -342,11 +367,11 @@ TEST(ResultsCsv, QuotesPerRfc4180) {
       rec("llama, \"8B\"", "d", "3", "test", "multi_choice", std::nullopt, false)};
   const std::string csv = summary_csv(items);
   EXPECT_NE(
-      csv.find("\r\n\"llama, \"\"8B\"\"\",d,test,multi_choice,1,0,0,,,,0,0,,0,0,no labels\r\n"),
+      csv.find("\r\n\"llama, \"\"8B\"\"\",d,test,multi_choice,1,0,0,0,0,,,,,0,0,no labels\r\n"),
       std::string::npos)
       << csv;
   EXPECT_NE(
-      csv.find("\"llama, \"\"8B\"\"\",d,val,multi_choice,2,2,1,0.5000,0.0945,0.9055,2,2,0.5000,0,0,"
+      csv.find("\"llama, \"\"8B\"\"\",d,val,multi_choice,2,2,2,2,1,0.5000,0.0945,0.9055,0.5000,0,0,"
                "\r\n"),
       std::string::npos)
       << csv;
@@ -359,15 +384,16 @@ TEST(ResultsCsv, QuotesPerRfc4180) {
 TEST(ResultsMarkdown, TablesWithAllRowsOnlyWhereTheyAddSomething) {
   const std::string md = summary_markdown(fixture());
   EXPECT_NE(md.find("## Accuracy"), std::string::npos);
-  EXPECT_NE(md.find("| m1 | cure | val | multi_choice | 10 | 10 | 8 | 80.0% | [49.0, 94.3] |"),
+  EXPECT_NE(md.find("| m1 | cure | val | multi_choice | 10 | 10 | 10 | 8 | 80.0% | [49.0, 94.3] |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| m1 | cure | val | all | 13 | 12 | 9 | 75.0% |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| m1 | cure | test | multi_choice | 5 | 0 | 0 | no labels |  |"),
+  EXPECT_NE(md.find("| m1 | cure | val | all | 13 | 13 | 12 | 9 | 75.0% |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| m1 | cure | test | multi_choice | 5 | 0 | 0 | 0 | no labels |  |"),
             std::string::npos)
       << md;
   EXPECT_EQ(md.find("| m1 | cure | test | all |"), std::string::npos) << md;  // one type only
-  EXPECT_NE(md.find("| m1 | cure | val | open_ended | 1 | 0 | 0 | not scored |"),
+  EXPECT_NE(md.find("| m1 | cure | val | open_ended | 1 | 1 | 0 | 0 | not scored |"),
             std::string::npos);
   EXPECT_NE(md.find("## Usage"), std::string::npos);
   EXPECT_NE(md.find("answer_statement: 16, (no rule): 1, none: 1"), std::string::npos) << md;

@@ -1,5 +1,4 @@
-// Seeded subsets and shards: deterministic, independent of input order, exact
-// partitions.
+// Seeded subsets and shards: deterministic, independent of input order, exact partitions.
 #include "clinbench/select.h"
 
 #include <gtest/gtest.h>
@@ -13,7 +12,7 @@
 namespace clinbench {
 namespace {
 
-std::vector<Item> make_items(int n, const std::string &prefix = "item-") {
+std::vector<Item> make_items(int n, const std::string& prefix = "item-") {
   std::vector<Item> items;
   for (int i = 0; i < n; ++i) {
     Item item;
@@ -23,20 +22,19 @@ std::vector<Item> make_items(int n, const std::string &prefix = "item-") {
   return items;
 }
 
-std::vector<std::string> ids(const std::vector<Item> &items) {
+std::vector<std::string> ids(const std::vector<Item>& items) {
   std::vector<std::string> out;
-  for (const Item &i : items) out.push_back(i.id);
+  for (const Item& i : items) out.push_back(i.id);
   return out;
 }
 
 TEST(SelectHash, IsStableAcrossBuildsAndSeeds) {
-  // Pinned values: the hash is part of the run format (a seed must select the
-  // same items on every machine and in every release).
+  // Pinned values: the hash is part of the run format (a seed must select the same items on every
+  // machine and in every release).
   EXPECT_EQ(stable_hash("", 0), stable_hash("", 0));
   EXPECT_NE(stable_hash("a", 0), stable_hash("b", 0));
   EXPECT_NE(stable_hash("a", 0), stable_hash("a", 1));
-  // Computed independently (FNV-1a 64 over seed bytes and text, splitmix64
-  // finalizer).
+  // Computed independently (FNV-1a 64 over seed bytes and text, splitmix64 finalizer).
   EXPECT_EQ(stable_hash("cb-val-001", 0), 0xfd567047e24c33d3ull);
   EXPECT_EQ(stable_hash("cb-val-001", 7), 0x3f57a20d1fe8552aull);
 }
@@ -49,7 +47,7 @@ TEST(SelectSubset, IsDeterministicAndKeepsInputOrder) {
   EXPECT_EQ(ids(a), ids(b));
   // Input (file) order is kept.
   std::vector<std::size_t> positions;
-  for (const Item &item : a) {
+  for (const Item& item : a) {
     positions.push_back(static_cast<std::size_t>(std::stoi(item.id.substr(5))));
   }
   EXPECT_TRUE(std::is_sorted(positions.begin(), positions.end()));
@@ -66,7 +64,7 @@ TEST(SelectSubset, DoesNotDependOnInputOrder) {
   // And b is in the shuffled input's order.
   std::vector<std::string> expected;
   const std::set<std::string> chosen(a.begin(), a.end());
-  for (const Item &i : shuffled) {
+  for (const Item& i : shuffled) {
     if (chosen.count(i.id)) expected.push_back(i.id);
   }
   EXPECT_EQ(b, expected);
@@ -79,7 +77,7 @@ TEST(SelectSubset, SeedsChooseDifferentSubsetsAndLargerLimitsSupersets) {
   EXPECT_NE(s1, s2);
   const auto small = ids(select_subset(items, 30, 1));
   const std::set<std::string> big(s1.begin(), s1.end());
-  for (const std::string &id : small) EXPECT_TRUE(big.count(id)) << id;
+  for (const std::string& id : small) EXPECT_TRUE(big.count(id)) << id;
 }
 
 TEST(SelectSubset, LimitAtLeastSizeOrAbsentKeepsEverything) {
@@ -96,7 +94,7 @@ TEST(SelectShard, ShardsPartitionItemsExactly) {
   for (int count : {1, 2, 3, 7, 16}) {
     std::multiset<std::string> seen;
     std::vector<std::size_t> sizes(static_cast<std::size_t>(count), 0);
-    for (const Item &item : items) {
+    for (const Item& item : items) {
       int owners = 0;
       for (int index = 0; index < count; ++index) {
         if (in_shard(item.id, index, count)) {
@@ -127,7 +125,7 @@ TEST(SelectShard, ParsesIndexOverCount) {
 }
 
 TEST(SelectShard, RejectsBadShardsQuotingTheText) {
-  for (const char *bad : {"", "3", "3/3", "4/3", "-1/3", "1/0", "a/3", "1/b", "1/3/5", " 1/3",
+  for (const char* bad : {"", "3", "3/3", "4/3", "-1/3", "1/0", "a/3", "1/b", "1/3/5", " 1/3",
                           "1 /3", "0/-2", "1/"}) {
     auto s = parse_shard(bad);
     ASSERT_FALSE(s) << bad;

@@ -63,6 +63,20 @@ class Backend {
   // Renders the messages with the model's chat template and generates the assistant's reply.
   virtual Result<Generation> generate(const std::vector<ChatMessage>& messages,
                                       const GenerationParams& params) = 0;
+  // Several independent conversations; a backend may decode them together (parallel sequences
+  // in one context). Results are in the order given. Times are wall-clock intervals, shared with
+  // the conversations decoded alongside. The default generates them one after another.
+  // REQUIRES: params.size() == conversations.size().
+  virtual std::vector<Result<Generation>> generate_many(
+      const std::vector<std::vector<ChatMessage>>& conversations,
+      const std::vector<GenerationParams>& params) {
+    std::vector<Result<Generation>> out;
+    out.reserve(conversations.size());
+    for (size_t i = 0; i < conversations.size(); ++i) {
+      out.push_back(generate(conversations[i], params[i]));
+    }
+    return out;
+  }
   // Log-likelihood of each continuation after the rendered messages plus `assistant_prefix`
   // (the start of the assistant's reply). The prefix is evaluated once and reused.
   virtual Result<LoglikScores> loglik(

@@ -55,6 +55,9 @@ struct DecodingConfig {
   uint64_t seed = 0;                 // sampling seed
   bool constrained_answer = false;   // grammar-constrained final "Answer: X"
   bool strict = false;               // a bad dataset row fails the run
+  // Items whose generation turns decode together as parallel sequences in one context (1-7).
+  // On CPUs decode is bound by memory bandwidth, so a few sequences cost little more than one.
+  int parallel = 4;
 };
 
 struct RunConfig {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +32,14 @@ struct EvalSettings {
 // A reply cut by the token budget before an answer was found is truncated and not scored.
 ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& settings,
                          const std::string& model, const std::string& dataset);
+
+// Evaluates several items of `model` ((dataset name, item) pairs) with their generation turns
+// decoded together (Backend::generate_many: parallel sequences in one context), in the given
+// order. The records equal evaluate_item's under greedy decoding, except for timings, which are
+// wall-clock intervals shared with the items decoded alongside.
+std::vector<ItemRecord> evaluate_items(Backend& backend,
+                                       const std::vector<std::pair<std::string, Item>>& items,
+                                       const EvalSettings& settings, const std::string& model);
 
 // Wire forms between the supervisor and a worker (JSON objects).
 nlohmann::json item_to_wire(const Item& item);

@@ -97,6 +97,52 @@ class LlamaBackend final : public Backend {
     return g;
   }
 
+  std::vector<Result<Generation>> generate_many(
+      const std::vector<std::vector<ChatMessage>>& conversations,
+      const std::vector<GenerationParams>& all_params) override {
+    std::vector<Result<Generation>> out(conversations.size(),
+                                        make_error(ErrorCode::kInternal, "not generated"));
+    const int n_ctx = static_cast<int>(llama_n_ctx(ctx_));
+    std::vector<Seq> ready;
+    for (size_t i = 0; i < conversations.size(); ++i) {
+      const GenerationParams& params = all_params[i];
+      const int reserve = params.constrained_answer_letters.empty() ? 0 : 8;
+      auto prompt = render(conversations[i]);
+      if (!prompt) {
+        out[i] = std::unexpected(prompt.error());
+        continue;
+      }
+      Seq s{i, tokenize_prompt(*prompt), params.max_tokens, &params};
+      if (static_cast<int>(s.prompt.size()) + reserve >= n_ctx) {
+        out[i] = make_error(ErrorCode::kResource,
+                            fmt::format("prompt of {} tokens does not fit the context of {}",
+                                        s.prompt.size(), n_ctx));
+        continue;
+      }
+      s.budget = std::min(params.max_tokens, n_ctx - static_cast<int>(s.prompt.size()) - reserve);
+      ready.push_back(std::move(s));
+    }
+    // Groups that fit the sequences and, all together, the context.
+    const int n_seq = static_cast<int>(llama_n_seq_max(ctx_));
+    size_t next = 0;
+    while (next < ready.size()) {
+      std::vector<Seq*> group;
+      int cells = 0;
+      while (next < ready.size() && static_cast<int>(group.size()) < n_seq) {
+        const int need = static_cast<int>(ready[next].prompt.size()) + ready[next].budget + 8;
+        if (!group.empty() && cells + need > n_ctx) break;
+        group.push_back(&ready[next++]);
+        cells += need;
+      }
+      if (group.size() == 1) {
+        out[group[0]->index] = generate(conversations[group[0]->index], *group[0]->params);
+        continue;
+      }
+      run_group(group, out);
+    }
+    return out;
+  }
+
   Result<LoglikScores> loglik(
       const std::vector<ChatMessage>& messages, const std::string& assistant_prefix,
       const std::vector<std::pair<std::string, std::string>>& continuations) override {
@@ -239,7 +285,8 @@ class LlamaBackend final : public Backend {
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
   }
 
-  Result<void> decode_tokens(const std::vector<llama_token>& toks, int pos0) {
+  Result<void> decode_tokens(const std::vector<llama_token>& toks, int pos0,
+                             llama_seq_id seq = 0) {
     const int n_batch = static_cast<int>(llama_n_batch(ctx_));
     for (size_t i = 0; i < toks.size(); i += static_cast<size_t>(n_batch)) {
       const int n = static_cast<int>(std::min(toks.size() - i, static_cast<size_t>(n_batch)));
@@ -248,7 +295,7 @@ class LlamaBackend final : public Backend {
         batch.token[k] = toks[i + static_cast<size_t>(k)];
         batch.pos[k] = pos0 + static_cast<int>(i) + k;
         batch.n_seq_id[k] = 1;
-        batch.seq_id[k][0] = 0;
+        batch.seq_id[k][0] = seq;
         batch.logits[k] = (i + static_cast<size_t>(k) + 1 == toks.size()) ? 1 : 0;
       }
       batch.n_tokens = n;
@@ -261,6 +308,125 @@ class LlamaBackend final : public Backend {
     return {};
   }
 
+  // Several conversations decoded together, one sequence each, one llama_decode per step.
+  struct Seq {
+    size_t index;
+    std::vector<llama_token> prompt;
+    int budget;
+    const GenerationParams* params;
+  };
+
+  void run_group(const std::vector<Seq*>& group, std::vector<Result<Generation>>& out) {
+    const auto t0 = Clock::now();
+    llama_memory_clear(llama_get_memory(ctx_), true);
+    const int n_batch = static_cast<int>(llama_n_batch(ctx_));
+    const size_t n = group.size();
+    std::vector<Generation> gen(n);
+    std::vector<int> pos(n), logits_row(n, -1);
+    std::vector<bool> active(n, true), first(n, true);
+    std::vector<Clock::time_point> done_at(n);
+    auto fail_all = [&](const Error& e) {
+      for (size_t i = 0; i < n; ++i) out[group[i]->index] = std::unexpected(e);
+    };
+    // Prefill every prompt but its last token, each in its own sequence; the last tokens go
+    // into the first step together, so every sequence's logits come from one batch.
+    llama_batch step = llama_batch_init(static_cast<int>(n), 0, 1);
+    for (size_t i = 0; i < n; ++i) {
+      const auto& p = group[i]->prompt;
+      gen[i].prompt_tokens = static_cast<int64_t>(p.size());
+      if (p.size() > 1) {
+        std::vector<llama_token> head(p.begin(), p.end() - 1);
+        if (auto r = decode_tokens(head, 0, static_cast<llama_seq_id>(i)); !r) {
+          llama_batch_free(step);
+          return fail_all(r.error());
+        }
+      }
+      step.token[i] = p.back();
+      step.pos[i] = static_cast<int>(p.size()) - 1;
+      step.n_seq_id[i] = 1;
+      step.seq_id[i][0] = static_cast<llama_seq_id>(i);
+      step.logits[i] = 1;
+      logits_row[i] = static_cast<int>(i);
+      pos[i] = static_cast<int>(p.size());
+    }
+    step.n_tokens = static_cast<int>(n);
+    if (timed_decode(step) != 0) {
+      llama_batch_free(step);
+      return fail_all({ErrorCode::kInternal, "llama_decode failed during prefill"});
+    }
+    (void)n_batch;
+    const double prefill_ms = ms_since(t0);
+    const auto td = Clock::now();
+    std::vector<SamplerPtr> samplers;
+    for (size_t i = 0; i < n; ++i) {
+      const GenerationParams& params = *group[i]->params;
+      samplers.emplace_back(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+      if (params.temperature <= 0.0f) {
+        llama_sampler_chain_add(samplers.back().get(), llama_sampler_init_greedy());
+      } else {
+        llama_sampler_chain_add(samplers.back().get(), llama_sampler_init_temp(params.temperature));
+        llama_sampler_chain_add(samplers.back().get(),
+                                llama_sampler_init_dist(static_cast<uint32_t>(params.seed)));
+      }
+    }
+    size_t n_active = n;
+    while (n_active > 0) {
+      int k = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (!active[i]) continue;
+        if (gen[i].output_tokens >= group[i]->budget) {
+          gen[i].truncated = true;
+          active[i] = false;
+          --n_active;
+          done_at[i] = Clock::now();
+          continue;
+        }
+        llama_token t = llama_sampler_sample(samplers[i].get(), ctx_, logits_row[i]);
+        if (first[i]) {
+          gen[i].ttft_ms = ms_since(t0);
+          first[i] = false;
+        }
+        if (llama_vocab_is_eog(vocab_, t)) {
+          active[i] = false;
+          --n_active;
+          done_at[i] = Clock::now();
+          continue;
+        }
+        gen[i].text += piece(t, false);
+        ++gen[i].output_tokens;
+        step.token[k] = t;
+        step.pos[k] = pos[i]++;
+        step.n_seq_id[k] = 1;
+        step.seq_id[k][0] = static_cast<llama_seq_id>(i);
+        step.logits[k] = 1;
+        logits_row[i] = k;
+        ++k;
+      }
+      if (k == 0) break;
+      step.n_tokens = k;
+      if (timed_decode(step) != 0) {
+        llama_batch_free(step);
+        return fail_all({ErrorCode::kInternal, "llama_decode failed while generating"});
+      }
+    }
+    llama_batch_free(step);
+    for (size_t i = 0; i < n; ++i) {
+      gen[i].prefill_ms = prefill_ms;
+      gen[i].decode_ms = std::chrono::duration<double, std::milli>(done_at[i] - td).count();
+      if (first[i]) gen[i].ttft_ms = ms_since(t0);
+      const auto& letters = group[i]->params->constrained_answer_letters;
+      if (!letters.empty()) {
+        auto letter = constrained_answer(pos[i], letters, static_cast<llama_seq_id>(i));
+        if (!letter) {
+          out[group[i]->index] = std::unexpected(letter.error());
+          continue;
+        }
+        gen[i].constrained_answer = *letter;
+      }
+      out[group[i]->index] = std::move(gen[i]);
+    }
+  }
+
   int timed_decode(const llama_batch& batch) {
     const auto t0 = Clock::now();
     const int rc = llama_decode(ctx_, batch);
@@ -270,12 +436,13 @@ class LlamaBackend final : public Backend {
     return rc;
   }
 
-  Result<std::string> constrained_answer(int pos, const std::vector<std::string>& letters) {
+  Result<std::string> constrained_answer(int pos, const std::vector<std::string>& letters,
+                                         llama_seq_id seq = 0) {
     std::vector<llama_token> cue = tokenize("\nAnswer:", false, false);
     if (pos + static_cast<int>(cue.size()) + 4 > static_cast<int>(llama_n_ctx(ctx_))) {
       return make_error(ErrorCode::kResource, "no room left in the context for the answer line");
     }
-    if (auto r = decode_tokens(cue, pos); !r) return std::unexpected(r.error());
+    if (auto r = decode_tokens(cue, pos, seq); !r) return std::unexpected(r.error());
     pos += static_cast<int>(cue.size());
     std::string alts;
     for (const auto& l : letters) alts += (alts.empty() ? "" : " | ") + fmt::format("\"{}\"", l);
@@ -295,7 +462,7 @@ class LlamaBackend final : public Backend {
         if (text.find(l) != std::string::npos) done = true;
       }
       if (done) break;
-      if (auto r = decode_tokens({t}, pos++); !r) return std::unexpected(r.error());
+      if (auto r = decode_tokens({t}, pos++, seq); !r) return std::unexpected(r.error());
     }
     for (const auto& l : letters) {
       if (text.find(l) != std::string::npos) return l;

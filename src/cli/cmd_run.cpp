@@ -72,6 +72,7 @@ Command run_command() {
               std::optional<int> max_tokens;
               std::optional<uint32_t> ctx;
               std::optional<uint64_t> seed;
+              std::optional<int> parallel;
               bool constrained = false, strict = false;
             };
             auto o = std::make_shared<Opts>();
@@ -89,6 +90,9 @@ Command run_command() {
                           "grammar-constrained final 'Answer: X' after free reasoning");
             sub->add_flag("--strict", o->strict, "a bad dataset row fails the run");
             sub->add_option("--shard", o->shard, "evaluate shard I/N of the items");
+            sub->add_option("--parallel", o->parallel,
+                            "items whose generation decodes together (1-7, default 4)")
+                ->check(CLI::Range(1, 7));
             sub->add_option("--isolation", o->isolation, "process (default) | none");
             return [o]() -> int {
               RunConfig cfg;
@@ -142,6 +146,7 @@ Command run_command() {
                 for (auto& m : cfg.models) m.ctx = *o->ctx;
               }
               if (o->max_tokens) cfg.decoding.max_tokens = *o->max_tokens;
+              if (o->parallel) cfg.decoding.parallel = *o->parallel;
               if (o->seed) cfg.decoding.seed = *o->seed;
               if (o->constrained) cfg.decoding.constrained_answer = true;
               if (o->strict) cfg.decoding.strict = true;

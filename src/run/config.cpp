@@ -443,6 +443,7 @@ class ConfigReader {
     t.integer("seed", 0, std::numeric_limits<int64_t>::max(), &d->seed);
     t.boolean("constrained_answer", &d->constrained_answer);
     t.boolean("strict", &d->strict);
+    t.integer("parallel", 1, 7, &d->parallel);
     t.finish();
   }
 
@@ -535,7 +536,8 @@ nlohmann::json to_json(const RunConfig& config) {
         {"temperature", config.decoding.temperature},
         {"seed", config.decoding.seed},
         {"constrained_answer", config.decoding.constrained_answer},
-        {"strict", config.decoding.strict}}},
+        {"strict", config.decoding.strict},
+        {"parallel", config.decoding.parallel}}},
   };
 }
 

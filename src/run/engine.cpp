@@ -74,116 +74,54 @@ void take_answer(ItemRecord& r, const Item& item, const Generation& g) {
 
 }  // namespace
 
-ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& s,
-                         const std::string& model, const std::string& dataset) {
+namespace {
+
+// One item on its way through the protocol: the record so far, the conversation, and what the
+// next generation turn is (0: none left).
+struct InFlight {
+  const Item* item = nullptr;
   ItemRecord r;
+  std::vector<ChatMessage> messages;
+  GenerationParams params;
+  int turn = 0;
+  bool done = false;
+};
+
+InFlight begin(const Item& item, const EvalSettings& s, const std::string& model,
+               const std::string& dataset) {
+  InFlight f;
+  f.item = &item;
+  ItemRecord& r = f.r;
   r.model = model;
   r.dataset = dataset;
   r.item_id = item.id;
   r.split = item.split;
   r.question_type = to_string(item.type);
   const bool lettered = item.type != QuestionType::kOpenEnded && !item.options.empty();
-  const bool loglik = s.decoding.scoring == Scoring::kLoglik && lettered;
-  r.scoring = loglik ? "loglik" : "generate";
-  std::vector<ChatMessage> messages;
-  if (!s.prompts.system.empty()) messages.push_back({"system", s.prompts.system});
-
-  GenerationParams gp;
-  gp.max_tokens = s.decoding.max_tokens;
-  gp.temperature = s.decoding.temperature;
-  gp.seed = s.decoding.seed;
-
-  if (loglik) {
-    messages.push_back({"user", fmt::format("{}\n\n{}\nAnswer with the correct option.",
-                                            item.question, options_block(item))});
-    std::vector<std::pair<std::string, std::string>> conts;
-    for (const auto& [letter, text] : item.options) conts.emplace_back(letter, " " + text);
-    auto sc = backend.loglik(messages, "Answer:", conts);
-    if (!sc) {
-      r.error = sc.error().message;
-    } else {
-      r.prompt_tokens = sc->prompt_tokens;
-      r.prefill_ms = sc->prefill_ms + sc->continuation_ms;
-      nlohmann::json raw = nlohmann::json::object(), norm = nlohmann::json::object();
-      double best = -INFINITY;
-      for (const auto& o : sc->options) {
-        const double n = o.logprob / static_cast<double>(std::max<int64_t>(1, o.tokens));
-        raw[o.letter] = o.logprob;
-        norm[o.letter] = n;
-        if (n > best) {
-          best = n;
-          r.choice = o.letter;
-        }
-      }
-      r.extraction_rule = "loglik_normalized";
-      r.extra["loglik"] = {{"raw", raw}, {"normalized", norm},
-                           {"prefix_ms", sc->prefill_ms},
-                           {"continuations_ms", sc->continuation_ms}};
-    }
-    r.trace = trace_json(messages);
-    finish(r, item);
-    return r;
+  r.scoring = s.decoding.scoring == Scoring::kLoglik && lettered ? "loglik" : "generate";
+  if (!s.prompts.system.empty()) f.messages.push_back({"system", s.prompts.system});
+  f.params.max_tokens = s.decoding.max_tokens;
+  f.params.temperature = s.decoding.temperature;
+  f.params.seed = s.decoding.seed;
+  if (r.scoring == "loglik") {
+    f.messages.push_back({"user", fmt::format("{}\n\n{}\nAnswer with the correct option.",
+                                              item.question, options_block(item))});
+    return f;
   }
-
-  switch (item.type) {
-    case QuestionType::kMultiChoice: {
-      messages.push_back({"user", fmt::format("{}\n\n{}\n{}", item.question, options_block(item),
+  f.turn = 1;
+  if (item.type == QuestionType::kMultiChoice) {
+    f.messages.push_back({"user", fmt::format("{}\n\n{}\n{}", item.question, options_block(item),
                                               s.prompts.multi_choice_instruction)});
-      if (s.decoding.constrained_answer) gp.constrained_answer_letters = letters_of(item);
-      auto g = backend.generate(messages, gp);
-      if (!g) {
-        r.error = g.error().message;
-        break;
-      }
-      add_generation(r, *g, true);
-      messages.push_back({"assistant", assistant_text(*g)});
-      r.prediction = g->text;
-      r.truncated = g->truncated;
-      take_answer(r, item, *g);
-      break;
-    }
-    case QuestionType::kOpenEndedMultiChoice: {
-      messages.push_back({"user", fmt::format("{}\n\n{}", item.question,
+    if (s.decoding.constrained_answer) f.params.constrained_answer_letters = letters_of(item);
+  } else {
+    f.messages.push_back({"user", fmt::format("{}\n\n{}", item.question,
                                               s.prompts.open_instruction)});
-      auto g1 = backend.generate(messages, gp);
-      if (!g1) {
-        r.error = g1.error().message;
-        break;
-      }
-      add_generation(r, *g1, true);
-      if (g1->truncated) r.extra["open_answer_truncated"] = true;
-      messages.push_back({"assistant", g1->text});
-      r.prediction = g1->text;
-      messages.push_back({"user", fmt::format("Options:\n{}\n{}", options_block(item),
-                                              s.prompts.map_instruction)});
-      if (s.decoding.constrained_answer) gp.constrained_answer_letters = letters_of(item);
-      auto g2 = backend.generate(messages, gp);
-      if (!g2) {
-        r.error = g2.error().message;
-        break;
-      }
-      add_generation(r, *g2, false);
-      messages.push_back({"assistant", assistant_text(*g2)});
-      r.truncated = g2->truncated && !g2->constrained_answer;
-      take_answer(r, item, *g2);
-      break;
-    }
-    case QuestionType::kOpenEnded: {
-      messages.push_back({"user", fmt::format("{}\n\n{}", item.question,
-                                              s.prompts.open_instruction)});
-      auto g = backend.generate(messages, gp);
-      if (!g) {
-        r.error = g.error().message;
-        break;
-      }
-      add_generation(r, *g, true);
-      messages.push_back({"assistant", g->text});
-      r.prediction = g->text;
-      r.truncated = g->truncated;
-      r.choice = "NOTAVALUE";
-      break;
-    }
   }
+  return f;
+}
+
+void finish_item(InFlight& f) {
+  ItemRecord& r = f.r;
   // A reply cut by the budget stays truncated. Only an explicit answer it wrote before the cut
   // counts; a letter picked out of unfinished reasoning does not, and the item is not scored.
   if (r.truncated && r.choice != "NOTAVALUE") {
@@ -193,9 +131,117 @@ ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings&
       r.choice.clear();
     }
   }
-  r.trace = trace_json(messages);
-  finish(r, item);
-  return r;
+  r.trace = trace_json(f.messages);
+  finish(r, *f.item);
+  f.done = true;
+}
+
+// Applies the result of the current generation turn and prepares the next one.
+void after_turn(InFlight& f, const Result<Generation>& g, const EvalSettings& s) {
+  ItemRecord& r = f.r;
+  const Item& item = *f.item;
+  if (!g) {
+    r.error = g.error().message;
+    finish_item(f);
+    return;
+  }
+  add_generation(r, *g, f.turn == 1);
+  f.messages.push_back({"assistant", assistant_text(*g)});
+  if (item.type == QuestionType::kMultiChoice) {
+    r.prediction = g->text;
+    r.truncated = g->truncated;
+    take_answer(r, item, *g);
+  } else if (item.type == QuestionType::kOpenEnded) {
+    r.prediction = g->text;
+    r.truncated = g->truncated;
+    r.choice = "NOTAVALUE";
+  } else if (f.turn == 1) {  // open_ended_multi_choice: now map the answer to a letter
+    r.prediction = g->text;
+    if (g->truncated) r.extra["open_answer_truncated"] = true;
+    f.messages.push_back({"user", fmt::format("Options:\n{}\n{}", options_block(item),
+                                              s.prompts.map_instruction)});
+    if (s.decoding.constrained_answer) f.params.constrained_answer_letters = letters_of(item);
+    f.turn = 2;
+    return;
+  } else {
+    r.truncated = g->truncated && !g->constrained_answer;
+    take_answer(r, item, *g);
+  }
+  finish_item(f);
+}
+
+void score_loglik(Backend& backend, InFlight& f) {
+  ItemRecord& r = f.r;
+  std::vector<std::pair<std::string, std::string>> conts;
+  for (const auto& [letter, text] : f.item->options) conts.emplace_back(letter, " " + text);
+  auto sc = backend.loglik(f.messages, "Answer:", conts);
+  if (!sc) {
+    r.error = sc.error().message;
+  } else {
+    r.prompt_tokens = sc->prompt_tokens;
+    r.prefill_ms = sc->prefill_ms + sc->continuation_ms;
+    nlohmann::json raw = nlohmann::json::object(), norm = nlohmann::json::object();
+    double best = -INFINITY;
+    for (const auto& o : sc->options) {
+      const double n = o.logprob / static_cast<double>(std::max<int64_t>(1, o.tokens));
+      raw[o.letter] = o.logprob;
+      norm[o.letter] = n;
+      if (n > best) {
+        best = n;
+        r.choice = o.letter;
+      }
+    }
+    r.extraction_rule = "loglik_normalized";
+    r.extra["loglik"] = {{"raw", raw}, {"normalized", norm}, {"prefix_ms", sc->prefill_ms},
+                         {"continuations_ms", sc->continuation_ms}};
+  }
+  r.trace = trace_json(f.messages);
+  finish(r, *f.item);
+  f.done = true;
+}
+
+}  // namespace
+
+ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& s,
+                         const std::string& model, const std::string& dataset) {
+  InFlight f = begin(item, s, model, dataset);
+  if (f.turn == 0) {
+    score_loglik(backend, f);
+    return f.r;
+  }
+  while (!f.done) after_turn(f, backend.generate(f.messages, f.params), s);
+  return f.r;
+}
+
+std::vector<ItemRecord> evaluate_items(Backend& backend,
+                                       const std::vector<std::pair<std::string, Item>>& items,
+                                       const EvalSettings& s, const std::string& model) {
+  std::vector<InFlight> flights;
+  flights.reserve(items.size());
+  for (const auto& [dataset, item] : items) flights.push_back(begin(item, s, model, dataset));
+  for (auto& f : flights) {
+    if (f.turn == 0) score_loglik(backend, f);
+  }
+  // Generation turns of every unfinished item together, until none is left.
+  while (true) {
+    std::vector<InFlight*> active;
+    for (auto& f : flights) {
+      if (!f.done) active.push_back(&f);
+    }
+    if (active.empty()) break;
+    std::vector<std::vector<ChatMessage>> convs;
+    std::vector<GenerationParams> params;
+    for (auto* f : active) {
+      convs.push_back(f->messages);
+      params.push_back(f->params);
+    }
+    auto gens = backend.generate_many(convs, params);
+    for (size_t i = 0; i < active.size(); ++i) after_turn(*active[i], gens[i], s);
+  }
+  std::vector<ItemRecord> out;
+  out.reserve(flights.size());
+  for (auto& f : flights) out.push_back(std::move(f.r));
+  return out;
 }
 
 }  // namespace clinbench

@@ -29,18 +29,32 @@ Result<AfterLoad> make_task(const nlohmann::json& task, RecordSink emit) {
     auto backend = make_llama_backend(model, ctx);
     std::string line;
     int64_t done = 0;
+    // Items go through in groups of `parallel`, their generation turns decoded together; each
+    // group's records are emitted as soon as the group is finished.
+    const size_t group = static_cast<size_t>(std::max(1, s.decoding.parallel));
+    std::vector<std::pair<std::string, Item>> pending;
+    auto flush = [&] {
+      for (const auto& r : evaluate_items(*backend, pending, s, model_name)) {
+        emit(item_to_json(r));
+        ++done;
+      }
+      pending.clear();
+    };
+    int lineno = 0;
     while (std::getline(in, line)) {
+      ++lineno;
       if (line.empty()) continue;
       auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded()) {
-        return make_error(ErrorCode::kCorrupt, fmt::format("{}: bad line", items_path));
+      if (j.is_discarded() || !j.contains("item")) {
+        return make_error(ErrorCode::kCorrupt,
+                          fmt::format("{}:{}: not an item line", items_path, lineno));
       }
       auto item = item_from_wire(j.at("item"));
       if (!item) return std::unexpected(item.error());
-      ItemRecord r = evaluate_item(*backend, *item, s, model_name, j.value("dataset", ""));
-      emit(item_to_json(r));
-      ++done;
+      pending.emplace_back(j.value("dataset", ""), std::move(*item));
+      if (pending.size() == group) flush();
     }
+    if (!pending.empty()) flush();
     return nlohmann::json{{"items", done}};
   });
 }

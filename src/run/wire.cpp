@@ -82,7 +82,8 @@ json to_json(const EvalSettings& s) {
             {"temperature", s.decoding.temperature},
             {"seed", s.decoding.seed},
             {"constrained_answer", s.decoding.constrained_answer},
-            {"strict", s.decoding.strict}}}};
+            {"strict", s.decoding.strict},
+            {"parallel", s.decoding.parallel}}}};
 }
 
 Result<EvalSettings> eval_settings_from_json(const json& j) {
@@ -102,6 +103,7 @@ Result<EvalSettings> eval_settings_from_json(const json& j) {
     s.decoding.seed = d.at("seed").get<uint64_t>();
     s.decoding.constrained_answer = d.at("constrained_answer").get<bool>();
     s.decoding.strict = d.at("strict").get<bool>();
+    s.decoding.parallel = d.value("parallel", 1);
     return s;
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kCorrupt, fmt::format("settings: {}", e.what()));

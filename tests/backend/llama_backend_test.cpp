@@ -113,6 +113,27 @@ TEST(RunBackend, GenerationStopsAtTheBudgetAndSaysSo) {
               *c->constrained_answer == "C");
 }
 
+TEST(RunBackend, ParallelSequencesAreIsolated) {
+  Loaded l;
+  load(l, 8);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  GenerationParams gp;
+  gp.max_tokens = 24;
+  const std::vector<ChatMessage> same = {{"user", "Once upon a time"}};
+  const std::vector<ChatMessage> other = {{"user", "The little dog ran to the"}};
+  auto gens = backend->generate_many({same, other, same, same, other},
+                                     std::vector<GenerationParams>(5, gp));
+  ASSERT_EQ(gens.size(), 5u);
+  for (const auto& g : gens) ASSERT_TRUE(g) << g.error().message;
+  // Identical conversations in one batch get identical replies; different ones differ.
+  EXPECT_EQ(gens[0]->text, gens[2]->text);
+  EXPECT_EQ(gens[0]->text, gens[3]->text);
+  EXPECT_EQ(gens[1]->text, gens[4]->text);
+  EXPECT_NE(gens[0]->text, gens[1]->text);
+  EXPECT_EQ(gens[0]->output_tokens, 24);
+  EXPECT_TRUE(gens[0]->truncated);
+}
+
 TEST(RunBackend, PromptLongerThanTheContextIsAnError) {
   Loaded l;
   load(l, 1);

@@ -17,6 +17,13 @@ namespace clinbench::cli {
 
 namespace {
 
+// The name a path stands for: its stem, or the folder's name for "data/mmlu/".
+std::string name_of(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  std::string stem = std::filesystem::path(path).stem().string();
+  return stem.empty() ? "dataset" : stem;
+}
+
 // A progress bar on a terminal, plain lines (every 10 items or 10 s) otherwise.
 class ProgressPrinter {
  public:
@@ -113,11 +120,11 @@ Command run_command() {
                 }
                 ModelConfig m;
                 m.path = o->model;
-                m.name = std::filesystem::path(o->model).stem().string();
+                m.name = name_of(o->model);
                 cfg.models.push_back(m);
                 DatasetConfig d;
                 d.path = o->dataset;
-                d.name = std::filesystem::path(o->dataset).stem().string();
+                d.name = name_of(o->dataset);
                 d.limit = o->limit;
                 if (o->seed) d.seed = *o->seed;
                 cfg.datasets.push_back(d);

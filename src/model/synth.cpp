@@ -312,7 +312,8 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
     result.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
   }
 
-  const std::string tmp = path + ".tmp";
+  // A temporary name of this process: two writers of the same path never share one.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return make_error(ErrorCode::kIo,

@@ -160,9 +160,11 @@ TEST_F(FallbackTest, AutoSkipsWhatDoesNotFitAndSucceedsQuantized) {
   EXPECT_EQ(log->attempts[0].outcome, Outcome::kSkipped);
   EXPECT_NE(log->attempts[0].reason.find("exceeds the available"), std::string::npos);
   EXPECT_GT(log->attempts[0].projected_host.total(), o.host_budget.value());
-  // The winner really ran under the limit.
+  // The winner really ran under the limit (AddressSanitizer's shadow memory adds to RSS).
   ASSERT_TRUE(ok.peak_rss_bytes.has_value());
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(*ok.peak_rss_bytes, *o.host_budget);
+#endif
 }
 
 TEST_F(FallbackTest, AnAttemptOverTheBudgetFailsForReal) {

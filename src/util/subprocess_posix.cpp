@@ -35,7 +35,16 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
   }
   // Everything the child needs is prepared before fork: no allocation after it.
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    bool replaced = false;  // a variable set in o.env replaces the inherited one
+    for (const auto& [k, v] : o.env) {
+      if (entry.size() > k.size() && entry.compare(0, k.size(), k) == 0 && entry[k.size()] == '=') {
+        replaced = true;
+      }
+    }
+    if (!replaced) env_strings.push_back(entry);
+  }
   for (const auto& [k, v] : o.env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());

@@ -179,9 +179,9 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
       case Strategy::kOffload: {
         p.weight_bytes = model.weight_bytes;
         if (!acc) {
-          p.applicable = false;
-          p.reason = "no accelerator: offload would place everything on the host, as cpu does";
+          // No accelerator: zero layers fit on it, so everything stays on the host.
           p.host = host_only.host;
+          p.reason = "no accelerator: 0 layers offloaded, everything on the host";
           break;
         }
         const uint64_t budget = options.device_budget.value_or(plan.accelerator.free);

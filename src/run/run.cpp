@@ -127,6 +127,7 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
   energy.start();
 
   EvalSettings settings{cfg.prompts, cfg.decoding};
+  json accelerator = nullptr;  // as the loading chain saw it
   for (const auto& mc : cfg.models) {
     // Resume: only what the store does not hold yet.
     const fs::path items_path =
@@ -203,6 +204,7 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
     if (!store_error.empty()) return make_error(ErrorCode::kIo, store_error);
     if (!log) return std::unexpected(log.error().with_context(fmt::format("model '{}'", mc.name)));
     const json log_json = to_json(*log);
+    accelerator = log_json["accelerator"];
     const std::string stamp = utc_timestamp();
     (void)write_text_atomic(
         RunPaths::attempts(run_dir) / (safe_name(mc.name) + "." + safe_name(stamp) + ".json"),
@@ -237,6 +239,7 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
   (void)store->set_metadata(kMetadataFinishedAt, utc_timestamp());
   if (energy.available()) (void)store->set_metadata(kMetadataEnergy, energy.to_json());
   json host = host_info();
+  if (!accelerator.is_null()) host["accelerator"] = accelerator;
   (void)store->set_metadata(kMetadataHost, host);
 
   // Exports, results and the summary.

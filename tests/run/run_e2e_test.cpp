@@ -170,6 +170,22 @@ TEST(RunEndToEnd, LoglikScoresLetteredItemsWithoutGeneration) {
   }
 }
 
+TEST(RunEndToEnd, PackageAndVerifyARealRun) {
+  testing::ScratchDir dir;
+  const auto cfg = write_config(dir, "loglik");
+  ASSERT_EQ(testing::run_command({testing::clinbench_binary(), "run", "--config", cfg}).exit_code, 0);
+  auto p = testing::run_command({testing::clinbench_binary(), "package", dir.file("run"), "--model",
+                                 "stories", "--dataset", "test", "-o", dir.file("sub.zip")});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_TRUE(fs::exists(dir.file("sub.zip")));
+  auto v = testing::run_command({testing::clinbench_binary(), "verify", dir.file("run")});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  const auto manifest = nlohmann::json::parse(testing::read_file(dir.file("run/manifest.json")));
+  EXPECT_EQ(manifest["format"], "clinbench.manifest/1");
+  auto host = nlohmann::json::parse(testing::read_file(dir.file("run/results.json")))["metadata"]["host"];
+  EXPECT_TRUE(host["accelerator"].is_object()) << host.dump();
+}
+
 TEST(RunEndToEnd, LoglikMatchesBetweenIsolationModes) {
   testing::ScratchDir a, b;
   const auto ca = write_config(a, "loglik");

@@ -76,6 +76,7 @@ const StrategyPlan* find_plan(const Plan& plan, Strategy s);
 
 namespace clinbench {
 
+nlohmann::json to_json(const Bytes& bytes);  // weights, kv, compute, overhead, total
 nlohmann::json to_json(const ModelInfo& info);
 nlohmann::json to_json(const Plan& plan);
 // Human-readable inspect report: model facts, type histogram and the plan table.

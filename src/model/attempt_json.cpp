@@ -9,11 +9,6 @@ using nlohmann::json;
 
 namespace {
 
-json bytes_json(const Bytes& b) {
-  return {{"weights", b.weights}, {"kv", b.kv},       {"compute", b.compute},
-          {"overhead", b.overhead}, {"total", b.total()}};
-}
-
 Bytes bytes_from(const json& j) {
   Bytes b;
   b.weights = j.value("weights", uint64_t{0});
@@ -79,8 +74,8 @@ json to_json(const Attempt& a) {
       {"outcome", to_string(a.outcome)},
       {"reason", a.reason},
       {"isolation", to_string(a.isolation)},
-      {"projected", {{"host", bytes_json(a.projected_host)},
-                     {"device", bytes_json(a.projected_device)}}},
+      {"projected", {{"host", to_json(a.projected_host)},
+                     {"device", to_json(a.projected_device)}}},
       {"available", {{"host", a.available_host}, {"device", a.available_device}}},
       {"peak_rss_bytes", opt(a.peak_rss_bytes)},
       {"peak_device_bytes", opt(a.peak_device_bytes)},

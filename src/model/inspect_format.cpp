@@ -9,14 +9,10 @@ namespace clinbench {
 
 using nlohmann::json;
 
-namespace {
-
-json bytes_json(const Bytes& b) {
+json to_json(const Bytes& b) {
   return {{"weights", b.weights}, {"kv", b.kv},       {"compute", b.compute},
           {"overhead", b.overhead}, {"total", b.total()}};
 }
-
-}  // namespace
 
 json to_json(const ModelInfo& info) {
   json hist = json::array();
@@ -53,8 +49,8 @@ json to_json(const Plan& plan) {
                           {"recipe", p.recipe.empty() ? json(nullptr) : json(p.recipe)},
                           {"applicable", p.applicable},
                           {"reason", p.reason},
-                          {"host", bytes_json(p.host)},
-                          {"device", bytes_json(p.device)},
+                          {"host", to_json(p.host)},
+                          {"device", to_json(p.device)},
                           {"n_gpu_layers", p.n_gpu_layers},
                           {"n_layers", p.n_layers},
                           {"weight_bytes", p.weight_bytes}});

@@ -216,7 +216,10 @@ int main(int argc, char** argv) {
     for (int r = 0; r < reps; ++r) {
       if (std::string(cache) == "cold") drop_page_cache(model);
       else warm_page_cache(model);
+      // llama-completion now and then ends without its performance report (seen on a loaded
+      // machine); such a run has no load time to read, so it is run again, up to three times.
       PeerRun p = run_llama_completion(model, threads, n_ctx);
+      for (int retry = 0; retry < 2 && !p.ok; ++retry) p = run_llama_completion(model, threads, n_ctx);
       if (!p.ok) {
         std::cerr << "llama-completion failed (load time " << p.load_ms << " ms)\n";
         return 1;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <ggml-backend.h>
+#include <llama-cpp.h>
 #include <llama.h>
 
 #include <chrono>
@@ -20,22 +21,6 @@
 namespace clinbench {
 
 namespace {
-
-struct ModelDeleter {
-  void operator()(llama_model* m) const { llama_model_free(m); }
-};
-struct ContextDeleter {
-  void operator()(llama_context* c) const { llama_free(c); }
-};
-
-ggml_backend_dev_t accelerator_device() {
-  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
-    ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-    const auto t = ggml_backend_dev_type(dev);
-    if (t == GGML_BACKEND_DEVICE_TYPE_GPU || t == GGML_BACKEND_DEVICE_TYPE_IGPU) return dev;
-  }
-  return nullptr;
-}
 
 uint64_t device_free(ggml_backend_dev_t dev) {
   size_t free = 0, total = 0;
@@ -130,7 +115,7 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   a.placement.n_gpu_layers = mp.n_gpu_layers;
 
   const auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<llama_model, ModelDeleter> model;
+  llama_model_ptr model;
   std::vector<TensorChoice> choices;
   {
     LogCapture capture;
@@ -179,7 +164,7 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   cp.n_seq_max = kSequences;
   cp.kv_unified = true;
   cp.n_threads_batch = n_threads;
-  std::unique_ptr<llama_context, ContextDeleter> ctx;
+  llama_context_ptr ctx;
   {
     LogCapture capture;
     ctx.reset(llama_init_from_model(model.get(), cp));

@@ -9,6 +9,15 @@
 
 namespace clinbench {
 
+ggml_backend_dev_t accelerator_device() {
+  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+    ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+    const auto t = ggml_backend_dev_type(dev);
+    if (t == GGML_BACKEND_DEVICE_TYPE_GPU || t == GGML_BACKEND_DEVICE_TYPE_IGPU) return dev;
+  }
+  return nullptr;
+}
+
 void ensure_llama_backend() {
   static std::once_flag once;
   std::call_once(once, [] {

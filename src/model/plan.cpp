@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <ggml-backend.h>
 #include <llama-ext.h>
+#include <llama-cpp.h>
 #include <llama.h>
 
 #include <chrono>
@@ -16,28 +17,16 @@ namespace clinbench {
 
 namespace {
 
-struct ModelDeleter {
-  void operator()(llama_model* m) const { llama_model_free(m); }
-};
-struct ContextDeleter {
-  void operator()(llama_context* c) const { llama_free(c); }
-};
-
 Accelerator find_accelerator() {
   Accelerator acc;
-  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
-    ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-    const auto type = ggml_backend_dev_type(dev);
-    if (type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) {
-      acc.present = true;
-      acc.name = ggml_backend_dev_name(dev);
-      acc.description = ggml_backend_dev_description(dev);
-      size_t free = 0, total = 0;
-      ggml_backend_dev_memory(dev, &free, &total);
-      acc.free = free;
-      acc.total = total;
-      break;
-    }
+  if (ggml_backend_dev_t dev = accelerator_device()) {
+    acc.present = true;
+    acc.name = ggml_backend_dev_name(dev);
+    acc.description = ggml_backend_dev_description(dev);
+    size_t free = 0, total = 0;
+    ggml_backend_dev_memory(dev, &free, &total);
+    acc.free = free;
+    acc.total = total;
   }
   return acc;
 }
@@ -55,7 +44,7 @@ Result<Simulated> simulate(const std::string& path, int n_gpu_layers, const Plan
   mp.load_mode = LLAMA_LOAD_MODE_NONE;
   mp.n_gpu_layers = n_gpu_layers;
   LogCapture capture;
-  std::unique_ptr<llama_model, ModelDeleter> model(llama_model_load_from_file(path.c_str(), mp));
+  llama_model_ptr model(llama_model_load_from_file(path.c_str(), mp));
   if (!model) {
     return make_error(ErrorCode::kCorrupt,
                       fmt::format("{}: llama.cpp cannot build the model: {}", path,
@@ -67,7 +56,7 @@ Result<Simulated> simulate(const std::string& path, int n_gpu_layers, const Plan
   cp.n_ubatch = std::min<uint32_t>(o.n_batch, 512);
   cp.n_seq_max = o.n_seq;
   cp.kv_unified = true;
-  std::unique_ptr<llama_context, ContextDeleter> ctx(llama_init_from_model(model.get(), cp));
+  llama_context_ptr ctx(llama_init_from_model(model.get(), cp));
   if (!ctx) {
     return make_error(ErrorCode::kInternal,
                       fmt::format("{}: llama.cpp cannot build a context: {}", path,

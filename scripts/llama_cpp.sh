@@ -68,14 +68,12 @@ if [ "$(cat "$DIR/src/.patched" 2>/dev/null)" != "$patch_sum" ]; then
   echo "$patch_sum" > "$DIR/src/.patched"
   rm -f "$DIR/build/.complete"
 fi
-if [ -f "$DIR/build/.complete" ]; then echo "$DIR"; exit 0; fi
-
 # 3. Build. AMX is disabled: ggml's AMX kernels crash on Q8_0/Q4_K here and slow F16/F32
 #    (see DESIGN.md); -mno-amx-* wins over -march=native whatever the order.
 NOAMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 args=(-S "$DIR/src" -B "$DIR/build" -G Ninja -DCMAKE_BUILD_TYPE=Release
       -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF
-      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON
+      -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON
       -DCMAKE_POSITION_INDEPENDENT_CODE=ON
       "-DCMAKE_C_FLAGS=$NOAMX" "-DCMAKE_CXX_FLAGS=$NOAMX")
 if command -v ccache >/dev/null; then
@@ -84,10 +82,17 @@ fi
 if [ $CUDA = 1 ]; then
   args+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-90}")
 fi
+# llama-simple is the peer for greedy output: it prints with printf, while llama-completion's
+# output goes through an asynchronous log thread that can lose it at exit.
+targets=(llama ggml llama-common llama-bench llama-perplexity llama-server llama-completion
+         llama-fit-params llama-quantize llama-simple)
+# The marker holds the commit and a fingerprint of the configuration and targets, so a change to
+# either rebuilds (incrementally) on the next call.
+key="$(git -C "$DIR/src" rev-parse HEAD) $(echo "${args[*]} ${targets[*]}" | sha256sum | cut -c1-16)"
+if [ "$(cat "$DIR/build/.complete" 2>/dev/null)" = "$key" ]; then echo "$DIR"; exit 0; fi
 log "configuring in $DIR/build"
 cmake "${args[@]}" >&2
 log "building (several minutes on 2 cores)"
-cmake --build "$DIR/build" -j"$(nproc)" --target llama ggml llama-common \
-  llama-bench llama-perplexity llama-server llama-completion llama-fit-params llama-quantize >&2
-git -C "$DIR/src" rev-parse HEAD > "$DIR/build/.complete"
+cmake --build "$DIR/build" -j"$(nproc)" --target "${targets[@]}" >&2
+echo "$key" > "$DIR/build/.complete"
 echo "$DIR"

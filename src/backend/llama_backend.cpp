@@ -149,22 +149,12 @@ class LlamaBackend final : public Backend {
     const auto t0 = Clock::now();
     auto prompt = render(messages);
     if (!prompt) return std::unexpected(prompt.error());
-    std::vector<llama_token> ptoks = tokenize_prompt(*prompt + assistant_prefix);
+    const std::vector<llama_token> ptoks = tokenize_prompt(*prompt + assistant_prefix);
     LoglikScores out;
     out.prompt_tokens = static_cast<int64_t>(ptoks.size());
     const int n_ctx = static_cast<int>(llama_n_ctx(ctx_));
-    llama_memory_t mem = llama_get_memory(ctx_);
-    llama_memory_clear(mem, true);
-    if (auto r = decode_tokens(ptoks, 0); !r) return std::unexpected(r.error());
-    const int n_vocab = llama_vocab_n_tokens(vocab_);
-    const std::vector<float> first = log_softmax(llama_get_logits_ith(ctx_, -1), n_vocab);
-    out.prefill_ms = ms_since(t0);
-
-    const auto tc = Clock::now();
     const int n_prefix = static_cast<int>(ptoks.size());
-    // Every option continues the shared prefix in its own sequence (a copy of sequence 0 in the
-    // KV cache, no recomputation); all continuations go through llama_decode together.
-    const int n_seq = static_cast<int>(llama_n_seq_max(ctx_));
+    if (ptoks.empty()) return make_error(ErrorCode::kInvalidArgument, "the prompt is empty");
     std::vector<std::vector<llama_token>> conts;
     for (const auto& [letter, text] : continuations) {
       std::vector<llama_token> ct = tokenize(text, false, false);
@@ -180,59 +170,59 @@ class LlamaBackend final : public Backend {
       OptionScore sc;
       sc.letter = letter;
       sc.tokens = static_cast<int64_t>(ct.size());
-      sc.logprob = first[static_cast<size_t>(ct[0])];
       out.options.push_back(sc);
       conts.push_back(std::move(ct));
     }
-    const int n_batch = static_cast<int>(llama_n_batch(ctx_));
-    size_t next = 0;
-    while (next < conts.size()) {
-      // A group of options that fits the sequences and the batch.
-      std::vector<size_t> group;
-      int tokens = 0;
-      while (next < conts.size() && static_cast<int>(group.size()) + 1 < n_seq) {
-        const int add = static_cast<int>(conts[next].size()) - 1;
-        if (!group.empty() && tokens + add > n_batch) break;
-        group.push_back(next++);
-        tokens += add;
+    llama_memory_t mem = llama_get_memory(ctx_);
+    llama_memory_clear(mem, true);
+
+    // The prefix is evaluated once: its tokens belong to every option's sequence at once (one
+    // KV cell shared by all, kv_unified), and each option's continuation follows in its own
+    // sequence, in the same llama_decode where the batch allows. Options beyond the sequences
+    // a context has copy the prefix from sequence 0 (a KV copy, no recomputation).
+    const int n_seq = static_cast<int>(llama_n_seq_max(ctx_));
+    double first_lse = 0;  // log-sum-exp of the distribution after the prefix
+    bool prefix_done = false;
+    for (size_t start = 0; start < conts.size(); start += static_cast<size_t>(n_seq)) {
+      const size_t end = std::min(conts.size(), start + static_cast<size_t>(n_seq));
+      const int n_group = static_cast<int>(end - start);
+      std::vector<Entry> entries;
+      if (!prefix_done) {
+        for (int i = 0; i < n_prefix; ++i) {
+          entries.push_back({ptoks[static_cast<size_t>(i)], i, 0, n_group,
+                             i + 1 == n_prefix ? kFirstRow : kNoRow, 0});
+        }
+      } else {
+        for (int g = 1; g < n_group; ++g) {
+          llama_memory_seq_rm(mem, g, -1, -1);
+          llama_memory_seq_cp(mem, 0, g, 0, n_prefix);
+        }
+        llama_memory_seq_rm(mem, 0, n_prefix, -1);
       }
-      if (tokens == 0) continue;  // single-token continuations need no decode
-      llama_batch batch = llama_batch_init(std::max(tokens, 1), 0, 1);
-      std::vector<std::pair<size_t, int>> rows;  // (option, batch index of its first logits)
-      int k = 0;
-      for (size_t gi = 0; gi < group.size(); ++gi) {
-        const auto& ct = conts[group[gi]];
-        const llama_seq_id seq = static_cast<llama_seq_id>(gi + 1);
-        llama_memory_seq_rm(mem, seq, -1, -1);
-        llama_memory_seq_cp(mem, 0, seq, -1, -1);
-        rows.emplace_back(group[gi], k);
+      for (size_t o = start; o < end; ++o) {
+        const auto& ct = conts[o];
         for (size_t i = 0; i + 1 < ct.size(); ++i) {
-          batch.token[k] = ct[i];
-          batch.pos[k] = n_prefix + static_cast<int>(i);
-          batch.n_seq_id[k] = 1;
-          batch.seq_id[k][0] = seq;
-          batch.logits[k] = 1;
-          ++k;
+          entries.push_back({ct[i], n_prefix + static_cast<int>(i),
+                             static_cast<llama_seq_id>(o - start), 1, static_cast<int>(o),
+                             ct[i + 1]});
         }
       }
-      batch.n_tokens = k;
-      const int rc = timed_decode(batch);
-      llama_batch_free(batch);
-      if (rc != 0) {
-        return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
-      }
-      for (const auto& [opt, first_row] : rows) {
-        const auto& ct = conts[opt];
-        for (size_t i = 0; i + 1 < ct.size(); ++i) {
-          const float* logits = llama_get_logits_ith(ctx_, first_row + static_cast<int>(i));
-          out.options[opt].logprob += log_prob_of(logits, n_vocab, ct[i + 1]);
+      auto r = decode_entries(entries, [&](const Entry& e, const float* logits, int n_vocab) {
+        if (e.row == kFirstRow) {
+          first_lse = log_sum_exp(logits, n_vocab);
+          for (size_t o = 0; o < conts.size(); ++o) {
+            out.options[o].logprob += static_cast<double>(logits[conts[o][0]]) - first_lse;
+          }
+          out.prefill_ms = ms_since(t0);
+        } else {
+          out.options[static_cast<size_t>(e.row)].logprob +=
+              static_cast<double>(logits[e.next]) - log_sum_exp(logits, n_vocab);
         }
-      }
-      for (size_t gi = 0; gi < group.size(); ++gi) {
-        llama_memory_seq_rm(mem, static_cast<llama_seq_id>(gi + 1), -1, -1);
-      }
+      });
+      if (!r) return std::unexpected(r.error());
+      prefix_done = true;
     }
-    out.continuation_ms = ms_since(tc);
+    out.continuation_ms = ms_since(t0) - out.prefill_ms;
     return out;
   }
 
@@ -427,6 +417,53 @@ class LlamaBackend final : public Backend {
     }
   }
 
+  // One token of a log-likelihood batch: it belongs to sequences seq .. seq + n_seqs - 1;
+  // `row` says whose logits it yields (an option's index, kFirstRow, or kNoRow for none), and
+  // `next` is the token whose probability those logits give.
+  static constexpr int kNoRow = -1;
+  static constexpr int kFirstRow = -2;
+  struct Entry {
+    llama_token token;
+    int pos;
+    llama_seq_id seq;
+    int n_seqs;
+    int row;
+    llama_token next;
+  };
+
+  // Decodes the entries in batches of at most n_batch tokens, calling on_logits(entry, logits,
+  // n_vocab) for each entry that asked for logits.
+  template <typename F>
+  Result<void> decode_entries(const std::vector<Entry>& entries, F&& on_logits) {
+    const size_t n_batch = llama_n_batch(ctx_);
+    const int n_vocab = llama_vocab_n_tokens(vocab_);
+    const auto n_seq = static_cast<int32_t>(llama_n_seq_max(ctx_));
+    for (size_t i = 0; i < entries.size(); i += n_batch) {
+      const size_t n = std::min(n_batch, entries.size() - i);
+      llama_batch batch = llama_batch_init(static_cast<int32_t>(n), 0, n_seq);
+      for (size_t k = 0; k < n; ++k) {
+        const Entry& e = entries[i + k];
+        batch.token[k] = e.token;
+        batch.pos[k] = e.pos;
+        batch.n_seq_id[k] = e.n_seqs;
+        for (int q = 0; q < e.n_seqs; ++q) batch.seq_id[k][q] = e.seq + q;
+        batch.logits[k] = e.row != kNoRow ? 1 : 0;
+      }
+      batch.n_tokens = static_cast<int32_t>(n);
+      const int rc = timed_decode(batch);
+      llama_batch_free(batch);
+      if (rc != 0) {
+        return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
+      }
+      for (size_t k = 0; k < n; ++k) {
+        const Entry& e = entries[i + k];
+        if (e.row == kNoRow) continue;
+        on_logits(e, llama_get_logits_ith(ctx_, static_cast<int32_t>(k)), n_vocab);
+      }
+    }
+    return {};
+  }
+
   int timed_decode(const llama_batch& batch) {
     const auto t0 = Clock::now();
     const int rc = llama_decode(ctx_, batch);
@@ -471,23 +508,18 @@ class LlamaBackend final : public Backend {
                       fmt::format("constrained answer produced '{}', not a letter", text));
   }
 
-  static std::vector<float> log_softmax(const float* logits, int n) {
+  // log(sum_i exp(logits[i])), computed as max + log(sum exp(l - max)). Terms below max - 80
+  // add less than e^-80 each (under 1e-29 of the sum, even for a 256k vocabulary) and are
+  // skipped: their exp is the slow path of libm, and most of a vocabulary is that far down.
+  static double log_sum_exp(const float* logits, int n) {
     float mx = logits[0];
     for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
+    const float floor = mx - 80.0f;
     double sum = 0;
-    for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
-    const float lse = mx + static_cast<float>(std::log(sum));
-    std::vector<float> out(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) out[static_cast<size_t>(i)] = logits[i] - lse;
-    return out;
-  }
-
-  static double log_prob_of(const float* logits, int n, llama_token t) {
-    float mx = logits[0];
-    for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
-    double sum = 0;
-    for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
-    return static_cast<double>(logits[t] - mx) - std::log(sum);
+    for (int i = 0; i < n; ++i) {
+      if (logits[i] > floor) sum += static_cast<double>(std::exp(logits[i] - mx));
+    }
+    return static_cast<double>(mx) + std::log(sum);
   }
 
   llama_model* model_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <llama.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "backend/llama_backend.h"
@@ -21,7 +22,7 @@ struct Loaded {
   }
 };
 
-void load(Loaded& l, uint32_t n_seq) {
+void load(Loaded& l, uint32_t n_seq, uint32_t n_batch = 2048) {
   ensure_llama_backend();
   llama_model_params mp = llama_model_default_params();
   l.model = llama_model_load_from_file(testing::stories_model().c_str(), mp);
@@ -30,6 +31,8 @@ void load(Loaded& l, uint32_t n_seq) {
   cp.n_ctx = 1024;
   cp.n_threads = 2;
   cp.n_seq_max = n_seq;
+  cp.n_batch = n_batch;
+  cp.n_ubatch = std::min<uint32_t>(n_batch, 512);
   cp.kv_unified = true;
   l.ctx = llama_init_from_model(l.model, cp);
   ASSERT_NE(l.ctx, nullptr);
@@ -91,6 +94,32 @@ TEST(RunBackend, BatchedLoglikEqualsFullSequenceEvaluation) {
     const double ref = reference_logprob(l.model, l.ctx, prompt, conts[i].second);
     EXPECT_NEAR(scores->options[i].logprob, ref, 2e-3) << conts[i].first;
     EXPECT_LT(scores->options[i].logprob, 0.0);
+  }
+}
+
+// More options than the context has sequences (the later ones copy the prefix from sequence 0)
+// and a batch smaller than the prompt (the shared prefix spans several llama_decode calls).
+TEST(RunBackend, LoglikWithMoreOptionsThanSequencesAndASmallBatch) {
+  Loaded l;
+  load(l, 3, 8);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  const std::vector<ChatMessage> msgs = {{"user", "Once upon a time"}};
+  const std::vector<std::pair<std::string, std::string>> conts = {
+      {"A", " there was a little girl named Lily"}, {"B", " the dog"}, {"C", " a"},
+      {"D", " big red ball in the park"}, {"E", " Tom and Sue went"}, {"F", " cat"},
+      {"G", " a bird sang in the tree"}};
+  auto scores = backend->loglik(msgs, "Answer:", conts);
+  ASSERT_TRUE(scores) << scores.error().message;
+  ASSERT_EQ(scores->options.size(), conts.size());
+  const std::string prompt =
+      "<|im_start|>user\nOnce upon a time<|im_end|>\n<|im_start|>assistant\nAnswer:";
+  Loaded ref;
+  load(ref, 1);
+  for (size_t i = 0; i < conts.size(); ++i) {
+    EXPECT_EQ(scores->options[i].letter, conts[i].first);
+    EXPECT_NEAR(scores->options[i].logprob,
+                reference_logprob(ref.model, ref.ctx, prompt, conts[i].second), 2e-3)
+        << conts[i].first;
   }
 }
 

@@ -1,5 +1,7 @@
 #include "backend/llama_backend.h"
 
+#include "backend/log_sum_exp.h"
+
 #include <chat.h>
 #include <fmt/format.h>
 #include <llama.h>
@@ -506,20 +508,6 @@ class LlamaBackend final : public Backend {
     }
     return make_error(ErrorCode::kInternal,
                       fmt::format("constrained answer produced '{}', not a letter", text));
-  }
-
-  // log(sum_i exp(logits[i])), computed as max + log(sum exp(l - max)). Terms below max - 80
-  // add less than e^-80 each (under 1e-29 of the sum, even for a 256k vocabulary) and are
-  // skipped: their exp is the slow path of libm, and most of a vocabulary is that far down.
-  static double log_sum_exp(const float* logits, int n) {
-    float mx = logits[0];
-    for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
-    const float floor = mx - 80.0f;
-    double sum = 0;
-    for (int i = 0; i < n; ++i) {
-      if (logits[i] > floor) sum += static_cast<double>(std::exp(logits[i] - mx));
-    }
-    return static_cast<double>(mx) + std::log(sum);
   }
 
   llama_model* model_;

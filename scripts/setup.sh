@@ -11,6 +11,7 @@ APT_PACKAGES=(
   pkg-config libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev sqlite3
   libtomlplusplus-dev libzip-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  chromium
 )
 
 missing=()
@@ -25,6 +26,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+# The dashboard's charting library (embedded into the binary at build time) and the browser
+# test's driver, at the versions web/package-lock.json pins; again only when the lock changed.
+web="$here/../web"
+lock_sum=$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$web/node_modules/.clinbench-lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "[setup] npm ci in web/" >&2
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "$lock_sum" > "$web/node_modules/.clinbench-lock-sha256"
 fi
 
 "$here/llama_cpp.sh" "$@" >/dev/null

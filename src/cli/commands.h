@@ -30,6 +30,7 @@ std::vector<Command> model_commands();    // inspect, load, synth (cmd_model.cpp
 std::vector<Command> dataset_commands();  // dataset check (cmd_dataset.cpp)
 std::vector<Command> run_commands();      // run (cmd_run.cpp)
 std::vector<Command> provenance_commands();  // package, verify (cmd_package.cpp)
+std::vector<Command> report_commands();      // report (cmd_report.cpp)
 
 // Prints "clinbench: <message>" to stderr and returns the exit code for that error.
 int report_error(const Error& error);

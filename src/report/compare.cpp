@@ -1,0 +1,274 @@
+// The comparison of two runs (`clinbench report --compare RUN_A RUN_B`): the same models on the
+// same items, side by side, with the paired tests of stats.h.
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "clinbench/report.h"
+#include "clinbench/stats.h"
+#include "report/document.h"
+#include "report/panels.h"
+
+namespace clinbench {
+
+using nlohmann::json;
+
+namespace report {
+
+namespace {
+
+using Key = std::pair<std::string, std::string>;  // (dataset, item_id)
+
+std::map<Key, const ItemRecord*> items_of(const RunView& run, const std::string& model) {
+  std::map<Key, const ItemRecord*> out;
+  for (const auto& it : run.items) {
+    if (it.model == model) out.try_emplace({it.dataset, it.item_id}, &it);
+  }
+  return out;
+}
+
+// Models of the same name; or the only model of each run when each has one.
+std::vector<std::pair<std::string, std::string>> model_pairs(const RunView& a, const RunView& b) {
+  const auto na = a.model_names();
+  const auto nb = b.model_names();
+  std::vector<std::pair<std::string, std::string>> pairs;
+  const std::set<std::string> in_b(nb.begin(), nb.end());
+  for (const auto& n : na) {
+    if (in_b.count(n)) pairs.emplace_back(n, n);
+  }
+  if (pairs.empty() && na.size() == 1 && nb.size() == 1) pairs.emplace_back(na[0], nb[0]);
+  return pairs;
+}
+
+std::string strategy_of(const RunView& run, const std::string& model) {
+  for (const auto& m : run.models) {
+    if (m.name == model) return m.strategy;
+  }
+  return "";
+}
+
+// One comparison row over `keys` (every dataset when dataset is empty).
+json compare_row(const std::string& ma, const std::string& mb, const std::string& dataset,
+                 const std::vector<std::pair<const ItemRecord*, const ItemRecord*>>& pairs) {
+  std::vector<std::optional<bool>> ca, cb;
+  for (const auto& [ra, rb] : pairs) {
+    ca.push_back(ra->correct);
+    cb.push_back(rb->correct);
+  }
+  json row = {{"model_a", ma},
+              {"model_b", mb},
+              {"label", (ma == mb ? ma : ma + " / " + mb)},
+              {"dataset", dataset.empty() ? json() : json(dataset)},
+              {"scope", dataset.empty() ? std::string("all datasets") : dataset},
+              {"common_items", pairs.size()}};
+  auto m = mcnemar_exact(ca, cb);
+  if (!m) return row;  // lengths are equal by construction
+  row["pairs"] = m->pairs;
+  row["skipped"] = m->skipped;
+  row["both_correct"] = m->both_correct;
+  row["both_wrong"] = m->both_wrong;
+  row["only_a"] = m->only_a;
+  row["only_b"] = m->only_b;
+  row["mcnemar_p"] = m->pairs > 0 ? json(m->p_value) : json();
+  // Accuracies on the pairs (items scored in both runs), with their Wilson intervals.
+  std::vector<std::optional<bool>> pa, pb;
+  for (std::size_t i = 0; i < ca.size(); ++i) {
+    if (ca[i] && cb[i]) {
+      pa.push_back(ca[i]);
+      pb.push_back(cb[i]);
+    }
+  }
+  const AccuracySummary sa = summarize_accuracy(pa);
+  const AccuracySummary sb = summarize_accuracy(pb);
+  row["accuracy_a"] = opt(sa.accuracy);
+  row["accuracy_b"] = opt(sb.accuracy);
+  row["a_ci_low"] = sa.interval ? json(sa.interval->low) : json();
+  row["a_ci_high"] = sa.interval ? json(sa.interval->high) : json();
+  row["b_ci_low"] = sb.interval ? json(sb.interval->low) : json();
+  row["b_ci_high"] = sb.interval ? json(sb.interval->high) : json();
+  auto d = paired_bootstrap(ca, cb);
+  row["difference"] = d ? json(d->difference) : json();
+  row["ci_low"] = d ? json(d->interval.low) : json();
+  row["ci_high"] = d ? json(d->interval.high) : json();
+  row["resamples"] = d ? json(d->resamples) : json();
+  row["bootstrap_seed"] = d ? json(d->seed) : json();
+  row["note"] = m->pairs > 0 ? json() : json("no item scored in both runs");
+  return row;
+}
+
+json accuracy_pairs_spec(const json& rows) {
+  json values = json::array();
+  for (const auto& r : rows) {
+    for (const auto& [run, acc, lo, hi] :
+         {std::tuple{"A", "accuracy_a", "a_ci_low", "a_ci_high"},
+          std::tuple{"B", "accuracy_b", "b_ci_low", "b_ci_high"}}) {
+      values.push_back({{"label", r["label"]}, {"scope", r["scope"]}, {"run", run},
+                        {"accuracy", r.value(acc, json())}, {"ci_low", r.value(lo, json())},
+                        {"ci_high", r.value(hi, json())}, {"pairs", r.value("pairs", json())}});
+    }
+  }
+  const json y = {{"field", "label"}, {"type", "nominal"}, {"title", nullptr},
+                  {"axis", {{"labelLimit", 200}}}};
+  const json x = {{"field", "accuracy"}, {"type", "quantitative"}, {"scale", {{"domain", {0, 1}}}},
+                  {"axis", {{"format", ".0%"}}}, {"title", "accuracy on the paired items (95% Wilson)"}};
+  return {{"data", {{"values", values}}},
+          {"width", 420},
+          {"height", std::max<std::size_t>(60, 34 * rows.size())},
+          {"transform", {{{"filter", "datum.accuracy != null"}}}},
+          {"encoding", {{"y", y}, {"yOffset", {{"field", "run"}, {"type", "nominal"}}},
+                        {"color", {{"field", "run"}, {"type", "nominal"},
+                                   {"legend", {{"orient", "bottom"}}}}}}},
+          {"layer",
+           json::array({{{"mark", {{"type", "rule"}}},
+                         {"encoding", {{"x", {{"field", "ci_low"}, {"type", "quantitative"}}},
+                                       {"x2", {{"field", "ci_high"}}}}}},
+                        {{"mark", {{"type", "point"}, {"filled", true}, {"size", 70}}},
+                         {"encoding", {{"x", x},
+                                       {"tooltip", json::array({{{"field", "label"}},
+                                                                {{"field", "scope"}},
+                                                                {{"field", "run"}},
+                                                                {{"field", "accuracy"}, {"format", ".1%"}},
+                                                                {{"field", "pairs"}}})}}}}})}};
+}
+
+json difference_spec(const json& rows) {
+  json values = json::array();
+  for (const auto& r : rows) {
+    if (!r.value("difference", json()).is_null()) values.push_back(r);
+  }
+  if (values.empty()) {
+    return message_spec({"No paired difference: no item is scored in both runs.",
+                         "Accuracy needs labeled items of a scored question type."});
+  }
+  return {{"data", {{"values", values}}},
+          {"width", 420},
+          {"height", std::max<std::size_t>(60, 26 * values.size())},
+          {"encoding", {{"y", {{"field", "label"}, {"type", "nominal"}, {"title", nullptr},
+                               {"axis", {{"labelLimit", 200}}}}},
+                        {"tooltip", json::array({{{"field", "label"}}, {{"field", "scope"}},
+                                                 {{"field", "difference"}, {"format", "+.1%"}},
+                                                 {{"field", "ci_low"}, {"format", "+.1%"}},
+                                                 {{"field", "ci_high"}, {"format", "+.1%"}},
+                                                 {{"field", "mcnemar_p"}, {"format", ".4f"}},
+                                                 {{"field", "only_a"}}, {{"field", "only_b"}},
+                                                 {{"field", "pairs"}}})}}},
+          {"layer",
+           json::array(
+               {{{"mark", {{"type", "bar"}, {"color", "#4c78a8"}}},
+                 {"encoding", {{"x", {{"field", "difference"}, {"type", "quantitative"},
+                                      {"scale", {{"domain", {-1, 1}}}},
+                                      {"axis", {{"format", "+.0%"}}},
+                                      {"title", "accuracy A − B (95% paired bootstrap)"}}}}}},
+                {{"mark", {{"type", "rule"}, {"color", "#222"}}},
+                 {"encoding", {{"x", {{"field", "ci_low"}, {"type", "quantitative"}}},
+                               {"x2", {{"field", "ci_high"}}}}}}})}};
+}
+
+}  // namespace
+
+}  // namespace report
+
+Result<json> compare_data(const std::filesystem::path& run_a, const std::filesystem::path& run_b) {
+  auto a = report::load_run(run_a);
+  if (!a) return std::unexpected(a.error().with_context("run A"));
+  auto b = report::load_run(run_b);
+  if (!b) return std::unexpected(b.error().with_context("run B"));
+  const auto pairs = report::model_pairs(*a, *b);
+  if (pairs.empty()) {
+    std::string na, nb;
+    for (const auto& n : a->model_names()) na += (na.empty() ? "" : ", ") + n;
+    for (const auto& n : b->model_names()) nb += (nb.empty() ? "" : ", ") + n;
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--compare: {} (models: {}) and {} (models: {}) share no model "
+                                  "name, and do not have one model each",
+                                  run_a.string(), na.empty() ? "none" : na, run_b.string(),
+                                  nb.empty() ? "none" : nb));
+  }
+  json rows = json::array();
+  json discordant = json::array();
+  json models = json::array();
+  for (const auto& [ma, mb] : pairs) {
+    const auto ia = report::items_of(*a, ma);
+    const auto ib = report::items_of(*b, mb);
+    std::map<std::string, std::vector<std::pair<const ItemRecord*, const ItemRecord*>>> by_dataset;
+    std::vector<std::pair<const ItemRecord*, const ItemRecord*>> all;
+    for (const auto& [key, ra] : ia) {
+      auto it = ib.find(key);
+      if (it == ib.end()) continue;
+      by_dataset[key.first].emplace_back(ra, it->second);
+      all.emplace_back(ra, it->second);
+      if (ra->choice != it->second->choice || ra->correct != it->second->correct) {
+        auto c = [](const std::optional<bool>& v) { return v ? json(*v) : json(); };
+        discordant.push_back({{"model", ma == mb ? ma : ma + " / " + mb},
+                              {"dataset", key.first},
+                              {"item_id", key.second},
+                              {"split", ra->split},
+                              {"question_type", ra->question_type},
+                              {"correct_answer", ra->correct_answer ? json(*ra->correct_answer) : json()},
+                              {"choice_a", ra->choice},
+                              {"correct_a", c(ra->correct)},
+                              {"choice_b", it->second->choice},
+                              {"correct_b", c(it->second->correct)}});
+      }
+    }
+    for (const auto& [dataset, ps] : by_dataset) rows.push_back(report::compare_row(ma, mb, dataset, ps));
+    if (by_dataset.size() > 1) rows.push_back(report::compare_row(ma, mb, "", all));
+    models.push_back({{"model_a", ma}, {"strategy_a", report::strategy_of(*a, ma)},
+                      {"items_a", ia.size()}, {"model_b", mb},
+                      {"strategy_b", report::strategy_of(*b, mb)}, {"items_b", ib.size()},
+                      {"common_items", all.size()}});
+  }
+  json doc = report::document_header(
+      "compare", fmt::format("clinbench comparison: {} (A) vs {} (B)", run_a.string(), run_b.string()));
+  doc["run_a"] = run_a.string();
+  doc["run_b"] = run_b.string();
+  doc["comparisons"] = rows;
+  const report::Figure fig{"compare", "Run A against run B on the same items", 2};
+  doc["figures"] = json::array({report::figure_json(
+      fig, json::array({report::panel_json("compare-accuracy", "Accuracy, A and B",
+                                           "Accuracy of each model in run A and run B on the items "
+                                           "scored in both (95% Wilson interval).",
+                                           report::accuracy_pairs_spec(rows)),
+                        report::panel_json("compare-difference", "Paired difference A − B",
+                                           "Accuracy difference on the same items with the 95% "
+                                           "paired-bootstrap interval (stats.h paired_bootstrap, "
+                                           "10000 resamples, fixed seed); McNemar's exact p on "
+                                           "hover.",
+                                           report::difference_spec(rows))}))});
+  auto col = [](const char* k, const char* fmt_ = nullptr) {
+    json c = {{"key", k}};
+    if (fmt_) c["format"] = fmt_;
+    return c;
+  };
+  doc["tables"] = json::array(
+      {{{"id", "compare-models"},
+        {"title", "Models paired"},
+        {"description", "Models of the same name in both runs (or the only model of each)."},
+        {"columns", json::array({col("model_a"), col("strategy_a"), col("items_a"), col("model_b"),
+                                 col("strategy_b"), col("items_b"), col("common_items")})},
+        {"rows", models}},
+       {{"id", "compare-tests"},
+        {"title", "Paired tests"},
+        {"description",
+         "Per model and dataset (and over all datasets): the 2×2 table of the items scored in "
+         "both runs, McNemar's exact p, and the paired-bootstrap interval of A − B."},
+        {"columns", json::array({col("label"), col("scope"), col("common_items"), col("pairs"),
+                                 col("both_correct"), col("both_wrong"), col("only_a"),
+                                 col("only_b"), col("mcnemar_p", "p"),
+                                 col("accuracy_a", "percent"), col("accuracy_b", "percent"),
+                                 col("difference", "signed_percent"),
+                                 col("ci_low", "signed_percent"), col("ci_high", "signed_percent"),
+                                 col("note")})},
+        {"rows", rows}},
+       {{"id", "compare-items"},
+        {"title", "Items answered differently"},
+        {"description", "Items whose choice or correctness differs between the runs."},
+        {"columns", json::array({col("model"), col("dataset"), col("item_id"), col("split"),
+                                 col("question_type"), col("correct_answer"), col("choice_a"),
+                                 col("correct_a"), col("choice_b"), col("correct_b")})},
+        {"rows", discordant}}});
+  return doc;
+}
+
+}  // namespace clinbench

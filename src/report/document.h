@@ -1,0 +1,19 @@
+// Pieces of the report's data document shared by the run report and the comparison.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "report/panels.h"
+
+namespace clinbench::report {
+
+inline constexpr const char* kReportFormat = "clinbench.report/1";
+
+// {"format", "kind" ("run" or "compare"), "title", "generated_at", "clinbench"}.
+nlohmann::json document_header(const std::string& kind, const std::string& title);
+nlohmann::json figure_json(const Figure& figure, nlohmann::json panels);
+nlohmann::json panel_json(const std::string& id, const std::string& title,
+                          const std::string& description, nlohmann::json spec);
+
+}  // namespace clinbench::report

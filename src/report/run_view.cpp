@@ -1,0 +1,65 @@
+// Reading a run directory for a report.
+#include "report/run_view.h"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <system_error>
+
+namespace clinbench::report {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::vector<std::string> RunView::model_names() const {
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const auto& m : models) {
+    if (seen.insert(m.name).second) names.push_back(m.name);
+  }
+  for (const auto& it : items) {
+    if (seen.insert(it.model).second) names.push_back(it.model);
+  }
+  return names;
+}
+
+std::string group_label(const std::string& dataset, const std::string& split) {
+  return split.empty() ? dataset : dataset + " · " + split;
+}
+
+Result<RunView> load_run(const fs::path& run_dir) {
+  std::error_code ec;
+  if (!fs::exists(RunPaths::db(run_dir), ec)) {
+    return make_error(ErrorCode::kNotFound,
+                      fmt::format("{}: no run.db: not a run directory", run_dir.string()));
+  }
+  auto store = RunStore::open(run_dir);
+  if (!store) return std::unexpected(store.error());
+  RunView view;
+  view.dir = run_dir;
+  auto items = store->items();
+  if (!items) return std::unexpected(items.error());
+  view.items = std::move(*items);
+  auto models = store->models();
+  if (!models) return std::unexpected(models.error());
+  view.models = std::move(*models);
+  auto meta = store->all_metadata();
+  if (!meta) return std::unexpected(meta.error());
+  view.metadata = std::move(*meta);
+  for (const auto& m : view.models) {
+    json log = json::parse(m.attempt_log, nullptr, false);
+    if (log.is_discarded()) {
+      return make_error(ErrorCode::kCorrupt,
+                        fmt::format("{}: model '{}': attempt_log is not JSON",
+                                    RunPaths::db(run_dir).string(), m.name));
+    }
+    if (log.is_object()) log = log.empty() ? json::array() : json::array({log});
+    view.attempt_logs.push_back(std::move(log));
+  }
+  view.results = compute_results(view.items);
+  const json datasets = view.metadata.contains("datasets") ? view.metadata["datasets"] : json();
+  view.results_json = results_json(view.results, datasets);
+  return view;
+}
+
+}  // namespace clinbench::report

@@ -1,0 +1,170 @@
+// `clinbench report` end to end: a real run of stories260K (two loading strategies of the same
+// file, a labeled and an unlabeled split, a reply and a dataset question carrying markup), its
+// page opened in headless Chromium by web/test/dashboard_test.mjs (playwright-core), its static
+// figures, and `report --compare` of two real runs. Needs what scripts/setup.sh installs: Node.js,
+// Debian's chromium, and web/node_modules (npm ci).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "clinbench/store.h"
+#include "test_util.h"
+
+namespace clinbench {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string data(const std::string& name) {
+  return std::string(CLINBENCH_SOURCE_DIR) + "/tests/data/report/" + name;
+}
+
+// Screenshots and pages kept after the test, in the build directory.
+fs::path artifacts_dir() {
+  const fs::path dir = fs::path(testing::clinbench_binary()).parent_path() / "test-artifacts";
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string write_config(const testing::ScratchDir& dir, const std::string& name,
+                         const std::string& second_strategy, int max_tokens) {
+  const std::string path = dir.file(name + ".toml");
+  testing::write_file(path, fmt::format(R"(out = "{}"
+[[models]]
+name = "stories-native"
+path = "{}"
+strategy = "native"
+ctx = 512
+threads = 2
+
+[[models]]
+name = "stories-{}"
+path = "{}"
+strategy = "{}"
+ctx = 512
+threads = 2
+
+[[datasets]]
+name = "val"
+path = "{}"
+split = "val"
+
+[[datasets]]
+name = "test"
+path = "{}"
+split = "test"
+
+[decoding]
+scoring = "generate"
+max_tokens = {}
+constrained_answer = true
+)",
+                                        dir.file(name), testing::stories_model(),
+                                        second_strategy == "quantize:q8" ? "q8" : "q4",
+                                        testing::stories_model(), second_strategy,
+                                        data("labeled_val.jsonl"), data("unlabeled_test.jsonl"),
+                                        max_tokens));
+  return path;
+}
+
+// A reply carrying markup, stored through the RunStore API before the run, which resumes past
+// it: the page must show it as text and run nothing.
+void store_markup_reply(const std::string& run_dir) {
+  auto store = RunStore::open(run_dir);
+  ASSERT_TRUE(store) << store.error().message;
+  ItemRecord r;
+  r.model = "stories-native";
+  r.dataset = "val";
+  r.item_id = "rv-001";
+  r.split = "val";
+  r.question_type = "multi_choice";
+  r.scoring = "generate";
+  r.prompt_tokens = 60;
+  r.output_tokens = {12};
+  r.reasoning_chars = 90;
+  r.reasoning_tokens = 12;
+  r.ttft_ms = 2.0;
+  r.prefill_ms = 3.0;
+  r.decode_ms = 10.0;
+  r.tokens_per_s = 1200.0;
+  const std::string reply =
+      "Answer: B</pre><script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned=2\">";
+  r.choice = "B";
+  r.prediction = reply;
+  r.correct_answer = "A";
+  r.correct = false;
+  r.extraction_rule = "answer_statement";
+  r.trace = json::array({{{"role", "user"}, {"content", "Which drug reverses opioids?"}},
+                         {{"role", "assistant"}, {"content", reply}}})
+                .dump();
+  ASSERT_TRUE(store->record_item(r)) << "record";
+}
+
+testing::CommandResult run_page_checks(const std::string& page, const std::string& results,
+                                       const std::string& screenshot) {
+  std::vector<std::string> argv = {"/usr/bin/env", "node",
+                                   std::string(CLINBENCH_SOURCE_DIR) + "/web/test/dashboard_test.mjs",
+                                   "--page", page};
+  if (!results.empty()) argv.insert(argv.end(), {"--results", results});
+  if (!screenshot.empty()) argv.insert(argv.end(), {"--screenshot", screenshot});
+  return testing::run_command(argv);
+}
+
+TEST(ReportBrowserEndToEnd, RealRunDashboardFiguresAndComparison) {
+  testing::ScratchDir dir;
+  const std::string run_a = dir.file("run-a");
+  store_markup_reply(run_a);
+  const auto cfg_a = write_config(dir, "run-a", "quantize:q8", 24);
+  auto ra = testing::run_command({testing::clinbench_binary(), "run", "--config", cfg_a});
+  ASSERT_EQ(ra.exit_code, 0) << ra.err << ra.out;
+  EXPECT_NE(ra.out.find("no labels"), std::string::npos) << ra.out;
+
+  // The report, with its static figures (node and chromium are installed by setup.sh).
+  auto rep = testing::run_command({testing::clinbench_binary(), "report", run_a});
+  ASSERT_EQ(rep.exit_code, 0) << rep.err << rep.out;
+  EXPECT_EQ(rep.err.find("not written"), std::string::npos) << rep.err;
+  const std::string page = run_a + "/dashboard.html";
+  ASSERT_TRUE(fs::exists(page)) << rep.out;
+  for (const char* f : {"figure1", "figure2", "figure3", "figure4"}) {
+    const std::string svg = testing::read_file(run_a + "/figures/" + f + ".svg");
+    EXPECT_EQ(svg.rfind("<svg", 0), 0u) << f;
+    EXPECT_NE(svg.find("role-mark"), std::string::npos) << f;
+    const std::string png = testing::read_file(run_a + "/figures/" + f + ".png");
+    ASSERT_GT(png.size(), 1000u) << f;
+    EXPECT_EQ(png.substr(1, 3), "PNG") << f;
+  }
+  // The markup is text in the SVG too.
+  EXPECT_EQ(testing::read_file(run_a + "/figures/figure1.svg").find("<script"), std::string::npos);
+  fs::copy_file(page, artifacts_dir() / "report-dashboard.html",
+                fs::copy_options::overwrite_existing);
+
+  const std::string shot = (artifacts_dir() / "report-figure1.png").string();
+  auto checks = run_page_checks(page, run_a + "/results.json", shot);
+  EXPECT_EQ(checks.exit_code, 0) << checks.out << checks.err;
+  EXPECT_NE(checks.out.find("all checks passed"), std::string::npos) << checks.out << checks.err;
+  EXPECT_TRUE(fs::exists(shot));
+
+  // A second real run (quantize:q4 beside native, a shorter budget), compared with the first.
+  const auto cfg_b = write_config(dir, "run-b", "quantize:q4", 16);
+  auto rb = testing::run_command({testing::clinbench_binary(), "run", "--config", cfg_b});
+  ASSERT_EQ(rb.exit_code, 0) << rb.err << rb.out;
+  const std::string cmp = dir.file("compare.html");
+  auto rc = testing::run_command(
+      {testing::clinbench_binary(), "report", "--compare", run_a, dir.file("run-b"), "-o", cmp});
+  ASSERT_EQ(rc.exit_code, 0) << rc.err << rc.out;
+  auto cmp_checks = run_page_checks(cmp, "", (artifacts_dir() / "report-compare.png").string());
+  EXPECT_EQ(cmp_checks.exit_code, 0) << cmp_checks.out << cmp_checks.err;
+
+  // Usage errors: neither or both of RUN_DIR and --compare; a directory that is no run.
+  EXPECT_EQ(testing::run_command({testing::clinbench_binary(), "report"}).exit_code, 2);
+  auto bad = testing::run_command({testing::clinbench_binary(), "report", dir.file("nothing")});
+  EXPECT_EQ(bad.exit_code, 3) << bad.err;
+  EXPECT_NE(bad.err.find("no run.db"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace clinbench

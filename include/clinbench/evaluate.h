@@ -20,6 +20,13 @@ struct EvalSettings {
   DecodingConfig decoding;
 };
 
+// The conversation an item opens with (system prompt, then the user turn): for kLoglik the
+// question, lettered options and "Answer with the correct option."; for kGenerate the question
+// and options with the multi_choice instruction, or (other types) the question with the open
+// instruction. Log-likelihood scoring continues it with the assistant prefix "Answer:".
+std::vector<ChatMessage> opening_messages(const Item& item, const PromptConfig& prompts,
+                                          Scoring scoring);
+
 // Evaluates one item. Never fails: a backend error becomes the record's `error`.
 //  - multi_choice: question and lettered options, one turn; the answer is extracted from the
 //    reply (or taken from the grammar-constrained answer line when enabled).

@@ -1,8 +1,8 @@
 #include "backend/llama_backend.h"
 
+#include "backend/llama_chat.h"
 #include "backend/log_sum_exp.h"
 
-#include <chat.h>
 #include <fmt/format.h>
 #include <llama.h>
 
@@ -28,17 +28,7 @@ using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
 class LlamaBackend final : public Backend {
  public:
   LlamaBackend(llama_model* model, llama_context* ctx)
-      : model_(model), ctx_(ctx), vocab_(llama_model_get_vocab(model)) {
-    const char* tmpl = llama_model_chat_template(model, nullptr);
-    const bool has = tmpl != nullptr && tmpl[0] != '\0';
-    try {
-      templates_ = common_chat_templates_init(model, has ? "" : "chatml");
-    } catch (const std::exception&) {
-      templates_ = common_chat_templates_init(model, "chatml");
-    }
-    const llama_token bos = llama_vocab_bos(vocab_);
-    if (bos >= 0) bos_text_ = piece(bos, true);
-  }
+      : ctx_(ctx), chat_(model), vocab_(chat_.vocab()) {}
 
   Result<Generation> generate(const std::vector<ChatMessage>& messages,
                               const GenerationParams& params) override {
@@ -235,47 +225,18 @@ class LlamaBackend final : public Backend {
   }
 
  private:
+  // The model's template and tokenizer (backend/llama_chat.h).
   Result<std::string> render(const std::vector<ChatMessage>& messages) {
-    try {
-      common_chat_templates_inputs in;
-      for (const auto& m : messages) {
-        common_chat_msg cm;
-        cm.role = m.role;
-        cm.content = m.content;
-        in.messages.push_back(cm);
-      }
-      in.add_generation_prompt = true;
-      in.use_jinja = true;
-      return common_chat_templates_apply(templates_.get(), in).prompt;
-    } catch (const std::exception& e) {
-      return make_error(ErrorCode::kInternal,
-                        fmt::format("chat template failed to render: {}", e.what()));
-    }
+    return chat_.render(messages);
   }
-
   std::vector<llama_token> tokenize(const std::string& text, bool add_special,
                                     bool parse_special) {
-    int n = -llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), nullptr, 0,
-                            add_special, parse_special);
-    std::vector<llama_token> out(static_cast<size_t>(std::max(n, 0)));
-    if (n > 0) {
-      llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), out.data(), n,
-                     add_special, parse_special);
-    }
-    return out;
+    return chat_.tokenize(text, add_special, parse_special);
   }
-
-  // The rendered prompt: special tokens parsed; BOS added unless the template wrote it.
   std::vector<llama_token> tokenize_prompt(const std::string& text) {
-    const bool template_has_bos = !bos_text_.empty() && text.rfind(bos_text_, 0) == 0;
-    return tokenize(text, !template_has_bos, true);
+    return chat_.tokenize_prompt(text);
   }
-
-  std::string piece(llama_token t, bool special) {
-    char buf[256];
-    int n = llama_token_to_piece(vocab_, t, buf, sizeof(buf), 0, special);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-  }
+  std::string piece(llama_token t, bool special) { return chat_.piece(t, special); }
 
   Result<void> decode_tokens(const std::vector<llama_token>& toks, int pos0,
                              llama_seq_id seq = 0) {
@@ -510,11 +471,9 @@ class LlamaBackend final : public Backend {
                       fmt::format("constrained answer produced '{}', not a letter", text));
   }
 
-  llama_model* model_;
   llama_context* ctx_;
+  LlamaChat chat_;
   const llama_vocab* vocab_;
-  common_chat_templates_ptr templates_;
-  std::string bos_text_;
   BackendStats stats_;
 };
 

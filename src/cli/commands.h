@@ -31,6 +31,7 @@ std::vector<Command> dataset_commands();  // dataset check (cmd_dataset.cpp)
 std::vector<Command> run_commands();      // run (cmd_run.cpp)
 std::vector<Command> provenance_commands();  // package, verify (cmd_package.cpp)
 std::vector<Command> report_commands();      // report (cmd_report.cpp)
+std::vector<Command> fidelity_commands();    // fidelity (cmd_fidelity.cpp)
 
 // Prints "clinbench: <message>" to stderr and returns the exit code for that error.
 int report_error(const Error& error);

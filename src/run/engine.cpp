@@ -99,23 +99,17 @@ InFlight begin(const Item& item, const EvalSettings& s, const std::string& model
   r.question_type = to_string(item.type);
   const bool lettered = item.type != QuestionType::kOpenEnded && !item.options.empty();
   r.scoring = s.decoding.scoring == Scoring::kLoglik && lettered ? "loglik" : "generate";
-  if (!s.prompts.system.empty()) f.messages.push_back({"system", s.prompts.system});
   f.params.max_tokens = s.decoding.max_tokens;
   f.params.temperature = s.decoding.temperature;
   f.params.seed = s.decoding.seed;
   if (r.scoring == "loglik") {
-    f.messages.push_back({"user", fmt::format("{}\n\n{}\nAnswer with the correct option.",
-                                              item.question, options_block(item))});
+    f.messages = opening_messages(item, s.prompts, Scoring::kLoglik);
     return f;
   }
   f.turn = 1;
-  if (item.type == QuestionType::kMultiChoice) {
-    f.messages.push_back({"user", fmt::format("{}\n\n{}\n{}", item.question, options_block(item),
-                                              s.prompts.multi_choice_instruction)});
-    if (s.decoding.constrained_answer) f.params.constrained_answer_letters = letters_of(item);
-  } else {
-    f.messages.push_back({"user", fmt::format("{}\n\n{}", item.question,
-                                              s.prompts.open_instruction)});
+  f.messages = opening_messages(item, s.prompts, Scoring::kGenerate);
+  if (item.type == QuestionType::kMultiChoice && s.decoding.constrained_answer) {
+    f.params.constrained_answer_letters = letters_of(item);
   }
   return f;
 }
@@ -201,6 +195,22 @@ void score_loglik(Backend& backend, InFlight& f) {
 }
 
 }  // namespace
+
+std::vector<ChatMessage> opening_messages(const Item& item, const PromptConfig& prompts,
+                                          Scoring scoring) {
+  std::vector<ChatMessage> m;
+  if (!prompts.system.empty()) m.push_back({"system", prompts.system});
+  if (scoring == Scoring::kLoglik) {
+    m.push_back({"user", fmt::format("{}\n\n{}\nAnswer with the correct option.", item.question,
+                                     options_block(item))});
+  } else if (item.type == QuestionType::kMultiChoice) {
+    m.push_back({"user", fmt::format("{}\n\n{}\n{}", item.question, options_block(item),
+                                     prompts.multi_choice_instruction)});
+  } else {
+    m.push_back({"user", fmt::format("{}\n\n{}", item.question, prompts.open_instruction)});
+  }
+  return m;
+}
 
 ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& s,
                          const std::string& model, const std::string& dataset) {

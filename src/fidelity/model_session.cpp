@@ -1,0 +1,85 @@
+#include "fidelity/model_session.h"
+
+#include <fmt/format.h>
+#include <malloc.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "clinbench/model_info.h"
+#include "model/attempt_runner.h"
+
+namespace clinbench {
+
+namespace {
+
+// VmHWM of this process in bytes; 0 where /proc is not there.
+uint64_t peak_resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmHWM:")) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+  }
+  return 0;
+}
+
+void reset_peak_resident() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+std::string describe(const FidelityModel& m) {
+  return is_quantize(m.strategy)
+             ? fmt::format("{} ({} {}, recipe {})", m.label, m.path, to_string(m.strategy),
+                           m.recipe)
+             : fmt::format("{} ({} {})", m.label, m.path, to_string(m.strategy));
+}
+
+}  // namespace
+
+Result<ModelUse> with_model(const FidelityModel& model, const FidelityOptions& options,
+                            const ProbeWork& work) {
+  // A missing or corrupt file is a bad input, not a failed load.
+  if (auto info = read_model_info(model.path, {.hash = false}); !info) {
+    return std::unexpected(info.error().with_context(model.label));
+  }
+  AttemptSpec spec;
+  spec.model_path = model.path;
+  spec.strategy = model.strategy;
+  spec.recipe = model.recipe.empty() ? "mixed" : model.recipe;
+  spec.n_ctx = options.n_ctx;
+  spec.n_batch = 512;
+  spec.n_threads = options.n_threads;
+  spec.n_gpu_layers = 999;  // every layer on the accelerator when there is one
+  spec.warmup.enabled = false;
+  std::optional<Error> work_error;
+  reset_peak_resident();
+  Attempt a = execute_attempt(spec, [&](llama_model* m, llama_context* ctx,
+                                        const AttemptSpec&) -> Result<nlohmann::json> {
+    LlamaProbe probe(m, ctx);
+    if (auto r = work(probe); !r) work_error = r.error();
+    return nlohmann::json::object();
+  });
+  const uint64_t peak = peak_resident_bytes();
+  malloc_trim(0);  // the model is freed; give the heap back before the next one
+  if (work_error) return std::unexpected(work_error->with_context(describe(model)));
+  if (a.outcome != Outcome::kOk) {
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("{} did not load: {}", describe(model), a.reason));
+  }
+  ModelUse use;
+  use.tensor_types = a.placement.tensor_types;
+  uint64_t elements = 0;
+  for (const auto& t : use.tensor_types) {
+    use.weight_bytes += t.bytes;
+    elements += t.elements;
+  }
+  if (elements > 0) {
+    use.bits_per_weight =
+        static_cast<double>(use.weight_bytes) * 8.0 / static_cast<double>(elements);
+  }
+  if (peak > 0) use.peak_rss_bytes = peak;
+  use.load_ms = a.init_ms.value_or(0);
+  return use;
+}
+
+}  // namespace clinbench

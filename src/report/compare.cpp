@@ -61,6 +61,8 @@ json compare_row(const std::string& ma, const std::string& mb, const std::string
               {"label", (ma == mb ? ma : ma + " / " + mb)},
               {"dataset", dataset.empty() ? json() : json(dataset)},
               {"scope", dataset.empty() ? std::string("all datasets") : dataset},
+              {"row_label", (ma == mb ? ma : ma + " / " + mb) + " · " +
+                                (dataset.empty() ? std::string("all datasets") : dataset)},
               {"common_items", pairs.size()}};
   auto m = mcnemar_exact(ca, cb);
   if (!m) return row;  // lengths are equal by construction
@@ -103,13 +105,14 @@ json accuracy_pairs_spec(const json& rows) {
     for (const auto& [run, acc, lo, hi] :
          {std::tuple{"A", "accuracy_a", "a_ci_low", "a_ci_high"},
           std::tuple{"B", "accuracy_b", "b_ci_low", "b_ci_high"}}) {
-      values.push_back({{"label", r["label"]}, {"scope", r["scope"]}, {"run", run},
+      values.push_back({{"label", r["label"]}, {"row_label", r["row_label"]},
+                        {"scope", r["scope"]}, {"run", run},
                         {"accuracy", r.value(acc, json())}, {"ci_low", r.value(lo, json())},
                         {"ci_high", r.value(hi, json())}, {"pairs", r.value("pairs", json())}});
     }
   }
-  const json y = {{"field", "label"}, {"type", "nominal"}, {"title", nullptr},
-                  {"axis", {{"labelLimit", 200}}}};
+  const json y = {{"field", "row_label"}, {"type", "nominal"}, {"title", nullptr},
+                  {"axis", {{"labelLimit", 220}}}};
   const json x = {{"field", "accuracy"}, {"type", "quantitative"}, {"scale", {{"domain", {0, 1}}}},
                   {"axis", {{"format", ".0%"}}}, {"title", "accuracy on the paired items (95% Wilson)"}};
   return {{"data", {{"values", values}}},
@@ -144,8 +147,8 @@ json difference_spec(const json& rows) {
   return {{"data", {{"values", values}}},
           {"width", 420},
           {"height", std::max<std::size_t>(60, 26 * values.size())},
-          {"encoding", {{"y", {{"field", "label"}, {"type", "nominal"}, {"title", nullptr},
-                               {"axis", {{"labelLimit", 200}}}}},
+          {"encoding", {{"y", {{"field", "row_label"}, {"type", "nominal"}, {"title", nullptr},
+                               {"axis", {{"labelLimit", 220}}}}},
                         {"tooltip", json::array({{{"field", "label"}}, {{"field", "scope"}},
                                                  {{"field", "difference"}, {"format", "+.1%"}},
                                                  {{"field", "ci_low"}, {"format", "+.1%"}},

@@ -22,6 +22,8 @@ using nlohmann::json;
 
 namespace {
 
+constexpr int kMinShot = 200;  // pixels: the smallest PNG width and height
+
 // A scratch directory removed with its content at scope exit.
 class TempDir {
  public:
@@ -225,7 +227,10 @@ Result<void> write_static_figures(const json& data, const fs::path& out_dir,
         {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--no-first-run", "--disable-extensions", "--disable-background-networking",
          "--user-data-dir=" + (tmp.path() / "chromium-profile").string(),
-         fmt::format("--window-size={},{}", w, h), "--screenshot=" + shot.string(),
+         // Headless Chromium with a fresh profile draws nothing in a window under about
+         // 130 pixels tall: small figures get a white margin instead.
+         fmt::format("--window-size={},{}", std::max(w, kMinShot), std::max(h, kMinShot)),
+         "--screenshot=" + shot.string(),
          "file://" + fs::absolute(out_dir / (id + ".svg")).lexically_normal().string()},
         tmp.path() / "chromium.log");
     std::error_code rc;

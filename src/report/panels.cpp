@@ -1,6 +1,8 @@
 // The panel table and the spec helpers the builders share.
 #include "report/panels.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace clinbench::report {
@@ -40,8 +42,8 @@ const std::vector<Panel>& dashboard_panels() {
        "Items per question_type in each dataset split (distinct item ids).",
        question_types_spec},
       {"accuracy-by-type", "figure1", "6. Accuracy per question type",
-       "Accuracy per question_type per model (results.json accuracy rows), 95% Wilson interval; "
-       "open_ended items are never scored.",
+       "Accuracy per question_type per model on labeled splits (results.json accuracy rows), "
+       "95% Wilson interval; open_ended items, never scored, are left out.",
        accuracy_by_type_spec},
       {"efficiency", "figure1", "7. Token efficiency",
        "Average tokens per item (avg_prompt_tokens + avg_output_tokens of results.json usage) "
@@ -75,24 +77,109 @@ json opt(const std::optional<double>& v) { return v ? json(*v) : json(); }
 
 json message_spec(const std::vector<std::string>& lines) {
   json values = json::array();
-  for (std::size_t i = 0; i < lines.size(); ++i) values.push_back({{"line", lines[i]}, {"i", i}});
+  std::size_t longest = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    values.push_back({{"line", lines[i]}, {"i", i}});
+    longest = std::max(longest, lines[i].size());
+  }
+  // About 6.5 pixels a character at 12 px: every line whole, never cut with an ellipsis.
   return {{"data", {{"values", values}}},
-          {"width", 300},
+          {"width", std::max<std::size_t>(300, longest * 13 / 2)},
           {"height", std::max<std::size_t>(40, 18 * lines.size())},
+          {"view", {{"stroke", nullptr}}},
           {"mark", {{"type", "text"}, {"align", "left"}, {"baseline", "middle"}, {"fontSize", 12},
-                    {"color", "#444"}, {"limit", 300}}},
+                    {"color", "#444"}}},
           {"encoding",
            {{"x", {{"value", 0}}},
             {"y", {{"field", "i"}, {"type", "ordinal"}, {"axis", nullptr}}},
             {"text", {{"field", "line"}}}}}};
 }
 
+namespace {
+
+constexpr std::size_t kShortLabel = 24;  // bytes: names up to this long are shown whole
+
+// The first n bytes of s, not cutting a UTF-8 sequence.
+std::string utf8_head(const std::string& s, std::size_t n) {
+  if (n >= s.size()) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// The last n bytes of s, not cutting a UTF-8 sequence.
+std::string utf8_tail(const std::string& s, std::size_t n) {
+  if (n >= s.size()) return s;
+  std::size_t from = s.size() - n;
+  while (from < s.size() && (static_cast<unsigned char>(s[from]) & 0xC0) == 0x80) ++from;
+  return s.substr(from);
+}
+
+}  // namespace
+
+std::vector<std::string> short_model_labels(const std::vector<std::string>& names) {
+  bool all_short = true;
+  for (const auto& n : names) all_short = all_short && n.size() <= kShortLabel;
+  if (all_short) return names;
+  // What the names share at the start and at the end says nothing: keep a hint of it and
+  // the part that tells them apart.
+  std::size_t prefix = 0, suffix = 0;
+  if (names.size() > 1) {
+    prefix = names[0].size();
+    suffix = names[0].size();
+    for (const auto& n : names) {
+      std::size_t p = 0;
+      while (p < prefix && p < n.size() && n[p] == names[0][p]) ++p;
+      prefix = p;
+    }
+    for (const auto& n : names) {
+      std::size_t k = 0;
+      while (k < suffix && k < n.size() - prefix && k < names[0].size() - prefix &&
+             n[n.size() - 1 - k] == names[0][names[0].size() - 1 - k]) {
+        ++k;
+      }
+      suffix = k;
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    const std::string head = n.substr(0, prefix);
+    const std::string mid = n.substr(prefix, n.size() - prefix - suffix);
+    const std::string tail = n.substr(n.size() - suffix);
+    std::string label =
+        (head.size() > 12 ? utf8_head(head, 6) + "…" + utf8_tail(head, 4) : head) + mid +
+        (tail.size() > 12 ? utf8_head(tail, 5) + "…" + utf8_tail(tail, 5) : tail);
+    if (label.size() > 2 * kShortLabel) {
+      label = utf8_head(label, kShortLabel - 2) + "…" + utf8_tail(label, kShortLabel - 2);
+    }
+    out.push_back(label);
+  }
+  return out;
+}
+
+json model_label_expr(const RunView& run) {
+  const auto names = run.model_names();
+  const auto labels = short_model_labels(names);
+  if (labels == names) return nullptr;
+  // ["short", ...][indexof(["name", ...], datum.value)]: JSON strings are Vega string literals.
+  return fmt::format("{}[indexof({}, datum.value)] || datum.value",
+                     json(labels).dump(-1, ' ', false, json::error_handler_t::replace),
+                     json(names).dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 json model_axis(const RunView& run, const std::string& field) {
+  json axis = {{"labelLimit", 190}};
+  if (json expr = model_label_expr(run); !expr.is_null()) axis["labelExpr"] = expr;
   return {{"field", field},
           {"type", "nominal"},
           {"title", nullptr},
           {"sort", run.model_names()},
-          {"axis", {{"labelLimit", 150}}}};
+          {"axis", axis}};
+}
+
+json model_legend(const RunView& run) {
+  json legend = {{"orient", "bottom"}, {"labelLimit", 260}, {"columns", 1}};
+  if (json expr = model_label_expr(run); !expr.is_null()) legend["labelExpr"] = expr;
+  return legend;
 }
 
 json accuracy_bars_spec(json rows, const json& y_encoding,

@@ -49,9 +49,17 @@ nlohmann::json average_tokens_spec(const RunView& run);           // figure 4
 // --- spec helpers (panel_specs.cpp) ----------------------------------------------------------
 // A panel that draws its lines of text (why there is nothing to plot), as text marks.
 nlohmann::json message_spec(const std::vector<std::string>& lines);
-// The y encoding of a model axis: names in run order, long names cut with an ellipsis (the
-// tooltip has them whole).
+// The y encoding of a model axis: names in run order, long names shortened (short_model_labels;
+// the tooltip has them whole).
 nlohmann::json model_axis(const RunView& run, const std::string& field = "model");
+// The legend of a colour by model, with the same short labels.
+nlohmann::json model_legend(const RunView& run);
+// Labels for long model names: what all names share at the start and end shortened to a hint,
+// the part that tells them apart kept ("hospit…-8b-3-q4_k…notes"); names unchanged when all are
+// short.
+std::vector<std::string> short_model_labels(const std::vector<std::string>& names);
+// A Vega expression mapping each model name to its short label; null when none is shortened.
+nlohmann::json model_label_expr(const RunView& run);
 // Bars of accuracy with their Wilson interval and, for rows without accuracy, their note
 // (field note_label: "no labels", "not scored", ...) written at 0 instead of a bar. `rows` have
 // the keys of results.json accuracy rows plus note_label and the fields y_encoding and

@@ -88,7 +88,7 @@ json memory_and_init_spec(const RunView& run) {
       {"mark", {{"type", "bar"}, {"color", "#54a24b"}}},
       {"encoding",
        {{"y", {{"field", "model"}, {"type", "nominal"}, {"sort", run.model_names()},
-               {"axis", nullptr}}},
+               {"axis", nullptr}, {"title", nullptr}}},
         {"x", {{"field", "init_ms"}, {"type", "quantitative"}, {"title", "ms"}}},
         {"tooltip", json::array({{{"field", "model"}}, {{"field", "strategy"}},
                                  {{"field", "init_ms"}, {"format", ",.1f"}}})}}}};

@@ -65,7 +65,7 @@ json efficiency_spec(const RunView& run, bool labeled) {
                   {"axis", {{"format", ",.0f"}}},
                   {"title", "average tokens per item (prompt + output)"}};
   const json color = {{"field", "model"}, {"type", "nominal"}, {"sort", run.model_names()},
-                      {"legend", {{"orient", "bottom"}, {"labelLimit", 200}, {"columns", 2}}}};
+                      {"legend", model_legend(run)}};
   json layers = json::array(
       {{{"mark", {{"type", "rule"}, {"opacity", 0.6}}},
         {"encoding", {{"x", x},
@@ -120,6 +120,7 @@ json accuracy_by_type_spec(const RunView& run) {
   for (const auto& a : run.results_json["accuracy"]) {
     if (a["question_type"] == kAllQuestionTypes) continue;
     if (a["labeled"] == 0) continue;  // an unlabeled split: panel 1 says "no labels"
+    if (a["note"] == "not scored") continue;  // open_ended: never scored, as the panel says
     groups.insert(group_label(str(a["dataset"]), str(a["split"])));
     json r = a;
     r["note_label"] = a["note"];
@@ -139,6 +140,7 @@ json accuracy_by_type_spec(const RunView& run) {
                   {"axis", {{"labelLimit", 150}}}};
   json spec = accuracy_bars_spec(std::move(rows), y, "model", "model", n);
   spec["layer"][0]["encoding"]["color"]["sort"] = run.model_names();
+  spec["layer"][0]["encoding"]["color"]["legend"] = model_legend(run);
   return spec;
 }
 

@@ -59,7 +59,7 @@ json reasoning_length_spec(const RunView& run) {
             {"x2", {{"field", "bin_end"}}},
             {"color", {{"field", "items"}, {"type", "quantitative"}, {"title", "items"},
                        {"scale", {{"scheme", "blues"}}},
-                       {"legend", {{"orient", "bottom"}}}}},
+                       {"legend", {{"orient", "bottom"}, {"format", ",.0f"}}}}},
             {"tooltip", json::array({{{"field", "model"}}, {{"field", "bin_start"}},
                                      {{"field", "bin_end"}}, {{"field", "items"}}})}}}};
 }

@@ -221,6 +221,27 @@ TEST(ReportData, MissingRunDatabaseIsAnErrorAndCreatesNothing) {
   EXPECT_FALSE(fs::exists(dir.file("nowhere")));
 }
 
+TEST(ReportData, LongModelNamesKeepThePartThatTellsThemApart) {
+  const std::vector<std::string> shortn = {"llama-q4", "llama-f16"};
+  EXPECT_EQ(report::short_model_labels(shortn), shortn);
+  std::vector<std::string> names;
+  for (int i = 0; i < 10; ++i) {
+    names.push_back(fmt::format("hospital-finetuned-llama-3.1-8b-{}-q4_k_m-calibrated-on-notes", i));
+  }
+  const auto labels = report::short_model_labels(names);
+  ASSERT_EQ(labels.size(), names.size());
+  std::set<std::string> distinct(labels.begin(), labels.end());
+  EXPECT_EQ(distinct.size(), names.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    EXPECT_LE(labels[i].size(), 30u) << labels[i];
+    EXPECT_NE(labels[i].find(fmt::format("-{}-", i)), std::string::npos) << labels[i];
+  }
+  // One long name alone: cut in the middle, head and tail kept, valid UTF-8 boundaries.
+  const auto one = report::short_model_labels({std::string(40, 'a') + "é" + std::string(40, 'b')});
+  EXPECT_LT(one[0].size(), 60u);
+  EXPECT_EQ(one[0].rfind("aaaa", 0), 0u);
+}
+
 TEST(ReportData, PanelIdsAreUniqueAndBelongToAFigure) {
   std::set<std::string> ids, figures;
   for (const auto& f : report::dashboard_figures()) figures.insert(f.id);

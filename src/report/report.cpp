@@ -1,6 +1,8 @@
 // write_report and write_compare_report: the page, then the static figures.
 #include <fmt/format.h>
 
+#include <system_error>
+
 #include "clinbench/report.h"
 #include "report/figures.h"
 #include "store/atomic_file.h"
@@ -13,6 +15,13 @@ using nlohmann::json;
 namespace {
 
 Result<ReportOutcome> write_page(const json& data, const fs::path& page) {
+  const fs::path parent = page.parent_path().empty() ? fs::path(".") : page.parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(parent, ec)) {
+    return make_error(ErrorCode::kNotFound,
+                      fmt::format("{}: cannot write the page: directory {} does not exist",
+                                  page.string(), parent.string()));
+  }
   if (auto w = store::write_file_atomically(page, render_report_html(data)); !w) {
     return std::unexpected(w.error());
   }

@@ -312,6 +312,18 @@ TEST(ReportHtml, MissingRenderersAreReportedAndThePageIsWritten) {
   EXPECT_NE(out->missing[4].find(".png"), std::string::npos) << out->missing[4];
 }
 
+TEST(ReportHtml, PageInAMissingDirectoryIsAnErrorNamingIt) {
+  testing::ScratchDir dir;
+  write_run(dir.file("run"));
+  ReportOptions o;
+  o.output = dir.file("no/such/dir/page.html");
+  o.figures = false;
+  auto out = write_report(dir.file("run"), o);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(out.error().message.find("no/such/dir"), std::string::npos) << out.error().message;
+}
+
 // --- compare ----------------------------------------------------------------------------------
 
 TEST(ReportCompare, PairedTestsAreStatsOnTheSameItems) {

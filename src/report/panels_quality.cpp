@@ -61,7 +61,7 @@ json efficiency_spec(const RunView& run, bool labeled) {
        {{"field", "avg_output_tokens"}, {"format", ".1f"}}});
   const json x = {{"field", "avg_tokens"},
                   {"type", "quantitative"},
-                  {"scale", {{"zero", false}, {"nice", true}}},
+                  {"scale", {{"zero", false}, {"nice", true}, {"padding", 16}}},
                   {"axis", {{"format", ",.0f"}}},
                   {"title", "average tokens per item (prompt + output)"}};
   const json color = {{"field", "model"}, {"type", "nominal"}, {"sort", run.model_names()},

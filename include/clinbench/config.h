@@ -23,6 +23,17 @@ struct ModelConfig {
   std::optional<uint64_t> device_memory;  // bytes
   uint32_t ctx = 4096;
   int threads = 0;                   // 0: all cores
+  // backend = "openai": a model served over the OpenAI-compatible HTTP API (llama-server, vLLM,
+  // TGI; docs/scale-out.md). path, strategy, recipe, memory, ctx and threads are llama-only.
+  std::string backend = "llama";     // "llama" (in-process, path) | "openai" (base_url)
+  std::string base_url;              // the API root, e.g. "http://127.0.0.1:8080/v1"
+  std::string api_model;             // "model" of each request; "": the first the server lists
+  std::string api_key_env;           // environment variable holding the API key; "": no key
+  int in_flight = 4;                 // requests in flight at once
+  double timeout_s = 600;            // per request, connection to last byte
+  int retries = 5;                   // retries of a request (connection errors, 429, 5xx)
+  double retry_backoff_s = 0.5;      // first retry delay; doubles each retry, jittered, <= 30 s
+  bool remote() const { return backend == "openai"; }
 };
 
 struct DatasetConfig {

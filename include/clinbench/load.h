@@ -85,6 +85,9 @@ struct Attempt {
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::string log_tail;                // last lines the worker wrote to stderr
+  // strategy remote (backend = "openai"): {"base_url", "api_model", "server_models"} as the
+  // server listed them (GET /models); null for models loaded here.
+  nlohmann::json remote;
 };
 
 struct AttemptLog {

@@ -75,6 +75,8 @@ Command run_command() {
           [](CLI::App* sub) -> std::function<int()> {
             struct Opts {
               std::string config, model, dataset, out, scoring, strategy, shard, isolation;
+              std::string base_url, api_model;
+              std::optional<int> in_flight;
               std::optional<size_t> limit;
               std::optional<int> max_tokens;
               std::optional<uint32_t> ctx;
@@ -85,6 +87,15 @@ Command run_command() {
             auto o = std::make_shared<Opts>();
             sub->add_option("--config", o->config, "TOML run config (docs/config.md)");
             sub->add_option("--model", o->model, "short form: one GGUF model");
+            sub->add_option("--base-url", o->base_url,
+                            "short form: a model served over the OpenAI API at this URL "
+                            "(http://host:port/v1) instead of --model");
+            sub->add_option("--api-model", o->api_model,
+                            "short form: the served model's name (default: the first the "
+                            "server lists)");
+            sub->add_option("--in-flight", o->in_flight,
+                            "requests in flight for models served over HTTP (default 4)")
+                ->check(CLI::Range(1, 1024));
             sub->add_option("--dataset", o->dataset, "short form: one dataset file or directory");
             sub->add_option("--limit", o->limit, "short form: evaluate a subset of N items");
             sub->add_option("--seed", o->seed, "short form: which subset (and sampling seed)");
@@ -104,23 +115,31 @@ Command run_command() {
             return [o]() -> int {
               RunConfig cfg;
               if (!o->config.empty()) {
-                if (!o->model.empty() || !o->dataset.empty()) {
-                  std::fprintf(stderr,
-                               "clinbench: --config and --model/--dataset are exclusive\n");
+                if (!o->model.empty() || !o->dataset.empty() || !o->base_url.empty()) {
+                  std::fprintf(stderr, "clinbench: --config and --model/--base-url/--dataset are "
+                                       "exclusive\n");
                   return kExitUsage;
                 }
                 auto c = read_run_config(o->config);
                 if (!c) return report_error(c.error());
                 cfg = std::move(*c);
               } else {
-                if (o->model.empty() || o->dataset.empty()) {
-                  std::fprintf(stderr,
-                               "clinbench: run needs --config FILE, or --model and --dataset\n");
+                if (o->model.empty() == o->base_url.empty() || o->dataset.empty()) {
+                  std::fprintf(stderr, "clinbench: run needs --config FILE, or --dataset and "
+                                       "one of --model and --base-url\n");
                   return kExitUsage;
                 }
                 ModelConfig m;
-                m.path = o->model;
-                m.name = name_of(o->model);
+                if (!o->base_url.empty()) {
+                  m.backend = "openai";
+                  m.base_url = o->base_url;
+                  m.api_model = o->api_model;
+                  m.strategy = "remote";
+                  m.name = o->api_model.empty() ? "remote" : name_of(o->api_model);
+                } else {
+                  m.path = o->model;
+                  m.name = name_of(o->model);
+                }
                 cfg.models.push_back(m);
                 DatasetConfig d;
                 d.path = o->dataset;
@@ -146,11 +165,13 @@ Command run_command() {
                 }
                 cfg.decoding.scoring = *s;
               }
-              if (!o->strategy.empty()) {
-                for (auto& m : cfg.models) m.strategy = o->strategy;
-              }
-              if (o->ctx) {
-                for (auto& m : cfg.models) m.ctx = *o->ctx;
+              for (auto& m : cfg.models) {
+                if (m.remote()) {
+                  if (o->in_flight) m.in_flight = *o->in_flight;
+                  continue;  // --strategy and --ctx are for models loaded here
+                }
+                if (!o->strategy.empty()) m.strategy = o->strategy;
+                if (o->ctx) m.ctx = *o->ctx;
               }
               if (o->max_tokens) cfg.decoding.max_tokens = *o->max_tokens;
               if (o->parallel) cfg.decoding.parallel = *o->parallel;

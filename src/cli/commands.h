@@ -29,6 +29,7 @@ struct Command {
 std::vector<Command> model_commands();    // inspect, load, synth (cmd_model.cpp)
 std::vector<Command> dataset_commands();  // dataset check (cmd_dataset.cpp)
 std::vector<Command> run_commands();      // run (cmd_run.cpp)
+std::vector<Command> merge_commands();    // merge (cmd_merge.cpp)
 std::vector<Command> provenance_commands();  // package, verify (cmd_package.cpp)
 std::vector<Command> report_commands();      // report (cmd_report.cpp)
 std::vector<Command> fidelity_commands();    // fidelity (cmd_fidelity.cpp)

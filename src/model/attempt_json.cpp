@@ -106,6 +106,7 @@ json to_json(const Attempt& a) {
       {"exit_code", opt(a.exit_code)},
       {"signal", opt(a.signal)},
       {"log_tail", a.log_tail},
+      {"remote", a.remote},
   };
 }
 
@@ -227,6 +228,7 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
       a.exit_code = opt_from<int>(ja, "exit_code");
       a.signal = opt_from<int>(ja, "signal");
       a.log_tail = ja.value("log_tail", "");
+      a.remote = ja.value("remote", json());
       log.attempts.push_back(std::move(a));
     }
     if (log.succeeded && *log.succeeded >= log.attempts.size()) {

@@ -181,7 +181,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   std::vector<Strategy> strategies;
   if (o.strategy == "auto") {
     strategies = auto_chain();
-  } else if (auto s = strategy_from_string(o.strategy)) {
+  } else if (auto s = strategy_from_string(o.strategy); s && *s != Strategy::kRemote) {
     strategies = {*s};
   } else {
     return make_error(ErrorCode::kInvalidArgument,

@@ -197,6 +197,8 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
         p.weight_bytes = model.weight_bytes;
         break;
       }
+      case Strategy::kRemote:  // not in auto_chain(): nothing is loaded here
+        break;
     }
     p.host.overhead = overhead;
     plan.strategies.push_back(std::move(p));

@@ -17,12 +17,13 @@ struct StrategyName {
   const char* name;
 };
 
-constexpr std::array<StrategyName, 5> kStrategyNames = {{
+constexpr std::array<StrategyName, 6> kStrategyNames = {{
     {Strategy::kNative, "native"},
     {Strategy::kQuantizeQ8, "quantize:q8"},
     {Strategy::kQuantizeQ4, "quantize:q4"},
     {Strategy::kOffload, "offload"},
     {Strategy::kCpu, "cpu"},
+    {Strategy::kRemote, "remote"},
 }};
 
 // llama.cpp's use_more_bits: the first and last eighth of the blocks, and every third between.

@@ -318,33 +318,15 @@ class ConfigReader {
     for (const auto& [table, path] : tables) {
       Table t(this, table, path);
       ModelConfig m;
-      if (!t.string("path", &m.path)) {
-        if (t.get("path") == nullptr) error(table, t.key_path("path"), "missing (the GGUF file)");
-      } else if (m.path.empty()) {
-        error(t.get("path"), t.key_path("path"), "is empty");
+      if (t.string("backend", &m.backend) && m.backend != "llama" && m.backend != "openai") {
+        error(t.get("backend"), t.key_path("backend"),
+              fmt::format("unknown backend '{}' (expected llama or openai)", m.backend));
       }
-      const bool has_name = t.string("name", &m.name);
-      if (has_name && m.name.empty()) error(t.get("name"), t.key_path("name"), "is empty");
-      if (!has_name) m.name = default_name(m.path);
-      m.path = resolve(base_, m.path);
-      if (t.string("strategy", &m.strategy)) {
-        if (m.strategy != "auto" && !strategy_from_string(m.strategy)) {
-          error(t.get("strategy"), t.key_path("strategy"),
-                fmt::format("unknown strategy '{}' (expected one of: {})", m.strategy,
-                            strategy_names()));
-        }
+      if (m.remote()) {
+        read_remote_model(t, table, &m);
+      } else {
+        read_llama_model(t, table, &m);
       }
-      if (t.string("recipe", &m.recipe)) {
-        if (m.recipe.empty()) {
-          error(t.get("recipe"), t.key_path("recipe"), "is empty");
-        } else if (!is_builtin_recipe(m.recipe)) {
-          m.recipe = resolve(base_, m.recipe);  // a recipe file, like the other paths
-        }
-      }
-      t.size("host_memory", &m.host_memory);
-      t.size("device_memory", &m.device_memory);
-      t.integer("ctx", 1, std::numeric_limits<int32_t>::max(), &m.ctx);
-      t.integer("threads", 0, std::numeric_limits<int32_t>::max(), &m.threads);
       t.finish();
       check_unique(names, m.name, path, table, "model");
       config->models.push_back(std::move(m));
@@ -352,6 +334,85 @@ class ConfigReader {
     report_if_none(top, "models", tables.empty(),
                    "no models: add at least one [[models]] table "
                    "with a path");
+  }
+
+  // Keys of the other backend are errors, naming the backend they belong to.
+  void reject_keys(Table& t, std::initializer_list<std::string_view> keys, const char* backend) {
+    for (std::string_view key : keys) {
+      if (const toml::node* node = t.get(key)) {
+        error(node, t.key_path(key),
+              fmt::format("only for backend = \"{}\" (this model's backend is \"{}\")",
+                          backend, backend == std::string_view("llama") ? "openai" : "llama"));
+      }
+    }
+  }
+
+  void read_llama_model(Table& t, const toml::table* table, ModelConfig* m) {
+    if (!t.string("path", &m->path)) {
+      if (t.get("path") == nullptr) error(table, t.key_path("path"), "missing (the GGUF file)");
+    } else if (m->path.empty()) {
+      error(t.get("path"), t.key_path("path"), "is empty");
+    }
+    const bool has_name = t.string("name", &m->name);
+    if (has_name && m->name.empty()) error(t.get("name"), t.key_path("name"), "is empty");
+    if (!has_name) m->name = default_name(m->path);
+    m->path = resolve(base_, m->path);
+    if (t.string("strategy", &m->strategy)) {
+      if (m->strategy != "auto" && (!strategy_from_string(m->strategy) ||
+                                    m->strategy == to_string(Strategy::kRemote))) {
+        error(t.get("strategy"), t.key_path("strategy"),
+              fmt::format("unknown strategy '{}' (expected one of: {})", m->strategy,
+                          strategy_names()));
+      }
+    }
+    if (t.string("recipe", &m->recipe)) {
+      if (m->recipe.empty()) {
+        error(t.get("recipe"), t.key_path("recipe"), "is empty");
+      } else if (!is_builtin_recipe(m->recipe)) {
+        m->recipe = resolve(base_, m->recipe);  // a recipe file, like the other paths
+      }
+    }
+    t.size("host_memory", &m->host_memory);
+    t.size("device_memory", &m->device_memory);
+    t.integer("ctx", 1, std::numeric_limits<int32_t>::max(), &m->ctx);
+    t.integer("threads", 0, std::numeric_limits<int32_t>::max(), &m->threads);
+    reject_keys(t, {"base_url", "api_model", "api_key_env", "in_flight", "timeout", "retries",
+                    "retry_backoff"},
+                "openai");
+  }
+
+  void read_remote_model(Table& t, const toml::table* table, ModelConfig* m) {
+    if (!t.string("base_url", &m->base_url)) {
+      if (t.get("base_url") == nullptr) {
+        error(table, t.key_path("base_url"),
+              "missing (the server's API root, e.g. \"http://127.0.0.1:8080/v1\")");
+      }
+    } else if (m->base_url.rfind("http://", 0) != 0 && m->base_url.rfind("https://", 0) != 0) {
+      error(t.get("base_url"), t.key_path("base_url"),
+            fmt::format("'{}' is not an http:// or https:// URL", m->base_url));
+    }
+    t.string("api_model", &m->api_model);
+    const bool has_name = t.string("name", &m->name);
+    if (has_name && m->name.empty()) error(t.get("name"), t.key_path("name"), "is empty");
+    if (!has_name) {
+      m->name = m->api_model;
+      if (m->name.empty()) {
+        error(table, t.key_path("name"), "missing (a remote model needs a name or an api_model)");
+      }
+    }
+    if (t.string("api_key_env", &m->api_key_env) && m->api_key_env.empty()) {
+      error(t.get("api_key_env"), t.key_path("api_key_env"), "is empty");
+    }
+    t.integer("in_flight", 1, 1024, &m->in_flight);
+    t.integer("retries", 0, 100, &m->retries);
+    if (t.non_negative("timeout", &m->timeout_s) && m->timeout_s <= 0) {
+      error(t.get("timeout"), t.key_path("timeout"), "must be more than 0 seconds");
+    }
+    t.non_negative("retry_backoff", &m->retry_backoff_s);
+    m->strategy = to_string(Strategy::kRemote);
+    reject_keys(t, {"path", "strategy", "recipe", "host_memory", "device_memory", "ctx",
+                    "threads"},
+                "llama");
   }
 
   void read_datasets(Table& top, RunConfig* config) {
@@ -510,6 +571,16 @@ nlohmann::json to_json(const RunConfig& config) {
                       {"device_memory", size_json(m.device_memory)},
                       {"ctx", m.ctx},
                       {"threads", m.threads}});
+    if (m.remote()) {  // the key's name only: its value is never recorded
+      models.back()["backend"] = m.backend;
+      models.back()["base_url"] = m.base_url;
+      models.back()["api_model"] = m.api_model;
+      models.back()["api_key_env"] = m.api_key_env;
+      models.back()["in_flight"] = m.in_flight;
+      models.back()["timeout"] = m.timeout_s;
+      models.back()["retries"] = m.retries;
+      models.back()["retry_backoff"] = m.retry_backoff_s;
+    }
   }
   nlohmann::json datasets = nlohmann::json::array();
   for (const DatasetConfig& d : config.datasets) {

@@ -9,11 +9,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clinbench/item.h"
 #include "model/attempt_runner.h"
 
 namespace clinbench {
 
 using RecordSink = std::function<void(const nlohmann::json& record)>;
+
+// The (dataset, item) pairs of an items file, in order. Errors name the file and line.
+Result<std::vector<std::pair<std::string, Item>>> read_item_lines(const std::string& path);
 
 // Returns the AfterLoad that runs `task`, or an error for an unknown or malformed task. An empty
 // task ({}) gives an empty AfterLoad.

@@ -13,6 +13,10 @@
 #include "clinbench/results.h"
 #include "clinbench/select.h"
 #include "clinbench/store.h"
+#include "backend/openai_backend.h"
+#include "run/remote_model.h"
+#include "run/dataset_selection.h"
+#include "run/run_exports.h"
 
 namespace clinbench {
 
@@ -26,19 +30,6 @@ struct LoadedDataset {
   std::vector<Item> items;   // after subset and shard
   size_t rows_skipped = 0;
 };
-
-Result<void> write_text_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) return make_error(ErrorCode::kIo, fmt::format("{}: cannot write", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return make_error(ErrorCode::kIo, fmt::format("{}: {}", path.string(), ec.message()));
-  return {};
-}
 
 std::string safe_name(const std::string& s) {
   std::string out;
@@ -54,7 +45,7 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
     return make_error(ErrorCode::kInvalidArgument, "no datasets to evaluate on");
   }
   for (const auto& m : cfg.models) {
-    if (!fs::is_regular_file(m.path)) {
+    if (!m.remote() && !fs::is_regular_file(m.path)) {
       return make_error(ErrorCode::kNotFound,
                         fmt::format("model '{}': {}: no such file", m.name, m.path));
     }
@@ -68,27 +59,10 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
   std::vector<LoadedDataset> datasets;
   json skipped = json::object();
   for (const auto& dc : cfg.datasets) {
-    ReadOptions rdo;
-    if (dc.format != "auto") {
-      auto f = dataset_format_from_string(dc.format);
-      if (!f) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("dataset '{}': unknown format '{}'", dc.name, dc.format));
-      }
-      rdo.format = *f;
-    }
-    rdo.split = dc.split;
-    rdo.strict = cfg.decoding.strict;
-    auto ds = read_dataset(dc.path, rdo);
-    if (!ds) return std::unexpected(ds.error().with_context(fmt::format("dataset '{}'", dc.name)));
-    LoadedDataset ld{&dc, select_subset(ds->items, dc.limit, dc.seed), ds->issues.size()};
-    if (cfg.shard) {
-      std::vector<Item> mine;
-      for (auto& it : ld.items) {
-        if (in_shard(it.id, cfg.shard->first, cfg.shard->second)) mine.push_back(std::move(it));
-      }
-      ld.items = std::move(mine);
-    }
+    auto sel = select_dataset(dc, cfg.decoding.strict, cfg.shard);
+    if (!sel) return std::unexpected(sel.error());
+    const Dataset* ds = &sel->dataset;
+    LoadedDataset ld{&dc, std::move(sel->items), ds->issues.size()};
     json issues = json::array();
     for (const auto& is : ds->issues) issues.push_back(is.to_string());
     skipped[dc.name] = {{"rows", ds->rows}, {"items", ds->items.size()},
@@ -104,13 +78,26 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
 
   auto store = RunStore::open(cfg.out);
   if (!store) return std::unexpected(store.error());
+  // A resumed shard must stay the shard it started as, or its items would mix two selections.
+  if (auto before = store->metadata("config"); before && before->contains("shard")) {
+    const json now = cfg.shard ? json(format_shard(*cfg.shard)) : json(nullptr);
+    if ((*before)["shard"] != now) {
+      auto name = [](const json& s) { return s.is_string() ? s.get<std::string>() : "no shard"; };
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: this run directory was started with shard {}; this "
+                                    "invocation asks for {} (use another --out)",
+                                    cfg.out, name((*before)["shard"]), name(now)));
+    }
+  }
   const fs::path run_dir = cfg.out;
   fs::create_directories(RunPaths::attempts(run_dir));
 
   // Provenance at start (kept from the first invocation when resuming).
   json inputs = {{"models", json::object()}, {"datasets", json::object()},
                  {"config", ro.config_path.empty() ? json(nullptr) : json(ro.config_path)}};
-  for (const auto& m : cfg.models) inputs["models"][m.name] = m.path;
+  for (const auto& m : cfg.models) {
+    if (!m.remote()) inputs["models"][m.name] = m.path;  // a remote model has no file to hash
+  }
   for (const auto& d : cfg.datasets) inputs["datasets"][d.name] = d.path;
   if (!store->metadata(kMetadataStartedAt)) {
     if (auto r = store->set_metadata(kMetadataStartedAt, utc_timestamp()); !r) {
@@ -157,8 +144,9 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
       continue;
     }
     progress({.model = mc.name, .total = pending,
-              .message = fmt::format("model {}: loading {} for {} item(s)", mc.name, mc.path,
-                                     pending)});
+              .message = fmt::format("model {}: {} {} for {} item(s)", mc.name,
+                                     mc.remote() ? "evaluating through" : "loading",
+                                     mc.remote() ? mc.base_url : mc.path, pending)});
     LoadOptions lo;
     lo.strategy = mc.strategy;
     lo.recipe = mc.recipe;
@@ -200,18 +188,38 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       progress(tick);
     };
-    auto log = run_load_chain(mc.path, lo);
+    Result<AttemptLog> log;
+    if (mc.remote()) {
+      EvalSettings remote_settings = settings;
+      std::vector<std::string> notes;
+      if (settings.decoding.scoring == Scoring::kLoglik) {
+        notes.push_back(fmt::format("scoring loglik unavailable: {}; scored by generation",
+                                    kLoglikUnavailable));
+        remote_settings.decoding.scoring = Scoring::kGenerate;
+      }
+      if (settings.decoding.constrained_answer) {
+        notes.push_back("constrained_answer unavailable (no grammar over the OpenAI API); the "
+                        "answer is extracted from the reply");
+        remote_settings.decoding.constrained_answer = false;
+      }
+      for (const auto& n : notes) {
+        progress({.model = mc.name, .message = "model " + mc.name + ": " + n});
+      }
+      log = run_remote_model(mc, items_path.string(), remote_settings, notes, lo.on_record);
+    } else {
+      log = run_load_chain(mc.path, lo);
+    }
     if (!store_error.empty()) return make_error(ErrorCode::kIo, store_error);
     if (!log) return std::unexpected(log.error().with_context(fmt::format("model '{}'", mc.name)));
     const json log_json = to_json(*log);
-    accelerator = log_json["accelerator"];
+    if (!mc.remote()) accelerator = log_json["accelerator"];
     const std::string stamp = utc_timestamp();
     (void)write_text_atomic(
         RunPaths::attempts(run_dir) / (safe_name(mc.name) + "." + safe_name(stamp) + ".json"),
         log_json.dump(2) + "\n");
     ModelRecord mr;
     mr.name = mc.name;
-    mr.path = mc.path;
+    mr.path = mc.remote() ? "" : mc.path;  // "": nothing to hash in the manifest
     mr.sha256 = log->model_sha256;
     mr.strategy = log->succeeded ? to_string(log->attempts[*log->succeeded].strategy) : "";
     mr.attempt_log = log_json.dump();
@@ -228,10 +236,10 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
       ++outcome.models_failed;
       const Attempt* last = log->attempts.empty() ? nullptr : &log->attempts.back();
       progress({.model = mc.name,
-                .message = fmt::format("model {}: no strategy loaded it{}; {} item(s) recorded; "
-                                       "going on",
-                                       mc.name, last ? " (last: " + last->reason + ")" : "",
-                                       tick.done)});
+                .message = fmt::format("model {}: {}{}; {} item(s) recorded; going on", mc.name,
+                                       mc.remote() ? "the server could not be used"
+                                                   : "no strategy loaded it",
+                                       last ? " (last: " + last->reason + ")" : "", tick.done)});
     }
   }
 
@@ -242,34 +250,9 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
   if (!accelerator.is_null()) host["accelerator"] = accelerator;
   (void)store->set_metadata(kMetadataHost, host);
 
-  // Exports, results and the summary.
-  auto items = store->items();
-  if (!items) return std::unexpected(items.error());
-  if (auto r = store->export_samples_jsonl(RunPaths::samples(run_dir)); !r) {
-    return std::unexpected(r.error());
-  }
-  RunResults results = compute_results(*items);
-  json rj = results_json(results, skipped);
-  auto meta = store->all_metadata();
-  if (meta) rj["metadata"] = *meta;
-  json models = json::array();
-  if (auto ms = store->models()) {
-    for (const auto& m : *ms) {
-      models.push_back({{"name", m.name}, {"path", m.path}, {"sha256", m.sha256},
-                        {"strategy", m.strategy},
-                        {"attempt_log", json::parse(m.attempt_log, nullptr, false)}});
-    }
-  }
-  rj["models"] = models;
-  if (auto r = write_text_atomic(RunPaths::results(run_dir),
-                                 rj.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
-      !r) {
-    return std::unexpected(r.error());
-  }
-  (void)write_text_atomic(run_dir / "summary.md", summary_markdown(results));
-  (void)write_text_atomic(run_dir / "summary.csv", summary_csv(results));
-  if (auto r = write_manifest(*store, run_dir, inputs); !r) return std::unexpected(r.error());
-  outcome.summary = summary_table(results);
+  auto summary = write_run_exports(*store, run_dir, skipped, inputs);
+  if (!summary) return std::unexpected(summary.error());
+  outcome.summary = std::move(*summary);
   return outcome;
 }
 

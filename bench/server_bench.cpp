@@ -1,0 +1,269 @@
+// Scale-out benchmark (issue 5): items per second of `clinbench run` through llama-server (the
+// openai backend) with 1, 2, 4 and 8 requests in flight, against the in-process run (llama.cpp
+// in a worker, items decoded as parallel sequences, `[decoding] parallel` = 4) on the same
+// machine, model, items, prompts and token budget. Both go through run_evaluation end to end
+// (dataset, protocol, store, exports), so the ratio is what a user sees.
+//
+// Client overhead: where the server is the bottleneck (it has every core), the CPU time this
+// process spends per request (HTTP, SSE parsing, protocol, store) is the client's overhead;
+// it is reported per request and as a share of the wall time per request.
+//
+// Each repetition runs the in-process peer and every in-flight level back to back, so all see
+// the same machine load; medians over --reps are reported. llama-server is started once with
+// 8 slots (-np 8) and --threads, on 127.0.0.1, and killed at the end.
+//
+//   server_bench [--model GGUF] [--dataset FILE] [--items N] [--reps N] [--max-tokens N]
+//                [--threads N] [--in-flight 1,2,4,8] [--ctx-per-slot N] [--work-dir DIR]
+//                [--out FILE]
+//
+// Defaults: --model ../shared/models/stories260K.gguf (a quick check that the program works;
+// the numbers worth reporting need a real model, e.g. a 1-8B Q4_K_M GGUF), --dataset
+// ../shared/data/medqa/test.jsonl, --items 32, --reps 3, --max-tokens 64, --threads all cores,
+// --ctx-per-slot 1024, --out bench/results/server_bench.json.
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clinbench/config.h"
+#include "clinbench/provenance.h"
+#include "clinbench/run.h"
+#include "clinbench/store.h"
+#include "util/background_process.h"
+
+using namespace clinbench;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double self_cpu_s() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+struct Options {
+  std::string model = std::string(CLINBENCH_SOURCE_DIR) + "/../shared/models/stories260K.gguf";
+  std::string dataset = std::string(CLINBENCH_SOURCE_DIR) + "/../shared/data/medqa/test.jsonl";
+  size_t items = 32;
+  int reps = 3;
+  int max_tokens = 64;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<int> in_flight = {1, 2, 4, 8};
+  int ctx_per_slot = 1024;
+  std::string work_dir = "/tmp/clinbench-server-bench";
+  std::string out = std::string(CLINBENCH_SOURCE_DIR) + "/bench/results/server_bench.json";
+};
+
+struct Measure {
+  double wall_s = 0;
+  double cpu_s = 0;     // this process
+  int64_t items = 0;
+  int64_t requests = 0;  // generation turns
+  int64_t errors = 0;
+};
+
+Measure run_once(RunConfig cfg) {
+  std::error_code ec;
+  fs::remove_all(cfg.out, ec);
+  const double c0 = self_cpu_s();
+  const auto t0 = Clock::now();
+  auto r = run_evaluation(cfg, {});
+  Measure m;
+  m.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.cpu_s = self_cpu_s() - c0;
+  if (!r) throw std::runtime_error(r.error().message);
+  if (r->models_failed > 0) throw std::runtime_error(cfg.out + ": the model failed; see results.json");
+  auto store = RunStore::open(cfg.out);
+  if (!store) throw std::runtime_error(store.error().message);
+  auto items = store->items();
+  if (!items) throw std::runtime_error(items.error().message);
+  for (const auto& it : *items) {
+    ++m.items;
+    m.requests += static_cast<int64_t>(it.output_tokens.size());
+    m.errors += !it.error.empty();
+  }
+  return m;
+}
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, ',')) out.push_back(std::stoi(part));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + ": needs a value");
+      return argv[++i];
+    };
+    if (a == "--model") o.model = next();
+    else if (a == "--dataset") o.dataset = next();
+    else if (a == "--items") o.items = std::stoul(next());
+    else if (a == "--reps") o.reps = std::stoi(next());
+    else if (a == "--max-tokens") o.max_tokens = std::stoi(next());
+    else if (a == "--threads") o.threads = std::stoi(next());
+    else if (a == "--in-flight") o.in_flight = parse_list(next());
+    else if (a == "--ctx-per-slot") o.ctx_per_slot = std::stoi(next());
+    else if (a == "--work-dir") o.work_dir = next();
+    else if (a == "--out") o.out = next();
+    else {
+      std::cerr << "server_bench: unknown option " << a << " (see the header of "
+                << "bench/server_bench.cpp)\n";
+      return 2;
+    }
+  }
+  fs::create_directories(o.work_dir);
+  const int slots = std::max(8, *std::max_element(o.in_flight.begin(), o.in_flight.end()));
+
+  auto port = free_local_port();
+  if (!port) {
+    std::cerr << port.error().message << "\n";
+    return 1;
+  }
+  const std::string origin = fmt::format("http://127.0.0.1:{}", *port);
+  auto server = BackgroundProcess::start(
+      {std::string(CLINBENCH_LLAMA_BIN) + "/llama-server", "-m", o.model, "--host", "127.0.0.1",
+       "--port", std::to_string(*port), "-np", std::to_string(slots), "-c",
+       std::to_string(o.ctx_per_slot * slots), "-t", std::to_string(o.threads), "--no-webui"},
+      o.work_dir + "/llama-server.log");
+  if (!server) {
+    std::cerr << server.error().message << "\n";
+    return 1;
+  }
+  if (auto ready = wait_until_ready(origin, "/health", *server, 300); !ready) {
+    std::cerr << ready.error().message << "\n";
+    return 1;
+  }
+
+  RunConfig base;
+  DatasetConfig d;
+  d.name = "bench";
+  d.path = o.dataset;
+  d.limit = o.items;
+  base.datasets.push_back(d);
+  base.decoding.max_tokens = o.max_tokens;
+  RunConfig local = base;
+  ModelConfig lm;
+  lm.name = "model";
+  lm.path = o.model;
+  lm.ctx = static_cast<uint32_t>(o.ctx_per_slot * 4);
+  lm.threads = o.threads;
+  local.models.push_back(lm);
+  local.out = o.work_dir + "/in-process";
+
+  std::vector<double> local_ips;
+  std::vector<std::vector<double>> remote_ips(o.in_flight.size()), remote_cpu(o.in_flight.size());
+  std::vector<Measure> last(o.in_flight.size());
+  Measure last_local;
+  try {
+    for (int rep = 0; rep < o.reps; ++rep) {
+      last_local = run_once(local);
+      local_ips.push_back(static_cast<double>(last_local.items) / last_local.wall_s);
+      std::cerr << fmt::format("rep {}: in-process {:.2f} items/s\n", rep, local_ips.back());
+      for (size_t k = 0; k < o.in_flight.size(); ++k) {
+        RunConfig remote = base;
+        ModelConfig rm;
+        rm.name = "model";
+        rm.backend = "openai";
+        rm.strategy = "remote";
+        rm.base_url = origin + "/v1";
+        rm.in_flight = o.in_flight[k];
+        remote.models.push_back(rm);
+        remote.out = fmt::format("{}/remote-{}", o.work_dir, o.in_flight[k]);
+        Measure m = run_once(remote);
+        last[k] = m;
+        remote_ips[k].push_back(static_cast<double>(m.items) / m.wall_s);
+        remote_cpu[k].push_back(m.requests > 0 ? 1000.0 * m.cpu_s / static_cast<double>(m.requests)
+                                               : 0);
+        std::cerr << fmt::format("rep {}: {} in flight {:.2f} items/s, client {:.2f} ms CPU per "
+                                 "request\n",
+                                 rep, o.in_flight[k], remote_ips[k].back(), remote_cpu[k].back());
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "server_bench: " << e.what() << "\n";
+    return 1;
+  }
+  server->stop();
+
+  const double local_med = median(local_ips);
+  json remote = json::array();
+  std::cout << fmt::format("{:<22} {:>10} {:>12} {:>18} {:>14}\n", "", "items/s",
+                           "vs in-proc", "client CPU/request", "share of wall");
+  std::cout << fmt::format("{:<22} {:>10.2f} {:>12} {:>18} {:>14}\n", "in-process (parallel 4)",
+                           local_med, "1.00x", "", "");
+  for (size_t k = 0; k < o.in_flight.size(); ++k) {
+    const double ips = median(remote_ips[k]);
+    const double cpu_ms = median(remote_cpu[k]);
+    // Wall time per request with k in flight: k requests overlap.
+    const double wall_ms_per_request =
+        last[k].requests > 0 ? 1000.0 * last[k].wall_s * o.in_flight[k] /
+                                   static_cast<double>(last[k].requests)
+                             : 0;
+    const double share = wall_ms_per_request > 0 ? cpu_ms / wall_ms_per_request : 0;
+    std::cout << fmt::format("{:<22} {:>10.2f} {:>11.2f}x {:>15.2f} ms {:>13.1f}%\n",
+                             fmt::format("server, {} in flight", o.in_flight[k]), ips,
+                             local_med > 0 ? ips / local_med : 0, cpu_ms, 100 * share);
+    remote.push_back({{"in_flight", o.in_flight[k]},
+                      {"items_per_s", ips},
+                      {"items_per_s_reps", remote_ips[k]},
+                      {"ratio_vs_in_process", local_med > 0 ? ips / local_med : 0},
+                      {"client_cpu_ms_per_request", cpu_ms},
+                      {"wall_ms_per_request", wall_ms_per_request},
+                      {"client_share_of_request", share},
+                      {"requests", last[k].requests},
+                      {"item_errors", last[k].errors}});
+  }
+  json out = {{"benchmark", "server_bench"},
+              {"created_at", utc_timestamp()},
+              {"options",
+               {{"model", o.model},
+                {"dataset", o.dataset},
+                {"items", o.items},
+                {"reps", o.reps},
+                {"max_tokens", o.max_tokens},
+                {"threads", o.threads},
+                {"server_slots", slots},
+                {"ctx_per_slot", o.ctx_per_slot}}},
+              {"in_process",
+               {{"items_per_s", local_med},
+                {"items_per_s_reps", local_ips},
+                {"parallel", local.decoding.parallel},
+                {"item_errors", last_local.errors}}},
+              {"server", remote},
+              {"build", build_info()},
+              {"host", host_info()}};
+  fs::create_directories(fs::path(o.out).parent_path());
+  std::ofstream(o.out) << out.dump(2) << "\n";
+  std::cerr << "wrote " << o.out << "\n";
+  return 0;
+}

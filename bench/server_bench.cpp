@@ -39,6 +39,7 @@
 #include "clinbench/provenance.h"
 #include "clinbench/run.h"
 #include "clinbench/store.h"
+#include "clinbench/worker.h"
 #include "util/background_process.h"
 
 using namespace clinbench;
@@ -118,6 +119,8 @@ std::vector<int> parse_list(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The in-process run's loading attempts re-execute this program as their worker.
+  if (argc >= 2 && std::string(argv[1]) == "__worker") return worker_main(argc, argv);
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

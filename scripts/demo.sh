@@ -35,5 +35,8 @@ $cb run --config examples/demo.toml
 echo; echo "== clinbench package and verify"
 $cb package "$out/run" --model synthetic-llama-180MiB --dataset demo-test -o "$out/submission.zip"
 $cb verify "$out/run"
+
+echo; echo "== clinbench report: the dashboard, one self-contained HTML file"
+$cb report "$out/run"
 echo; echo "demo outputs in $out/: attempt-log.json, run/ (run.db, samples.jsonl, results.json,"
-echo "summary.md, manifest.json, attempts/), submission.zip"
+echo "summary.md, manifest.json, dashboard.html, figures/, attempts/), submission.zip"

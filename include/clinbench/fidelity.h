@@ -25,6 +25,11 @@
 
 namespace clinbench {
 
+// The document `--reference ... --out DIR` writes as DIR/kFidelityFile; `clinbench report` draws
+// it when DIR is a run directory (docs/report.md).
+inline constexpr const char* kFidelityFormat = "clinbench.fidelity/1";
+inline constexpr const char* kFidelityFile = "fidelity.json";
+
 // One model to measure: a GGUF file loaded with a strategy (and, for quantize:*, a recipe).
 struct FidelityModel {
   std::string label;                     // how tables and fidelity.json name it

@@ -102,7 +102,7 @@ int run(FidelityFlags& f) {
     }
     auto rep = run_fidelity(ref, cands, *items, f.dataset, f.fo);
     if (!rep) return report_error(rep.error());
-    return emit(f, "fidelity.json", to_json(*rep), format_fidelity(*rep));
+    return emit(f, kFidelityFile, to_json(*rep), format_fidelity(*rep));
   }
 
   if (f.out.empty()) {

@@ -136,7 +136,7 @@ std::string accuracy_text(const AccuracySummary& a) {
 json to_json(const FidelityReport& r) {
   json cands = json::array();
   for (const auto& c : r.candidates) cands.push_back(to_json(c));
-  return {{"format", "clinbench.fidelity/1"},
+  return {{"format", kFidelityFormat},
           {"build", build_json()},
           {"dataset", r.dataset},
           {"items", r.items},

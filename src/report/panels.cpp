@@ -15,6 +15,7 @@ const std::vector<Figure>& dashboard_figures() {
       {"figure2", "Figure 2. Efficiency against accuracy", 1},
       {"figure3", "Figure 3. Generalization gap (test − validation)", 1},
       {"figure4", "Figure 4. Average tokens per item", 1},
+      {"figure5", "Figure 5. Quantization fidelity (fidelity.json)", 3},
   };
   return figures;
 }
@@ -69,6 +70,22 @@ const std::vector<Panel>& dashboard_panels() {
        "avg_prompt_tokens and avg_output_tokens per model and dataset (results.json usage), "
        "stacked.",
        average_tokens_spec},
+      {"fidelity-kl", "figure5", "1. KL per item and candidate",
+       "KL(reference ‖ candidate) of every measured item (fidelity.json candidates[].items[]: "
+       "answer_kl over the answer letters, trace_kl_mean over the reasoning trace), one tick "
+       "each; the summary's answer_kl_mean, answer_kl_p99 and trace_kl_mean as points. Symlog "
+       "scale: 0 (a candidate equal to the reference) is drawn.",
+       fidelity_kl_spec},
+      {"fidelity-flips", "figure5", "2. Flipped answers",
+       "The items whose most probable letter changes (summary.flipped), per candidate: "
+       "reference_choice → candidate_choice, coloured by what the flip does to correctness "
+       "(reference_correct, candidate_correct).",
+       fidelity_flips_spec},
+      {"fidelity-size", "figure5", "3. Accuracy against weight size",
+       "Accuracy on the measured items (summary.reference_accuracy, candidate_accuracy, with the "
+       "95% Wilson interval) against weight_bytes at the types loaded (use.weight_bytes), for the "
+       "reference and each candidate.",
+       fidelity_size_spec},
   };
   return panels;
 }
@@ -156,8 +173,9 @@ std::vector<std::string> short_model_labels(const std::vector<std::string>& name
   return out;
 }
 
-json model_label_expr(const RunView& run) {
-  const auto names = run.model_names();
+json model_label_expr(const RunView& run) { return short_label_expr(run.model_names()); }
+
+json short_label_expr(const std::vector<std::string>& names) {
   const auto labels = short_model_labels(names);
   if (labels == names) return nullptr;
   // ["short", ...][indexof(["name", ...], datum.value)]: JSON strings are Vega string literals.

@@ -45,6 +45,9 @@ nlohmann::json tokens_stacked_spec(const RunView& run);           // figure 1.9
 nlohmann::json efficiency_labeled_spec(const RunView& run);       // figure 2
 nlohmann::json generalization_gap_spec(const RunView& run);       // figure 3
 nlohmann::json average_tokens_spec(const RunView& run);           // figure 4
+nlohmann::json fidelity_kl_spec(const RunView& run);              // figure 5.1
+nlohmann::json fidelity_flips_spec(const RunView& run);           // figure 5.2
+nlohmann::json fidelity_size_spec(const RunView& run);            // figure 5.3
 
 // --- spec helpers (panel_specs.cpp) ----------------------------------------------------------
 // A panel that draws its lines of text (why there is nothing to plot), as text marks.
@@ -60,6 +63,8 @@ nlohmann::json model_legend(const RunView& run);
 std::vector<std::string> short_model_labels(const std::vector<std::string>& names);
 // A Vega expression mapping each model name to its short label; null when none is shortened.
 nlohmann::json model_label_expr(const RunView& run);
+// The same for any list of names (fidelity's candidates).
+nlohmann::json short_label_expr(const std::vector<std::string>& names);
 // Bars of accuracy with their Wilson interval and, for rows without accuracy, their note
 // (field note_label: "no labels", "not scored", ...) written at 0 instead of a bar. `rows` have
 // the keys of results.json accuracy rows plus note_label and the fields y_encoding and

@@ -3,8 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <system_error>
+
+#include "clinbench/fidelity.h"
 
 namespace clinbench::report {
 
@@ -30,8 +34,14 @@ std::string group_label(const std::string& dataset, const std::string& split) {
 Result<RunView> load_run(const fs::path& run_dir) {
   std::error_code ec;
   if (!fs::exists(RunPaths::db(run_dir), ec)) {
-    return make_error(ErrorCode::kNotFound,
-                      fmt::format("{}: no run.db: not a run directory", run_dir.string()));
+    // `clinbench fidelity --out DIR` alone makes no run: its panel needs a run directory.
+    const bool fidelity_only = fs::exists(run_dir / kFidelityFile, ec);
+    return make_error(
+        ErrorCode::kNotFound,
+        fmt::format("{}: no run.db: not a run directory{}", run_dir.string(),
+                    fidelity_only ? " (fidelity.json is drawn in the report of a run directory: "
+                                    "give that directory to clinbench fidelity --out)"
+                                  : ""));
   }
   auto store = RunStore::open(run_dir);
   if (!store) return std::unexpected(store.error());
@@ -59,7 +69,34 @@ Result<RunView> load_run(const fs::path& run_dir) {
   view.results = compute_results(view.items);
   const json datasets = view.metadata.contains("datasets") ? view.metadata["datasets"] : json();
   view.results_json = results_json(view.results, datasets);
+  load_fidelity(run_dir / kFidelityFile, view);
   return view;
+}
+
+void load_fidelity(const fs::path& path, RunView& run) {
+  run.fidelity = nullptr;
+  run.fidelity_problem.clear();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    run.fidelity_problem = fmt::format("{}: cannot be read", path.string());
+    return;
+  }
+  json doc = json::parse(text.str(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    run.fidelity_problem = fmt::format("{}: not a JSON object", path.string());
+    return;
+  }
+  const std::string format = doc.value("format", std::string());
+  if (format != kFidelityFormat) {
+    run.fidelity_problem = fmt::format("{}: format '{}', expected '{}'", path.string(), format,
+                                       kFidelityFormat);
+    return;
+  }
+  run.fidelity = std::move(doc);
 }
 
 }  // namespace clinbench::report

@@ -24,14 +24,24 @@ struct RunView {
   RunResults results;
   // results_json(results, metadata["datasets"]): the arrays of results.json, key for key.
   nlohmann::json results_json;
+  // RUN_DIR/fidelity.json (`clinbench fidelity ... --out RUN_DIR`, docs/fidelity.md) as written:
+  // null when the file is absent or unreadable; fidelity_problem then says why when it exists.
+  nlohmann::json fidelity;
+  std::string fidelity_problem;
 
   // Model names in report order: the models table, then any name that only items carry.
   std::vector<std::string> model_names() const;
 };
 
-// Reads run_dir/run.db. kNotFound without run.db (RunStore::open would create one); kResource
-// while a running process holds the directory.
+// Reads run_dir/run.db, and run_dir/fidelity.json when there is one (a fidelity.json that cannot
+// be read is a panel's message, not an error). kNotFound without run.db (RunStore::open would
+// create one; the message says so when fidelity.json is there alone); kResource while a running
+// process holds the directory.
 Result<RunView> load_run(const std::filesystem::path& run_dir);
+
+// Reads the fidelity.json at `path` into run.fidelity (or run.fidelity_problem): absent, not
+// JSON, or another format than clinbench.fidelity/1.
+void load_fidelity(const std::filesystem::path& path, RunView& run);
 
 // "dataset · split", or the dataset alone when the split is unknown.
 std::string group_label(const std::string& dataset, const std::string& split);

@@ -1,6 +1,6 @@
 // `clinbench report` end to end: a real run of stories260K (two loading strategies of the same
-// file, a labeled and an unlabeled split, a reply and a dataset question carrying markup), its
-// page opened in headless Chromium by web/test/dashboard_test.mjs (playwright-core), its static
+// file, a labeled and an unlabeled split, a reply and a dataset question carrying markup, and the
+// fidelity.json of q8 and q4 against the file written into it), its page opened in headless Chromium by web/test/dashboard_test.mjs (playwright-core), its static
 // figures, and `report --compare` of two real runs. Needs what scripts/setup.sh installs: Node.js,
 // Debian's chromium, and web/node_modules (npm ci).
 #include <fmt/format.h>
@@ -96,11 +96,13 @@ void store_markup_reply(const std::string& run_dir) {
 }
 
 testing::CommandResult run_page_checks(const std::string& page, const std::string& results,
-                                       const std::string& screenshot) {
+                                       const std::string& screenshot,
+                                       const std::string& fidelity = "") {
   std::vector<std::string> argv = {"/usr/bin/env", "node",
                                    std::string(CLINBENCH_SOURCE_DIR) + "/web/test/dashboard_test.mjs",
                                    "--page", page};
   if (!results.empty()) argv.insert(argv.end(), {"--results", results});
+  if (!fidelity.empty()) argv.insert(argv.end(), {"--fidelity", fidelity});
   if (!screenshot.empty()) argv.insert(argv.end(), {"--screenshot", screenshot});
   return testing::run_command(argv);
 }
@@ -115,13 +117,21 @@ TEST(ReportBrowserEndToEnd, RealRunDashboardFiguresAndComparison) {
   ASSERT_EQ(ra.exit_code, 0) << ra.err << ra.out;
   EXPECT_NE(ra.out.find("no labels"), std::string::npos) << ra.out;
 
+  // Quantization fidelity of the same file, written into the run directory: figure 5.
+  auto fid = testing::run_command(
+      {testing::clinbench_binary(), "fidelity", "--reference", testing::stories_model(),
+       "--candidate", "quantize:q8", "--candidate", "quantize:q4", "--dataset",
+       data("labeled_val.jsonl"), "--trace-tokens", "8", "--ctx", "512", "--threads", "1",
+       "--out", run_a});
+  ASSERT_EQ(fid.exit_code, 0) << fid.err << fid.out;
+
   // The report, with its static figures (node and chromium are installed by setup.sh).
   auto rep = testing::run_command({testing::clinbench_binary(), "report", run_a});
   ASSERT_EQ(rep.exit_code, 0) << rep.err << rep.out;
   EXPECT_EQ(rep.err.find("not written"), std::string::npos) << rep.err;
   const std::string page = run_a + "/dashboard.html";
   ASSERT_TRUE(fs::exists(page)) << rep.out;
-  for (const char* f : {"figure1", "figure2", "figure3", "figure4"}) {
+  for (const char* f : {"figure1", "figure2", "figure3", "figure4", "figure5"}) {
     const std::string svg = testing::read_file(run_a + "/figures/" + f + ".svg");
     EXPECT_EQ(svg.rfind("<svg", 0), 0u) << f;
     EXPECT_NE(svg.find("role-mark"), std::string::npos) << f;
@@ -135,7 +145,7 @@ TEST(ReportBrowserEndToEnd, RealRunDashboardFiguresAndComparison) {
                 fs::copy_options::overwrite_existing);
 
   const std::string shot = (artifacts_dir() / "report-figure1.png").string();
-  auto checks = run_page_checks(page, run_a + "/results.json", shot);
+  auto checks = run_page_checks(page, run_a + "/results.json", shot, run_a + "/fidelity.json");
   EXPECT_EQ(checks.exit_code, 0) << checks.out << checks.err;
   EXPECT_NE(checks.out.find("all checks passed"), std::string::npos) << checks.out << checks.err;
   EXPECT_TRUE(fs::exists(shot));

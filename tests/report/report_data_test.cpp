@@ -109,7 +109,7 @@ TEST(ReportData, FigureOneHasNinePanelsAndEveryPanelHasData) {
   auto doc = report_data(dir.file("run"));
   ASSERT_TRUE(doc) << doc.error().message;
   EXPECT_EQ((*doc)["format"], "clinbench.report/1");
-  ASSERT_EQ((*doc)["figures"].size(), 4u);
+  ASSERT_EQ((*doc)["figures"].size(), 5u);  // figure 5: fidelity, a message without fidelity.json
   EXPECT_EQ((*doc)["figures"][0]["id"], "figure1");
   EXPECT_EQ((*doc)["figures"][0]["panels"].size(), 9u);
   EXPECT_EQ((*doc)["figures"][0]["columns"], 3);
@@ -306,10 +306,10 @@ TEST(ReportHtml, MissingRenderersAreReportedAndThePageIsWritten) {
   ASSERT_TRUE(out) << out.error().message;
   EXPECT_TRUE(fs::exists(dir.file("page.html")));
   EXPECT_TRUE(out->files.empty());
-  ASSERT_EQ(out->missing.size(), 8u);  // four figures, SVG and PNG
+  ASSERT_EQ(out->missing.size(), 10u);  // five figures, SVG and PNG
   EXPECT_NE(out->missing[0].find("figure1.svg"), std::string::npos) << out->missing[0];
   EXPECT_NE(out->missing[0].find("no-such-node"), std::string::npos) << out->missing[0];
-  EXPECT_NE(out->missing[4].find(".png"), std::string::npos) << out->missing[4];
+  EXPECT_NE(out->missing[5].find(".png"), std::string::npos) << out->missing[5];
 }
 
 TEST(ReportHtml, PageInAMissingDirectoryIsAnErrorNamingIt) {

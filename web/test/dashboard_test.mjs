@@ -3,7 +3,8 @@
 // drawn with marks, the item browser's filters, a reply carrying markup shown as text and never
 // run, and the figures' data equal to results.json. Run by tests/report/report_browser_test.cpp.
 //
-//   node dashboard_test.mjs --page PAGE.html [--results results.json] [--screenshot FIG1.png]
+//   node dashboard_test.mjs --page PAGE.html [--results results.json] [--fidelity fidelity.json]
+//                           [--screenshot FIG1.png]
 //
 // Prints one line per check; exits 1 on the first failed page load, or after listing every
 // failed check.
@@ -15,7 +16,7 @@ import { chromium } from 'playwright-core';
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
 if (!args.page) {
-  console.error('usage: dashboard_test.mjs --page PAGE.html [--results results.json] [--screenshot FILE.png]');
+  console.error('usage: dashboard_test.mjs --page PAGE.html [--results results.json] [--fidelity fidelity.json] [--screenshot FILE.png]');
   process.exit(2);
 }
 const failures = [];
@@ -53,6 +54,7 @@ try {
 
   if (Array.isArray(data.items)) await itemBrowser(page, data);
   if (data.kind === 'run' && args.results) checkAgainstResults(data, JSON.parse(fs.readFileSync(args.results, 'utf8')));
+  if (data.kind === 'run' && args.fidelity) checkAgainstFidelity(data, JSON.parse(fs.readFileSync(args.fidelity, 'utf8')));
   if (data.kind === 'run') {
     const noLabels = data.results.accuracy.some((a) => a.question_type === 'all' && a.note === 'no labels');
     const text = await page.evaluate(() => document.querySelector('#panel-accuracy svg').textContent);
@@ -199,4 +201,36 @@ function checkAgainstResults(data, results) {
     check(invalid && invalid.count === c.skipped_rows && items === c.selected && typed === c.selected,
       `dataset ${name}: ${c.selected} items, ${c.skipped_rows} invalid lines (results.json extra_counts)`);
   }
+}
+
+// Figure 5 draws fidelity.json as written: every item's answer and trace KL, the summary's
+// points, the flipped items with their letters, weight bytes and accuracy per model.
+function checkAgainstFidelity(data, fid) {
+  const labels = fid.candidates.map((c) => c.model.label);
+  const cand = (label) => fid.candidates[labels.indexOf(label)];
+  const item = (c, id) => c.items.find((i) => i.id === id);
+  const kl = panelValues(data, 'fidelity-kl');
+  const items = fid.candidates.reduce((n, c) => n + c.items.length, 0);
+  check(kl.length === 2 * items && kl.every((v) => {
+    const c = cand(v.candidate);
+    const it = c && item(c, v.id);
+    return it && v.kl === it[v.source];
+  }), `fidelity-kl panel = fidelity.json items[].answer_kl and trace_kl_mean (${items} items)`);
+  const flips = panelValues(data, 'fidelity-flips');
+  const flipped = fid.candidates.flatMap((c) => c.summary.flipped.map((id) => [c.model.label, id]));
+  if (flipped.length === 0) {
+    check(flips.some((v) => typeof v.line === 'string' && v.line.startsWith('No answer flips')), 'fidelity-flips panel says there is no flip');
+  } else {
+    check(flips.length === flipped.length && flipped.every(([label, id], i) => {
+      const it = item(cand(label), id);
+      return flips[i].candidate === label && flips[i].id === id && flips[i].reference_choice === it.reference_choice &&
+        flips[i].candidate_choice === it.candidate_choice;
+    }), `fidelity-flips panel = summary.flipped with the items' letters (${flipped.length})`);
+  }
+  const size = panelValues(data, 'fidelity-size');
+  const ref = fid.candidates[0].summary.reference_accuracy;
+  check(size.length === fid.candidates.length + 1 && size[0].weight_bytes === fid.reference.use.weight_bytes &&
+    near(size[0].accuracy, ref.accuracy) && fid.candidates.every((c, i) =>
+    size[i + 1].weight_bytes === c.use.weight_bytes && near(size[i + 1].accuracy, c.summary.candidate_accuracy.accuracy)),
+  'fidelity-size panel = fidelity.json use.weight_bytes and accuracies');
 }

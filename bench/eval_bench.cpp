@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "backend/llama_backend.h"
+#include "backend/llama_chat.h"
 #include "clinbench/backend.h"
 #include "clinbench/dataset.h"
 #include "clinbench/evaluate.h"
@@ -370,48 +371,6 @@ class CapturingBackend final : public Backend {
   Request last;
 };
 
-// The text LlamaBackend renders for these messages: the model's chat template (chatml when it
-// has none), generation prompt added. Kept in step with backend/llama_backend.cpp by hand.
-std::string render_chat(const llama_model* model, const std::vector<ChatMessage>& messages) {
-  const char* tmpl = llama_model_chat_template(model, nullptr);
-  const bool has = tmpl != nullptr && tmpl[0] != '\0';
-  common_chat_templates_ptr templates;
-  try {
-    templates = common_chat_templates_init(model, has ? "" : "chatml");
-  } catch (const std::exception&) {
-    templates = common_chat_templates_init(model, "chatml");
-  }
-  common_chat_templates_inputs in;
-  for (const auto& m : messages) {
-    common_chat_msg cm;
-    cm.role = m.role;
-    cm.content = m.content;
-    in.messages.push_back(cm);
-  }
-  in.add_generation_prompt = true;
-  in.use_jinja = true;
-  return common_chat_templates_apply(templates.get(), in).prompt;
-}
-
-std::string bos_text(const llama_model* model) {
-  const llama_vocab* vocab = llama_model_get_vocab(model);
-  const llama_token bos = llama_vocab_bos(vocab);
-  if (bos < 0) return "";
-  char buf[64];
-  const int n = llama_token_to_piece(vocab, bos, buf, sizeof(buf), 0, true);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-}
-
-// Tokens of a rendered prompt as LlamaBackend counts them: special tokens parsed, BOS added
-// unless the template wrote it.
-int64_t count_prompt_tokens(const llama_model* model, const std::string& text) {
-  const llama_vocab* vocab = llama_model_get_vocab(model);
-  const std::string bos = bos_text(model);
-  const bool has_bos = !bos.empty() && text.rfind(bos, 0) == 0;
-  return -llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), nullptr, 0,
-                         !has_bos, true);
-}
-
 struct ModelDeleter {
   void operator()(llama_model* m) const { llama_model_free(m); }
 };
@@ -683,12 +642,20 @@ int main(int argc, char** argv) {
     }
 
     // The peer's task files, from clinbench's own prompts: one per chunk of items.
-    const std::string bos = bos_text(model.get());
+    // The prompts exactly as LlamaBackend renders and tokenizes them (backend/llama_chat).
+    const LlamaChat chat(model.get());
+    const llama_token bos_token = llama_vocab_bos(chat.vocab());
+    const std::string bos = bos_token >= 0 ? chat.piece(bos_token, true) : "";
     std::vector<McTask> tasks;
     for (const auto& item : items) {
       CapturingBackend cap;
       (void)evaluate_item(cap, item, loglik_settings, "m", "mmlu");
-      std::string q = render_chat(model.get(), cap.last.messages);
+      auto rendered = chat.render(cap.last.messages);
+      if (!rendered) {
+        std::cerr << rendered.error().message << "\n";
+        return 1;
+      }
+      std::string q = *rendered;
       if (!bos.empty() && q.rfind(bos, 0) == 0) q.erase(0, bos.size());
       McTask t;
       t.question = q + cap.last.prefix;
@@ -739,7 +706,12 @@ int main(int argc, char** argv) {
       for (const auto& item : gen_items) {
         CapturingBackend cap;
         (void)evaluate_item(cap, item, gen_settings, "m", "mmlu");
-        sum += count_prompt_tokens(model.get(), render_chat(model.get(), cap.last.messages));
+        auto rendered = chat.render(cap.last.messages);
+        if (!rendered) {
+          std::cerr << rendered.error().message << "\n";
+          return 1;
+        }
+        sum += std::ssize(chat.tokenize_prompt(*rendered));
       }
       depth = static_cast<int>(sum / std::max<int64_t>(1, std::ssize(gen_items)));
     }

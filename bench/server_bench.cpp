@@ -190,7 +190,10 @@ int main(int argc, char** argv) {
   try {
     for (int rep = 0; rep < o.reps; ++rep) {
       last_local = run_once(local);
-      local_ips.push_back(static_cast<double>(last_local.items) / last_local.wall_s);
+      // Items that failed (a prompt over the slot's context, say) finish at once: only
+      // completed items count, and a run with failures is flagged below.
+      local_ips.push_back(static_cast<double>(last_local.items - last_local.errors) /
+                          last_local.wall_s);
       std::cerr << fmt::format("rep {}: in-process {:.2f} items/s\n", rep, local_ips.back());
       for (size_t k = 0; k < o.in_flight.size(); ++k) {
         RunConfig remote = base;
@@ -204,7 +207,7 @@ int main(int argc, char** argv) {
         remote.out = fmt::format("{}/remote-{}", o.work_dir, o.in_flight[k]);
         Measure m = run_once(remote);
         last[k] = m;
-        remote_ips[k].push_back(static_cast<double>(m.items) / m.wall_s);
+        remote_ips[k].push_back(static_cast<double>(m.items - m.errors) / m.wall_s);
         remote_cpu[k].push_back(m.requests > 0 ? 1000.0 * m.cpu_s / static_cast<double>(m.requests)
                                                : 0);
         std::cerr << fmt::format("rep {}: {} in flight {:.2f} items/s, client {:.2f} ms CPU per "
@@ -217,6 +220,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   server->stop();
+  bool comparable = last_local.errors == 0;
+  for (const auto& m : last) comparable = comparable && m.errors == 0;
+  if (!comparable) {
+    std::cerr << "server_bench: some items failed (item_errors in the JSON; see the run "
+                 "directories under "
+              << o.work_dir << "): items/s counts completed items only, and the ratios compare "
+              << "different work\n";
+  }
 
   const double local_med = median(local_ips);
   json remote = json::array();
@@ -263,6 +274,7 @@ int main(int argc, char** argv) {
                 {"parallel", local.decoding.parallel},
                 {"item_errors", last_local.errors}}},
               {"server", remote},
+              {"comparable", comparable},
               {"build", build_info()},
               {"host", host_info()}};
   fs::create_directories(fs::path(o.out).parent_path());

@@ -2,9 +2,14 @@
 # Fetches llama.cpp from the git bundle inside the npm package node-llama-cpp@3.21.1, checks the
 # registry integrity, and builds it once per machine into a cache keyed by the commit.
 #
-#   scripts/llama_cpp.sh [--cuda] [--print-dir]
+#   scripts/llama_cpp.sh [--cuda | --dl] [--print-dir]
 #
-# Cache: ${CLINBENCH_CACHE:-$HOME/.cache/clinbench}/llama.cpp-<commit>[-cuda]/{src,build}
+#   --cuda  static build with the CUDA backend (needs nvcc; CUDA_ARCH, default 90).
+#   --dl    shared libraries with loadable backends (GGML_BACKEND_DL) and a portable x86-64-v3
+#           CPU backend: the build scripts/gpu_bundle.sh packs for a GPU machine, which adds
+#           libggml-cuda.so built there from the same source.
+#
+# Cache: ${CLINBENCH_CACHE:-$HOME/.cache/clinbench}/llama.cpp-<commit>[-cuda|-dl]/{src,build}
 # A finished build leaves build/.complete; later calls only print the directory.
 set -euo pipefail
 
@@ -12,18 +17,26 @@ NPM_PKG="node-llama-cpp@3.21.1"
 INTEGRITY="sha512-E3N0Ev2Va0wzydvXYFwM9Hvyo07PoWjt8T/9GMc43Cvt8YkV/NU/tYUgEMC1grTPv2o9PRjQi0G3Wb5P/awiMg=="
 COMMIT_SHORT="80fb11a"
 CUDA=0
+DL=0
 PRINT_ONLY=0
 for a in "$@"; do
   case "$a" in
     --cuda) CUDA=1 ;;
+    --dl) DL=1 ;;
     --print-dir) PRINT_ONLY=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "llama_cpp.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
 
+if [ $CUDA = 1 ] && [ $DL = 1 ]; then
+  echo "llama_cpp.sh: --cuda and --dl exclude each other" >&2; exit 2
+fi
 CACHE="${CLINBENCH_CACHE:-$HOME/.cache/clinbench}"
-DIR="$CACHE/llama.cpp-$COMMIT_SHORT$([ $CUDA = 1 ] && echo -cuda || true)"
+suffix=""
+[ $CUDA = 1 ] && suffix=-cuda
+[ $DL = 1 ] && suffix=-dl
+DIR="$CACHE/llama.cpp-$COMMIT_SHORT$suffix"
 if [ $PRINT_ONLY = 1 ]; then echo "$DIR"; exit 0; fi
 
 mkdir -p "$CACHE"
@@ -86,6 +99,14 @@ fi
 # output goes through an asynchronous log thread that can lose it at exit.
 targets=(llama ggml llama-common llama-bench llama-perplexity llama-server llama-completion
          llama-fit-params llama-quantize llama-simple)
+if [ $DL = 1 ]; then
+  # Later -D values win: shared libraries, backends as modules found next to the executable,
+  # and a CPU backend for any x86-64-v3 machine (AVX2/FMA/F16C/BMI2) rather than this one.
+  args+=(-DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON
+         -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_SSE42=ON
+         -DLLAMA_BUILD_SERVER=OFF)
+  targets=(llama ggml ggml-base ggml-cpu llama-common llama-bench llama-simple)
+fi
 # The marker holds the commit and a fingerprint of the configuration and targets, so a change to
 # either rebuilds (incrementally) on the next call.
 key="$(git -C "$DIR/src" rev-parse HEAD) $(echo "${args[*]} ${targets[*]}" | sha256sum | cut -c1-16)"

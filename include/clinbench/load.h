@@ -78,6 +78,9 @@ struct Attempt {
   uint64_t available_device = 0;
   std::optional<uint64_t> peak_rss_bytes;
   std::optional<uint64_t> peak_device_bytes;
+  // Device memory the worker allocated and held before loading, so that the attempt saw only
+  // the device budget (--device-memory) free: a budget below the card's free memory is real.
+  std::optional<uint64_t> device_withheld_bytes;
   std::optional<double> init_ms;       // load + context creation
   double wall_ms = 0;                  // the whole attempt, worker start to exit
   Placement placement;

@@ -119,7 +119,8 @@ Command load_command() {
                             "host memory budget, e.g. 8GiB (default: MemAvailable); enforced "
                             "on each worker as its address-space limit");
             sub->add_option("--device-memory", o->device_memory,
-                            "accelerator memory budget (default: its free memory)");
+                            "accelerator memory budget (default: its free memory); enforced by "
+                            "allocating the rest of the free memory before each attempt");
             sub->add_option("--ctx", o->lo.n_ctx, "context length")->capture_default_str();
             sub->add_option("--threads", o->lo.n_threads, "CPU threads (0: all cores)")
                 ->capture_default_str();

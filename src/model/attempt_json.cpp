@@ -74,11 +74,11 @@ json to_json(const Attempt& a) {
       {"outcome", to_string(a.outcome)},
       {"reason", a.reason},
       {"isolation", to_string(a.isolation)},
-      {"projected", {{"host", to_json(a.projected_host)},
-                     {"device", to_json(a.projected_device)}}},
+      {"projected", {{"host", to_json(a.projected_host)}, {"device", to_json(a.projected_device)}}},
       {"available", {{"host", a.available_host}, {"device", a.available_device}}},
       {"peak_rss_bytes", opt(a.peak_rss_bytes)},
       {"peak_device_bytes", opt(a.peak_device_bytes)},
+      {"device_withheld_bytes", opt(a.device_withheld_bytes)},
       {"init_ms", opt(a.init_ms)},
       {"wall_ms", a.wall_ms},
       {"placement",
@@ -185,6 +185,7 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
       a.available_device = ja.at("available").value("device", uint64_t{0});
       a.peak_rss_bytes = opt_from<uint64_t>(ja, "peak_rss_bytes");
       a.peak_device_bytes = opt_from<uint64_t>(ja, "peak_device_bytes");
+      a.device_withheld_bytes = opt_from<uint64_t>(ja, "device_withheld_bytes");
       a.init_ms = opt_from<double>(ja, "init_ms");
       a.wall_ms = ja.value("wall_ms", 0.0);
       const auto& p = ja.at("placement");

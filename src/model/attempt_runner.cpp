@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <ggml-backend.h>
+#include <ggml-cpp.h>
 #include <llama-cpp.h>
 #include <llama.h>
 
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "clinbench/model_info.h"
+#include "clinbench/units.h"
 #include "model/backend_init.h"
 #include "model/llama_log.h"
 #include "model/quantize_load.h"
@@ -52,6 +54,7 @@ nlohmann::json to_json(const AttemptSpec& s) {
           {"n_batch", s.n_batch},
           {"n_threads", s.n_threads},
           {"n_gpu_layers", s.n_gpu_layers},
+          {"device_budget", s.device_budget ? nlohmann::json(*s.device_budget) : nlohmann::json()},
           {"warmup",
            {{"enabled", s.warmup.enabled},
             {"required", s.warmup.required},
@@ -72,6 +75,9 @@ Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j) {
     s.n_batch = j.at("n_batch").get<uint32_t>();
     s.n_threads = j.at("n_threads").get<int>();
     s.n_gpu_layers = j.at("n_gpu_layers").get<int>();
+    if (j.contains("device_budget") && !j.at("device_budget").is_null()) {
+      s.device_budget = j.at("device_budget").get<uint64_t>();
+    }
     const auto& w = j.at("warmup");
     s.warmup.enabled = w.at("enabled").get<bool>();
     s.warmup.required = w.at("required").get<bool>();
@@ -96,6 +102,23 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
                             ? spec.n_threads
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ggml_backend_dev_t acc = accelerator_device();
+  // A device budget below the free memory is made real: the rest is allocated and held for the
+  // whole attempt, so a load that needs more than the budget fails in the driver.
+  ggml_backend_buffer_ptr withheld;
+  if (acc && spec.device_budget) {
+    const uint64_t free_now = device_free(acc);
+    if (free_now > *spec.device_budget) {
+      const uint64_t hold = free_now - *spec.device_budget;
+      withheld.reset(ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(acc), hold));
+      if (!withheld) {
+        a.reason = fmt::format(
+            "could not hold back {} of device memory to enforce the device budget of {}",
+            format_bytes(hold), format_bytes(*spec.device_budget));
+        return a;
+      }
+      a.device_withheld_bytes = hold;
+    }
+  }
   const uint64_t free_before = acc ? device_free(acc) : 0;
   uint64_t min_free = free_before;
   auto sample_device = [&] {

@@ -22,6 +22,9 @@ struct AttemptSpec {
   uint32_t n_batch = 512;
   int n_threads = 0;
   int n_gpu_layers = 0;
+  // With an accelerator: the device memory this attempt may use. The worker allocates the rest
+  // of the free memory first and holds it until the attempt ends. Unset: all free memory.
+  std::optional<uint64_t> device_budget;
   WarmupOptions warmup;
   nlohmann::json task;  // what the worker does after a successful load ({} for none)
 };

@@ -255,6 +255,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
       spec.n_batch = o.n_batch;
       spec.n_threads = o.n_threads;
       spec.n_gpu_layers = sp->n_gpu_layers;
+      if (plan->accelerator.present) spec.device_budget = o.device_budget;
       spec.warmup = o.warmup;
       spec.task = o.task;
       // The address-space limit makes an attempt that does not fit fail for real. GPU drivers
@@ -313,6 +314,11 @@ std::string format_attempt_log(const AttemptLog& log) {
                        a.peak_rss_bytes ? format_bytes(*a.peak_rss_bytes) : "-",
                        a.init_ms ? fmt::format("{:.0f}", *a.init_ms) : "-", a.wall_ms,
                        a.outcome == Outcome::kOk ? "" : a.reason);
+    if (a.device_withheld_bytes) {
+      out << fmt::format("      device budget: {} held back, peak device use {}\n",
+                         format_bytes(*a.device_withheld_bytes),
+                         a.peak_device_bytes ? format_bytes(*a.peak_device_bytes) : "-");
+    }
     for (const auto& w : a.warmup.warnings) out << "      warning: " << w << "\n";
     for (const auto& f : a.placement.fallbacks) {
       out << fmt::format("      fallback: {} {} -> {} ({})\n", f.name, f.wanted_type, f.type,

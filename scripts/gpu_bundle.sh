@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Packs what the GPU checks (scripts/gpu_check.sh) need into .gpu/ (git-ignored), built on this
+# machine so that a GPU machine without Debian's -dev packages, and with minutes of time, only
+# has to compile llama.cpp's CUDA backend:
+#
+#   .gpu/bin/      clinbench and llama-bench (stripped), linked against shared llama.cpp, and the
+#                  CPU backend module libggml-cpu.so; gpu_check.sh adds libggml-cuda.so here,
+#                  where ggml looks for backend modules (next to the executable)
+#   .gpu/lib/      libllama, libggml*, and every Debian library they and clinbench load, except
+#                  the C and C++ runtimes (the GPU machine's own, which are newer, are used)
+#   .gpu/ggml/     ggml's source at the same commit, without the other backends: enough to build
+#                  libggml-cuda.so with nvcc there
+#   .gpu/COMMIT    llama.cpp commit and clinbench revision
+#
+#   scripts/gpu_bundle.sh           (then, on the GPU machine: bash scripts/gpu_check.sh)
+#
+# llama.cpp comes from `scripts/llama_cpp.sh --dl` (shared libraries, loadable backends, an
+# x86-64-v3 CPU backend); clinbench is built against it in build-dl/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+log() { echo "[gpu_bundle] $*" >&2; }
+
+dl=$("$root/scripts/llama_cpp.sh" --dl)
+args=(-S "$root" -B "$root/build-dl" -G Ninja -DCMAKE_BUILD_TYPE=Release
+      "-DCLINBENCH_LLAMA_DIR=$dl")
+if command -v ccache >/dev/null; then args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+log "building clinbench against $dl"
+cmake "${args[@]}" >/dev/null
+cmake --build "$root/build-dl" --target clinbench >&2
+
+B="$root/.gpu"
+rm -rf "$B"
+mkdir -p "$B/bin" "$B/lib" "$B/ggml/src"
+cp "$root/build-dl/clinbench" "$dl/build/bin/llama-bench" "$dl/build/bin/libggml-cpu.so" "$B/bin/"
+# The C and C++ runtimes stay the GPU machine's: its libggml-cuda.so is built by its compiler
+# and needs its libstdc++; everything built here needs only older symbol versions.
+ldd "$B/bin/clinbench" "$B/bin/llama-bench" "$B/bin/libggml-cpu.so" |
+  awk '/=> \// {print $3}' | sort -u | while read -r lib; do
+    case "$(basename "$lib")" in
+      libc.so*|libm.so*|libstdc++.so*|libgcc_s.so*|ld-linux*|libpthread.so*|libdl.so*|librt.so*) ;;
+      *) cp -L "$lib" "$B/lib/" ;;
+    esac
+  done
+missing=$(ldd "$B/bin/clinbench" | grep "not found" || true)
+if [ -n "$missing" ]; then echo "gpu_bundle.sh: unresolved libraries: $missing" >&2; exit 1; fi
+strip --strip-unneeded "$B/bin/"* "$B/lib/"*
+
+src="$dl/src/ggml"
+find "$src" -maxdepth 1 -type f -exec cp {} "$B/ggml/" \;
+cp -r "$src/cmake" "$src/include" "$B/ggml/"
+# ggml configured on its own (GGML_STANDALONE) writes a pkg-config file from ggml.pc.in, which
+# only the ggml repository has; the CUDA build needs none.
+: > "$B/ggml/ggml.pc.in"
+find "$src/src" -maxdepth 1 -type f -exec cp {} "$B/ggml/src/" \;
+cp -r "$src/src/ggml-cuda" "$src/src/ggml-cpu" "$B/ggml/src/"  # ggml-base includes ggml-cpu headers
+{
+  echo "llama.cpp $(git -C "$dl/src" rev-parse HEAD)"
+  echo "clinbench $(git -C "$root" rev-parse HEAD)$(git -C "$root" diff --quiet HEAD || echo -dirty)"
+} > "$B/COMMIT"
+log "bundle in $B: $(du -sh "$B" | cut -f1)"
+du -sh "$B"/* >&2

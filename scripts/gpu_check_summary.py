@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Summary of scripts/gpu_check.sh: reads its outputs (chain.json, llama_bench.json, smi.csv, the
+runs' samples.jsonl and the step marks) and writes summary.json; prints a table and one line per
+expectation, PASS or FAIL. Standard library only (the GPU machine has no project packages)."""
+import argparse
+import datetime
+import json
+import os
+
+GIB = 1 << 30
+
+
+def fmt_bytes(b):
+    return "-" if b is None else f"{b / GIB:.2f} GiB"
+
+
+def marks(work):
+    """{name: (start_epoch, end_epoch)} from the marks file ("EPOCH start|end NAME")."""
+    out = {}
+    path = os.path.join(work, "marks")
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        ts, kind, name = line.rstrip("\n").split(" ", 2)
+        lo, hi = out.get(name, (None, None))
+        out[name] = (float(ts), hi) if kind == "start" else (lo, float(ts))
+    return out
+
+
+def smi_samples(path):
+    """[(epoch, used_bytes)] from nvidia-smi's "YYYY/MM/DD HH:MM:SS.mmm, MiB" lines."""
+    rows = []
+    if not os.path.exists(path):
+        return rows
+    for line in open(path):
+        try:
+            ts, used = [x.strip() for x in line.split(",")]
+            t = datetime.datetime.strptime(ts, "%Y/%m/%d %H:%M:%S.%f").timestamp()
+            rows.append((t, int(used) << 20))
+        except ValueError:
+            continue
+    return rows
+
+
+def smi_window(samples, window):
+    """Largest memory.used in the window minus the last sample before it."""
+    lo, hi = window
+    if lo is None or hi is None:
+        return None
+    inside = [u for t, u in samples if lo <= t <= hi]
+    before = [u for t, u in samples if t < lo]
+    if not inside:
+        return None
+    base = before[-1] if before else inside[0]
+    return max(inside) - base
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    m = marks(a.work)
+    smi = smi_samples(os.path.join(a.out, "smi.csv"))
+    summary = {"chain": [], "throughput": [], "expectations": []}
+
+    def expect(what, ok, detail=""):
+        summary["expectations"].append({"what": what, "pass": bool(ok), "detail": detail})
+
+    chain = json.load(open(os.path.join(a.out, "chain.json")))
+    print(f"{'check':<28} {'strategy':<12} {'outcome':<8} {'proj.dev':>10} {'budget':>10} "
+          f"{'withheld':>10} {'peak dev':>10} {'smi Δ':>10} {'gpu/all':>8} {'init ms':>8}")
+    for c in chain:
+        log = c["log"] or {}
+        smi_delta = smi_window(smi, m.get(c["check"], (None, None)))
+        rows = []
+        for att in log.get("attempts", []):
+            row = {
+                "strategy": att["strategy"], "outcome": att["outcome"], "reason": att["reason"],
+                "projected_device": att["projected"]["device"].get("total"),
+                "available_device": att["available"]["device"],
+                "device_withheld_bytes": att.get("device_withheld_bytes"),
+                "peak_device_bytes": att.get("peak_device_bytes"),
+                "peak_rss_bytes": att.get("peak_rss_bytes"),
+                "n_gpu_layers": att["placement"]["n_gpu_layers"],
+                "n_layers": att["placement"]["n_layers"], "init_ms": att.get("init_ms"),
+            }
+            rows.append(row)
+            print(f"{c['check']:<28} {row['strategy']:<12} {row['outcome']:<8} "
+                  f"{fmt_bytes(row['projected_device']):>10} {fmt_bytes(row['available_device']):>10} "
+                  f"{fmt_bytes(row['device_withheld_bytes']):>10} "
+                  f"{fmt_bytes(row['peak_device_bytes']):>10} {fmt_bytes(smi_delta):>10} "
+                  f"{row['n_gpu_layers']:>3}/{row['n_layers']:<4} "
+                  f"{row['init_ms'] or 0:>8.0f}")
+            if row["outcome"] != "ok":
+                print(f"{'':<28}   {row['reason'][:110]}")
+        summary["chain"].append({"check": c["check"], "exit_code": c["exit_code"],
+                                 "smi_peak_delta_bytes": smi_delta, "attempts": rows,
+                                 "accelerator": log.get("accelerator")})
+        ok = [r for r in rows if r["outcome"] == "ok"]
+        budgeted = "@-" not in c["check"]
+        for r in ok:
+            if budgeted and r["peak_device_bytes"] is not None:
+                expect(f"{c['check']}: {r['strategy']} peak device within the budget",
+                       r["peak_device_bytes"] <= r["available_device"],
+                       f"{fmt_bytes(r['peak_device_bytes'])} of {fmt_bytes(r['available_device'])}")
+        if c["check"].startswith("auto@"):
+            expect(f"{c['check']}: a strategy succeeded", ok,
+                   ", ".join(f"{r['strategy']} {r['outcome']}" for r in rows))
+        if c["check"].startswith("offload@"):
+            expect(f"{c['check']}: some layers on the device, not all",
+                   ok and 0 < ok[0]["n_gpu_layers"] < ok[0]["n_layers"],
+                   f"{ok[0]['n_gpu_layers']}/{ok[0]['n_layers']}" if ok else "no success")
+        if "--attempt-all" in c["check"] and rows:
+            r = rows[0]
+            planned_fit = (r["projected_device"] or 0) <= r["available_device"]
+            expect(f"{c['check']}: the plan's verdict holds on the device",
+                   planned_fit == (r["outcome"] == "ok"),
+                   f"plan {'fits' if planned_fit else 'does not fit'}, attempt {r['outcome']}: "
+                   f"{r['reason'][:80]}")
+        if c["check"].startswith("native@-") and ok:
+            expect("native on the whole card: every layer on the device",
+                   ok[0]["n_gpu_layers"] == ok[0]["n_layers"] and ok[0]["n_layers"] > 0,
+                   f"{ok[0]['n_gpu_layers']}/{ok[0]['n_layers']}")
+
+    bench_path = os.path.join(a.out, "llama_bench.json")
+    bench = json.load(open(bench_path)) if os.path.exists(bench_path) else []
+    print()
+    print(f"{'type':<6} {'measure':<34} {'clinbench':>10} {'llama-bench':>12} {'ratio':>7}")
+    for t in ("q4_0", "f16"):
+        sp = os.path.join(a.work, f"run-{t}", "samples.jsonl")
+        if not os.path.exists(sp):
+            continue
+        items = [json.loads(line) for line in open(sp)]
+        out_tok = sum(sum(x["output_tokens"]) for x in items)
+        dec_ms = sum(x["decode_ms"] for x in items)
+        pr_tok = sum(x["prompt_tokens"] for x in items)
+        pre_ms = sum(x["prefill_ms"] for x in items)
+        depth = round(pr_tok / len(items))
+        tg = out_tok / dec_ms * 1000 if dec_ms else None
+        pp = pr_tok / pre_ms * 1000 if pre_ms else None
+        fname = f"model-{t}.gguf"
+        mine = [r for r in bench if os.path.basename(r.get("model_filename", "")) == fname]
+
+        def peer(n_prompt, n_gen, n_depth):
+            for r in mine:
+                if (r["n_prompt"], r["n_gen"], r["n_depth"]) == (n_prompt, n_gen, n_depth):
+                    return r["avg_ts"]
+            return None
+
+        rows = [("decode tok/s vs tg128 @ depth %d" % depth, tg, peer(0, 128, depth)),
+                ("decode tok/s vs tg128 @ depth 0", tg, peer(0, 128, 0)),
+                ("prefill tok/s vs pp%d" % depth, pp, peer(depth, 0, 0))]
+        for what, mine_v, peer_v in rows:
+            ratio = mine_v / peer_v if mine_v and peer_v else None
+            summary["throughput"].append({"type": t, "measure": what, "clinbench": mine_v,
+                                          "llama_bench": peer_v, "ratio": ratio,
+                                          "items": len(items), "output_tokens": out_tok})
+            print(f"{t:<6} {what:<34} {mine_v or 0:>10.1f} {peer_v or 0:>12.1f} "
+                  f"{ratio or 0:>6.2f}x")
+        ngl = {r.get("n_gpu_layers") for r in mine}
+        expect(f"{t}: llama-bench ran with every layer on the device", mine and ngl == {99},
+               str(sorted(ngl)))
+        expect(f"{t}: clinbench run generated tokens", out_tok > 0, f"{out_tok} tokens")
+
+    print()
+    for e in summary["expectations"]:
+        print(f"{'PASS' if e['pass'] else 'FAIL'}  {e['what']}  ({e['detail']})")
+    json.dump(summary, open(os.path.join(a.out, "summary.json"), "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()

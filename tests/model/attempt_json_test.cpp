@@ -1,0 +1,90 @@
+// The worker's spec and the attempt log carry the device budget and what was
+// held back to enforce it (the part of the GPU path that a machine without a
+// GPU can check).
+#include <gtest/gtest.h>
+
+#include "clinbench/load.h"
+#include "model/attempt_runner.h"
+
+namespace clinbench {
+namespace {
+
+TEST(AttemptSpecJson, DeviceBudgetRoundTrips) {
+  AttemptSpec s;
+  s.model_path = "/models/m.gguf";
+  s.strategy = Strategy::kOffload;
+  s.n_gpu_layers = 17;
+  s.device_budget = uint64_t{16} << 30;
+  auto back = attempt_spec_from_json(to_json(s));
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->device_budget.has_value());
+  EXPECT_EQ(*back->device_budget, uint64_t{16} << 30);
+  EXPECT_EQ(back->n_gpu_layers, 17);
+  EXPECT_EQ(back->strategy, Strategy::kOffload);
+
+  s.device_budget.reset();
+  const auto j = to_json(s);
+  EXPECT_TRUE(j.at("device_budget").is_null());
+  back = attempt_spec_from_json(j);
+  ASSERT_TRUE(back);
+  EXPECT_FALSE(back->device_budget.has_value());
+
+  // A spec written before the field existed still reads.
+  auto old = to_json(s);
+  old.erase("device_budget");
+  back = attempt_spec_from_json(old);
+  ASSERT_TRUE(back);
+  EXPECT_FALSE(back->device_budget.has_value());
+}
+
+AttemptLog budgeted_log() {
+  AttemptLog log;
+  log.model_path = "/models/m.gguf";
+  log.architecture = "llama";
+  log.requested = "auto";
+  log.n_ctx = 4096;
+  log.accelerator.present = true;
+  log.accelerator.description = "CUDA0 (NVIDIA H200)";
+  Attempt a;
+  a.strategy = Strategy::kQuantizeQ4;
+  a.recipe = "mixed";
+  a.outcome = Outcome::kOk;
+  a.available_device = uint64_t{7} << 30;
+  a.device_withheld_bytes = uint64_t{130} << 30;
+  a.peak_device_bytes = uint64_t{5} << 30;
+  a.placement.n_gpu_layers = 32;
+  a.placement.n_layers = 32;
+  log.attempts.push_back(a);
+  log.succeeded = 0;
+  return log;
+}
+
+TEST(AttemptLogJson, WithheldDeviceMemoryRoundTripsAndPrints) {
+  const AttemptLog log = budgeted_log();
+  const auto j = to_json(log);
+  EXPECT_EQ(j.at("attempts").at(0).at("device_withheld_bytes").get<uint64_t>(),
+            uint64_t{130} << 30);
+  auto back = attempt_log_from_json(j);
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->attempts.at(0).device_withheld_bytes.has_value());
+  EXPECT_EQ(*back->attempts.at(0).device_withheld_bytes, uint64_t{130} << 30);
+  EXPECT_EQ(to_json(*back), j);
+
+  const std::string text = format_attempt_log(log);
+  EXPECT_NE(text.find("device budget: 130.00 GiB held back, peak device use 5.00 GiB"),
+            std::string::npos)
+      << text;
+}
+
+TEST(AttemptLogJson, NoAcceleratorMeansNoWithheldField) {
+  AttemptLog log = budgeted_log();
+  log.accelerator = {};
+  log.attempts[0].device_withheld_bytes.reset();
+  log.attempts[0].peak_device_bytes.reset();
+  const auto j = to_json(log);
+  EXPECT_TRUE(j.at("attempts").at(0).at("device_withheld_bytes").is_null());
+  EXPECT_EQ(format_attempt_log(log).find("held back"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clinbench

@@ -9,8 +9,9 @@
 // it is reported per request and as a share of the wall time per request.
 //
 // Each repetition runs the in-process peer and every in-flight level back to back, so all see
-// the same machine load; medians over --reps are reported. llama-server is started once with
-// 8 slots (-np 8) and --threads, on 127.0.0.1, and killed at the end.
+// the same machine load; medians over --reps are reported. llama-server is started afresh for
+// each measurement (its prompt cache would otherwise hold the items' prompts from the previous
+// one) with 8 slots (-np 8) and --threads, on 127.0.0.1, and stopped after it.
 //
 //   server_bench [--model GGUF] [--dataset FILE] [--items N] [--reps N] [--max-tokens N]
 //                [--threads N] [--in-flight 1,2,4,8] [--ctx-per-slot N] [--work-dir DIR]
@@ -147,25 +148,24 @@ int main(int argc, char** argv) {
   fs::create_directories(o.work_dir);
   const int slots = std::max(8, *std::max_element(o.in_flight.begin(), o.in_flight.end()));
 
-  auto port = free_local_port();
-  if (!port) {
-    std::cerr << port.error().message << "\n";
-    return 1;
-  }
-  const std::string origin = fmt::format("http://127.0.0.1:{}", *port);
-  auto server = BackgroundProcess::start(
-      {std::string(CLINBENCH_LLAMA_BIN) + "/llama-server", "-m", o.model, "--host", "127.0.0.1",
-       "--port", std::to_string(*port), "-np", std::to_string(slots), "-c",
-       std::to_string(o.ctx_per_slot * slots), "-t", std::to_string(o.threads), "--no-webui"},
-      o.work_dir + "/llama-server.log");
-  if (!server) {
-    std::cerr << server.error().message << "\n";
-    return 1;
-  }
-  if (auto ready = wait_until_ready(origin, "/health", *server, 300); !ready) {
-    std::cerr << ready.error().message << "\n";
-    return 1;
-  }
+  // A fresh llama-server for each measurement: its prompt cache keeps the prompts of earlier
+  // requests, so a server that had already seen these items would skip their prefill (an
+  // earlier version of this benchmark reused one server and measured that).
+  auto start_server = [&](int level) -> std::pair<BackgroundProcess, std::string> {
+    auto port = free_local_port();
+    if (!port) throw std::runtime_error(port.error().message);
+    const std::string origin = fmt::format("http://127.0.0.1:{}", *port);
+    auto server = BackgroundProcess::start(
+        {std::string(CLINBENCH_LLAMA_BIN) + "/llama-server", "-m", o.model, "--host", "127.0.0.1",
+         "--port", std::to_string(*port), "-np", std::to_string(slots), "-c",
+         std::to_string(o.ctx_per_slot * slots), "-t", std::to_string(o.threads), "--no-webui"},
+        fmt::format("{}/llama-server-{}.log", o.work_dir, level));
+    if (!server) throw std::runtime_error(server.error().message);
+    if (auto ready = wait_until_ready(origin, "/health", *server, 300); !ready) {
+      throw std::runtime_error(ready.error().message);
+    }
+    return {std::move(*server), origin};
+  };
 
   RunConfig base;
   DatasetConfig d;
@@ -201,11 +201,13 @@ int main(int argc, char** argv) {
         rm.name = "model";
         rm.backend = "openai";
         rm.strategy = "remote";
+        auto [server, origin] = start_server(o.in_flight[k]);
         rm.base_url = origin + "/v1";
         rm.in_flight = o.in_flight[k];
         remote.models.push_back(rm);
         remote.out = fmt::format("{}/remote-{}", o.work_dir, o.in_flight[k]);
         Measure m = run_once(remote);
+        server.stop();
         last[k] = m;
         remote_ips[k].push_back(static_cast<double>(m.items - m.errors) / m.wall_s);
         remote_cpu[k].push_back(m.requests > 0 ? 1000.0 * m.cpu_s / static_cast<double>(m.requests)
@@ -219,7 +221,6 @@ int main(int argc, char** argv) {
     std::cerr << "server_bench: " << e.what() << "\n";
     return 1;
   }
-  server->stop();
   bool comparable = last_local.errors == 0;
   for (const auto& m : last) comparable = comparable && m.errors == 0;
   if (!comparable) {

@@ -55,6 +55,7 @@ struct BackendStats {
   double engine_ms = 0;
   int64_t engine_calls = 0;
   int64_t tokens_evaluated = 0;
+  int64_t prompt_tokens_reused = 0;  // prompt tokens whose KV was kept from the previous item
 };
 
 class Backend {

@@ -28,7 +28,9 @@ using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
 class LlamaBackend final : public Backend {
  public:
   LlamaBackend(llama_model* model, llama_context* ctx)
-      : ctx_(ctx), chat_(model), vocab_(chat_.vocab()) {}
+      : ctx_(ctx), chat_(model), vocab_(chat_.vocab()), seq_tokens_(llama_n_seq_max(ctx)) {
+    llama_memory_clear(llama_get_memory(ctx_), true);  // the warm-up's tokens, say
+  }
 
   Result<Generation> generate(const std::vector<ChatMessage>& messages,
                               const GenerationParams& params) override {
@@ -36,6 +38,7 @@ class LlamaBackend final : public Backend {
     auto prompt = render(messages);
     if (!prompt) return std::unexpected(prompt.error());
     std::vector<llama_token> toks = tokenize_prompt(*prompt);
+    if (toks.empty()) return make_error(ErrorCode::kInvalidArgument, "the prompt is empty");
     Generation g;
     g.prompt_tokens = static_cast<int64_t>(toks.size());
     const int n_ctx = static_cast<int>(llama_n_ctx(ctx_));
@@ -47,8 +50,13 @@ class LlamaBackend final : public Backend {
     // The budget, within what the context can still hold (the constrained answer needs a few).
     const int reserve = params.constrained_answer_letters.empty() ? 0 : 8;
     const int budget = std::min(params.max_tokens, n_ctx - static_cast<int>(toks.size()) - reserve);
-    llama_memory_clear(llama_get_memory(ctx_), true);
-    if (auto r = decode_tokens(toks, 0); !r) return std::unexpected(r.error());
+    for (llama_seq_id q = 1; q < static_cast<llama_seq_id>(seq_tokens_.size()); ++q) drop_seq(q);
+    const int kept = keep_prefix(0, toks);
+    if (auto r = decode_tokens(tail(toks, kept), kept); !r) {
+      forget_all();
+      return std::unexpected(r.error());
+    }
+    seq_tokens_[0] = toks;
     g.prefill_ms = ms_since(t0);
 
     SamplerPtr smpl(llama_sampler_chain_init(llama_sampler_chain_default_params()));
@@ -75,7 +83,10 @@ class LlamaBackend final : public Backend {
       if (llama_vocab_is_eog(vocab_, t)) break;
       g.text += piece(t, false);
       ++g.output_tokens;
-      if (auto r = decode_tokens({t}, pos); !r) return std::unexpected(r.error());
+      if (auto r = decode_tokens({t}, pos); !r) {
+        forget_all();
+        return std::unexpected(r.error());
+      }
       ++pos;
     }
     g.decode_ms = ms_since(td);
@@ -166,13 +177,20 @@ class LlamaBackend final : public Backend {
       conts.push_back(std::move(ct));
     }
     llama_memory_t mem = llama_get_memory(ctx_);
-    llama_memory_clear(mem, true);
+    const int n_seq = static_cast<int>(llama_n_seq_max(ctx_));
+    const int n_first = std::min(static_cast<int>(conts.size()), n_seq);
+    // What sequence 0 holds of this prefix stays (the previous item's chat-template header and
+    // system prompt, say); the first round's other sequences share it, a KV copy.
+    for (llama_seq_id q = 1; q < n_seq; ++q) drop_seq(q);
+    const int kept = keep_prefix(0, ptoks);
+    for (int g = 1; g < n_first; ++g) {
+      if (kept > 0) llama_memory_seq_cp(mem, 0, g, 0, kept);
+    }
 
     // The prefix is evaluated once: its tokens belong to every option's sequence at once (one
     // KV cell shared by all, kv_unified), and each option's continuation follows in its own
     // sequence, in the same llama_decode where the batch allows. Options beyond the sequences
     // a context has copy the prefix from sequence 0 (a KV copy, no recomputation).
-    const int n_seq = static_cast<int>(llama_n_seq_max(ctx_));
     double first_lse = 0;  // log-sum-exp of the distribution after the prefix
     bool prefix_done = false;
     for (size_t start = 0; start < conts.size(); start += static_cast<size_t>(n_seq)) {
@@ -180,7 +198,7 @@ class LlamaBackend final : public Backend {
       const int n_group = static_cast<int>(end - start);
       std::vector<Entry> entries;
       if (!prefix_done) {
-        for (int i = 0; i < n_prefix; ++i) {
+        for (int i = kept; i < n_prefix; ++i) {
           entries.push_back({ptoks[static_cast<size_t>(i)], i, 0, n_group,
                              i + 1 == n_prefix ? kFirstRow : kNoRow, 0});
         }
@@ -211,9 +229,13 @@ class LlamaBackend final : public Backend {
               static_cast<double>(logits[e.next]) - log_sum_exp(logits, n_vocab);
         }
       });
-      if (!r) return std::unexpected(r.error());
+      if (!r) {
+        forget_all();
+        return std::unexpected(r.error());
+      }
       prefix_done = true;
     }
+    for (int g = 0; g < n_first; ++g) seq_tokens_[static_cast<size_t>(g)] = ptoks;
     out.continuation_ms = ms_since(t0) - out.prefill_ms;
     return out;
   }
@@ -237,6 +259,41 @@ class LlamaBackend final : public Backend {
     return chat_.tokenize_prompt(text);
   }
   std::string piece(llama_token t, bool special) { return chat_.piece(t, special); }
+
+  // Prompt cache. seq_tokens_[s] are the tokens whose KV sequence s holds at positions 0..n-1.
+  // A new prompt keeps its longest common prefix with them and evaluates only the rest, as
+  // llama-server's slots do: every item's prompt starts with the same chat-template header and
+  // system prompt. The KV of the kept tokens is what evaluating them again would give, up to
+  // the floating-point order of a different batch.
+
+  // Keeps the longest common prefix of `toks` and what `s` holds, but never the last token
+  // (its logits are needed); drops the rest of `s`. Returns the tokens kept.
+  int keep_prefix(llama_seq_id s, const std::vector<llama_token>& toks) {
+    auto& held = seq_tokens_[static_cast<size_t>(s)];
+    const size_t limit = std::min(held.size(), toks.empty() ? 0 : toks.size() - 1);
+    size_t n = 0;
+    while (n < limit && held[n] == toks[n]) ++n;
+    llama_memory_t mem = llama_get_memory(ctx_);
+    if (!llama_memory_seq_rm(mem, s, static_cast<llama_pos>(n), -1)) {
+      llama_memory_seq_rm(mem, s, -1, -1);  // memory that cannot drop a tail (recurrent)
+      n = 0;
+    }
+    held.resize(n);
+    stats_.prompt_tokens_reused += static_cast<int64_t>(n);
+    return static_cast<int>(n);
+  }
+  void drop_seq(llama_seq_id s) {
+    llama_memory_seq_rm(llama_get_memory(ctx_), s, -1, -1);
+    seq_tokens_[static_cast<size_t>(s)].clear();
+  }
+  // After a failed decode nothing in the cache is trusted.
+  void forget_all() {
+    llama_memory_clear(llama_get_memory(ctx_), true);
+    for (auto& t : seq_tokens_) t.clear();
+  }
+  static std::vector<llama_token> tail(const std::vector<llama_token>& toks, int from) {
+    return {toks.begin() + from, toks.end()};
+  }
 
   Result<void> decode_tokens(const std::vector<llama_token>& toks, int pos0,
                              llama_seq_id seq = 0) {
@@ -271,14 +328,14 @@ class LlamaBackend final : public Backend {
 
   void run_group(const std::vector<Seq*>& group, std::vector<Result<Generation>>& out) {
     const auto t0 = Clock::now();
-    llama_memory_clear(llama_get_memory(ctx_), true);
-    const int n_batch = static_cast<int>(llama_n_batch(ctx_));
     const size_t n = group.size();
+    for (size_t q = n; q < seq_tokens_.size(); ++q) drop_seq(static_cast<llama_seq_id>(q));
     std::vector<Generation> gen(n);
     std::vector<int> pos(n), logits_row(n, -1);
     std::vector<bool> active(n, true), first(n, true);
     std::vector<Clock::time_point> done_at(n);
     auto fail_all = [&](const Error& e) {
+      forget_all();
       for (size_t i = 0; i < n; ++i) out[group[i]->index] = std::unexpected(e);
     };
     // Prefill every prompt but its last token, each in its own sequence; the last tokens go
@@ -287,9 +344,10 @@ class LlamaBackend final : public Backend {
     for (size_t i = 0; i < n; ++i) {
       const auto& p = group[i]->prompt;
       gen[i].prompt_tokens = static_cast<int64_t>(p.size());
-      if (p.size() > 1) {
-        std::vector<llama_token> head(p.begin(), p.end() - 1);
-        if (auto r = decode_tokens(head, 0, static_cast<llama_seq_id>(i)); !r) {
+      const int kept = keep_prefix(static_cast<llama_seq_id>(i), p);
+      if (static_cast<size_t>(kept) + 1 < p.size()) {
+        std::vector<llama_token> head(p.begin() + kept, p.end() - 1);
+        if (auto r = decode_tokens(head, kept, static_cast<llama_seq_id>(i)); !r) {
           llama_batch_free(step);
           return fail_all(r.error());
         }
@@ -307,7 +365,7 @@ class LlamaBackend final : public Backend {
       llama_batch_free(step);
       return fail_all({ErrorCode::kInternal, "llama_decode failed during prefill"});
     }
-    (void)n_batch;
+    for (size_t i = 0; i < n; ++i) seq_tokens_[i] = group[i]->prompt;
     const double prefill_ms = ms_since(t0);
     const auto td = Clock::now();
     std::vector<SamplerPtr> samplers;
@@ -474,6 +532,7 @@ class LlamaBackend final : public Backend {
   llama_context* ctx_;
   LlamaChat chat_;
   const llama_vocab* vocab_;
+  std::vector<std::vector<llama_token>> seq_tokens_;
   BackendStats stats_;
 };
 

@@ -22,7 +22,8 @@ struct Loaded {
   }
 };
 
-void load(Loaded& l, uint32_t n_seq, uint32_t n_batch = 2048) {
+void load(Loaded& l, uint32_t n_seq, uint32_t n_batch = 2048,
+          llama_flash_attn_type fa = LLAMA_FLASH_ATTN_TYPE_AUTO) {
   ensure_llama_backend();
   llama_model_params mp = llama_model_default_params();
   l.model = llama_model_load_from_file(testing::stories_model().c_str(), mp);
@@ -34,6 +35,7 @@ void load(Loaded& l, uint32_t n_seq, uint32_t n_batch = 2048) {
   cp.n_batch = n_batch;
   cp.n_ubatch = std::min<uint32_t>(n_batch, 512);
   cp.kv_unified = true;
+  cp.flash_attn_type = fa;
   l.ctx = llama_init_from_model(l.model, cp);
   ASSERT_NE(l.ctx, nullptr);
 }
@@ -172,6 +174,71 @@ TEST(RunBackend, PromptLongerThanTheContextIsAnError) {
   auto g = backend->generate({{"user", huge}}, GenerationParams{});
   ASSERT_FALSE(g);
   EXPECT_NE(g.error().message.find("does not fit the context"), std::string::npos);
+}
+
+// The prompt cache: a prompt that shares its start with the previous one on the same sequence
+// evaluates only the rest, and every result equals a fresh context's. Flash attention is off
+// here: ggml's CPU kernel accumulates in f16, so the order of the KV cells (which reuse
+// changes) moves log-probabilities by up to about 1e-2 with it on, as batch composition does.
+TEST(RunBackend, PromptCacheReusesTheSharedStartAndChangesNoResult) {
+  constexpr auto kNoFa = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  const std::string sys = "You are a careful clinician. Answer the question about the story.";
+  const std::vector<ChatMessage> first = {{"system", sys}, {"user", "Once upon a time"}};
+  const std::vector<ChatMessage> second = {{"system", sys}, {"user", "The little dog ran to the"}};
+  const std::vector<ChatMessage> third = {{"system", sys}, {"user", "Lily had a red ball"}};
+  GenerationParams gp;
+  gp.max_tokens = 16;
+
+  Loaded fresh;
+  load(fresh, 4, 2048, kNoFa);
+  std::vector<std::string> want;
+  for (const auto& conv : {second, third}) {
+    auto b = make_llama_backend(fresh.model, fresh.ctx);
+    auto g = b->generate(conv, gp);
+    ASSERT_TRUE(g) << g.error().message;
+    want.push_back(g->text);
+    EXPECT_EQ(b->stats().prompt_tokens_reused, 0);
+  }
+  auto fresh_backend = make_llama_backend(fresh.model, fresh.ctx);
+  auto fresh_scores = fresh_backend->loglik(third, "Answer:", {{"A", " yes"}, {"B", " no"}});
+  ASSERT_TRUE(fresh_scores) << fresh_scores.error().message;
+
+  Loaded l;
+  load(l, 4, 2048, kNoFa);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  auto g1 = backend->generate(first, gp);
+  ASSERT_TRUE(g1) << g1.error().message;
+  EXPECT_EQ(backend->stats().prompt_tokens_reused, 0);
+  auto g2 = backend->generate(second, gp);
+  ASSERT_TRUE(g2) << g2.error().message;
+  const int64_t reused = backend->stats().prompt_tokens_reused;
+  EXPECT_GT(reused, 10) << "the system prompt's tokens are kept";
+  EXPECT_LT(reused, g2->prompt_tokens);
+  EXPECT_EQ(g2->text, want[0]);
+
+  // Then a batch of sequences, each keeping its own start, and log-likelihood after it.
+  auto gens = backend->generate_many({third, second, third}, std::vector<GenerationParams>(3, gp));
+  ASSERT_EQ(gens.size(), 3u);
+  for (const auto& g : gens) ASSERT_TRUE(g) << g.error().message;
+  EXPECT_GT(backend->stats().prompt_tokens_reused, reused);
+  EXPECT_EQ(gens[0]->text, want[1]);
+  EXPECT_EQ(gens[1]->text, want[0]);
+  EXPECT_EQ(gens[2]->text, want[1]);
+  const int64_t before = backend->stats().prompt_tokens_reused;
+  auto scores = backend->loglik(third, "Answer:", {{"A", " yes"}, {"B", " no"}});
+  ASSERT_TRUE(scores) << scores.error().message;
+  EXPECT_GT(backend->stats().prompt_tokens_reused, before);
+  ASSERT_EQ(scores->options.size(), 2u);
+  for (size_t o = 0; o < 2; ++o) {
+    EXPECT_NEAR(scores->options[o].logprob, fresh_scores->options[o].logprob, 1e-4);
+  }
+  // The same prompt again keeps all but its last token.
+  ASSERT_TRUE(backend->generate(second, gp));
+  const int64_t before_again = backend->stats().prompt_tokens_reused;
+  auto again = backend->generate(second, gp);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(backend->stats().prompt_tokens_reused - before_again, again->prompt_tokens - 1);
+  EXPECT_EQ(again->text, want[0]);
 }
 
 }  // namespace

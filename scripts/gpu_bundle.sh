@@ -10,6 +10,7 @@
 #                  the C and C++ runtimes (the GPU machine's own, which are newer, are used)
 #   .gpu/ggml/     ggml's source at the same commit, without the other backends: enough to build
 #                  libggml-cuda.so with nvcc there
+#   .gpu/vocab/    the Llama 3 (BPE) and Llama 2 (SPM) vocabularies for clinbench synth
 #   .gpu/COMMIT    llama.cpp commit and clinbench revision
 #
 #   scripts/gpu_bundle.sh           (then, on the GPU machine: bash scripts/gpu_check.sh)
@@ -45,6 +46,10 @@ missing=$(ldd "$B/bin/clinbench" | grep "not found" || true)
 if [ -n "$missing" ]; then echo "gpu_bundle.sh: unresolved libraries: $missing" >&2; exit 1; fi
 strip --strip-unneeded "$B/bin/"* "$B/lib/"*
 
+# clinbench synth finds vocabularies in the llama.cpp source it was built with; the GPU machine
+# has none, so the check names these files.
+mkdir -p "$B/vocab"
+cp "$dl/src/models/ggml-vocab-llama-bpe.gguf" "$dl/src/models/ggml-vocab-llama-spm.gguf" "$B/vocab/"
 src="$dl/src/ggml"
 find "$src" -maxdepth 1 -type f -exec cp {} "$B/ggml/" \;
 cp -r "$src/cmake" "$src/include" "$B/ggml/"

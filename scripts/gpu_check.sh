@@ -57,7 +57,8 @@ if [ $DRY = 0 ]; then
     cmake -S "$B/ggml" -B "$W/ggml-cuda" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_CPU=OFF -DGGML_CUDA=ON \
       -DGGML_CUDA_NCCL=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF -DGGML_CUDA_FA="${GPU_CHECK_FA:-OFF}" -DGGML_NATIVE=OFF \
-      -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" >"$W/cmake.log" 2>&1 ||
+      -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" \
+      >"$W/cmake.log" 2>&1 ||
       { tail -30 "$W/cmake.log"; exit 1; }
     cmake --build "$W/ggml-cuda" --target ggml-cuda -j"$(nproc)" >"$W/build.log" 2>&1 ||
       { grep -m5 -B2 -A8 "error" "$W/build.log"; tail -20 "$W/build.log"; exit 1; }
@@ -71,10 +72,12 @@ if [ $DRY = 0 ]; then
   SMI=$!
   trap 'kill $SMI 2>/dev/null' EXIT
   PRESET=llama3-8b
+  VOCAB="$B/vocab/ggml-vocab-llama-bpe.gguf"
   BUDGETS=("auto 16GiB" "native 16GiB --attempt-all" "auto 7GiB --recipe $W/fast-q4.txt"
            "offload 8GiB" "native -")
 else
   PRESET=llama-tiny
+  VOCAB="$B/vocab/ggml-vocab-llama-spm.gguf"
   BUDGETS=("auto 16MiB" "native 16MiB --attempt-all" "auto 7MiB --recipe $W/fast-q4.txt"
            "offload 8MiB" "native -")
 fi
@@ -86,7 +89,7 @@ printf '%s\n' 'token_embd\.weight q8_0' 'output\.weight q8_0' '.* q4_0' > "$W/fa
 for t in f16 q4_0; do
   if [ ! -f "$W/model-$t.gguf" ]; then
     step "synth $PRESET $t"
-    "$CB" synth --preset $PRESET --type $t -o "$W/model-$t.gguf" || exit 1
+    "$CB" synth --preset $PRESET --vocab "$VOCAB" --type $t -o "$W/model-$t.gguf" || exit 1
   fi
 done
 

@@ -152,6 +152,11 @@ class RunStore {
   // schema is newer than kRunStoreSchemaVersion (kUnsupported).
   static Result<RunStore> open(const std::filesystem::path& run_dir,
                                const RunStoreOptions& options = {});
+  // Opens an existing run directory for reading only, without its lock, so that a run still
+  // going can be read (a report of it so far): SQLite's WAL gives this reader the items
+  // committed when each query starts. Nothing is created or migrated, and every write call
+  // fails. kNotFound without run.db; kUnsupported for a schema other than this build's.
+  static Result<RunStore> open_for_reading(const std::filesystem::path& run_dir);
 
   RunStore(RunStore&&) noexcept;
   RunStore& operator=(RunStore&&) noexcept;

@@ -226,6 +226,8 @@ Result<json> compare_data(const std::filesystem::path& run_a, const std::filesys
       "compare", fmt::format("clinbench comparison: {} (A) vs {} (B)", run_a.string(), run_b.string()));
   doc["run_a"] = run_a.string();
   doc["run_b"] = run_b.string();
+  doc["notices"] = report::run_notices(*a, "Run A: ");
+  for (auto& n : report::run_notices(*b, "Run B: ")) doc["notices"].push_back(std::move(n));
   doc["comparisons"] = rows;
   const report::Figure fig{"compare", "Run A against run B on the same items", 2};
   doc["figures"] = json::array({report::figure_json(

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "report/panels.h"
+#include "report/run_view.h"
 
 namespace clinbench::report {
 
@@ -12,6 +13,9 @@ inline constexpr const char* kReportFormat = "clinbench.report/1";
 
 // {"format", "kind" ("run" or "compare"), "title", "generated_at", "clinbench"}.
 nlohmann::json document_header(const std::string& kind, const std::string& title);
+// The page's "notices" (shown under its title): a run still going, say. `label` starts each
+// line ("Run A: ", or "" for a single run).
+nlohmann::json run_notices(const RunView& run, const std::string& label);
 nlohmann::json figure_json(const Figure& figure, nlohmann::json panels);
 nlohmann::json panel_json(const std::string& id, const std::string& title,
                           const std::string& description, nlohmann::json spec);

@@ -120,6 +120,20 @@ json provenance_table(const RunView& run) {
 
 }  // namespace
 
+json run_notices(const RunView& run, const std::string& label) {
+  json out = json::array();
+  if (run.running_pid) {
+    out.push_back(fmt::format(
+        "{}This run was still going when the report was made ({}): it shows the {} item(s) "
+        "recorded by then. Make the report again when the run has finished.",
+        label,
+        *run.running_pid > 0 ? fmt::format("process {}", *run.running_pid)
+                             : std::string("its process holds the run directory"),
+        run.items.size()));
+  }
+  return out;
+}
+
 json document_header(const std::string& kind, const std::string& title) {
   return {{"format", kReportFormat},
           {"kind", kind},
@@ -145,6 +159,7 @@ Result<json> report_data(const std::filesystem::path& run_dir) {
   const std::string name = std::filesystem::absolute(run_dir).lexically_normal().filename().string();
   json doc = report::document_header("run", "clinbench report: " + name);
   doc["run_dir"] = run_dir.string();
+  doc["notices"] = report::run_notices(*run, "");
   doc["results"] = run->results_json;
   json figures = json::array();
   for (const auto& f : report::dashboard_figures()) {

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "clinbench/fidelity.h"
+#include "store/run_lock.h"
 
 namespace clinbench::report {
 
@@ -43,10 +44,14 @@ Result<RunView> load_run(const fs::path& run_dir) {
                                     "give that directory to clinbench fidelity --out)"
                                   : ""));
   }
-  auto store = RunStore::open(run_dir);
+  // Whether a run holds the directory is read before the items: a run that ends in between is
+  // then reported as running, never the other way round.
+  const std::optional<pid_t> running = store::lock_holder(run_dir);
+  auto store = RunStore::open_for_reading(run_dir);
   if (!store) return std::unexpected(store.error());
   RunView view;
   view.dir = run_dir;
+  view.running_pid = running;
   auto items = store->items();
   if (!items) return std::unexpected(items.error());
   view.items = std::move(*items);

@@ -2,8 +2,11 @@
 // computed from them by the same code that writes results.json.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,15 +31,18 @@ struct RunView {
   // null when the file is absent or unreadable; fidelity_problem then says why when it exists.
   nlohmann::json fidelity;
   std::string fidelity_problem;
+  // A run still going when it was read (a process held the directory's lock): its PID (0 when
+  // unknown). The items are those recorded by then.
+  std::optional<pid_t> running_pid;
 
   // Model names in report order: the models table, then any name that only items carry.
   std::vector<std::string> model_names() const;
 };
 
 // Reads run_dir/run.db, and run_dir/fidelity.json when there is one (a fidelity.json that cannot
-// be read is a panel's message, not an error). kNotFound without run.db (RunStore::open would
-// create one; the message says so when fidelity.json is there alone); kResource while a running
-// process holds the directory.
+// be read is a panel's message, not an error). kNotFound without run.db (the message says so
+// when fidelity.json is there alone). A run still going is read as far as it got
+// (RunStore::open_for_reading), and running_pid says so.
 Result<RunView> load_run(const std::filesystem::path& run_dir);
 
 // Reads the fidelity.json at `path` into run.fidelity (or run.fidelity_problem): absent, not

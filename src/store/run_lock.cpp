@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -79,6 +83,36 @@ RunLock::~RunLock() {
   // Closing the last descriptor of the open file description releases the flock. The PID stays
   // in the file; it is only read when the lock is contended.
   if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<pid_t> lock_holder(const std::filesystem::path& run_dir) {
+  const std::string path = (run_dir / "lock").string();
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:123456 0 EOF"; waiters have "->" after the id.
+  const std::string dev_ino =
+      fmt::format("{:02x}:{:02x}:{}", major(st.st_dev), minor(st.st_dev), st.st_ino);
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::istringstream in(line);
+    std::string id, kind, mode, access, pid_text, where;
+    in >> id >> kind;
+    if (kind != "FLOCK") continue;
+    in >> mode >> access >> pid_text >> where;
+    if (where != dev_ino) continue;
+    pid_t pid = 0;
+    std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
+    if (pid <= 0) {  // a holder in another PID namespace: the file says who
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        pid = read_lock_pid(fd).value_or(0);
+        ::close(fd);
+      }
+    }
+    return pid;
+  }
+  return std::nullopt;
 }
 
 }  // namespace clinbench::store

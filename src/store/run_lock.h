@@ -34,4 +34,9 @@ class RunLock {
 // The PID written in a lock file, nullopt when it holds none.
 std::optional<pid_t> read_lock_pid(int fd);
 
+// Whether a RunStore holds run_dir's lock now, and its PID (0 when the kernel does not say),
+// read from /proc/locks: no lock is taken, so a run starting at that moment is never refused.
+// nullopt when nobody holds it or there is no lock file.
+std::optional<pid_t> lock_holder(const std::filesystem::path& run_dir);
+
 }  // namespace clinbench::store

@@ -182,6 +182,31 @@ Result<RunStore> RunStore::open(const std::filesystem::path& run_dir,
   return RunStore(std::move(impl));
 }
 
+Result<RunStore> RunStore::open_for_reading(const std::filesystem::path& run_dir) {
+  const std::string file = RunPaths::db(run_dir).string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    return make_error(ErrorCode::kNotFound,
+                      fmt::format("{}: no run.db: not a run directory", run_dir.string()));
+  }
+  auto db = store::open_database(file, /*read_only=*/true);
+  if (!db) return std::unexpected(db.error());
+  auto version = store::inspect_schema(db->get(), file);
+  if (!version) return std::unexpected(version.error());
+  if (*version != kRunStoreSchemaVersion) {
+    return make_error(
+        ErrorCode::kUnsupported,
+        fmt::format("{}: schema version {}, this build reads version {} (resuming the run with "
+                    "this build migrates it)",
+                    file, *version, kRunStoreSchemaVersion));
+  }
+  if (auto ok = store::exec(db->get(), file, "PRAGMA busy_timeout = 10000;"); !ok) {
+    return std::unexpected(ok.error());
+  }
+  auto impl = std::make_unique<Impl>(Impl{run_dir, file, std::nullopt, std::move(*db)});
+  return RunStore(std::move(impl));
+}
+
 RunStore::RunStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RunStore::RunStore(RunStore&&) noexcept = default;
 RunStore& RunStore::operator=(RunStore&&) noexcept = default;

@@ -15,7 +15,7 @@ struct RunStore::Impl {
   std::filesystem::path run_dir;
   std::string file;  // run.db, as named in error messages
   // Declared before db so that db is closed first and the lock released last.
-  store::RunLock lock;
+  std::optional<store::RunLock> lock;  // none for a store opened for reading
   store::SqliteHandle db;
 
   // Calls fn for each item matching query, in items() order, without holding them all.

@@ -38,12 +38,11 @@ Error sqlite_error(sqlite3* db, int rc, const std::string& file, std::string_vie
                fmt::format("{}: {}: {} ({})", file, doing, message, sqlite3_errstr(rc))};
 }
 
-Result<SqliteHandle> open_database(const std::string& file) {
+Result<SqliteHandle> open_database(const std::string& file, bool read_only) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(
-      file.c_str(), &raw,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-      nullptr);
+  const int mode = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(file.c_str(), &raw,
+                                 mode | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nullptr);
   SqliteHandle db(raw);  // sqlite3_open_v2 allocates a handle even on failure
   if (rc != SQLITE_OK) {
     return std::unexpected(sqlite_error(db.get(), rc, file, "cannot open the database"));

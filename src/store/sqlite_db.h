@@ -26,8 +26,8 @@ ErrorCode error_code_for(int sqlite_rc);
 Error sqlite_error(sqlite3* db, int rc, const std::string& file, std::string_view doing);
 
 // Opens (creating when missing) a database for reading and writing with extended result codes.
-// Writes nothing to the file.
-Result<SqliteHandle> open_database(const std::string& file);
+// Writes nothing to the file. read_only: an existing database, opened for reading.
+Result<SqliteHandle> open_database(const std::string& file, bool read_only = false);
 
 // Runs one or more statements that return no rows of interest.
 Result<void> exec(sqlite3* db, const std::string& file, const char* sql);

@@ -3,6 +3,7 @@
 // not, the comparison uses stats.h, and missing renderers are reported without failing the page.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <regex>
@@ -219,6 +220,30 @@ TEST(ReportData, MissingRunDatabaseIsAnErrorAndCreatesNothing) {
   EXPECT_EQ(doc.error().code, ErrorCode::kNotFound);
   EXPECT_NE(doc.error().message.find("nowhere"), std::string::npos) << doc.error().message;
   EXPECT_FALSE(fs::exists(dir.file("nowhere")));
+}
+
+TEST(ReportData, ARunStillGoingIsReportedSoFarAndSaysSo) {
+  testing::ScratchDir dir;
+  write_run(dir.file("run"));
+  auto done = report_data(dir.file("run"));
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_TRUE(done->at("notices").empty());
+
+  auto writer = RunStore::open(dir.file("run"));  // the run goes on
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE(writer->record_item(item("model-a", "cure", "val", 50, true)));
+  auto doc = report_data(dir.file("run"));
+  ASSERT_TRUE(doc) << doc.error().message;
+  ASSERT_EQ(doc->at("notices").size(), 1u);
+  const std::string notice = doc->at("notices")[0];
+  EXPECT_NE(notice.find("still going"), std::string::npos) << notice;
+  EXPECT_NE(notice.find(std::to_string(getpid())), std::string::npos) << notice;
+  EXPECT_NE(notice.find(std::to_string(done->at("items").size() + 1) + " item(s)"),
+            std::string::npos)
+      << notice;
+  EXPECT_EQ(doc->at("items").size(), done->at("items").size() + 1);
+  // The writer goes on undisturbed.
+  EXPECT_TRUE(writer->record_item(item("model-a", "cure", "val", 51, true)));
 }
 
 TEST(ReportData, LongModelNamesKeepThePartThatTellsThemApart) {

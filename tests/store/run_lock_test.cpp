@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "clinbench/store.h"
+#include "store/run_lock.h"
 #include "store_test_util.h"
 
 namespace clinbench {
@@ -107,6 +109,53 @@ TEST(StoreLock, ExecutedChildrenDoNotInheritTheLock) {
   const int rc = std::system(command.c_str());
   ASSERT_TRUE(WIFEXITED(rc));
   EXPECT_EQ(WEXITSTATUS(rc), 1) << "the lock descriptor leaked into an exec'd child";
+}
+
+}  // namespace
+}  // namespace clinbench
+
+namespace clinbench {
+namespace {
+
+// A report of a run still going: a reader opens the directory without its lock, sees the items
+// committed so far, cannot write, and learns who holds the directory.
+TEST(StoreReading, AReaderSeesARunningWritersItemsAndCannotWrite) {
+  ScratchDir dir;
+  EXPECT_FALSE(store::lock_holder(dir.run_dir()).has_value());  // no directory yet
+  auto writer = RunStore::open(dir.run_dir());
+  ASSERT_TRUE(writer) << writer.error().message;
+  ASSERT_TRUE(writer->record_item(sample_item("m", "d", 1)));
+  ASSERT_EQ(store::lock_holder(dir.run_dir()), std::optional<pid_t>(getpid()));
+
+  auto reader = RunStore::open_for_reading(dir.run_dir());
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto items = reader->items();
+  ASSERT_TRUE(items) << items.error().message;
+  EXPECT_EQ(items->size(), 1u);
+  // Each query sees what was committed when it started.
+  ASSERT_TRUE(writer->record_item(sample_item("m", "d", 2)));
+  EXPECT_EQ(*reader->item_count(), 2);
+  // Nothing can be written through it, and the writer's items are untouched.
+  EXPECT_FALSE(reader->record_item(sample_item("m", "d", 3)));
+  EXPECT_FALSE(reader->set_metadata("k", 1));
+  EXPECT_EQ(*writer->item_count(), 2);
+
+  writer = make_error(ErrorCode::kInternal, "closed");  // the run ends
+  EXPECT_FALSE(store::lock_holder(dir.run_dir()).has_value());
+  EXPECT_EQ(*reader->item_count(), 2);
+  // A finished run reads the same, and a writer can open it again while a reader is open.
+  auto again = RunStore::open(dir.run_dir());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again->item_count(), 2);
+}
+
+TEST(StoreReading, ReadingADirectoryWithoutARunCreatesNothing) {
+  ScratchDir dir;
+  auto reader = RunStore::open_for_reading(dir.run_dir());
+  ASSERT_FALSE(reader);
+  EXPECT_EQ(reader.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(reader.error().message.find("no run.db"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.run_dir()));
 }
 
 }  // namespace

@@ -65,6 +65,7 @@
       'generated ' + data.generated_at,
       'clinbench ' + data.clinbench.version + ' (' + data.clinbench.commit + ')',
     ].filter(Boolean).join(' · ') }),
+    ...(data.notices || []).map((n) => el('p', { class: 'notice', text: n })),
     nav));
   function section(id, title, description) {
     nav.append(el('a', { href: '#' + id, text: title }));

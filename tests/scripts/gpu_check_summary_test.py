@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""The GPU check's summary (scripts/gpu_check_summary.py) on outputs shaped like a GPU machine's:
+the device expectations pass on a good run and fail on a bad one, the nvidia-smi window is read
+per check, and llama-bench's rows are matched to clinbench's runs. The GPU run itself is rare and
+short, so its summary is checked here, where it costs nothing."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SUMMARY = os.path.join(HERE, "..", "..", "scripts", "gpu_check_summary.py")
+GIB = 1 << 30
+
+
+def attempt(strategy, outcome, proj_dev, avail_dev, peak_dev, ngl, nl=32, withheld=None,
+            reason=""):
+    return {"strategy": strategy, "outcome": outcome, "reason": reason,
+            "projected": {"device": {"total": proj_dev}, "host": {"total": 1}},
+            "available": {"device": avail_dev, "host": 1},
+            "device_withheld_bytes": withheld, "peak_device_bytes": peak_dev,
+            "peak_rss_bytes": GIB, "placement": {"n_gpu_layers": ngl, "n_layers": nl},
+            "init_ms": 1000.0}
+
+
+def write_case(d, good):
+    chain = [
+        {"check": "auto@16GiB", "exit_code": 0, "log": {"attempts": [
+            attempt("native", "skipped", 17 * GIB, 16 * GIB, None, 32),
+            attempt("quantize:q8", "ok", 9 * GIB, 16 * GIB,
+                    (9 if good else 17) * GIB, 32, withheld=120 * GIB)]}},
+        {"check": "native@16GiB --attempt-all", "exit_code": 1, "log": {"attempts": [
+            attempt("native", "failed" if good else "ok", 17 * GIB, 16 * GIB, 15 * GIB, 32,
+                    withheld=120 * GIB, reason="cudaMalloc failed: out of memory")]}},
+        {"check": "offload@8GiB", "exit_code": 0, "log": {"attempts": [
+            attempt("offload", "ok", 7 * GIB, 8 * GIB, 7 * GIB, 14 if good else 32)]}},
+        {"check": "native@-", "exit_code": 0, "log": {"attempts": [
+            attempt("native", "ok", 17 * GIB, 130 * GIB, 17 * GIB, 32)]}},
+    ]
+    json.dump(chain, open(os.path.join(d, "chain.json"), "w"))
+    # Marks and nvidia-smi samples: 1 GiB used before the first check, 10 GiB at its peak.
+    t0 = 1_800_000_000.0
+    with open(os.path.join(d, "marks"), "w") as m:
+        m.write(f"{t0 + 1} start auto@16GiB\n{t0 + 5} end auto@16GiB\n")
+    import datetime
+    with open(os.path.join(d, "smi.csv"), "w") as s:
+        for k, used in enumerate([1024, 1024, 4096, 10240, 2048, 1024]):
+            ts = datetime.datetime.fromtimestamp(t0 + k).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
+            s.write(f"{ts}, {used}\n")
+    bench = []
+    for t, tg in (("q4_0", 200.0), ("f16", 100.0)):
+        run = os.path.join(d, f"run-{t}")
+        os.makedirs(run)
+        with open(os.path.join(run, "samples.jsonl"), "w") as f:
+            for _ in range(4):
+                f.write(json.dumps({"prompt_tokens": 100, "prefill_ms": 50.0,
+                                    "output_tokens": [128], "decode_ms": 128 / 190.0 * 1000})
+                        + "\n")
+        for n_prompt, n_gen, n_depth, ts in ((0, 128, 100, tg), (0, 128, 0, tg * 1.1),
+                                             (100, 0, 0, 4000.0)):
+            bench.append({"model_filename": f"/tmp/gpu-check/model-{t}.gguf",
+                          "n_prompt": n_prompt, "n_gen": n_gen, "n_depth": n_depth,
+                          "avg_ts": ts, "n_gpu_layers": 99 if good else 0})
+    json.dump(bench, open(os.path.join(d, "llama_bench.json"), "w"))
+
+
+def run(d):
+    p = subprocess.run([sys.executable, SUMMARY, "--work", d, "--out", d],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return json.load(open(os.path.join(d, "summary.json"))), p.stdout
+
+
+def main():
+    with tempfile.TemporaryDirectory() as good_dir, tempfile.TemporaryDirectory() as bad_dir:
+        write_case(good_dir, True)
+        good, text = run(good_dir)
+        failed = [e["what"] for e in good["expectations"] if not e["pass"]]
+        assert not failed, f"a good run fails: {failed}\n{text}"
+        assert len(good["expectations"]) >= 8, good["expectations"]
+        auto = good["chain"][0]
+        assert auto["smi_peak_delta_bytes"] == (10240 - 1024) << 20, auto
+        thr = {(r["type"], r["measure"].split(" vs ")[1]): r for r in good["throughput"]}
+        r = thr[("q4_0", "tg128 @ depth 100")]
+        assert abs(r["clinbench"] - 190.0) < 1e-6 and abs(r["ratio"] - 0.95) < 1e-6, r
+        assert abs(thr[("f16", "pp100")]["clinbench"] - 2000.0) < 1e-6
+
+        write_case(bad_dir, False)
+        bad, text = run(bad_dir)
+        failed = {e["what"] for e in bad["expectations"] if not e["pass"]}
+        for want in ("auto@16GiB: quantize:q8 peak device within the budget",
+                     "native@16GiB --attempt-all: the plan's verdict holds on the device",
+                     "offload@8GiB: some layers on the device, not all",
+                     "q4_0: llama-bench ran with every layer on the device"):
+            assert want in failed, f"{want!r} not failed: {sorted(failed)}\n{text}"
+    print("gpu_check_summary: ok")
+
+
+if __name__ == "__main__":
+    main()

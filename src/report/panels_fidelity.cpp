@@ -268,6 +268,70 @@ json fidelity_flips_spec(const RunView& run) {
                  {"encoding", {{"text", {{"field", "change"}}}}}}})}};
 }
 
+namespace {
+
+// Accuracy against weight size: 300 x 220 px, labels up to 150 px wide to the right of their
+// points.
+constexpr int kSizeWidth = 300;
+constexpr int kSizeHeight = 220;
+constexpr double kLabelWidthPx = 150;
+constexpr double kLabelGapPx = 13;  // one line of 11 px text and a little air
+
+// Sets each row's "label_y" (accuracy units): its accuracy, moved down (or, at the bottom, up)
+// just enough that no two labels whose boxes would overlap on screen sit on the same line.
+// Points close in size and accuracy (candidates a quantization barely changes) would otherwise
+// print their names on top of each other.
+void place_labels(json& rows, int width, int height) {
+  double lo = 0, hi = 0;
+  bool first = true;
+  for (const auto& r : rows) {
+    if (!r["weight_mib"].is_number()) continue;
+    const double v = r["weight_mib"].get<double>();
+    lo = first ? v : std::min(lo, v);
+    hi = first ? v : std::max(hi, v);
+    first = false;
+  }
+  auto px_x = [&](const json& r) {
+    if (!r["weight_mib"].is_number() || hi <= lo) return 0.0;
+    return (r["weight_mib"].get<double>() - lo) / (hi - lo) * width;
+  };
+  const double gap = kLabelGapPx / height;  // the y scale is accuracy 0..1 over the height
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    rows[i]["label_y"] = rows[i]["accuracy"];
+    if (rows[i]["accuracy"].is_number()) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return rows[a]["accuracy"].get<double>() > rows[b]["accuracy"].get<double>();
+  });
+  std::vector<std::size_t> placed;
+  for (std::size_t i : order) {
+    double y = rows[i]["accuracy"].get<double>();
+    const double x = px_x(rows[i]);
+    auto clash = [&](double yy) {
+      for (std::size_t j : placed) {
+        if (std::abs(px_x(rows[j]) - x) < kLabelWidthPx &&
+            std::abs(rows[j]["label_y"].get<double>() - yy) < gap) {
+          return true;
+        }
+      }
+      return false;
+    };
+    // Down from the point first; when that runs off the bottom, up from it.
+    double down = y;
+    while (clash(down) && down > 0) down -= gap / 4;
+    if (down >= 0 && !clash(down)) {
+      y = down;
+    } else {
+      while (clash(y) && y < 1.2) y += gap / 4;
+    }
+    rows[i]["label_y"] = y;
+    placed.push_back(i);
+  }
+}
+
+}  // namespace
+
 json fidelity_size_spec(const RunView& run) {
   if (auto why = missing_fidelity(run, false)) return *why;
   const json& doc = run.fidelity;
@@ -309,6 +373,7 @@ json fidelity_size_spec(const RunView& run) {
   }
   bool any_accuracy = false;
   for (const auto& r : rows) any_accuracy = any_accuracy || r["accuracy"].is_number();
+  place_labels(rows, kSizeWidth, kSizeHeight);
   if (!any_accuracy) {
     return message_spec({"No accuracy against weight bytes: no measured item is labeled.",
                          fmt::format("{} items measured on {}.", field(doc, "items").dump(),
@@ -333,8 +398,8 @@ json fidelity_size_spec(const RunView& run) {
                                  {"range", {"#222222", "#1f77b4"}}}},
                       {"legend", {{"orient", "bottom"}}}};
   return {{"data", {{"values", rows}}},
-          {"width", 300},
-          {"height", 220},
+          {"width", kSizeWidth},
+          {"height", kSizeHeight},
           {"transform", {{{"filter", "datum.accuracy != null"}}}},
           {"layer",
            json::array(
@@ -354,7 +419,7 @@ json fidelity_size_spec(const RunView& run) {
                 {{"mark", {{"type", "text"}, {"align", "left"}, {"dx", 7}, {"dy", -7},
                            {"limit", 150}, {"fontSize", 11}}},
                  {"encoding", {{"x", x},
-                               {"y", {{"field", "accuracy"}, {"type", "quantitative"}}},
+                               {"y", {{"field", "label_y"}, {"type", "quantitative"}}},
                                {"text", {{"field", "model"}}},
                                {"color", color}}}}})}};
 }

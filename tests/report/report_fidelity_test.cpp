@@ -250,6 +250,63 @@ TEST(ReportFidelity, PanelsDrawTheNumbersOfFidelityJson) {
   }
 }
 
+// Candidates of almost the same size and accuracy (the usual case: quantizing barely changes
+// a model) get labels on separate lines; a point far from the others keeps its label at its
+// accuracy.
+TEST(ReportFidelity, SizePanelLabelsOfNearbyPointsDoNotOverlap) {
+  FidelityReport r;
+  r.reference = {"reference", "/models/ref-f16.gguf", Strategy::kNative, ""};
+  r.reference_use.weight_bytes = 4'000'000;
+  r.dataset = "/data/val.jsonl";
+  r.items = 4;
+  const auto same = std::vector<ItemFidelity>{
+      item("q-1", "A", "A", "A", 0.0, 0.0), item("q-2", "B", "B", "B", 0.0, 0.0),
+      item("q-3", "C", "C", "C", 0.0, 0.0), item("q-4", "A", "B", "B", 0.0, 0.0)};
+  for (const auto& [label, bytes] : {std::pair{"q8-a", 1'100'000}, {"q8-b", 1'110'000},
+                                     {"q8-c", 1'120'000}, {"q4", 600'000}}) {
+    r.candidates.push_back(
+        candidate({label, r.reference.path, Strategy::kQuantizeQ8, "mixed"}, bytes, same, 0.0));
+  }
+  testing::ScratchDir dir;
+  const fs::path run = dir.file("run");
+  write_run(run);
+  write_fidelity(run, to_json(r));
+  auto data = report_data(run);
+  ASSERT_TRUE(data) << data.error().message;
+  const json& rows = panel(*data, "fidelity-size")["spec"]["data"]["values"];
+  ASSERT_EQ(rows.size(), 5u);
+  const double line = 13.0 / 220;  // one label line in accuracy units
+  double x_lo = 1e300, x_hi = 0;
+  for (const auto& row : rows) {
+    x_lo = std::min(x_lo, row["weight_mib"].get<double>());
+    x_hi = std::max(x_hi, row["weight_mib"].get<double>());
+  }
+  auto px = [&](const json& row) {
+    return (row["weight_mib"].get<double>() - x_lo) / (x_hi - x_lo) * 300;
+  };
+  int moved = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const double y = rows[i]["label_y"].get<double>();
+    EXPECT_GE(y, 0.0);
+    EXPECT_LE(y, 1.2);
+    moved += y != rows[i]["accuracy"].get<double>();
+    for (std::size_t j = i + 1; j < rows.size(); ++j) {
+      if (std::abs(px(rows[i]) - px(rows[j])) >= 150) continue;
+      EXPECT_GE(std::abs(y - rows[j]["label_y"].get<double>()), line - 1e-9)
+          << rows[i]["model"] << " and " << rows[j]["model"];
+    }
+  }
+  EXPECT_GE(moved, 2);  // three candidates at one point: two labels move
+  for (const auto& row : rows) {
+    if (row["model"] == "reference") {
+      EXPECT_EQ(row["label_y"], row["accuracy"]);  // far from the others
+    }
+  }
+  // The text layer draws label_y.
+  const json& layers = panel(*data, "fidelity-size")["spec"]["layer"];
+  EXPECT_EQ(layers[2]["encoding"]["y"]["field"], "label_y");
+}
+
 TEST(ReportFidelity, MarkupInLabelsAndIdsStaysText) {
   testing::ScratchDir dir;
   const fs::path run = dir.file("run");

@@ -26,6 +26,15 @@ enum class Isolation {
 };
 const char* to_string(Isolation i);
 
+// How a worker is held to the host budget.
+enum class HostLimit {
+  kAuto,          // address space on CPU-only machines, resident memory with an accelerator
+  kAddressSpace,  // RLIMIT_AS: every mapping counts, mmap'd weights included
+  kResident,      // the supervisor kills the worker once its anonymous + shared resident memory
+                  // is over the budget (file-backed pages, which the kernel can evict, not)
+};
+const char* to_string(HostLimit l);
+
 struct WarmupOptions {
   bool enabled = true;
   bool required = true;          // a failed warm-up fails the attempt
@@ -81,6 +90,9 @@ struct Attempt {
   // Device memory the worker allocated and held before loading, so that the attempt saw only
   // the device budget (--device-memory) free: a budget below the card's free memory is real.
   std::optional<uint64_t> device_withheld_bytes;
+  // How the host budget was enforced on the worker: "address_space", "resident", or "" (no
+  // budget, in-process, or a sanitizer build with kAuto).
+  std::string host_limit;
   std::optional<double> init_ms;       // load + context creation
   double wall_ms = 0;                  // the whole attempt, worker start to exit
   Placement placement;
@@ -117,6 +129,7 @@ struct LoadOptions {
   int n_threads = 0;                   // 0: all cores
   Isolation isolation = Isolation::kProcess;
   bool skip_over_budget = true;        // false: attempt even what the plan says will not fit
+  HostLimit host_limit = HostLimit::kAuto;
   bool hash = true;
   WarmupOptions warmup;
   // Work the worker does after a successful load and warm-up ({} for none; see

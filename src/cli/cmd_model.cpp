@@ -101,7 +101,7 @@ Command load_command() {
             struct Opts {
               std::string model;
               LoadOptions lo;
-              std::string host_memory, device_memory, isolation = "process";
+              std::string host_memory, device_memory, isolation = "process", host_limit = "auto";
               bool json = false, list_recipes = false, no_warmup = false, warmup_optional = false;
               bool no_hash = false, attempt_all = false;
               std::string json_out;
@@ -117,7 +117,13 @@ Command load_command() {
             sub->add_flag("--list-recipes", o->list_recipes, "list the built-in recipes and exit");
             sub->add_option("--host-memory", o->host_memory,
                             "host memory budget, e.g. 8GiB (default: MemAvailable); enforced "
-                            "on each worker as its address-space limit");
+                            "on each worker (see --host-limit)");
+            sub->add_option("--host-limit", o->host_limit,
+                            "how the host budget is enforced: address-space (RLIMIT_AS, mmap'd "
+                            "weights count), resident (the worker is stopped once its anonymous "
+                            "and shared resident memory is over it), auto (address-space "
+                            "without an accelerator, resident with one)")
+                ->capture_default_str();
             sub->add_option("--device-memory", o->device_memory,
                             "accelerator memory budget (default: its free memory); enforced by "
                             "allocating the rest of the free memory before each attempt");
@@ -169,6 +175,19 @@ Command load_command() {
                              "clinbench: --isolation: unknown value '%s' (expected process or "
                              "none)\n",
                              o->isolation.c_str());
+                return kExitUsage;
+              }
+              if (o->host_limit == "auto") {
+                o->lo.host_limit = HostLimit::kAuto;
+              } else if (o->host_limit == "address-space") {
+                o->lo.host_limit = HostLimit::kAddressSpace;
+              } else if (o->host_limit == "resident") {
+                o->lo.host_limit = HostLimit::kResident;
+              } else {
+                std::fprintf(stderr,
+                             "clinbench: --host-limit: unknown value '%s' (expected auto, "
+                             "address-space or resident)\n",
+                             o->host_limit.c_str());
                 return kExitUsage;
               }
               o->lo.warmup.enabled = !o->no_warmup;

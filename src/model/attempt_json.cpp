@@ -59,6 +59,15 @@ const char* to_string(Outcome o) {
 
 const char* to_string(Isolation i) { return i == Isolation::kProcess ? "process" : "none"; }
 
+const char* to_string(HostLimit l) {
+  switch (l) {
+    case HostLimit::kAddressSpace: return "address_space";
+    case HostLimit::kResident: return "resident";
+    case HostLimit::kAuto: break;
+  }
+  return "auto";
+}
+
 json to_json(const Attempt& a) {
   json rt = json::array();
   for (const auto& r : a.warmup.round_trips) {
@@ -79,6 +88,7 @@ json to_json(const Attempt& a) {
       {"peak_rss_bytes", opt(a.peak_rss_bytes)},
       {"peak_device_bytes", opt(a.peak_device_bytes)},
       {"device_withheld_bytes", opt(a.device_withheld_bytes)},
+      {"host_limit", a.host_limit.empty() ? json(nullptr) : json(a.host_limit)},
       {"init_ms", opt(a.init_ms)},
       {"wall_ms", a.wall_ms},
       {"placement",
@@ -186,6 +196,7 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
       a.peak_rss_bytes = opt_from<uint64_t>(ja, "peak_rss_bytes");
       a.peak_device_bytes = opt_from<uint64_t>(ja, "peak_device_bytes");
       a.device_withheld_bytes = opt_from<uint64_t>(ja, "device_withheld_bytes");
+      a.host_limit = opt_from<std::string>(ja, "host_limit").value_or("");
       a.init_ms = opt_from<double>(ja, "init_ms");
       a.wall_ms = ja.value("wall_ms", 0.0);
       const auto& p = ja.at("placement");

@@ -71,6 +71,7 @@ Attempt run_in_process(const AttemptSpec& spec, const AfterLoad& after_load) {
 }
 
 Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit,
+                      std::optional<uint64_t> resident_limit,
                       const std::function<void(const nlohmann::json&)>& on_record) {
   Attempt a;
   a.strategy = spec.strategy;
@@ -82,6 +83,7 @@ Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit,
   SpawnOptions so;
   so.argv = {self_executable(), "__worker", to_json(spec).dump()};
   so.address_space_limit = as_limit;
+  so.resident_limit = resident_limit;
   so.stderr_path = log_path;
   // glibc reserves 64 MiB of address space per thread arena; with RLIMIT_AS that reservation,
   // not the model, would decide whether an attempt fits.
@@ -145,7 +147,13 @@ Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit,
   a.signal = child->signal;
   a.peak_rss_bytes = child->peak_rss_bytes;
   a.wall_ms = child->wall_ms;
-  if (child->signal) {
+  if (child->over_resident_limit) {
+    a.outcome = Outcome::kFailed;
+    a.reason = fmt::format(
+        "stopped: its resident memory (anonymous and shared) reached {}, over the host budget of "
+        "{}",
+        format_bytes(child->resident_bytes_at_kill), format_bytes(resident_limit.value_or(0)));
+  } else if (child->signal) {
     a.outcome = Outcome::kCrashed;
     a.reason = fmt::format("worker killed by {}{}", signal_name(*child->signal),
                            *child->signal == SIGKILL ? " (out of memory?)" : "");
@@ -259,15 +267,24 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
       spec.warmup = o.warmup;
       spec.task = o.task;
       // The address-space limit makes an attempt that does not fit fail for real. GPU drivers
-      // reserve far more address space than they use, so it applies on CPU-only machines.
-      std::optional<uint64_t> as_limit;
-      if (o.host_budget && !plan->accelerator.present && kAddressSpaceLimitUsable) {
-        as_limit = *o.host_budget;
+      // reserve far more address space than they use, so with an accelerator the supervisor
+      // watches the worker's resident memory instead. AddressSanitizer's shadow memory rules
+      // out the first and inflates the second: auto enforces neither there.
+      std::optional<uint64_t> as_limit, resident_limit;
+      if (o.host_budget) {
+        HostLimit how = o.host_limit;
+        if (how == HostLimit::kAuto && kAddressSpaceLimitUsable) {
+          how = plan->accelerator.present ? HostLimit::kResident : HostLimit::kAddressSpace;
+        }
+        if (how == HostLimit::kAddressSpace) as_limit = *o.host_budget;
+        if (how == HostLimit::kResident) resident_limit = *o.host_budget;
       }
       Attempt done;
       records_seen = false;
       if (o.isolation == Isolation::kProcess) {
-        done = run_in_worker(spec, as_limit, opts.on_record);
+        done = run_in_worker(spec, as_limit, resident_limit, opts.on_record);
+        if (as_limit) done.host_limit = "address_space";
+        if (resident_limit) done.host_limit = "resident";
       } else {
         auto task = make_task(o.task, [&](const nlohmann::json& r) {
           if (opts.on_record) opts.on_record(r);

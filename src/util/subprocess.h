@@ -17,6 +17,10 @@ namespace clinbench {
 struct SpawnOptions {
   std::vector<std::string> argv;               // argv[0] is the executable path
   std::optional<uint64_t> address_space_limit;  // RLIMIT_AS, bytes
+  // The supervisor reads the child's anonymous and shared resident memory (RssAnon + RssShmem
+  // of /proc/PID/status) every few milliseconds and kills it (SIGKILL) once it is over this.
+  // File-backed pages (mmap'd weights, which the kernel can evict and read again) do not count.
+  std::optional<uint64_t> resident_limit;
   std::string stderr_path;                      // child's stderr (and stdout) go here
   std::vector<std::pair<std::string, std::string>> env;  // added to the environment
   // When set, each complete line the child writes to fd 3 is passed here as it arrives (without
@@ -30,6 +34,9 @@ struct ChildResult {
   uint64_t peak_rss_bytes = 0;   // ru_maxrss of the child
   std::string result;            // what the child wrote to fd 3
   double wall_ms = 0;
+  // Killed for going over resident_limit, and the resident memory seen then.
+  bool over_resident_limit = false;
+  uint64_t resident_bytes_at_kill = 0;
 };
 
 // Runs the child to completion. The child gets fd 3 as a pipe for its result, no core dumps,

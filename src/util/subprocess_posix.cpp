@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "util/subprocess.h"
 
@@ -26,6 +29,23 @@ std::string self_executable() {
   buf[n] = '\0';
   return buf;
 }
+
+namespace {
+
+// RssAnon + RssShmem of a /proc/PID/status file, in bytes; 0 when it cannot be read.
+uint64_t resident_anon_shmem_bytes(const std::string& status_path) {
+  std::ifstream in(status_path);
+  std::string line;
+  uint64_t kb = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("RssAnon:", 0) == 0 || line.rfind("RssShmem:", 0) == 0) {
+      kb += std::strtoull(line.c_str() + line.find(':') + 1, nullptr, 10);
+    }
+  }
+  return kb * 1024;
+}
+
+}  // namespace
 
 Result<ChildResult> run_child(const SpawnOptions& o) {
   if (o.argv.empty()) return make_error(ErrorCode::kInternal, "run_child: empty argv");
@@ -98,6 +118,27 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
   ::close(pipefd[1]);
   if (errfd >= 0) ::close(errfd);
   ChildResult r;
+  // The watchdog stops before the child is reaped, so its PID cannot belong to another process
+  // when it is killed.
+  std::atomic<bool> child_done{false};
+  std::atomic<bool> over{false};
+  std::atomic<uint64_t> over_bytes{0};
+  std::thread watchdog;
+  if (o.resident_limit) {
+    watchdog = std::thread([&, limit = *o.resident_limit] {
+      const std::string status = fmt::format("/proc/{}/status", pid);
+      while (!child_done.load()) {
+        const uint64_t resident = resident_anon_shmem_bytes(status);
+        if (resident > limit) {
+          over_bytes = resident;
+          over = true;
+          ::kill(pid, SIGKILL);
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  }
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(pipefd[0], buf, sizeof(buf));
@@ -117,6 +158,10 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
     r.result.clear();
   }
   ::close(pipefd[0]);
+  child_done = true;
+  if (watchdog.joinable()) watchdog.join();
+  r.over_resident_limit = over.load();
+  r.resident_bytes_at_kill = over_bytes.load();
   int status = 0;
   struct rusage ru{};
   while (::wait4(pid, &status, 0, &ru) < 0) {

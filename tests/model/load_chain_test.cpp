@@ -190,6 +190,42 @@ TEST_F(FallbackTest, AnAttemptOverTheBudgetFailsForReal) {
   EXPECT_FALSE(log->succeeded.has_value());
 }
 
+// With an accelerator the budget is held by watching the worker's resident memory (GPU drivers
+// reserve far more address space than they use); forced here on the CPU.
+TEST_F(FallbackTest, ResidentLimitStopsAWorkerOverTheBudget) {
+  auto info = read_model_info(model_, {.hash = false});
+  ASSERT_TRUE(info);
+  PlanOptions po;
+  po.n_ctx = 512;
+  auto plan = plan_model(*info, po);
+  ASSERT_TRUE(plan);
+  const uint64_t q8 = find_plan(*plan, Strategy::kQuantizeQ8)->host.total();
+  // Half of the q8 weights, which the worker must hold in anonymous memory (the planned compute
+  // buffers are reserved, not all touched).
+  const uint64_t budget = find_plan(*plan, Strategy::kQuantizeQ8)->host.weights / 2;
+
+  LoadOptions o = quick("quantize:q8");
+  o.host_budget = budget;
+  o.skip_over_budget = false;
+  o.host_limit = HostLimit::kResident;
+  auto log = run_load_chain(model_, o);
+  ASSERT_TRUE(log) << log.error().message;
+  const Attempt& a = log->attempts[0];
+  EXPECT_EQ(a.outcome, Outcome::kFailed) << a.reason;
+  EXPECT_NE(a.reason.find("over the host budget of " + format_bytes(budget)), std::string::npos)
+      << a.reason;
+  EXPECT_EQ(a.host_limit, "resident");
+  EXPECT_FALSE(log->succeeded.has_value());
+
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow and quarantine add to resident memory
+  o.host_budget = q8 + (64ull << 20);
+  log = run_load_chain(model_, o);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log->succeeded.has_value()) << format_attempt_log(*log);
+  EXPECT_EQ(log->attempts[0].host_limit, "resident");
+#endif
+}
+
 TEST(LoadChain, AttemptLogJsonRoundTrips) {
   auto log = run_load_chain(testing::stories_model(), quick("quantize:q4"));
   ASSERT_TRUE(log);

@@ -162,6 +162,22 @@ TEST(ReportBrowserEndToEnd, RealRunDashboardFiguresAndComparison) {
   auto cmp_checks = run_page_checks(cmp, "", (artifacts_dir() / "report-compare.png").string());
   EXPECT_EQ(cmp_checks.exit_code, 0) << cmp_checks.out << cmp_checks.err;
 
+  // A run still going (this process holds run-b as a running `clinbench run` would): reported
+  // as far as it got, with a notice under the title.
+  {
+    auto hold = RunStore::open(dir.file("run-b"));
+    ASSERT_TRUE(hold) << hold.error().message;
+    const std::string live = dir.file("live.html");
+    auto rl = testing::run_command(
+        {testing::clinbench_binary(), "report", dir.file("run-b"), "-o", live});
+    ASSERT_EQ(rl.exit_code, 0) << rl.err << rl.out;
+    auto live_checks = run_page_checks(live, dir.file("run-b") + "/results.json", "");
+    EXPECT_EQ(live_checks.exit_code, 0) << live_checks.out << live_checks.err;
+    EXPECT_NE(live_checks.out.find("ok   notices shown under the title: 1"), std::string::npos)
+        << live_checks.out;
+    EXPECT_NE(testing::read_file(live).find("still going"), std::string::npos);
+  }
+
   // Usage errors: neither or both of RUN_DIR and --compare; a directory that is no run.
   EXPECT_EQ(testing::run_command({testing::clinbench_binary(), "report"}).exit_code, 2);
   auto bad = testing::run_command({testing::clinbench_binary(), "report", dir.file("nothing")});

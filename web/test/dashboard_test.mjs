@@ -49,6 +49,10 @@ try {
     }
   }
 
+  // Notices (a run still going) are shown under the title, as text.
+  const notices = await page.evaluate(() => [...document.querySelectorAll('header .notice')].map((e) => e.textContent));
+  check(JSON.stringify(notices) === JSON.stringify(data.notices || []), `notices shown under the title: ${notices.length}`);
+
   // The page's script did not run anything from the data.
   check((await page.evaluate(() => window.__pwned)) === undefined, 'no injected script or handler ran');
 

@@ -199,7 +199,6 @@ TEST_F(FallbackTest, ResidentLimitStopsAWorkerOverTheBudget) {
   po.n_ctx = 512;
   auto plan = plan_model(*info, po);
   ASSERT_TRUE(plan);
-  const uint64_t q8 = find_plan(*plan, Strategy::kQuantizeQ8)->host.total();
   // Half of the q8 weights, which the worker must hold in anonymous memory (the planned compute
   // buffers are reserved, not all touched).
   const uint64_t budget = find_plan(*plan, Strategy::kQuantizeQ8)->host.weights / 2;
@@ -218,7 +217,7 @@ TEST_F(FallbackTest, ResidentLimitStopsAWorkerOverTheBudget) {
   EXPECT_FALSE(log->succeeded.has_value());
 
 #if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow and quarantine add to resident memory
-  o.host_budget = q8 + (64ull << 20);
+  o.host_budget = find_plan(*plan, Strategy::kQuantizeQ8)->host.total() + (64ull << 20);
   log = run_load_chain(model_, o);
   ASSERT_TRUE(log) << log.error().message;
   ASSERT_TRUE(log->succeeded.has_value()) << format_attempt_log(*log);

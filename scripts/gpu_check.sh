@@ -19,8 +19,9 @@
 #      memory.used every 100 ms alongside, to check each attempt's peak_device_bytes
 #   4. decode tokens/s of `clinbench run` (greedy, 128 tokens, one item at a time, all layers on
 #      the GPU) against llama-bench tg128 on the same file at the items' prompt depth, q4_0 and F16
-# Output ($OUT, else out/gpu-check): gpu_check.log, summary.json, chain.json (the attempt logs),
-# llama_bench.json, smi.csv, samples.jsonl (the q4_0 run's items).
+# Output ($OUT, else out/gpu-check): gpu_check.log, cuda_build.log, summary.json, summary.txt,
+# chain.json (the attempt logs), llama_bench.json, smi.csv, samples.jsonl (the q4_0 run's items):
+# 8 files, the most the device tool brings back.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -58,10 +59,12 @@ if [ $DRY = 0 ]; then
       -DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_CPU=OFF -DGGML_CUDA=ON \
       -DGGML_CUDA_NCCL=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF -DGGML_CUDA_FA="${GPU_CHECK_FA:-OFF}" -DGGML_NATIVE=OFF \
       -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" \
-      >"$W/cmake.log" 2>&1 ||
-      { tail -30 "$W/cmake.log"; exit 1; }
-    cmake --build "$W/ggml-cuda" --target ggml-cuda -j"$(nproc)" >"$W/build.log" 2>&1 ||
-      { grep -m5 -B2 -A8 "error" "$W/build.log"; tail -20 "$W/build.log"; exit 1; }
+      >"$O/cuda_build.log" 2>&1 ||
+      { tail -30 "$O/cuda_build.log"; exit 1; }
+    # Its log comes back even when the call runs out of time mid-build.
+    cmake --build "$W/ggml-cuda" --target ggml-cuda -j"$(nproc)" >>"$O/cuda_build.log" 2>&1 ||
+      { grep -m5 -B2 -A8 "error" "$O/cuda_build.log"; tail -20 "$O/cuda_build.log"; exit 1; }
+    tail -1 "$O/cuda_build.log"
     cp "$(find "$W/ggml-cuda" -name 'libggml-cuda.so' | head -1)" "$B/bin/" || exit 1
   fi
   step "backends seen by llama-bench"

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <llama.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <vector>
@@ -50,13 +51,17 @@ class LlamaBackend final : public Backend {
     // The budget, within what the context can still hold (the constrained answer needs a few).
     const int reserve = params.constrained_answer_letters.empty() ? 0 : 8;
     const int budget = std::min(params.max_tokens, n_ctx - static_cast<int>(toks.size()) - reserve);
-    for (llama_seq_id q = 1; q < static_cast<llama_seq_id>(seq_tokens_.size()); ++q) drop_seq(q);
-    const int kept = keep_prefix(0, toks);
-    if (auto r = decode_tokens(tail(toks, kept), kept); !r) {
+    // The sequence that holds most of this prompt (the first turn of this conversation, say).
+    const llama_seq_id seq = assign_sequences({&toks}).front();
+    for (llama_seq_id q = 0; q < static_cast<llama_seq_id>(seq_tokens_.size()); ++q) {
+      if (q != seq) drop_seq(q);
+    }
+    const int kept = keep_prefix(seq, toks);
+    if (auto r = decode_tokens(tail(toks, kept), kept, seq); !r) {
       forget_all();
       return std::unexpected(r.error());
     }
-    seq_tokens_[0] = toks;
+    seq_tokens_[static_cast<size_t>(seq)] = toks;
     g.prefill_ms = ms_since(t0);
 
     SamplerPtr smpl(llama_sampler_chain_init(llama_sampler_chain_default_params()));
@@ -83,7 +88,7 @@ class LlamaBackend final : public Backend {
       if (llama_vocab_is_eog(vocab_, t)) break;
       g.text += piece(t, false);
       ++g.output_tokens;
-      if (auto r = decode_tokens({t}, pos); !r) {
+      if (auto r = decode_tokens({t}, pos, seq); !r) {
         forget_all();
         return std::unexpected(r.error());
       }
@@ -93,7 +98,7 @@ class LlamaBackend final : public Backend {
     if (first) g.ttft_ms = ms_since(t0);
 
     if (!params.constrained_answer_letters.empty()) {
-      auto letter = constrained_answer(pos, params.constrained_answer_letters);
+      auto letter = constrained_answer(pos, params.constrained_answer_letters, seq);
       if (!letter) return std::unexpected(letter.error());
       g.constrained_answer = *letter;
     }
@@ -179,10 +184,19 @@ class LlamaBackend final : public Backend {
     llama_memory_t mem = llama_get_memory(ctx_);
     const int n_seq = static_cast<int>(llama_n_seq_max(ctx_));
     const int n_first = std::min(static_cast<int>(conts.size()), n_seq);
-    // What sequence 0 holds of this prefix stays (the previous item's chat-template header and
-    // system prompt, say); the first round's other sequences share it, a KV copy.
-    for (llama_seq_id q = 1; q < n_seq; ++q) drop_seq(q);
-    const int kept = keep_prefix(0, ptoks);
+    // What the best-matching sequence holds of this prefix stays (the previous item's
+    // chat-template header and system prompt, say), moved to sequence 0; the first round's other
+    // sequences share it, a KV copy.
+    const llama_seq_id best = assign_sequences({&ptoks}).front();
+    for (llama_seq_id q = 0; q < n_seq; ++q) {
+      if (q != best) drop_seq(q);
+    }
+    const int kept = keep_prefix(best, ptoks);
+    if (best != 0) {
+      if (kept > 0) llama_memory_seq_cp(mem, best, 0, 0, kept);
+      seq_tokens_[0] = seq_tokens_[static_cast<size_t>(best)];
+      drop_seq(best);
+    }
     for (int g = 1; g < n_first; ++g) {
       if (kept > 0) llama_memory_seq_cp(mem, 0, g, 0, kept);
     }
@@ -260,7 +274,11 @@ class LlamaBackend final : public Backend {
   }
   std::string piece(llama_token t, bool special) { return chat_.piece(t, special); }
 
-  // Prompt cache. seq_tokens_[s] are the tokens whose KV sequence s holds at positions 0..n-1.
+  // Prompt cache. seq_tokens_[s] are the tokens whose KV sequence s holds at positions 0..n-1:
+  // the last prompt evaluated there. Not its reply: the reply's KV, computed one token at a
+  // time, differs in the last digits from a prefill of the same tokens, and keeping it made runs
+  // with and without parallel sequences agree less (RunEndToEnd.ParallelSequences...: 7 of 10
+  // identical replies instead of at least 8).
   // A new prompt keeps its longest common prefix with them and evaluates only the rest, as
   // llama-server's slots do: every item's prompt starts with the same chat-template header and
   // system prompt. The KV of the kept tokens is what evaluating them again would give, up to
@@ -281,6 +299,32 @@ class LlamaBackend final : public Backend {
     held.resize(n);
     stats_.prompt_tokens_reused += static_cast<int64_t>(n);
     return static_cast<int>(n);
+  }
+  // For each prompt in turn, the free sequence whose held tokens share the longest prefix with
+  // it (the lowest such id on a tie). REQUIRES: prompts.size() <= the context's sequences.
+  std::vector<llama_seq_id> assign_sequences(
+      const std::vector<const std::vector<llama_token>*>& prompts) const {
+    std::vector<bool> taken(seq_tokens_.size(), false);
+    std::vector<llama_seq_id> out;
+    for (const auto* p : prompts) {
+      size_t best = 0, best_len = 0;
+      bool found = false;
+      for (size_t q = 0; q < seq_tokens_.size(); ++q) {
+        if (taken[q]) continue;
+        const auto& held = seq_tokens_[q];
+        const size_t limit = std::min(held.size(), p->size());
+        size_t len = 0;
+        while (len < limit && held[len] == (*p)[len]) ++len;
+        if (!found || len > best_len) {
+          best = q;
+          best_len = len;
+          found = true;
+        }
+      }
+      taken[best] = true;
+      out.push_back(static_cast<llama_seq_id>(best));
+    }
+    return out;
   }
   void drop_seq(llama_seq_id s) {
     llama_memory_seq_rm(llama_get_memory(ctx_), s, -1, -1);
@@ -329,7 +373,13 @@ class LlamaBackend final : public Backend {
   void run_group(const std::vector<Seq*>& group, std::vector<Result<Generation>>& out) {
     const auto t0 = Clock::now();
     const size_t n = group.size();
-    for (size_t q = n; q < seq_tokens_.size(); ++q) drop_seq(static_cast<llama_seq_id>(q));
+    // Each conversation goes to the sequence holding most of its prompt; the others are emptied.
+    std::vector<const std::vector<llama_token>*> prompts;
+    for (const Seq* s : group) prompts.push_back(&s->prompt);
+    const std::vector<llama_seq_id> seq_of = assign_sequences(prompts);
+    for (llama_seq_id q = 0; q < static_cast<llama_seq_id>(seq_tokens_.size()); ++q) {
+      if (std::find(seq_of.begin(), seq_of.end(), q) == seq_of.end()) drop_seq(q);
+    }
     std::vector<Generation> gen(n);
     std::vector<int> pos(n), logits_row(n, -1);
     std::vector<bool> active(n, true), first(n, true);
@@ -344,10 +394,10 @@ class LlamaBackend final : public Backend {
     for (size_t i = 0; i < n; ++i) {
       const auto& p = group[i]->prompt;
       gen[i].prompt_tokens = static_cast<int64_t>(p.size());
-      const int kept = keep_prefix(static_cast<llama_seq_id>(i), p);
+      const int kept = keep_prefix(seq_of[i], p);
       if (static_cast<size_t>(kept) + 1 < p.size()) {
         std::vector<llama_token> head(p.begin() + kept, p.end() - 1);
-        if (auto r = decode_tokens(head, kept, static_cast<llama_seq_id>(i)); !r) {
+        if (auto r = decode_tokens(head, kept, seq_of[i]); !r) {
           llama_batch_free(step);
           return fail_all(r.error());
         }
@@ -355,7 +405,7 @@ class LlamaBackend final : public Backend {
       step.token[i] = p.back();
       step.pos[i] = static_cast<int>(p.size()) - 1;
       step.n_seq_id[i] = 1;
-      step.seq_id[i][0] = static_cast<llama_seq_id>(i);
+      step.seq_id[i][0] = seq_of[i];
       step.logits[i] = 1;
       logits_row[i] = static_cast<int>(i);
       pos[i] = static_cast<int>(p.size());
@@ -365,7 +415,7 @@ class LlamaBackend final : public Backend {
       llama_batch_free(step);
       return fail_all({ErrorCode::kInternal, "llama_decode failed during prefill"});
     }
-    for (size_t i = 0; i < n; ++i) seq_tokens_[i] = group[i]->prompt;
+    for (size_t i = 0; i < n; ++i) seq_tokens_[static_cast<size_t>(seq_of[i])] = group[i]->prompt;
     const double prefill_ms = ms_since(t0);
     const auto td = Clock::now();
     std::vector<SamplerPtr> samplers;
@@ -408,7 +458,7 @@ class LlamaBackend final : public Backend {
         step.token[k] = t;
         step.pos[k] = pos[i]++;
         step.n_seq_id[k] = 1;
-        step.seq_id[k][0] = static_cast<llama_seq_id>(i);
+        step.seq_id[k][0] = seq_of[i];
         step.logits[k] = 1;
         logits_row[i] = k;
         ++k;
@@ -427,7 +477,7 @@ class LlamaBackend final : public Backend {
       if (first[i]) gen[i].ttft_ms = ms_since(t0);
       const auto& letters = group[i]->params->constrained_answer_letters;
       if (!letters.empty()) {
-        auto letter = constrained_answer(pos[i], letters, static_cast<llama_seq_id>(i));
+        auto letter = constrained_answer(pos[i], letters, seq_of[i]);
         if (!letter) {
           out[group[i]->index] = std::unexpected(letter.error());
           continue;

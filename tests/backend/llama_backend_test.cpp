@@ -241,5 +241,40 @@ TEST(RunBackend, PromptCacheReusesTheSharedStartAndChangesNoResult) {
   EXPECT_EQ(again->text, want[0]);
 }
 
+// A second turn finds the sequence that holds its first turn's prompt, wherever the first turn
+// ran, and evaluates only what follows it; its reply equals a fresh context's.
+TEST(RunBackend, PromptCacheFollowsAConversationToItsNextTurn) {
+  constexpr auto kNoFa = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  const std::string sys = "You are a careful clinician. Answer the question about the story.";
+  const std::vector<ChatMessage> other = {{"system", sys}, {"user", "Lily had a red ball"}};
+  const std::vector<ChatMessage> conv = {{"system", sys}, {"user", "Once upon a time"}};
+  GenerationParams gp;
+  gp.max_tokens = 12;
+
+  Loaded l;
+  load(l, 4, 2048, kNoFa);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  auto first = backend->generate_many({other, conv}, std::vector<GenerationParams>(2, gp));
+  ASSERT_TRUE(first[0] && first[1]);
+  std::vector<ChatMessage> next = conv;
+  next.push_back({"assistant", first[1]->text});
+  next.push_back({"user", "What happened next?"});
+  const int64_t before = backend->stats().prompt_tokens_reused;
+  auto second = backend->generate(next, gp);
+  ASSERT_TRUE(second) << second.error().message;
+  // The whole first prompt at least (it ran on sequence 1; a plain slot-by-index cache would
+  // have kept only the system prompt of sequence 0).
+  EXPECT_GE(backend->stats().prompt_tokens_reused - before, first[1]->prompt_tokens)
+      << "reused " << backend->stats().prompt_tokens_reused - before << " of "
+      << second->prompt_tokens;
+
+  Loaded fresh;
+  load(fresh, 4, 2048, kNoFa);
+  auto fb = make_llama_backend(fresh.model, fresh.ctx);
+  auto want = fb->generate(next, gp);
+  ASSERT_TRUE(want);
+  EXPECT_EQ(second->text, want->text);
+}
+
 }  // namespace
 }  // namespace clinbench

@@ -67,7 +67,12 @@ def main():
     def expect(what, ok, detail=""):
         summary["expectations"].append({"what": what, "pass": bool(ok), "detail": detail})
 
-    chain = json.load(open(os.path.join(a.out, "chain.json")))
+    chain_path = os.path.join(a.out, "chain.json")
+    try:
+        chain = json.load(open(chain_path))
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"gpu_check_summary: {chain_path}: {e} (did gpu_check.sh reach the "
+                         "loading checks? see gpu_check.log)")
     print(f"{'check':<28} {'strategy':<12} {'outcome':<8} {'proj.dev':>10} {'budget':>10} "
           f"{'withheld':>10} {'peak dev':>10} {'smi Δ':>10} {'gpu/all':>8} {'init ms':>8}")
     for c in chain:
@@ -124,7 +129,10 @@ def main():
                    f"{ok[0]['n_gpu_layers']}/{ok[0]['n_layers']}")
 
     bench_path = os.path.join(a.out, "llama_bench.json")
-    bench = json.load(open(bench_path)) if os.path.exists(bench_path) else []
+    try:
+        bench = json.load(open(bench_path)) if os.path.exists(bench_path) else []
+    except ValueError as e:
+        raise SystemExit(f"gpu_check_summary: {bench_path}: {e}")
     print()
     print(f"{'type':<6} {'measure':<34} {'clinbench':>10} {'llama-bench':>12} {'ratio':>7}")
     for t in ("q4_0", "f16"):

@@ -1,6 +1,8 @@
 // JSON form of the attempt log (docs/attempt-log.md). Field names are part of the format.
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 #include "clinbench/load.h"
 
 namespace clinbench {
@@ -26,7 +28,11 @@ json opt(const std::optional<T>& v) {
 template <typename T>
 std::optional<T> opt_from(const json& j, const char* key) {
   if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
-  return j.at(key).get<T>();
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    throw std::runtime_error(fmt::format("'{}': {}", key, e.what()));
+  }
 }
 
 json type_counts(const std::vector<TypeCount>& v) {

@@ -76,6 +76,28 @@ TEST(AttemptLogJson, WithheldDeviceMemoryRoundTripsAndPrints) {
       << text;
 }
 
+TEST(AttemptLogJson, BadBudgetFieldsAreErrorsNamingThem) {
+  auto j = to_json(budgeted_log());
+  j["attempts"][0]["device_withheld_bytes"] = "lots";
+  auto r = attempt_log_from_json(j);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("'device_withheld_bytes'"), std::string::npos)
+      << r.error().message;
+  j = to_json(budgeted_log());
+  j["attempts"][0]["host_limit"] = 7;
+  r = attempt_log_from_json(j);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("'host_limit'"), std::string::npos) << r.error().message;
+  // A worker spec whose budget is not a byte count is refused, not guessed.
+  AttemptSpec s;
+  s.model_path = "/m.gguf";
+  auto spec = to_json(s);
+  spec["device_budget"] = "16GiB";
+  auto bad = attempt_spec_from_json(spec);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("worker spec"), std::string::npos) << bad.error().message;
+}
+
 TEST(AttemptLogJson, NoAcceleratorMeansNoWithheldField) {
   AttemptLog log = budgeted_log();
   log.accelerator = {};

@@ -169,6 +169,8 @@ TEST(CorruptGguf, LoadOfBadFilesFailsCleanly) {
                                              {"load", testing::stories_model(), "--strategy", "fast"},
                                              {"load", testing::stories_model(), "--recipe", "nope"},
                                              {"load", testing::stories_model(), "--isolation", "thread"},
+                                             {"load", testing::stories_model(), "--host-limit", "rlimit"},
+                                             {"load", testing::stories_model(), "--device-memory", "-3G"},
                                              {"inspect", testing::stories_model(), "--device-memory", "lots"}}) {
     std::vector<std::string> argv = {testing::clinbench_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -177,6 +179,11 @@ TEST(CorruptGguf, LoadOfBadFilesFailsCleanly) {
     EXPECT_NE(r.exit_code, 0) << args[1];
     EXPECT_EQ(r.err.rfind("clinbench: ", 0), 0u) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    if (args.size() > 3) {  // the error names the flag or the bad value
+      EXPECT_TRUE(r.err.find(args[2]) != std::string::npos ||
+                  r.err.find(args[3]) != std::string::npos)
+          << r.err;
+    }
   }
 }
 

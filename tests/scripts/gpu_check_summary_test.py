@@ -94,6 +94,18 @@ def main():
                      "offload@8GiB: some layers on the device, not all",
                      "q4_0: llama-bench ran with every layer on the device"):
             assert want in failed, f"{want!r} not failed: {sorted(failed)}\n{text}"
+    # Broken inputs: a clear error naming the file, no traceback.
+    with tempfile.TemporaryDirectory() as empty:
+        p = subprocess.run([sys.executable, SUMMARY, "--work", empty, "--out", empty],
+                           capture_output=True, text=True)
+        assert p.returncode != 0 and "chain.json" in p.stderr and "Traceback" not in p.stderr, p
+    with tempfile.TemporaryDirectory() as broken:
+        write_case(broken, True)
+        open(os.path.join(broken, "llama_bench.json"), "w").write("[{not json")
+        p = subprocess.run([sys.executable, SUMMARY, "--work", broken, "--out", broken],
+                           capture_output=True, text=True)
+        assert p.returncode != 0 and "llama_bench.json" in p.stderr, p
+        assert "Traceback" not in p.stderr, p.stderr
     print("gpu_check_summary: ok")
 
 

@@ -492,3 +492,49 @@ TEST(StoreModels, AttemptLogIsStoredVerbatimAndReplaced) {
 
 }  // namespace
 }  // namespace clinbench
+
+namespace clinbench {
+namespace {
+
+// Reading (a report of a run, possibly still going) refuses what it cannot read and writes
+// nothing to it.
+TEST(StoreReading, ForeignOrNewerDatabasesAreRefusedUntouched) {
+  using store_test::ScratchDir;
+  ScratchDir foreign;
+  std::filesystem::create_directories(foreign.run_dir());
+  const auto fdb = RunPaths::db(foreign.run_dir());
+  exec_sql(fdb, "CREATE TABLE patients (id INTEGER);");
+  const std::string fbefore = store_test::read_file(fdb);
+  auto f = RunStore::open_for_reading(foreign.run_dir());
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, ErrorCode::kCorrupt);
+  EXPECT_NE(f.error().message.find("not a clinbench run database"), std::string::npos)
+      << f.error().message;
+  EXPECT_EQ(store_test::read_file(fdb), fbefore);
+
+  ScratchDir garbage;
+  std::filesystem::create_directories(garbage.run_dir());
+  store_test::write_file(RunPaths::db(garbage.run_dir()), "not sqlite at all");
+  auto g = RunStore::open_for_reading(garbage.run_dir());
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.error().message.find(RunPaths::db(garbage.run_dir()).string()), std::string::npos)
+      << g.error().message;
+  EXPECT_EQ(store_test::read_file(RunPaths::db(garbage.run_dir())), "not sqlite at all");
+
+  ScratchDir newer;
+  {
+    auto store = RunStore::open(newer.run_dir());
+    ASSERT_TRUE(store) << store.error().message;
+  }
+  const auto ndb = RunPaths::db(newer.run_dir());
+  exec_sql(ndb, "INSERT INTO schema_version (version, applied_at) VALUES (99, 'future')");
+  exec_sql(ndb, "PRAGMA wal_checkpoint(TRUNCATE)");
+  const std::string nbefore = store_test::read_file(ndb);
+  auto n = RunStore::open_for_reading(newer.run_dir());
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code, ErrorCode::kUnsupported);
+  EXPECT_EQ(store_test::read_file(ndb), nbefore);
+}
+
+}  // namespace
+}  // namespace clinbench

@@ -50,17 +50,12 @@
 #include "clinbench/synth.h"
 #include "clinbench/version.h"
 #include "model/backend_init.h"
+#include "util/clock.h"
 
 using namespace clinbench;
 using nlohmann::json;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;

@@ -2,6 +2,7 @@
 
 #include "backend/llama_chat.h"
 #include "backend/log_sum_exp.h"
+#include "util/clock.h"
 
 #include <fmt/format.h>
 #include <llama.h>
@@ -14,12 +15,6 @@
 namespace clinbench {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 struct SamplerDeleter {
   void operator()(llama_sampler* s) const { llama_sampler_free(s); }
@@ -288,9 +283,7 @@ class LlamaBackend final : public Backend {
   // (its logits are needed); drops the rest of `s`. Returns the tokens kept.
   int keep_prefix(llama_seq_id s, const std::vector<llama_token>& toks) {
     auto& held = seq_tokens_[static_cast<size_t>(s)];
-    const size_t limit = std::min(held.size(), toks.empty() ? 0 : toks.size() - 1);
-    size_t n = 0;
-    while (n < limit && held[n] == toks[n]) ++n;
+    size_t n = toks.empty() ? 0 : std::min(common_prefix(held, toks), toks.size() - 1);
     llama_memory_t mem = llama_get_memory(ctx_);
     if (!llama_memory_seq_rm(mem, s, static_cast<llama_pos>(n), -1)) {
       llama_memory_seq_rm(mem, s, -1, -1);  // memory that cannot drop a tail (recurrent)
@@ -311,10 +304,7 @@ class LlamaBackend final : public Backend {
       bool found = false;
       for (size_t q = 0; q < seq_tokens_.size(); ++q) {
         if (taken[q]) continue;
-        const auto& held = seq_tokens_[q];
-        const size_t limit = std::min(held.size(), p->size());
-        size_t len = 0;
-        while (len < limit && held[len] == (*p)[len]) ++len;
+        const size_t len = common_prefix(seq_tokens_[q], *p);
         if (!found || len > best_len) {
           best = q;
           best_len = len;
@@ -334,6 +324,13 @@ class LlamaBackend final : public Backend {
   void forget_all() {
     llama_memory_clear(llama_get_memory(ctx_), true);
     for (auto& t : seq_tokens_) t.clear();
+  }
+  static size_t common_prefix(const std::vector<llama_token>& a,
+                              const std::vector<llama_token>& b) {
+    return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()),
+                                             b.begin())
+                                   .first -
+                               a.begin());
   }
   static std::vector<llama_token> tail(const std::vector<llama_token>& toks, int from) {
     return {toks.begin() + from, toks.end()};

@@ -3,7 +3,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
+#include <utility>
 
 #include "cli/commands.h"
 #include "clinbench/load.h"
@@ -34,6 +36,24 @@ Result<std::optional<uint64_t>> size_flag(const std::string& flag, const std::st
   auto v = parse_size(value);
   if (!v) return std::unexpected(v.error().with_context(flag));
   return std::optional<uint64_t>{*v};
+}
+
+// A flag with a fixed set of values: true and *out set, or the error printed naming the flag,
+// the value and the choices.
+template <typename E>
+bool choice_flag(const char* flag, const std::string& value,
+                 std::initializer_list<std::pair<const char*, E>> choices, E* out) {
+  std::string names;
+  for (const auto& [name, e] : choices) {
+    if (value == name) {
+      *out = e;
+      return true;
+    }
+    names += names.empty() ? name : fmt::format(", {}", name);
+  }
+  std::fprintf(stderr, "clinbench: %s: unknown value '%s' (expected %s)\n", flag, value.c_str(),
+               names.c_str());
+  return false;
 }
 
 bool write_text(const std::string& path, const std::string& text, std::string* err) {
@@ -166,28 +186,14 @@ Command load_command() {
               if (!dev) return report_error(dev.error());
               o->lo.host_budget = *host;
               o->lo.device_budget = *dev;
-              if (o->isolation == "process") {
-                o->lo.isolation = Isolation::kProcess;
-              } else if (o->isolation == "none") {
-                o->lo.isolation = Isolation::kNone;
-              } else {
-                std::fprintf(stderr,
-                             "clinbench: --isolation: unknown value '%s' (expected process or "
-                             "none)\n",
-                             o->isolation.c_str());
-                return kExitUsage;
-              }
-              if (o->host_limit == "auto") {
-                o->lo.host_limit = HostLimit::kAuto;
-              } else if (o->host_limit == "address-space") {
-                o->lo.host_limit = HostLimit::kAddressSpace;
-              } else if (o->host_limit == "resident") {
-                o->lo.host_limit = HostLimit::kResident;
-              } else {
-                std::fprintf(stderr,
-                             "clinbench: --host-limit: unknown value '%s' (expected auto, "
-                             "address-space or resident)\n",
-                             o->host_limit.c_str());
+              if (!choice_flag("--isolation", o->isolation,
+                               {{"process", Isolation::kProcess}, {"none", Isolation::kNone}},
+                               &o->lo.isolation) ||
+                  !choice_flag("--host-limit", o->host_limit,
+                               {{"auto", HostLimit::kAuto},
+                                {"address-space", HostLimit::kAddressSpace},
+                                {"resident", HostLimit::kResident}},
+                               &o->lo.host_limit)) {
                 return kExitUsage;
               }
               o->lo.warmup.enabled = !o->no_warmup;

@@ -10,16 +10,11 @@
 #include "clinbench/units.h"
 #include "fidelity/divergence.h"
 #include "fidelity/model_session.h"
+#include "util/clock.h"
 
 namespace clinbench {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 // The prompts and letter tokens of one item under one model's template and tokenizer.
 struct ItemTokens {

@@ -11,14 +11,11 @@
 #include "backend/openai_backend.h"
 #include "clinbench/provenance.h"
 #include "run/eval_task.h"
+#include "util/clock.h"
 
 namespace clinbench {
 
 namespace {
-
-double ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
 
 }  // namespace
 

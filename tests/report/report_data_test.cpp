@@ -14,6 +14,7 @@
 #include "clinbench/store.h"
 #include "report/html.h"
 #include "report/panels.h"
+#include "report/report_test_util.h"
 #include "test_util.h"
 
 namespace clinbench {
@@ -93,16 +94,7 @@ void write_run(const fs::path& dir, const std::string& second_model = "model-b",
                                                          {"skipped_rows", 0}, {"issues", json::array()}}}}));
 }
 
-const json& panel(const json& doc, const std::string& id) {
-  for (const auto& f : doc["figures"]) {
-    for (const auto& p : f["panels"]) {
-      if (p["id"] == id) return p;
-    }
-  }
-  static const json none;
-  ADD_FAILURE() << "no panel " << id;
-  return none;
-}
+using report_test::panel;
 
 TEST(ReportData, FigureOneHasNinePanelsAndEveryPanelHasData) {
   testing::ScratchDir dir;

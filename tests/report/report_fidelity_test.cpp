@@ -13,6 +13,7 @@
 #include "clinbench/stats.h"
 #include "clinbench/store.h"
 #include "report/html.h"
+#include "report/report_test_util.h"
 #include "test_util.h"
 
 namespace clinbench {
@@ -129,16 +130,7 @@ void write_fidelity(const fs::path& dir, const json& doc) {
   std::ofstream(dir / kFidelityFile) << doc.dump(2);
 }
 
-const json& panel(const json& doc, const std::string& id) {
-  for (const auto& f : doc["figures"]) {
-    for (const auto& p : f["panels"]) {
-      if (p["id"] == id) return p;
-    }
-  }
-  static const json none;
-  ADD_FAILURE() << "no panel " << id;
-  return none;
-}
+using report_test::panel;
 
 const json& find_item(const json& candidate, const json& id) {
   for (const auto& it : candidate["items"]) {

@@ -2,16 +2,17 @@
 
 #include <fmt/format.h>
 #include <ggml-backend.h>
-#include <llama-ext.h>
-#include <llama-cpp.h>
 #include <llama.h>
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include "model/backend_init.h"
 #include "model/llama_log.h"
+#include "model/simulate.h"
 
 namespace clinbench {
 
@@ -31,47 +32,6 @@ Accelerator find_accelerator() {
   return acc;
 }
 
-struct Simulated {
-  Bytes host;
-  Bytes device;
-};
-
-// Builds model and context with no_alloc and sums llama.cpp's own memory breakdown.
-Result<Simulated> simulate(const std::string& path, int n_gpu_layers, const PlanOptions& o,
-                           uint32_t n_ctx) {
-  llama_model_params mp = llama_model_default_params();
-  mp.no_alloc = true;
-  mp.load_mode = LLAMA_LOAD_MODE_NONE;
-  mp.n_gpu_layers = n_gpu_layers;
-  LogCapture capture;
-  llama_model_ptr model(llama_model_load_from_file(path.c_str(), mp));
-  if (!model) {
-    return make_error(ErrorCode::kCorrupt,
-                      fmt::format("{}: llama.cpp cannot build the model: {}", path,
-                                  capture.errors()));
-  }
-  llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = n_ctx;
-  cp.n_batch = o.n_batch;
-  cp.n_ubatch = std::min<uint32_t>(o.n_batch, 512);
-  cp.n_seq_max = o.n_seq;
-  cp.kv_unified = true;
-  llama_context_ptr ctx(llama_init_from_model(model.get(), cp));
-  if (!ctx) {
-    return make_error(ErrorCode::kInternal,
-                      fmt::format("{}: llama.cpp cannot build a context: {}", path,
-                                  capture.errors()));
-  }
-  Simulated s;
-  for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx.get())) {
-    Bytes& b = ggml_backend_buft_is_host(buft) ? s.host : s.device;
-    b.weights += mb.model;
-    b.kv += mb.context;
-    b.compute += mb.compute;
-  }
-  return s;
-}
-
 uint64_t layer_weight_bytes(const ModelInfo& m, int layer,
                             const std::vector<TensorChoice>* choices) {
   uint64_t sum = 0;
@@ -80,6 +40,33 @@ uint64_t layer_weight_bytes(const ModelInfo& m, int layer,
     sum += choices ? (*choices)[i].bytes : m.tensors[i].bytes;
   }
   return sum;
+}
+
+// llama.cpp's plan with every layer on the accelerator (first) and, when there is one, with
+// every layer on the host (second). From the file without its vocabulary; should that fail,
+// from the file itself, so that the error is the one a load would give.
+Result<std::pair<Simulated, std::optional<Simulated>>> simulate_placements(const std::string& path,
+                                                                           bool acc,
+                                                                           const PlanOptions& o,
+                                                                           uint32_t n_ctx) {
+  auto run =
+      [&](const std::string& file) -> Result<std::pair<Simulated, std::optional<Simulated>>> {
+    SimulationShape shape{acc ? -1 : 0, n_ctx, o.n_batch, o.n_seq};
+    auto first = simulate(file, shape);
+    if (!first) return std::unexpected(first.error());
+    std::pair<Simulated, std::optional<Simulated>> out{*first, std::nullopt};
+    if (acc) {
+      shape.n_gpu_layers = 0;
+      auto second = simulate(file, shape);
+      if (!second) return std::unexpected(second.error());
+      out.second = *second;
+    }
+    return out;
+  };
+  if (auto planning = PlanningFile::create(path)) {
+    if (auto out = run(planning->path())) return out;
+  }
+  return run(path);
 }
 
 }  // namespace
@@ -110,14 +97,10 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
   if (plan.n_ctx == 0) plan.n_ctx = 4096;
   const bool acc = plan.accelerator.present;
 
-  auto full = simulate(model.path, acc ? -1 : 0, options, plan.n_ctx);
-  if (!full) return std::unexpected(full.error());
-  Simulated host_only = *full;
-  if (acc) {
-    auto h = simulate(model.path, 0, options, plan.n_ctx);
-    if (!h) return std::unexpected(h.error());
-    host_only = *h;
-  }
+  auto sims = simulate_placements(model.path, acc, options, plan.n_ctx);
+  if (!sims) return std::unexpected(sims.error());
+  const Simulated& full = sims->first;
+  const Simulated host_only = sims->second.value_or(full);
   const uint64_t overhead = host_process_overhead();
   const int n_layers = static_cast<int>(model.n_layer);
 
@@ -130,8 +113,8 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
     p.n_layers = n_layers;
     switch (s) {
       case Strategy::kNative: {
-        p.host = full->host;
-        p.device = full->device;
+        p.host = full.host;
+        p.device = full.device;
         p.n_gpu_layers = acc ? n_layers : 0;
         p.weight_bytes = model.weight_bytes;
         break;
@@ -152,13 +135,13 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
         p.weight_bytes = qbytes;
         p.tensor_choices = std::move(*choices);
         // Same placement as native; weights scale to their quantized size.
-        p.host = full->host;
-        p.device = full->device;
+        p.host = full.host;
+        p.device = full.device;
         p.n_gpu_layers = acc ? n_layers : 0;
-        const uint64_t stored = full->host.weights + full->device.weights;
+        const uint64_t stored = full.host.weights + full.device.weights;
         if (acc && stored > 0) {
-          p.device.weights = static_cast<uint64_t>(
-              static_cast<long double>(full->device.weights) * qbytes / stored);
+          p.device.weights = static_cast<uint64_t>(static_cast<long double>(full.device.weights) *
+                                                   qbytes / stored);
           p.host.weights = qbytes - std::min(qbytes, p.device.weights);
         } else {
           p.host.weights = qbytes;
@@ -174,8 +157,8 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
           break;
         }
         const uint64_t budget = options.device_budget.value_or(plan.accelerator.free);
-        const uint64_t kv_layer = n_layers > 0 ? full->device.kv / n_layers : 0;
-        uint64_t dev = full->device.compute;
+        const uint64_t kv_layer = n_layers > 0 ? full.device.kv / n_layers : 0;
+        uint64_t dev = full.device.compute;
         int ngl = 0;
         for (int l = n_layers - 1; l >= 0; --l) {  // llama.cpp offloads the last layers first
           const uint64_t add = layer_weight_bytes(model, l, nullptr) + kv_layer;
@@ -184,7 +167,7 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
           ++ngl;
         }
         p.n_gpu_layers = ngl;
-        p.device.compute = full->device.compute;
+        p.device.compute = full.device.compute;
         p.device.kv = kv_layer * ngl;
         p.device.weights = dev - p.device.compute - p.device.kv;
         p.host = host_only.host;

@@ -1,0 +1,129 @@
+#include "model/simulate.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <ggml-backend.h>
+#include <gguf.h>
+#include <llama-cpp.h>
+#include <llama-ext.h>
+#include <llama.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "model/gguf_file.h"
+#include "model/llama_log.h"
+
+namespace clinbench {
+
+namespace {
+
+// Host memory: buffers in RAM, whatever their layout. The CPU's "extra" buffer types (repacked
+// q4_0/q4_K/q8_0 weights) are not host buffers to ggml, since their bytes are not in ggml's
+// layout, but they live in RAM all the same; pinned buffers of a GPU backend do too.
+bool in_host_memory(ggml_backend_buffer_type_t buft) {
+  if (ggml_backend_buft_is_host(buft)) return true;
+  ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+  if (dev == nullptr) return true;
+  const auto type = ggml_backend_dev_type(dev);
+  return type != GGML_BACKEND_DEVICE_TYPE_GPU && type != GGML_BACKEND_DEVICE_TYPE_IGPU;
+}
+
+// Leaves the vocabulary out of `g`; false when it must stay.
+bool drop_vocabulary(gguf_context* g) {
+  const int64_t tokens = gguf_find_key(g, "tokenizer.ggml.tokens");
+  if (tokens < 0 || gguf_get_kv_type(g, tokens) != GGUF_TYPE_ARRAY) return false;
+  const auto n_tokens = static_cast<uint32_t>(gguf_get_arr_n(g, tokens));
+  // "no_vocab" takes its size from <arch>.vocab_size. A file that declares a size other than
+  // its list's keeps its vocabulary: llama.cpp uses one or the other depending on the
+  // architecture.
+  const std::string size_key = gguf_string(g, "general.architecture") + ".vocab_size";
+  if (gguf_find_key(g, size_key.c_str()) >= 0) {
+    if (gguf_uint(g, size_key) != n_tokens) return false;
+  } else {
+    gguf_set_val_u32(g, size_key.c_str(), n_tokens);
+  }
+  for (const char* key : {"tokenizer.ggml.tokens", "tokenizer.ggml.scores",
+                          "tokenizer.ggml.token_type", "tokenizer.ggml.merges"}) {
+    gguf_remove_key(g, key);
+  }
+  gguf_set_val_str(g, "tokenizer.ggml.model", "no_vocab");
+  return true;
+}
+
+}  // namespace
+
+Result<PlanningFile> PlanningFile::create(const std::string& path) {
+  auto file = open_gguf(path);
+  if (!file) return std::unexpected(file.error());
+  gguf_context* g = file->gguf.get();
+  PlanningFile out;
+  out.has_vocabulary_ = !drop_vocabulary(g);
+  std::vector<char> meta(gguf_get_meta_size(g));
+  gguf_get_meta_data(g, meta.data());
+  const uint64_t data_bytes = file->file_size - file->data_offset;
+  out.fd_ = ::memfd_create("clinbench-plan", MFD_CLOEXEC);
+  auto fail = [&](const char* what) {
+    return make_error(ErrorCode::kIo, fmt::format("{}: cannot write its planning copy ({}): {}",
+                                                  path, what, std::strerror(errno)));
+  };
+  if (out.fd_ < 0) return fail("memfd_create");
+  for (size_t done = 0; done < meta.size();) {
+    const ssize_t n = ::write(out.fd_, meta.data() + done, meta.size() - done);
+    if (n <= 0) return fail("write");
+    done += static_cast<size_t>(n);
+  }
+  // The tensor data is a hole: llama.cpp checks its extent but reads none of it in no_alloc.
+  if (::ftruncate(out.fd_, static_cast<off_t>(meta.size() + data_bytes)) != 0) {
+    return fail("ftruncate");
+  }
+  out.path_ = fmt::format("/proc/self/fd/{}", out.fd_);
+  return out;
+}
+
+PlanningFile::PlanningFile(PlanningFile&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      has_vocabulary_(other.has_vocabulary_) {}
+
+PlanningFile::~PlanningFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<Simulated> simulate(const std::string& path, const SimulationShape& shape) {
+  llama_model_params mp = llama_model_default_params();
+  mp.no_alloc = true;
+  mp.load_mode = LLAMA_LOAD_MODE_NONE;
+  mp.n_gpu_layers = shape.n_gpu_layers;
+  LogCapture capture;
+  llama_model_ptr model(llama_model_load_from_file(path.c_str(), mp));
+  if (!model) {
+    return make_error(ErrorCode::kCorrupt, fmt::format("{}: llama.cpp cannot build the model: {}",
+                                                       path, capture.errors()));
+  }
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = shape.n_ctx;
+  cp.n_batch = shape.n_batch;
+  cp.n_ubatch = std::min<uint32_t>(shape.n_batch, 512);
+  cp.n_seq_max = shape.n_seq;
+  cp.kv_unified = true;
+  llama_context_ptr ctx(llama_init_from_model(model.get(), cp));
+  if (!ctx) {
+    return make_error(ErrorCode::kInternal, fmt::format("{}: llama.cpp cannot build a context: {}",
+                                                        path, capture.errors()));
+  }
+  Simulated s;
+  for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx.get())) {
+    Bytes& b = in_host_memory(buft) ? s.host : s.device;
+    b.weights += mb.model;
+    b.kv += mb.context;
+    b.compute += mb.compute;
+  }
+  return s;
+}
+
+}  // namespace clinbench

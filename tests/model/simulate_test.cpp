@@ -1,0 +1,83 @@
+// The plan simulates a copy of the file without its vocabulary: the bytes must equal those of
+// llama.cpp's simulation of the file itself, buffer side by buffer side, for each vocabulary
+// kind, weight type, placement and sequence count.
+#include "model/simulate.h"
+
+#include <gguf.h>
+#include <gtest/gtest.h>
+
+#include "model/gguf_file.h"
+#include "test_util.h"
+
+namespace clinbench {
+namespace {
+
+void expect_equal(const Bytes& a, const Bytes& b, const std::string& what) {
+  EXPECT_EQ(a.weights, b.weights) << what;
+  EXPECT_EQ(a.kv, b.kv) << what;
+  EXPECT_EQ(a.compute, b.compute) << what;
+}
+
+TEST(SimulateWithoutVocabulary, EqualsTheFileSimulation) {
+  const std::vector<std::string> models = {
+      testing::stories_model(),                   // SPM vocabulary, f32
+      testing::synthetic_model("llama", "q4_0"),  // BPE with merges, a repacked type
+      testing::synthetic_model("qwen2", "f16"),
+      testing::synthetic_model("gemma2", "q8_0"),  // tied output head, 256k vocabulary
+  };
+  for (const auto& path : models) {
+    auto planning = PlanningFile::create(path);
+    ASSERT_TRUE(planning) << planning.error().message;
+    EXPECT_FALSE(planning->has_vocabulary()) << path;
+    auto copy = open_gguf(planning->path());
+    ASSERT_TRUE(copy) << copy.error().message;
+    EXPECT_LT(gguf_find_key(copy->gguf.get(), "tokenizer.ggml.tokens"), 0) << path;
+    EXPECT_EQ(gguf_string(copy->gguf.get(), "tokenizer.ggml.model"), "no_vocab") << path;
+    for (int ngl : {0, -1}) {
+      for (uint32_t n_seq : {1u, 4u}) {
+        const SimulationShape shape{ngl, 256, 128, n_seq};
+        auto stripped = simulate(planning->path(), shape);
+        auto file = simulate(path, shape);
+        ASSERT_TRUE(stripped) << stripped.error().message;
+        ASSERT_TRUE(file) << file.error().message;
+        const std::string what =
+            path + " ngl " + std::to_string(ngl) + " seq " + std::to_string(n_seq);
+        expect_equal(stripped->host, file->host, what + " host");
+        expect_equal(stripped->device, file->device, what + " device");
+        EXPECT_GT(file->host.weights + file->device.weights, 0u) << what;
+      }
+    }
+  }
+}
+
+TEST(SimulateWithoutVocabulary, RepackedWeightsCountAsHostMemory) {
+  // q4_0 weights go to the CPU's repacking buffer type, which ggml does not call a host
+  // buffer; they are in RAM all the same, and without an accelerator nothing is on a device.
+  const std::string path = testing::synthetic_model("llama", "q4_0");
+  auto file = simulate(path, {0, 256, 128, 1});
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_EQ(file->device.total(), 0u);
+  EXPECT_GT(file->host.weights, 0u);
+}
+
+TEST(SimulateWithoutVocabulary, KeepsAVocabularyWhoseDeclaredSizeDiffers) {
+  // A model that declares a vocabulary size other than its list's: llama.cpp uses one or the
+  // other depending on the architecture, so the planning copy keeps the list.
+  testing::ScratchDir dir;
+  auto file = open_gguf(testing::stories_model());
+  ASSERT_TRUE(file);
+  gguf_set_val_u32(file->gguf.get(), "llama.vocab_size", 999);
+  const std::string path = dir.file("declared.gguf");
+  ASSERT_TRUE(gguf_write_to_file(file->gguf.get(), path.c_str(), /*only_meta=*/true));
+  const std::string original = testing::read_file(testing::stories_model());
+  testing::write_file(path, testing::read_file(path) + original.substr(file->data_offset));
+  auto planning = PlanningFile::create(path);
+  ASSERT_TRUE(planning) << planning.error().message;
+  EXPECT_TRUE(planning->has_vocabulary());
+  auto copy = open_gguf(planning->path());
+  ASSERT_TRUE(copy) << copy.error().message;
+  EXPECT_GE(gguf_find_key(copy->gguf.get(), "tokenizer.ggml.tokens"), 0);
+}
+
+}  // namespace
+}  // namespace clinbench

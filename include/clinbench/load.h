@@ -87,6 +87,11 @@ struct Attempt {
   uint64_t available_device = 0;
   std::optional<uint64_t> peak_rss_bytes;
   std::optional<uint64_t> peak_device_bytes;
+  // What llama.cpp allocated for the loaded model and its context (weights, kv, compute; no
+  // overhead), per side, to set against the projection; null when the attempt did not get
+  // that far.
+  std::optional<Bytes> allocated_host;
+  std::optional<Bytes> allocated_device;
   // Device memory the worker allocated and held before loading, so that the attempt saw only
   // the device budget (--device-memory) free: a budget below the card's free memory is real.
   std::optional<uint64_t> device_withheld_bytes;

@@ -93,6 +93,10 @@ json to_json(const Attempt& a) {
       {"available", {{"host", a.available_host}, {"device", a.available_device}}},
       {"peak_rss_bytes", opt(a.peak_rss_bytes)},
       {"peak_device_bytes", opt(a.peak_device_bytes)},
+      {"allocated",
+       a.allocated_host && a.allocated_device
+           ? json{{"host", to_json(*a.allocated_host)}, {"device", to_json(*a.allocated_device)}}
+           : json(nullptr)},
       {"device_withheld_bytes", opt(a.device_withheld_bytes)},
       {"host_limit", a.host_limit.empty() ? json(nullptr) : json(a.host_limit)},
       {"init_ms", opt(a.init_ms)},
@@ -201,6 +205,10 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
       a.available_device = ja.at("available").value("device", uint64_t{0});
       a.peak_rss_bytes = opt_from<uint64_t>(ja, "peak_rss_bytes");
       a.peak_device_bytes = opt_from<uint64_t>(ja, "peak_device_bytes");
+      if (auto it = ja.find("allocated"); it != ja.end() && !it->is_null()) {
+        a.allocated_host = bytes_from(it->at("host"));
+        a.allocated_device = bytes_from(it->at("device"));
+      }
       a.device_withheld_bytes = opt_from<uint64_t>(ja, "device_withheld_bytes");
       a.host_limit = opt_from<std::string>(ja, "host_limit").value_or("");
       a.init_ms = opt_from<double>(ja, "init_ms");

@@ -18,6 +18,7 @@
 #include "model/backend_init.h"
 #include "model/llama_log.h"
 #include "model/quantize_load.h"
+#include "model/simulate.h"
 #include "model/warmup.h"
 
 namespace clinbench {
@@ -200,6 +201,9 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   a.init_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   sample_device();
+  const Simulated allocated = memory_breakdown(ctx.get());
+  a.allocated_host = allocated.host;
+  a.allocated_device = allocated.device;
 
   // Placement: the types actually held, and recipe fallbacks.
   std::map<std::string, TypeCount> hist;

@@ -42,31 +42,104 @@ uint64_t layer_weight_bytes(const ModelInfo& m, int layer,
   return sum;
 }
 
-// llama.cpp's plan with every layer on the accelerator (first) and, when there is one, with
-// every layer on the host (second). From the file without its vocabulary; should that fail,
-// from the file itself, so that the error is the one a load would give.
-Result<std::pair<Simulated, std::optional<Simulated>>> simulate_placements(const std::string& path,
-                                                                           bool acc,
-                                                                           const PlanOptions& o,
-                                                                           uint32_t n_ctx) {
-  auto run =
-      [&](const std::string& file) -> Result<std::pair<Simulated, std::optional<Simulated>>> {
-    SimulationShape shape{acc ? -1 : 0, n_ctx, o.n_batch, o.n_seq};
-    auto first = simulate(file, shape);
-    if (!first) return std::unexpected(first.error());
-    std::pair<Simulated, std::optional<Simulated>> out{*first, std::nullopt};
-    if (acc) {
-      shape.n_gpu_layers = 0;
-      auto second = simulate(file, shape);
-      if (!second) return std::unexpected(second.error());
-      out.second = *second;
-    }
-    return out;
-  };
-  if (auto planning = PlanningFile::create(path)) {
-    if (auto out = run(planning->path())) return out;
+// Every strategy's plan, from llama.cpp's simulation of the planning file: once as stored with
+// all layers on the accelerator, once with none there (when there is one), once per quantize:*
+// strategy with the recipe's types.
+Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const ModelInfo& model,
+                                                  const Recipe& recipe, const Plan& plan,
+                                                  const PlanOptions& options) {
+  const bool acc = plan.accelerator.present;
+  SimulationShape shape{acc ? -1 : 0, plan.n_ctx, options.n_batch, options.n_seq};
+  auto full = planning.simulate(shape);
+  if (!full) return std::unexpected(full.error());
+  Simulated host_only = *full;
+  if (acc) {
+    auto h = planning.simulate({0, plan.n_ctx, options.n_batch, options.n_seq});
+    if (!h) return std::unexpected(h.error());
+    host_only = *h;
   }
-  return run(path);
+  const uint64_t overhead = host_process_overhead();
+  const int n_layers = static_cast<int>(model.n_layer);
+
+  std::vector<StrategyPlan> out;
+  for (Strategy s : auto_chain()) {
+    StrategyPlan p;
+    p.strategy = s;
+    p.n_layers = n_layers;
+    switch (s) {
+      case Strategy::kNative: {
+        p.host = full->host;
+        p.device = full->device;
+        p.n_gpu_layers = acc ? n_layers : 0;
+        p.weight_bytes = model.weight_bytes;
+        break;
+      }
+      case Strategy::kQuantizeQ8:
+      case Strategy::kQuantizeQ4: {
+        p.recipe = recipe.name;
+        if (!is_float_type(model.dominant_type)) {
+          p.applicable = false;
+          p.reason = fmt::format("weights are stored as {}, already quantized; quantize:* "
+                                 "applies to f32/f16/bf16 models",
+                                 model.dominant_type.empty() ? "unknown" : model.dominant_type);
+        }
+        auto choices = apply_recipe(recipe, s, model);
+        if (!choices) return std::unexpected(choices.error());
+        uint64_t qbytes = 0;
+        for (const auto& c : *choices) qbytes += c.bytes;
+        p.weight_bytes = qbytes;
+        p.n_gpu_layers = acc ? n_layers : 0;
+        p.host = full->host;
+        p.device = full->device;
+        if (p.applicable) {
+          // The model as the strategy will build it, tensor types and all.
+          auto q = planning.simulate_with_types(*choices, shape);
+          if (!q) return std::unexpected(q.error());
+          p.host = q->host;
+          p.device = q->device;
+        }
+        p.tensor_choices = std::move(*choices);
+        break;
+      }
+      case Strategy::kOffload: {
+        p.weight_bytes = model.weight_bytes;
+        if (!acc) {
+          // No accelerator: zero layers fit on it, so everything stays on the host.
+          p.host = host_only.host;
+          p.reason = "no accelerator: 0 layers offloaded, everything on the host";
+          break;
+        }
+        const uint64_t budget = options.device_budget.value_or(plan.accelerator.free);
+        const uint64_t kv_layer = n_layers > 0 ? full->device.kv / n_layers : 0;
+        uint64_t dev = full->device.compute;
+        int ngl = 0;
+        for (int l = n_layers - 1; l >= 0; --l) {  // llama.cpp offloads the last layers first
+          const uint64_t add = layer_weight_bytes(model, l, nullptr) + kv_layer;
+          if (dev + add > budget) break;
+          dev += add;
+          ++ngl;
+        }
+        p.n_gpu_layers = ngl;
+        p.device.compute = full->device.compute;
+        p.device.kv = kv_layer * ngl;
+        p.device.weights = dev - p.device.compute - p.device.kv;
+        p.host = host_only.host;
+        p.host.weights -= std::min(p.host.weights, p.device.weights);
+        p.host.kv -= std::min(p.host.kv, p.device.kv);
+        break;
+      }
+      case Strategy::kCpu: {
+        p.host = host_only.host;
+        p.weight_bytes = model.weight_bytes;
+        break;
+      }
+      case Strategy::kRemote:  // not in auto_chain(): nothing is loaded here
+        break;
+    }
+    p.host.overhead = overhead;
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace
@@ -95,97 +168,21 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
   plan.n_ctx = options.n_ctx != 0 ? options.n_ctx : model.n_ctx_train;
   if (model.n_ctx_train != 0) plan.n_ctx = std::min(plan.n_ctx, model.n_ctx_train);
   if (plan.n_ctx == 0) plan.n_ctx = 4096;
-  const bool acc = plan.accelerator.present;
-
-  auto sims = simulate_placements(model.path, acc, options, plan.n_ctx);
-  if (!sims) return std::unexpected(sims.error());
-  const Simulated& full = sims->first;
-  const Simulated host_only = sims->second.value_or(full);
-  const uint64_t overhead = host_process_overhead();
-  const int n_layers = static_cast<int>(model.n_layer);
 
   auto recipe = resolve_recipe(options.recipe);
   if (!recipe) return std::unexpected(recipe.error());
-
-  for (Strategy s : auto_chain()) {
-    StrategyPlan p;
-    p.strategy = s;
-    p.n_layers = n_layers;
-    switch (s) {
-      case Strategy::kNative: {
-        p.host = full.host;
-        p.device = full.device;
-        p.n_gpu_layers = acc ? n_layers : 0;
-        p.weight_bytes = model.weight_bytes;
-        break;
-      }
-      case Strategy::kQuantizeQ8:
-      case Strategy::kQuantizeQ4: {
-        p.recipe = recipe->name;
-        if (!is_float_type(model.dominant_type)) {
-          p.applicable = false;
-          p.reason = fmt::format("weights are stored as {}, already quantized; quantize:* "
-                                 "applies to f32/f16/bf16 models",
-                                 model.dominant_type.empty() ? "unknown" : model.dominant_type);
-        }
-        auto choices = apply_recipe(*recipe, s, model);
-        if (!choices) return std::unexpected(choices.error());
-        uint64_t qbytes = 0;
-        for (const auto& c : *choices) qbytes += c.bytes;
-        p.weight_bytes = qbytes;
-        p.tensor_choices = std::move(*choices);
-        // Same placement as native; weights scale to their quantized size.
-        p.host = full.host;
-        p.device = full.device;
-        p.n_gpu_layers = acc ? n_layers : 0;
-        const uint64_t stored = full.host.weights + full.device.weights;
-        if (acc && stored > 0) {
-          p.device.weights = static_cast<uint64_t>(static_cast<long double>(full.device.weights) *
-                                                   qbytes / stored);
-          p.host.weights = qbytes - std::min(qbytes, p.device.weights);
-        } else {
-          p.host.weights = qbytes;
-        }
-        break;
-      }
-      case Strategy::kOffload: {
-        p.weight_bytes = model.weight_bytes;
-        if (!acc) {
-          // No accelerator: zero layers fit on it, so everything stays on the host.
-          p.host = host_only.host;
-          p.reason = "no accelerator: 0 layers offloaded, everything on the host";
-          break;
-        }
-        const uint64_t budget = options.device_budget.value_or(plan.accelerator.free);
-        const uint64_t kv_layer = n_layers > 0 ? full.device.kv / n_layers : 0;
-        uint64_t dev = full.device.compute;
-        int ngl = 0;
-        for (int l = n_layers - 1; l >= 0; --l) {  // llama.cpp offloads the last layers first
-          const uint64_t add = layer_weight_bytes(model, l, nullptr) + kv_layer;
-          if (dev + add > budget) break;
-          dev += add;
-          ++ngl;
-        }
-        p.n_gpu_layers = ngl;
-        p.device.compute = full.device.compute;
-        p.device.kv = kv_layer * ngl;
-        p.device.weights = dev - p.device.compute - p.device.kv;
-        p.host = host_only.host;
-        p.host.weights -= std::min(p.host.weights, p.device.weights);
-        p.host.kv -= std::min(p.host.kv, p.device.kv);
-        break;
-      }
-      case Strategy::kCpu: {
-        p.host = host_only.host;
-        p.weight_bytes = model.weight_bytes;
-        break;
-      }
-      case Strategy::kRemote:  // not in auto_chain(): nothing is loaded here
-        break;
-    }
-    p.host.overhead = overhead;
-    plan.strategies.push_back(std::move(p));
+  auto planning = PlanningFile::create(model.path);
+  if (!planning) return std::unexpected(planning.error());
+  auto strategies = plan_strategies(*planning, model, *recipe, plan, options);
+  if (!strategies && !planning->has_vocabulary()) {
+    // Without its vocabulary the model did not build: plan with it, so that the error is the
+    // one a load would give.
+    auto with_vocabulary = PlanningFile::create(model.path, /*keep_vocabulary=*/true);
+    if (!with_vocabulary) return std::unexpected(with_vocabulary.error());
+    strategies = plan_strategies(*with_vocabulary, model, *recipe, plan, options);
   }
+  if (!strategies) return std::unexpected(strategies.error());
+  plan.strategies = std::move(*strategies);
   plan.plan_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return plan;

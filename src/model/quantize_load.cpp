@@ -14,20 +14,13 @@
 #include <map>
 #include <thread>
 
+#include "model/ggml_types.h"
 #include "model/gguf_file.h"
 #include "model/llama_log.h"
 
 namespace clinbench {
 
 namespace {
-
-ggml_type type_of(const std::string& name) {
-  for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
-    const char* n = ggml_type_name(static_cast<ggml_type>(t));
-    if (n != nullptr && name == n) return static_cast<ggml_type>(t);
-  }
-  return GGML_TYPE_COUNT;
-}
 
 // f32 staging per chunk (the f16 read and the quantized rows add half and a quarter of it):
 // 1 MiB per thread, at least 4 MiB. The staging counts in the peak RSS (a few percent of a 300M
@@ -80,7 +73,7 @@ void set_tensor(ggml_tensor* tensor, void* ud) {
     return;
   }
   const TensorInfo& src = *it->second;
-  const ggml_type src_type = type_of(src.type);
+  const ggml_type src_type = type_from_name(src.type).value_or(GGML_TYPE_COUNT);
   const ggml_type dst_type = tensor->type;
   const int64_t n_per_row = src.ne[0];
   const int64_t n_rows = src.ne[1] * src.ne[2] * src.ne[3];
@@ -179,7 +172,8 @@ Result<llama_model*> load_quantized_model(const ModelInfo& model,
   // The metadata llama.cpp builds the model from: the file's own, with the chosen types.
   for (const auto& c : choices) {
     if (c.type != c.source_type) {
-      gguf_set_tensor_type(file->gguf.get(), c.name.c_str(), type_of(c.type));
+      gguf_set_tensor_type(file->gguf.get(), c.name.c_str(),
+                           type_from_name(c.type).value_or(GGML_TYPE_COUNT));
     }
   }
   StreamState st;

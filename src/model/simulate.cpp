@@ -13,9 +13,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <vector>
+#include <functional>
+#include <utility>
 
-#include "model/gguf_file.h"
+#include "model/ggml_types.h"
 #include "model/llama_log.h"
 
 namespace clinbench {
@@ -55,22 +56,52 @@ bool drop_vocabulary(gguf_context* g) {
   return true;
 }
 
+// Builds a model with `build` (no_alloc), then a context; `name` is the file errors name.
+Result<Simulated> simulate_built(
+    const std::string& name, const SimulationShape& shape,
+    const std::function<llama_model*(const llama_model_params&)>& build) {
+  llama_model_params mp = llama_model_default_params();
+  mp.no_alloc = true;
+  mp.load_mode = LLAMA_LOAD_MODE_NONE;
+  mp.n_gpu_layers = shape.n_gpu_layers;
+  LogCapture capture;
+  llama_model_ptr model(build(mp));
+  if (!model) {
+    return make_error(ErrorCode::kCorrupt, fmt::format("{}: llama.cpp cannot build the model: {}",
+                                                       name, capture.errors()));
+  }
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = shape.n_ctx;
+  cp.n_batch = shape.n_batch;
+  cp.n_ubatch = std::min<uint32_t>(shape.n_batch, 512);
+  cp.n_seq_max = shape.n_seq;
+  cp.kv_unified = true;
+  llama_context_ptr ctx(llama_init_from_model(model.get(), cp));
+  if (!ctx) {
+    return make_error(ErrorCode::kInternal, fmt::format("{}: llama.cpp cannot build a context: {}",
+                                                        name, capture.errors()));
+  }
+  return memory_breakdown(ctx.get());
+}
+
 }  // namespace
 
-Result<PlanningFile> PlanningFile::create(const std::string& path) {
+Result<PlanningFile> PlanningFile::create(const std::string& path, bool keep_vocabulary) {
   auto file = open_gguf(path);
   if (!file) return std::unexpected(file.error());
-  gguf_context* g = file->gguf.get();
   PlanningFile out;
-  out.has_vocabulary_ = !drop_vocabulary(g);
+  out.source_ = path;
+  gguf_context* g = file->gguf.get();
+  out.has_vocabulary_ = keep_vocabulary || !drop_vocabulary(g);
   std::vector<char> meta(gguf_get_meta_size(g));
   gguf_get_meta_data(g, meta.data());
   const uint64_t data_bytes = file->file_size - file->data_offset;
-  out.fd_ = ::memfd_create("clinbench-plan", MFD_CLOEXEC);
+  out.meta_ = std::move(*file);
   auto fail = [&](const char* what) {
     return make_error(ErrorCode::kIo, fmt::format("{}: cannot write its planning copy ({}): {}",
                                                   path, what, std::strerror(errno)));
   };
+  out.fd_ = ::memfd_create("clinbench-plan", MFD_CLOEXEC);
   if (out.fd_ < 0) return fail("memfd_create");
   for (size_t done = 0; done < meta.size();) {
     const ssize_t n = ::write(out.fd_, meta.data() + done, meta.size() - done);
@@ -86,7 +117,9 @@ Result<PlanningFile> PlanningFile::create(const std::string& path) {
 }
 
 PlanningFile::PlanningFile(PlanningFile&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : source_(std::move(other.source_)),
+      meta_(std::move(other.meta_)),
+      fd_(std::exchange(other.fd_, -1)),
       path_(std::move(other.path_)),
       has_vocabulary_(other.has_vocabulary_) {}
 
@@ -94,30 +127,37 @@ PlanningFile::~PlanningFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Result<Simulated> PlanningFile::simulate(const SimulationShape& shape) const {
+  return simulate_built(source_, shape, [&](const llama_model_params& mp) {
+    return llama_model_load_from_file(path_.c_str(), mp);
+  });
+}
+
+Result<Simulated> PlanningFile::simulate_with_types(const std::vector<TensorChoice>& choices,
+                                                    const SimulationShape& shape) {
+  gguf_context* g = meta_.gguf.get();
+  for (const auto& c : choices) {
+    const auto type = type_from_name(c.type);
+    if (!type || gguf_find_tensor(g, c.name.c_str()) < 0) {
+      return make_error(ErrorCode::kInternal,
+                        fmt::format("{}: cannot plan tensor '{}' as {}", source_, c.name, c.type));
+    }
+    gguf_set_tensor_type(g, c.name.c_str(), *type);
+  }
+  return simulate_built(source_, shape, [&](const llama_model_params& mp) {
+    return llama_model_init_from_user(g, nullptr, nullptr, mp);
+  });
+}
+
 Result<Simulated> simulate(const std::string& path, const SimulationShape& shape) {
-  llama_model_params mp = llama_model_default_params();
-  mp.no_alloc = true;
-  mp.load_mode = LLAMA_LOAD_MODE_NONE;
-  mp.n_gpu_layers = shape.n_gpu_layers;
-  LogCapture capture;
-  llama_model_ptr model(llama_model_load_from_file(path.c_str(), mp));
-  if (!model) {
-    return make_error(ErrorCode::kCorrupt, fmt::format("{}: llama.cpp cannot build the model: {}",
-                                                       path, capture.errors()));
-  }
-  llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = shape.n_ctx;
-  cp.n_batch = shape.n_batch;
-  cp.n_ubatch = std::min<uint32_t>(shape.n_batch, 512);
-  cp.n_seq_max = shape.n_seq;
-  cp.kv_unified = true;
-  llama_context_ptr ctx(llama_init_from_model(model.get(), cp));
-  if (!ctx) {
-    return make_error(ErrorCode::kInternal, fmt::format("{}: llama.cpp cannot build a context: {}",
-                                                        path, capture.errors()));
-  }
+  return simulate_built(path, shape, [&](const llama_model_params& mp) {
+    return llama_model_load_from_file(path.c_str(), mp);
+  });
+}
+
+Simulated memory_breakdown(llama_context* ctx) {
   Simulated s;
-  for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx.get())) {
+  for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx)) {
     Bytes& b = in_host_memory(buft) ? s.host : s.device;
     b.weights += mb.model;
     b.kv += mb.context;

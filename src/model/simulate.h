@@ -4,10 +4,14 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "clinbench/error.h"
 #include "clinbench/plan.h"
+#include "clinbench/strategy.h"
 #include "model/gguf_file.h"
+
+struct llama_context;
 
 namespace clinbench {
 
@@ -23,24 +27,34 @@ struct SimulationShape {
   uint32_t n_seq = 1;
 };
 
-// A stand-in for a GGUF file to plan with: its metadata with the vocabulary left out (tokens,
-// scores, types and merges dropped, declared "no_vocab" of the same size) and a hole where its
-// tensor data was, in an anonymous in-memory file. llama.cpp loads it as it loads the file:
-// same tensors, shapes, placement and buffer types. Memory depends on the vocabulary's size
-// only, and its load (every token and merge hashed, then freed) is most of the time a
+// A GGUF file's stand-in to plan with: its metadata and a hole where its tensor data was, in an
+// anonymous in-memory file, by default with the vocabulary left out (tokens, scores, types and
+// merges dropped, declared "no_vocab" of the same size). llama.cpp builds the same tensors,
+// shapes, placement and buffers from it as from the file. Memory depends on the vocabulary's
+// size only, and its load (every token and merge hashed, then freed) is most of the time a
 // simulation of the real file takes: about 0.6 s of 0.7 s for a 262k vocabulary.
 class PlanningFile {
  public:
-  static Result<PlanningFile> create(const std::string& path);
+  static Result<PlanningFile> create(const std::string& path, bool keep_vocabulary = false);
   PlanningFile(PlanningFile&& other) noexcept;
   PlanningFile& operator=(PlanningFile&&) = delete;
   PlanningFile(const PlanningFile&) = delete;
   ~PlanningFile();
+
   const std::string& path() const { return path_; }  // /proc/self/fd/N
   bool has_vocabulary() const { return has_vocabulary_; }
 
+  // The model as llama.cpp loads the file.
+  Result<Simulated> simulate(const SimulationShape& shape) const;
+  // The model with each tensor in the type `choices` gives it, built as the quantize:*
+  // strategies build theirs (llama_model_init_from_user).
+  Result<Simulated> simulate_with_types(const std::vector<TensorChoice>& choices,
+                                        const SimulationShape& shape);
+
  private:
   PlanningFile() = default;
+  std::string source_;  // the real file, named in errors
+  GgufFile meta_;       // what the in-memory file holds
   int fd_ = -1;
   std::string path_;
   bool has_vocabulary_ = false;
@@ -48,5 +62,8 @@ class PlanningFile {
 
 // Builds the model in `path` and a context with no_alloc; sums llama.cpp's memory breakdown.
 Result<Simulated> simulate(const std::string& path, const SimulationShape& shape);
+
+// The bytes llama.cpp allocated for a context and its model, per side.
+Simulated memory_breakdown(llama_context* ctx);
 
 }  // namespace clinbench

@@ -1,3 +1,5 @@
+#include "clinbench/strategy.h"
+
 #include <fmt/format.h>
 #include <ggml.h>
 
@@ -6,7 +8,7 @@
 #include <regex>
 #include <sstream>
 
-#include "clinbench/strategy.h"
+#include "model/ggml_types.h"
 
 namespace clinbench {
 
@@ -30,16 +32,6 @@ constexpr std::array<StrategyName, 6> kStrategyNames = {{
 bool edge_layer(int layer, int n_layer) {
   if (n_layer <= 0 || layer < 0) return false;
   return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
-}
-
-std::optional<ggml_type> type_from_name(const std::string& name) {
-  for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
-    const char* n = ggml_type_name(static_cast<ggml_type>(t));
-    if (n != nullptr && name == n && ggml_blck_size(static_cast<ggml_type>(t)) > 0) {
-      return static_cast<ggml_type>(t);
-    }
-  }
-  return std::nullopt;
 }
 
 std::string symbolic_type(const std::string& sym, Strategy s, const std::string& source) {
@@ -69,6 +61,16 @@ bool quantizable(const TensorInfo& t) {
 }
 
 }  // namespace
+
+std::optional<ggml_type> type_from_name(const std::string& name) {
+  for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
+    const char* n = ggml_type_name(static_cast<ggml_type>(t));
+    if (n != nullptr && name == n && ggml_blck_size(static_cast<ggml_type>(t)) > 0) {
+      return static_cast<ggml_type>(t);
+    }
+  }
+  return std::nullopt;
+}
 
 const char* to_string(Strategy s) {
   for (const auto& e : kStrategyNames) {

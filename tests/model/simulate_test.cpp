@@ -6,6 +6,7 @@
 #include <gguf.h>
 #include <gtest/gtest.h>
 
+#include "clinbench/load.h"
 #include "model/gguf_file.h"
 #include "test_util.h"
 
@@ -77,6 +78,54 @@ TEST(SimulateWithoutVocabulary, KeepsAVocabularyWhoseDeclaredSizeDiffers) {
   auto copy = open_gguf(planning->path());
   ASSERT_TRUE(copy) << copy.error().message;
   EXPECT_GE(gguf_find_key(copy->gguf.get(), "tokenizer.ggml.tokens"), 0);
+}
+
+}  // namespace
+}  // namespace clinbench
+
+namespace clinbench {
+namespace {
+
+// The plan against what llama.cpp then allocated, strategy by strategy: weights, KV cache and
+// compute buffers on the host (no accelerator in CI).
+TEST(SimulateWithoutVocabulary, PlanEqualsWhatEachStrategyAllocated) {
+  struct Case {
+    std::string path;
+    std::vector<std::string> strategies;
+  };
+  const std::vector<Case> cases = {
+      {testing::stories_model(), {"native", "quantize:q8", "quantize:q4", "offload", "cpu"}},
+      // Tied output heads: the embedding matrix is held once, also when quantized.
+      {testing::synthetic_model("gemma2", "f16"), {"native", "quantize:q8", "quantize:q4"}},
+      {testing::synthetic_model("qwen2", "f16"), {"quantize:q8"}},
+      {testing::synthetic_model("llama", "q4_0"), {"native"}},
+  };
+  for (const auto& c : cases) {
+    for (const auto& s : c.strategies) {
+      LoadOptions o;
+      o.strategy = s;
+      o.hash = false;
+      o.n_ctx = 256;
+      o.warmup.enabled = false;
+      auto log = run_load_chain(c.path, o);
+      ASSERT_TRUE(log) << log.error().message;
+      const std::string what = c.path + " " + s;
+      ASSERT_TRUE(log->succeeded.has_value()) << what << "\n" << format_attempt_log(*log);
+      const Attempt& a = log->attempts[*log->succeeded];
+      ASSERT_TRUE(a.allocated_host && a.allocated_device) << what;
+      if (a.placement.load_mode == "mmap") {
+        // A mapped file counts from its first tensor to its last, so tensors held in another
+        // buffer (repacked q4_0 rows) but lying in between count a second time: within 1%.
+        EXPECT_GE(a.allocated_host->weights, a.projected_host.weights) << what;
+        EXPECT_LE(a.allocated_host->weights, a.projected_host.weights * 101 / 100) << what;
+      } else {
+        EXPECT_EQ(a.allocated_host->weights, a.projected_host.weights) << what;
+      }
+      EXPECT_EQ(a.allocated_host->kv, a.projected_host.kv) << what;
+      EXPECT_EQ(a.allocated_host->compute, a.projected_host.compute) << what;
+      EXPECT_EQ(a.allocated_device->total(), 0u) << what;
+    }
+  }
 }
 
 }  // namespace

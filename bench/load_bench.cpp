@@ -32,6 +32,7 @@
 #include "clinbench/synth.h"
 #include "clinbench/units.h"
 #include "clinbench/worker.h"
+#include "util/subprocess.h"
 
 using namespace clinbench;
 using nlohmann::json;
@@ -187,7 +188,7 @@ double run_llama_quantize(const std::string& model, const std::string& ftype, in
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "__worker") return worker_main(argc, argv);
+  if (auto rc = run_child_command(argc, argv)) return *rc;
   if (argc == 5 && std::string(argv[1]) == "__peer_load") {
     return peer_load_main(argv[2], std::atoi(argv[3]), static_cast<uint32_t>(std::atoi(argv[4])));
   }
@@ -276,6 +277,30 @@ int main(int argc, char** argv) {
     result["plan_ms"][label] = median(ms);
     fmt::print("plan {:<18} {:8.1f} ms (median of {}; includes reading metadata)\n", label,
                median(ms), reps);
+    // The peer: llama.cpp's own memory fit of the same file at the same context
+    // (llama-fit-params, one simulation), against `clinbench inspect --no-hash` (model facts and
+    // every strategy's plan), each a fresh process timed from start to exit.
+    std::vector<double> ours, peer;
+    for (int r = 0; r < reps; ++r) {
+      auto a = run_child(
+          {.argv = {CLINBENCH_BINARY, "inspect", "--no-hash", "--json", "--ctx", "4096", path},
+           .stderr_path = "/dev/null"});
+      auto b = run_child({.argv = {std::string(CLINBENCH_LLAMA_BIN) + "/llama-fit-params", "-m",
+                                   path, "-c", "4096"},
+                          .stderr_path = "/dev/null"});
+      if (!a || !b || a->exit_code != 0 || b->exit_code != 0) {
+        std::cerr << "inspect or llama-fit-params failed on " << path << "\n";
+        return 1;
+      }
+      ours.push_back(a->wall_ms);
+      peer.push_back(b->wall_ms);
+    }
+    result["inspect_process_ms"][label] = median(ours);
+    result["llama_fit_params_process_ms"][label] = median(peer);
+    fmt::print(
+        "     {:<18} clinbench inspect {:7.1f} ms, llama-fit-params {:7.1f} ms: {:.2f}x "
+        "(processes, start to exit)\n",
+        label, median(ours), median(peer), median(ours) / median(peer));
   }
 
   auto info = read_model_info(model, {.hash = false});

@@ -121,7 +121,7 @@ std::vector<int> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   // The in-process run's loading attempts re-execute this program as their worker.
-  if (argc >= 2 && std::string(argv[1]) == "__worker") return worker_main(argc, argv);
+  if (auto rc = run_child_command(argc, argv)) return *rc;
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

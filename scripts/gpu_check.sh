@@ -19,9 +19,10 @@
 #      memory.used every 100 ms alongside, to check each attempt's peak_device_bytes
 #   4. decode tokens/s of `clinbench run` (greedy, 128 tokens, one item at a time, all layers on
 #      the GPU) against llama-bench tg128 on the same file at the items' prompt depth, q4_0 and F16
-# Output ($OUT, else out/gpu-check): gpu_check.log, cuda_build.log, summary.json, summary.txt,
-# chain.json (the attempt logs), llama_bench.json, smi.csv, samples.jsonl (the q4_0 run's items):
-# 8 files, the most the device tool brings back.
+# Output ($OUT, else out/gpu-check): gpu_check.log (ends with the summary), cuda_build.log,
+# summary.json, chain.json (the attempt logs), llama_bench.json, smi.csv, smi_apps.csv (device
+# memory per process), samples.jsonl (the q4_0 run's items): 8 files, the most the device tool
+# brings back.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -73,7 +74,15 @@ if [ $DRY = 0 ]; then
   nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 100 \
     > "$O/smi.csv" &
   SMI=$!
-  trap 'kill $SMI 2>/dev/null' EXIT
+  # Which processes hold device memory, every 200 ms: the supervisor should never be one.
+  ( while :; do
+      t=$(date +%s.%N)
+      nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null |
+        sed "s/^/$t, /"
+      sleep 0.2
+    done ) > "$O/smi_apps.csv" &
+  APPS=$!
+  trap 'kill $SMI $APPS 2>/dev/null' EXIT
   PRESET=llama3-8b
   VOCAB="$B/vocab/ggml-vocab-llama-bpe.gguf"
   BUDGETS=("auto 16GiB" "native 16GiB --attempt-all" "auto 7GiB --recipe $W/fast-q4.txt"
@@ -152,5 +161,6 @@ python3 -c 'import json,sys; print(json.dumps([r for part in json.load(open(sys.
 
 # Summary.
 step "summary"
-python3 "$root/scripts/gpu_check_summary.py" --work "$W" --out "$O" | tee "$O/summary.txt"
+# The summary's text ends gpu_check.log; a copy stays in $W (the device tool brings back 8 files).
+python3 "$root/scripts/gpu_check_summary.py" --work "$W" --out "$O" | tee "$W/summary.txt"
 exit 0

@@ -42,6 +42,29 @@ def smi_samples(path):
     return rows
 
 
+def smi_apps(path):
+    """{epoch: {pid: used_bytes}} from the sampler's "EPOCH, PID, MiB" lines (gpu_check.sh)."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        try:
+            ts, pid, used = [x.strip() for x in line.split(",")]
+            out.setdefault(float(ts), {})[int(pid)] = int(used) << 20
+        except ValueError:
+            continue
+    return out
+
+
+def holders_in_window(apps, window):
+    """Most processes holding device memory at one sample inside the window; None if no sample."""
+    lo, hi = window
+    if lo is None or hi is None:
+        return None
+    counts = [sum(1 for u in pids.values() if u > 0) for t, pids in apps.items() if lo <= t <= hi]
+    return max(counts) if counts else None
+
+
 def smi_window(samples, window):
     """Largest memory.used in the window minus the last sample before it."""
     lo, hi = window
@@ -62,6 +85,7 @@ def main():
     a = ap.parse_args()
     m = marks(a.work)
     smi = smi_samples(os.path.join(a.out, "smi.csv"))
+    apps = smi_apps(os.path.join(a.out, "smi_apps.csv"))
     summary = {"chain": [], "throughput": [], "expectations": []}
 
     def expect(what, ok, detail=""):
@@ -103,6 +127,11 @@ def main():
                                  "smi_peak_delta_bytes": smi_delta, "attempts": rows,
                                  "accelerator": log.get("accelerator")})
         ok = [r for r in rows if r["outcome"] == "ok"]
+        holders = holders_in_window(apps, m.get(c["check"], (None, None)))
+        if holders is not None:
+            # The supervisor plans in a child and never opens the device: one holder at a time.
+            expect(f"{c['check']}: one process at a time holds device memory (a child, never "
+                   "the supervisor)", holders <= 1, f"at most {holders} at one sample")
         budgeted = "@-" not in c["check"]
         for r in ok:
             if budgeted and r["peak_device_bytes"] is not None:

@@ -1,5 +1,5 @@
-// Test runner. Like the clinbench binary, it doubles as the loading chain's worker process
-// (`clinbench_tests __worker SPEC`), so chain tests run their workers from this binary.
+// Test runner. Like the clinbench binary, it doubles as the loading chain's child processes
+// (`clinbench_tests __worker SPEC`, `__plan SPEC`), so chain tests run them from this binary.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -7,7 +7,7 @@
 #include "clinbench/worker.h"
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "__worker") return clinbench::worker_main(argc, argv);
+  if (auto rc = clinbench::run_child_command(argc, argv)) return *rc;
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

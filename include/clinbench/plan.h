@@ -77,8 +77,14 @@ const StrategyPlan* find_plan(const Plan& plan, Strategy s);
 namespace clinbench {
 
 nlohmann::json to_json(const Bytes& bytes);  // weights, kv, compute, overhead, total
+nlohmann::json to_json(const Accelerator& acc);
 nlohmann::json to_json(const ModelInfo& info);
 nlohmann::json to_json(const Plan& plan);
+// Readers of the forms above. They throw nlohmann::json::exception on a field of the wrong
+// type; plan_from_json turns that, and an unknown strategy, into an error.
+Bytes bytes_from_json(const nlohmann::json& j);
+Accelerator accelerator_from_json(const nlohmann::json& j);
+Result<Plan> plan_from_json(const nlohmann::json& j);
 // Human-readable inspect report: model facts, type histogram and the plan table.
 std::string format_inspect(const ModelInfo& info, const Plan& plan);
 

@@ -6,7 +6,7 @@
 #include "clinbench/worker.h"
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "__worker") return clinbench::worker_main(argc, argv);
+  if (auto rc = clinbench::run_child_command(argc, argv)) return *rc;
 
   CLI::App app{
       "clinbench: evaluate large language models on clinical question sets, on the hardware "

@@ -11,15 +11,6 @@ using nlohmann::json;
 
 namespace {
 
-Bytes bytes_from(const json& j) {
-  Bytes b;
-  b.weights = j.value("weights", uint64_t{0});
-  b.kv = j.value("kv", uint64_t{0});
-  b.compute = j.value("compute", uint64_t{0});
-  b.overhead = j.value("overhead", uint64_t{0});
-  return b;
-}
-
 template <typename T>
 json opt(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
@@ -139,18 +130,13 @@ json to_json(const AttemptLog& log) {
           {"architecture", log.architecture},
           {"requested", log.requested},
           {"n_ctx", log.n_ctx},
-          {"accelerator",
-           {{"present", log.accelerator.present},
-            {"name", log.accelerator.name},
-            {"description", log.accelerator.description},
-            {"total", log.accelerator.total},
-            {"free", log.accelerator.free}}},
+          {"accelerator", to_json(log.accelerator)},
           {"plan_ms", log.plan_ms},
           {"started_at", log.started_at},
           {"wall_ms", log.wall_ms},
           {"succeeded", log.succeeded ? json(*log.succeeded) : json(nullptr)},
-          {"strategy", log.succeeded ? json(to_string(log.attempts[*log.succeeded].strategy))
-                                     : json(nullptr)},
+          {"strategy",
+           log.succeeded ? json(to_string(log.attempts[*log.succeeded].strategy)) : json(nullptr)},
           {"attempts", attempts}};
 }
 
@@ -168,12 +154,7 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
     log.architecture = j.value("architecture", "");
     log.requested = j.value("requested", "");
     log.n_ctx = j.value("n_ctx", 0u);
-    const auto& acc = j.at("accelerator");
-    log.accelerator.present = acc.value("present", false);
-    log.accelerator.name = acc.value("name", "");
-    log.accelerator.description = acc.value("description", "");
-    log.accelerator.total = acc.value("total", uint64_t{0});
-    log.accelerator.free = acc.value("free", uint64_t{0});
+    log.accelerator = accelerator_from_json(j.at("accelerator"));
     log.plan_ms = j.value("plan_ms", 0.0);
     log.started_at = j.value("started_at", "");
     log.wall_ms = j.value("wall_ms", 0.0);
@@ -199,15 +180,15 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
       a.reason = ja.value("reason", "");
       a.isolation = ja.value("isolation", "process") == "none" ? Isolation::kNone
                                                               : Isolation::kProcess;
-      a.projected_host = bytes_from(ja.at("projected").at("host"));
-      a.projected_device = bytes_from(ja.at("projected").at("device"));
+      a.projected_host = bytes_from_json(ja.at("projected").at("host"));
+      a.projected_device = bytes_from_json(ja.at("projected").at("device"));
       a.available_host = ja.at("available").value("host", uint64_t{0});
       a.available_device = ja.at("available").value("device", uint64_t{0});
       a.peak_rss_bytes = opt_from<uint64_t>(ja, "peak_rss_bytes");
       a.peak_device_bytes = opt_from<uint64_t>(ja, "peak_device_bytes");
       if (auto it = ja.find("allocated"); it != ja.end() && !it->is_null()) {
-        a.allocated_host = bytes_from(it->at("host"));
-        a.allocated_device = bytes_from(it->at("device"));
+        a.allocated_host = bytes_from_json(it->at("host"));
+        a.allocated_device = bytes_from_json(it->at("device"));
       }
       a.device_withheld_bytes = opt_from<uint64_t>(ja, "device_withheld_bytes");
       a.host_limit = opt_from<std::string>(ja, "host_limit").value_or("");

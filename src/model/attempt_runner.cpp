@@ -20,6 +20,7 @@
 #include "model/quantize_load.h"
 #include "model/simulate.h"
 #include "model/warmup.h"
+#include "util/test_crash.h"
 
 namespace clinbench {
 
@@ -29,20 +30,6 @@ uint64_t device_free(ggml_backend_dev_t dev) {
   size_t free = 0, total = 0;
   ggml_backend_dev_memory(dev, &free, &total);
   return free;
-}
-
-void test_crash_hook(const AttemptSpec& spec) {
-  // CLINBENCH_TEST_CRASH="<strategy>=<segv|abort|exit>": a test hook that makes the worker for
-  // that strategy die the given way, to prove the supervisor survives it.
-  const char* v = std::getenv("CLINBENCH_TEST_CRASH");
-  if (v == nullptr) return;
-  const std::string s = v;
-  const auto eq = s.find('=');
-  if (eq == std::string::npos || s.substr(0, eq) != to_string(spec.strategy)) return;
-  const std::string how = s.substr(eq + 1);
-  if (how == "segv") std::raise(SIGSEGV);
-  if (how == "abort") std::abort();
-  if (how == "exit") std::_Exit(3);
 }
 
 }  // namespace
@@ -97,7 +84,7 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   a.strategy = spec.strategy;
   a.recipe = is_quantize(spec.strategy) ? spec.recipe : "";
   a.outcome = Outcome::kFailed;
-  test_crash_hook(spec);
+  test_crash_hook(to_string(spec.strategy));
 
   const int n_threads = spec.n_threads > 0
                             ? spec.n_threads

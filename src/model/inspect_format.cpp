@@ -14,6 +14,63 @@ json to_json(const Bytes& b) {
           {"overhead", b.overhead}, {"total", b.total()}};
 }
 
+json to_json(const Accelerator& acc) {
+  return {{"present", acc.present},
+          {"name", acc.name},
+          {"description", acc.description},
+          {"total", acc.total},
+          {"free", acc.free}};
+}
+
+Bytes bytes_from_json(const json& j) {
+  Bytes b;
+  b.weights = j.value("weights", uint64_t{0});
+  b.kv = j.value("kv", uint64_t{0});
+  b.compute = j.value("compute", uint64_t{0});
+  b.overhead = j.value("overhead", uint64_t{0});
+  return b;
+}
+
+Accelerator accelerator_from_json(const json& j) {
+  Accelerator acc;
+  acc.present = j.value("present", false);
+  acc.name = j.value("name", "");
+  acc.description = j.value("description", "");
+  acc.total = j.value("total", uint64_t{0});
+  acc.free = j.value("free", uint64_t{0});
+  return acc;
+}
+
+Result<Plan> plan_from_json(const json& j) {
+  try {
+    Plan plan;
+    plan.n_ctx = j.at("n_ctx").get<uint32_t>();
+    plan.plan_ms = j.value("plan_ms", 0.0);
+    plan.accelerator = accelerator_from_json(j.at("accelerator"));
+    for (const auto& s : j.at("strategies")) {
+      StrategyPlan p;
+      const auto name = s.at("strategy").get<std::string>();
+      auto strategy = strategy_from_string(name);
+      if (!strategy) {
+        return make_error(ErrorCode::kCorrupt, fmt::format("plan: unknown strategy '{}'", name));
+      }
+      p.strategy = *strategy;
+      p.recipe = s.at("recipe").is_null() ? "" : s.at("recipe").get<std::string>();
+      p.applicable = s.at("applicable").get<bool>();
+      p.reason = s.value("reason", "");
+      p.host = bytes_from_json(s.at("host"));
+      p.device = bytes_from_json(s.at("device"));
+      p.n_gpu_layers = s.at("n_gpu_layers").get<int>();
+      p.n_layers = s.at("n_layers").get<int>();
+      p.weight_bytes = s.at("weight_bytes").get<uint64_t>();
+      plan.strategies.push_back(std::move(p));
+    }
+    return plan;
+  } catch (const json::exception& e) {
+    return make_error(ErrorCode::kCorrupt, fmt::format("plan: {}", e.what()));
+  }
+}
+
 json to_json(const ModelInfo& info) {
   json hist = json::array();
   for (const auto& t : info.type_histogram) {
@@ -57,12 +114,7 @@ json to_json(const Plan& plan) {
   }
   return {{"n_ctx", plan.n_ctx},
           {"plan_ms", plan.plan_ms},
-          {"accelerator",
-           {{"present", plan.accelerator.present},
-            {"name", plan.accelerator.name},
-            {"description", plan.accelerator.description},
-            {"total", plan.accelerator.total},
-            {"free", plan.accelerator.free}}},
+          {"accelerator", to_json(plan.accelerator)},
           {"strategies", strategies}};
 }
 

@@ -15,6 +15,7 @@
 #include "clinbench/model_info.h"
 #include "clinbench/units.h"
 #include "model/attempt_runner.h"
+#include "model/plan_child.h"
 #include "run/eval_task.h"
 #include "util/subprocess.h"
 
@@ -37,11 +38,6 @@ std::string iso_now() {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
 }
 
 uint64_t read_status_kb(const char* key) {
@@ -210,7 +206,10 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   po.n_batch = o.n_batch;
   po.recipe = o.recipe;
   po.device_budget = o.device_budget;
-  auto plan = plan_model(*info, po);
+  // With worker processes the plan is built in one too, so that this process never opens the
+  // accelerator (model/plan_child.h).
+  auto plan =
+      o.isolation == Isolation::kProcess ? plan_model_in_child(*info, po) : plan_model(*info, po);
   if (!plan) return std::unexpected(plan.error());
 
   AttemptLog log;

@@ -9,6 +9,7 @@
 
 #include "clinbench/worker.h"
 #include "model/attempt_runner.h"
+#include "model/plan_child.h"
 #include "run/eval_task.h"
 
 namespace clinbench {
@@ -44,6 +45,14 @@ int worker_main(int argc, char** argv) {
   write_line("attempt", to_json(a));
   ::close(3);
   return a.outcome == Outcome::kOk ? 0 : 1;
+}
+
+std::optional<int> run_child_command(int argc, char** argv) {
+  if (argc < 2) return std::nullopt;
+  const std::string command = argv[1];
+  if (command == "__worker") return worker_main(argc, argv);
+  if (command == "__plan") return plan_child_main(argc, argv);
+  return std::nullopt;
 }
 
 }  // namespace clinbench

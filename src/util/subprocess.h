@@ -43,6 +43,9 @@ struct ChildResult {
 // and the address-space limit. Errors only when the child cannot be started.
 Result<ChildResult> run_child(const SpawnOptions& options);
 
+// "SIGSEGV", "SIGKILL", ...; "signal N" for one without a name.
+std::string signal_name(int sig);
+
 // Path of the running executable (/proc/self/exe).
 std::string self_executable();
 

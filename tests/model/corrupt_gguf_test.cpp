@@ -110,6 +110,14 @@ TEST(CorruptGguf, EveryVariantGivesOneClearErrorAndNoCrash) {
     testing::write_file(path, var.bytes);
     CommandResult r = testing::run_command({testing::clinbench_binary(), "inspect", "--no-hash", path});
     EXPECT_EQ(r.signal, 0) << var.name << " crashed clinbench: " << r.err;
+    // `load` plans in a child process: the same one-line error comes back through it.
+    CommandResult l = testing::run_command(
+        {testing::clinbench_binary(), "load", "--no-hash", "--ctx", "256", path});
+    EXPECT_EQ(l.signal, 0) << var.name << " crashed clinbench load: " << l.err;
+    if (r.exit_code != 0) {
+      EXPECT_EQ(l.exit_code, r.exit_code) << var.name << ": " << l.err;
+      EXPECT_EQ(l.err, r.err) << var.name;
+    }
     if (r.exit_code == 0) {
       EXPECT_FALSE(var.must_fail) << var.name << " was accepted";
       continue;

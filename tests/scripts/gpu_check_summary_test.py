@@ -48,6 +48,12 @@ def write_case(d, good):
         for k, used in enumerate([1024, 1024, 4096, 10240, 2048, 1024]):
             ts = datetime.datetime.fromtimestamp(t0 + k).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
             s.write(f"{ts}, {used}\n")
+    # nvidia-smi's compute processes: the worker alone, or (bad) the supervisor beside it.
+    with open(os.path.join(d, "smi_apps.csv"), "w") as s:
+        for k in range(1, 6):
+            s.write(f"{t0 + k}, 4242, 9000\n")
+            if not good and k == 3:
+                s.write(f"{t0 + k}, 4200, 500\n")
     bench = []
     for t, tg in (("q4_0", 200.0), ("f16", 100.0)):
         run = os.path.join(d, f"run-{t}")
@@ -78,7 +84,7 @@ def main():
         good, text = run(good_dir)
         failed = [e["what"] for e in good["expectations"] if not e["pass"]]
         assert not failed, f"a good run fails: {failed}\n{text}"
-        assert len(good["expectations"]) >= 8, good["expectations"]
+        assert len(good["expectations"]) >= 9, good["expectations"]
         auto = good["chain"][0]
         assert auto["smi_peak_delta_bytes"] == (10240 - 1024) << 20, auto
         thr = {(r["type"], r["measure"].split(" vs ")[1]): r for r in good["throughput"]}
@@ -92,7 +98,9 @@ def main():
         for want in ("auto@16GiB: quantize:q8 peak device within the budget",
                      "native@16GiB --attempt-all: the plan's verdict holds on the device",
                      "offload@8GiB: some layers on the device, not all",
-                     "q4_0: llama-bench ran with every layer on the device"):
+                     "q4_0: llama-bench ran with every layer on the device",
+                     "auto@16GiB: one process at a time holds device memory (a child, never "
+                     "the supervisor)"):
             assert want in failed, f"{want!r} not failed: {sorted(failed)}\n{text}"
     # Broken inputs: a clear error naming the file, no traceback.
     with tempfile.TemporaryDirectory() as empty:

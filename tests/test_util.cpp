@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +13,13 @@
 #include <stdexcept>
 
 namespace clinbench::testing {
+
+void expect_same_bytes(const Bytes& a, const Bytes& b, const std::string& what) {
+  EXPECT_EQ(a.weights, b.weights) << what << ": weights";
+  EXPECT_EQ(a.kv, b.kv) << what << ": kv";
+  EXPECT_EQ(a.compute, b.compute) << what << ": compute";
+  EXPECT_EQ(a.overhead, b.overhead) << what << ": overhead";
+}
 
 std::string stories_model() { return std::string(CLINBENCH_SHARED_DIR) + "/models/stories260K.gguf"; }
 std::string clinbench_binary() { return CLINBENCH_BINARY; }

@@ -5,7 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "clinbench/plan.h"
+
 namespace clinbench::testing {
+
+// EXPECTs each field of two byte breakdowns equal, naming `what` on a difference.
+void expect_same_bytes(const Bytes& a, const Bytes& b, const std::string& what);
 
 // ../shared/models/stories260K.gguf (the real trained tiny Llama).
 std::string stories_model();

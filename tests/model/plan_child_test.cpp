@@ -13,13 +13,6 @@
 namespace clinbench {
 namespace {
 
-void expect_equal(const Bytes& a, const Bytes& b, const std::string& what) {
-  EXPECT_EQ(a.weights, b.weights) << what;
-  EXPECT_EQ(a.kv, b.kv) << what;
-  EXPECT_EQ(a.compute, b.compute) << what;
-  EXPECT_EQ(a.overhead, b.overhead) << what;
-}
-
 TEST(LoadChainPlanChild, EqualsThePlanBuiltInProcess) {
   for (const auto& path : {testing::stories_model(), testing::synthetic_model("gemma2", "f16")}) {
     auto info = read_model_info(path, {.hash = false});
@@ -46,8 +39,8 @@ TEST(LoadChainPlanChild, EqualsThePlanBuiltInProcess) {
       EXPECT_EQ(a.n_gpu_layers, b.n_gpu_layers) << what;
       EXPECT_EQ(a.n_layers, b.n_layers) << what;
       EXPECT_EQ(a.weight_bytes, b.weight_bytes) << what;
-      expect_equal(a.host, b.host, what + " host");
-      expect_equal(a.device, b.device, what + " device");
+      testing::expect_same_bytes(a.host, b.host, what + " host");
+      testing::expect_same_bytes(a.device, b.device, what + " device");
     }
   }
 }

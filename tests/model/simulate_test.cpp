@@ -13,12 +13,6 @@
 namespace clinbench {
 namespace {
 
-void expect_equal(const Bytes& a, const Bytes& b, const std::string& what) {
-  EXPECT_EQ(a.weights, b.weights) << what;
-  EXPECT_EQ(a.kv, b.kv) << what;
-  EXPECT_EQ(a.compute, b.compute) << what;
-}
-
 TEST(SimulateWithoutVocabulary, EqualsTheFileSimulation) {
   const std::vector<std::string> models = {
       testing::stories_model(),                   // SPM vocabulary, f32
@@ -43,8 +37,8 @@ TEST(SimulateWithoutVocabulary, EqualsTheFileSimulation) {
         ASSERT_TRUE(file) << file.error().message;
         const std::string what =
             path + " ngl " + std::to_string(ngl) + " seq " + std::to_string(n_seq);
-        expect_equal(stripped->host, file->host, what + " host");
-        expect_equal(stripped->device, file->device, what + " device");
+        testing::expect_same_bytes(stripped->host, file->host, what + " host");
+        testing::expect_same_bytes(stripped->device, file->device, what + " device");
         EXPECT_GT(file->host.weights + file->device.weights, 0u) << what;
       }
     }

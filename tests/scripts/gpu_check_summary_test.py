@@ -26,7 +26,9 @@ def attempt(strategy, outcome, proj_dev, avail_dev, peak_dev, ngl, nl=32, withhe
 
 def write_case(d, good):
     chain = [
-        {"check": "auto@16GiB", "exit_code": 0, "log": {"attempts": [
+        {"check": "auto@16GiB", "exit_code": 0, "log": {
+            "plan_ms": 120.0 if good else 1500.0, "accelerator": {"present": True},
+            "attempts": [
             attempt("native", "skipped", 17 * GIB, 16 * GIB, None, 32),
             attempt("quantize:q8", "ok", 9 * GIB, 16 * GIB,
                     (9 if good else 17) * GIB, 32, withheld=120 * GIB)]}},
@@ -84,7 +86,7 @@ def main():
         good, text = run(good_dir)
         failed = [e["what"] for e in good["expectations"] if not e["pass"]]
         assert not failed, f"a good run fails: {failed}\n{text}"
-        assert len(good["expectations"]) >= 9, good["expectations"]
+        assert len(good["expectations"]) >= 10, good["expectations"]
         auto = good["chain"][0]
         assert auto["smi_peak_delta_bytes"] == (10240 - 1024) << 20, auto
         thr = {(r["type"], r["measure"].split(" vs ")[1]): r for r in good["throughput"]}
@@ -100,7 +102,8 @@ def main():
                      "offload@8GiB: some layers on the device, not all",
                      "q4_0: llama-bench ran with every layer on the device",
                      "auto@16GiB: one process at a time holds device memory (a child, never "
-                     "the supervisor)"):
+                     "the supervisor)",
+                     "auto@16GiB: plan under 1 s with the accelerator"):
             assert want in failed, f"{want!r} not failed: {sorted(failed)}\n{text}"
     # Broken inputs: a clear error naming the file, no traceback.
     with tempfile.TemporaryDirectory() as empty:

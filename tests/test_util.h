@@ -40,7 +40,7 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs argv (no shell), capturing stdout and stderr.
+// Runs argv (no shell; argv[0] is looked up on PATH), capturing stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv);
 
 std::string read_file(const std::string& path);

@@ -29,6 +29,7 @@ struct ModelConfig {
   std::string base_url;              // the API root, e.g. "http://127.0.0.1:8080/v1"
   std::string api_model;             // "model" of each request; "": the first the server lists
   std::string api_key_env;           // environment variable holding the API key; "": no key
+  std::string ca_cert;               // PEM file of the CAs to trust for https; "": the system's
   int in_flight = 4;                 // requests in flight at once
   double timeout_s = 600;            // per request, connection to last byte
   int retries = 5;                   // retries of a request (connection errors, 429, 5xx)

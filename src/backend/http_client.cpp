@@ -81,9 +81,11 @@ struct HttpClient::Pool {
   std::mt19937_64 rng{std::random_device{}()};
 };
 
-HttpClient::HttpClient(BaseUrl base_url, std::string api_key, double timeout_s, RetryPolicy policy)
+HttpClient::HttpClient(BaseUrl base_url, std::string api_key, double timeout_s, RetryPolicy policy,
+                       std::string ca_cert)
     : base_(std::move(base_url)),
       api_key_(std::move(api_key)),
+      ca_cert_(std::move(ca_cert)),
       timeout_s_(timeout_s),
       policy_(policy),
       pool_(std::make_unique<Pool>()) {}
@@ -111,6 +113,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
       client->set_write_timeout(secs, usecs);
       client->set_keep_alive(true);
       if (!api_key_.empty()) client->set_bearer_token_auth(api_key_);
+      client->enable_server_certificate_verification(true);
+      if (!ca_cert_.empty()) client->set_ca_cert_path(ca_cert_);
     }
     if (request.on_try) request.on_try();
 
@@ -156,6 +160,20 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
       }
       if (err == httplib::Error::Canceled && out.status / 100 == 2) {
         return make_error(ErrorCode::kInternal, fmt::format("{}: the answer was rejected", where));
+      }
+      if (err == httplib::Error::SSLServerVerification) {
+        // Permanent: another try meets the same certificate.
+        return make_error(ErrorCode::kIo,
+                          fmt::format("{}: the server's TLS certificate could not be verified "
+                                      "(not signed by a trusted CA, or not for this host): trust "
+                                      "its CA with the model's ca_cert (a PEM file)",
+                                      where));
+      }
+      if (err == httplib::Error::SSLConnection) {
+        return make_error(ErrorCode::kIo,
+                          fmt::format("{}: the TLS handshake failed (does the server speak "
+                                      "https on this port?)",
+                                      where));
       }
       last_error = httplib::to_string(err);
       retry = true;

@@ -63,8 +63,11 @@ struct HttpResponse {
 
 class HttpClient {
  public:
-  // REQUIRES: base_url parsed by parse_base_url. timeout_s > 0.
-  HttpClient(BaseUrl base_url, std::string api_key, double timeout_s, RetryPolicy policy);
+  // REQUIRES: base_url parsed by parse_base_url. timeout_s > 0. For https, the server's
+  // certificate is verified (chain and host name) against `ca_cert` (a PEM file), or the
+  // system's CAs when it is "" (OpenSSL's defaults: SSL_CERT_FILE and SSL_CERT_DIR apply).
+  HttpClient(BaseUrl base_url, std::string api_key, double timeout_s, RetryPolicy policy,
+             std::string ca_cert = "");
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -81,6 +84,7 @@ class HttpClient {
   struct Pool;
   BaseUrl base_;
   std::string api_key_;
+  std::string ca_cert_;
   double timeout_s_;
   RetryPolicy policy_;
   std::unique_ptr<Pool> pool_;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -23,10 +24,19 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 Result<std::unique_ptr<HttpClient>> make_client(const OpenAIOptions& o) {
   auto base = parse_base_url(o.base_url);
   if (!base) return std::unexpected(base.error());
+  if (!o.ca_cert.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(o.ca_cert, ec)) {
+      return make_error(ErrorCode::kNotFound,
+                        fmt::format("ca_cert '{}': no such file (the PEM file of the CAs to "
+                                    "trust for {})",
+                                    o.ca_cert, o.base_url));
+    }
+  }
   RetryPolicy policy;
   policy.retries = o.retries;
   policy.initial_s = o.retry_backoff_s;
-  return std::make_unique<HttpClient>(*base, o.api_key, o.timeout_s, policy);
+  return std::make_unique<HttpClient>(*base, o.api_key, o.timeout_s, policy, o.ca_cert);
 }
 
 class OpenAIBackend final : public Backend {

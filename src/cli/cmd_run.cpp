@@ -75,7 +75,7 @@ Command run_command() {
           [](CLI::App* sub) -> std::function<int()> {
             struct Opts {
               std::string config, model, dataset, out, scoring, strategy, shard, isolation;
-              std::string base_url, api_model;
+              std::string base_url, api_model, ca_cert;
               std::optional<int> in_flight;
               std::optional<size_t> limit;
               std::optional<int> max_tokens;
@@ -93,6 +93,9 @@ Command run_command() {
             sub->add_option("--api-model", o->api_model,
                             "short form: the served model's name (default: the first the "
                             "server lists)");
+            sub->add_option("--ca-cert", o->ca_cert,
+                            "PEM file of the CAs to trust for models served over https "
+                            "(default: the system's)");
             sub->add_option("--in-flight", o->in_flight,
                             "requests in flight for models served over HTTP (default 4)")
                 ->check(CLI::Range(1, 1024));
@@ -168,6 +171,16 @@ Command run_command() {
               for (auto& m : cfg.models) {
                 if (m.remote()) {
                   if (o->in_flight) m.in_flight = *o->in_flight;
+                  if (!o->ca_cert.empty()) {
+                    if (m.base_url.rfind("https://", 0) != 0) {
+                      std::fprintf(stderr,
+                                   "clinbench: --ca-cert: applies to an https:// base URL only, "
+                                   "not %s\n",
+                                   m.base_url.c_str());
+                      return kExitUsage;
+                    }
+                    m.ca_cert = o->ca_cert;
+                  }
                   continue;  // --strategy and --ctx are for models loaded here
                 }
                 if (!o->strategy.empty()) m.strategy = o->strategy;

@@ -376,8 +376,9 @@ class ConfigReader {
     t.size("device_memory", &m->device_memory);
     t.integer("ctx", 1, std::numeric_limits<int32_t>::max(), &m->ctx);
     t.integer("threads", 0, std::numeric_limits<int32_t>::max(), &m->threads);
-    reject_keys(t, {"base_url", "api_model", "api_key_env", "in_flight", "timeout", "retries",
-                    "retry_backoff"},
+    reject_keys(t,
+                {"base_url", "api_model", "api_key_env", "ca_cert", "in_flight", "timeout",
+                 "retries", "retry_backoff"},
                 "openai");
   }
 
@@ -402,6 +403,15 @@ class ConfigReader {
     }
     if (t.string("api_key_env", &m->api_key_env) && m->api_key_env.empty()) {
       error(t.get("api_key_env"), t.key_path("api_key_env"), "is empty");
+    }
+    if (t.string("ca_cert", &m->ca_cert)) {
+      if (m->ca_cert.empty()) {
+        error(t.get("ca_cert"), t.key_path("ca_cert"), "is empty");
+      } else if (m->base_url.rfind("https://", 0) != 0) {
+        error(t.get("ca_cert"), t.key_path("ca_cert"), "applies to an https:// base_url only");
+      } else {
+        m->ca_cert = resolve(base_, m->ca_cert);
+      }
     }
     t.integer("in_flight", 1, 1024, &m->in_flight);
     t.integer("retries", 0, 100, &m->retries);
@@ -576,6 +586,7 @@ nlohmann::json to_json(const RunConfig& config) {
       models.back()["base_url"] = m.base_url;
       models.back()["api_model"] = m.api_model;
       models.back()["api_key_env"] = m.api_key_env;
+      if (!m.ca_cert.empty()) models.back()["ca_cert"] = m.ca_cert;
       models.back()["in_flight"] = m.in_flight;
       models.back()["timeout"] = m.timeout_s;
       models.back()["retries"] = m.retries;

@@ -51,6 +51,7 @@ AttemptLog run_remote_model(const ModelConfig& mc, const std::string& items_path
   o.timeout_s = mc.timeout_s;
   o.retries = mc.retries;
   o.retry_backoff_s = mc.retry_backoff_s;
+  o.ca_cert = mc.ca_cert;
   if (!mc.api_key_env.empty()) {
     const char* key = std::getenv(mc.api_key_env.c_str());
     if (key == nullptr || key[0] == '\0') {

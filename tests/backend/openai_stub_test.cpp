@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "backend/openai_backend.h"
@@ -50,43 +51,50 @@ class Stub {
     std::string body;
     std::string retry_after;
   };
-  explicit Stub(std::vector<Answer> script = {}, std::string key = "")
-      : script_(std::move(script)), key_(std::move(key)) {
-    server_.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
+  // With `tls` ({certificate, key} PEM files) the stub serves https.
+  explicit Stub(std::vector<Answer> script = {}, std::string key = "",
+                std::optional<std::pair<std::string, std::string>> tls = std::nullopt)
+      : script_(std::move(script)), key_(std::move(key)), tls_(tls.has_value()) {
+    if (tls) {
+      server_ = std::make_unique<httplib::SSLServer>(tls->first.c_str(), tls->second.c_str());
+    } else {
+      server_ = std::make_unique<httplib::Server>();
+    }
+    server_->Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"object":"list","data":[{"id":"stub-model"}]})", "application/json");
     });
-    server_.Post("/v1/chat/completions", [this](const httplib::Request& req,
-                                                httplib::Response& res) {
-      if (!key_.empty() && req.get_header_value("Authorization") != "Bearer " + key_) {
-        res.status = 401;
-        res.set_content(R"({"error":{"message":"bad key"}})", "application/json");
-        return;
-      }
-      Answer a{200, "", ""};
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        times_.push_back(Clock::now());
-        const size_t n = requests_++;
-        if (n < script_.size()) a = script_[n];
-        last_body_ = req.body;
-      }
-      if (a.status == 0) {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return closing_; });
-        return;
-      }
-      res.status = a.status;
-      if (!a.retry_after.empty()) res.set_header("Retry-After", a.retry_after);
-      if (a.status == 200 && a.body.empty()) {
-        res.set_content(reply_sse("I think so.\nAnswer: A"), "text/event-stream");
-      } else {
-        res.set_content(a.body, a.status == 200 ? "text/event-stream" : "application/json");
-      }
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    server_->Post(
+        "/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+          if (!key_.empty() && req.get_header_value("Authorization") != "Bearer " + key_) {
+            res.status = 401;
+            res.set_content(R"({"error":{"message":"bad key"}})", "application/json");
+            return;
+          }
+          Answer a{200, "", ""};
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            times_.push_back(Clock::now());
+            const size_t n = requests_++;
+            if (n < script_.size()) a = script_[n];
+            last_body_ = req.body;
+          }
+          if (a.status == 0) {
+            std::unique_lock<std::mutex> lock(mu_);
+            cv_.wait(lock, [this] { return closing_; });
+            return;
+          }
+          res.status = a.status;
+          if (!a.retry_after.empty()) res.set_header("Retry-After", a.retry_after);
+          if (a.status == 200 && a.body.empty()) {
+            res.set_content(reply_sse("I think so.\nAnswer: A"), "text/event-stream");
+          } else {
+            res.set_content(a.body, a.status == 200 ? "text/event-stream" : "application/json");
+          }
+        });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
     // The socket listens from bind on; stop() only works once the loop runs.
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ~Stub() {
     {
@@ -94,10 +102,12 @@ class Stub {
       closing_ = true;
     }
     cv_.notify_all();
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  std::string base_url() const {
+    return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_) + "/v1";
+  }
   int requests() {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_;
@@ -108,11 +118,12 @@ class Stub {
   }
 
  private:
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
   std::vector<Answer> script_;
   std::string key_;
+  bool tls_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   bool closing_ = false;
@@ -121,9 +132,11 @@ class Stub {
   std::vector<Clock::time_point> times_;
 };
 
-std::unique_ptr<Backend> backend_for(const Stub& stub, int retries = 5, double timeout_s = 30) {
+std::unique_ptr<Backend> backend_for(const Stub& stub, int retries = 5, double timeout_s = 30,
+                                     const std::string& ca_cert = "") {
   OpenAIOptions o;
   o.base_url = stub.base_url();
+  o.ca_cert = ca_cert;
   o.api_model = "stub-model";
   o.retries = retries;
   o.retry_backoff_s = 0.01;
@@ -146,6 +159,66 @@ TEST(OpenAIStub, RetriesOn500And429ThenSucceeds) {
   EXPECT_FALSE(g->truncated);
   EXPECT_EQ(stub.requests(), 4);
   EXPECT_EQ(backend->stats().engine_calls, 1);
+}
+
+// A self-signed certificate for 127.0.0.1 (openssl's command line), in `dir`: {cert, key}.
+std::pair<std::string, std::string> self_signed_certificate(const testing::ScratchDir& dir) {
+  const std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
+  auto r = testing::run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                 "-keyout", key, "-out", cert, "-days", "2", "-subj",
+                                 "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return {cert, key};
+}
+
+TEST(OpenAIStub, HttpsWithItsCaTrustedWorks) {
+  testing::ScratchDir dir;
+  const auto tls = self_signed_certificate(dir);
+  Stub stub({{503, "busy", ""}}, "", tls);
+  ASSERT_EQ(stub.base_url().rfind("https://", 0), 0u);
+  auto backend = backend_for(stub, 5, 30, tls.first);
+  auto g = backend->generate(kConversation, GenerationParams{});
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->text, "I think so.\nAnswer: A");
+  EXPECT_EQ(stub.requests(), 2);  // a retry over TLS too
+  OpenAIOptions o;
+  o.base_url = stub.base_url();
+  o.ca_cert = tls.first;
+  auto models = list_remote_models(o);
+  ASSERT_TRUE(models) << models.error().message;
+  EXPECT_EQ(models->front(), "stub-model");
+}
+
+TEST(OpenAIStub, HttpsWithAnUntrustedCertificateFailsAtOnceAndSaysSo) {
+  testing::ScratchDir dir;
+  const auto tls = self_signed_certificate(dir);
+  Stub stub({}, "", tls);
+  auto backend = backend_for(stub);  // the system's CAs: the stub's certificate is not signed
+  auto g = backend->generate(kConversation, GenerationParams{});
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.error().message.find("TLS certificate could not be verified"), std::string::npos)
+      << g.error().message;
+  EXPECT_NE(g.error().message.find("ca_cert"), std::string::npos) << g.error().message;
+  EXPECT_NE(g.error().message.find(stub.base_url()), std::string::npos) << g.error().message;
+  EXPECT_EQ(stub.requests(), 0);  // refused in the handshake, and not retried
+
+  // http:// to an https server, and https:// to an http one: clear errors, not retried.
+  Stub plain;
+  OpenAIOptions o;
+  o.base_url = "https://127.0.0.1:" + plain.base_url().substr(plain.base_url().rfind(':') + 1);
+  o.api_model = "stub-model";
+  o.retry_backoff_s = 0.01;
+  auto b2 = make_openai_backend(o);
+  ASSERT_TRUE(b2);
+  auto g2 = (*b2)->generate(kConversation, GenerationParams{});
+  ASSERT_FALSE(g2);
+  EXPECT_NE(g2.error().message.find("TLS handshake failed"), std::string::npos)
+      << g2.error().message;
+
+  o.ca_cert = dir.file("no-such-ca.pem");
+  auto b3 = make_openai_backend(o);
+  ASSERT_FALSE(b3);
+  EXPECT_NE(b3.error().message.find("no-such-ca.pem"), std::string::npos) << b3.error().message;
 }
 
 TEST(OpenAIStub, HonoursRetryAfter) {
@@ -336,6 +409,39 @@ TEST(OpenAIStub, UnreachableServerFailsTheModelAndTheRunGoesOn) {
   EXPECT_NE(log["attempts"][0]["reason"].get<std::string>().find("GET http://127.0.0.1:1/v1/models"),
             std::string::npos)
       << log["attempts"][0]["reason"];
+}
+
+}  // namespace
+}  // namespace clinbench
+
+namespace clinbench {
+namespace {
+
+// `clinbench run --base-url https://... --ca-cert`: the short form over TLS, end to end.
+TEST(OpenAIStub, RunOverHttpsFromTheCommandLine) {
+  testing::ScratchDir dir;
+  const auto tls = self_signed_certificate(dir);
+  Stub stub({}, "", tls);
+  const std::string dataset =
+      std::string(CLINBENCH_SOURCE_DIR) + "/tests/data/datasets/curebench_valset.jsonl";
+  auto r = testing::run_command({testing::clinbench_binary(), "run", "--base-url", stub.base_url(),
+                                 "--ca-cert", tls.first, "--dataset", dataset, "--limit", "3",
+                                 "--out", dir.file("run")});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto store = RunStore::open(dir.file("run"));
+  ASSERT_TRUE(store) << store.error().message;
+  auto items = store->items();
+  ASSERT_TRUE(items);
+  ASSERT_EQ(items->size(), 3u);
+  for (const auto& it : *items) EXPECT_EQ(it.error, "") << it.item_id;
+
+  // Without the CA the model fails with the reason, and nothing was answered.
+  auto bad =
+      testing::run_command({testing::clinbench_binary(), "run", "--base-url", stub.base_url(),
+                            "--dataset", dataset, "--limit", "3", "--out", dir.file("run2")});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE((bad.out + bad.err).find("TLS certificate could not be verified"), std::string::npos)
+      << bad.out << bad.err;
 }
 
 }  // namespace

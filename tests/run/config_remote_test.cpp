@@ -31,7 +31,8 @@ retry_backoff = 0.25
 [[models]]
 name = "second"
 backend = "openai"
-base_url = "https://api.example.com/v1")");
+base_url = "https://api.example.com/v1"
+ca_cert = "certs/hospital-ca.pem")");
   ASSERT_TRUE(r) << r.error().message;
   const ModelConfig& m = r->models[0];
   EXPECT_TRUE(m.remote());
@@ -48,10 +49,14 @@ base_url = "https://api.example.com/v1")");
   EXPECT_EQ(d.in_flight, ModelConfig{}.in_flight);
   EXPECT_EQ(d.timeout_s, ModelConfig{}.timeout_s);
   EXPECT_EQ(d.retries, ModelConfig{}.retries);
+  EXPECT_EQ(m.ca_cert, "");
+  EXPECT_EQ(d.ca_cert, "certs/hospital-ca.pem");  // relative to the config file's folder
   auto j = to_json(*r);
   EXPECT_EQ(j["models"][0]["backend"], "openai");
   EXPECT_EQ(j["models"][0]["api_key_env"], "MY_KEY");
   EXPECT_EQ(j["models"][0]["in_flight"], 8);
+  EXPECT_FALSE(j["models"][0].contains("ca_cert"));
+  EXPECT_EQ(j["models"][1]["ca_cert"], "certs/hospital-ca.pem");
   EXPECT_FALSE(r->models.empty() || !r->models[0].path.empty());
 }
 
@@ -85,6 +90,16 @@ TEST(ConfigRemote, ErrorsNameTheKey) {
   expect_error("[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
                "ctx = 2048",
                "models[0].ctx: only for backend = \"llama\"");
+  expect_error(
+      "[[models]]\nbackend = \"openai\"\nbase_url = \"https://h/v1\"\nname = \"x\"\n"
+      "ca_cert = \"\"",
+      "models[0].ca_cert: is empty");
+  expect_error(
+      "[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
+      "ca_cert = \"ca.pem\"",
+      "models[0].ca_cert: applies to an https:// base_url only");
+  expect_error("[[models]]\npath = \"m.gguf\"\nca_cert = \"ca.pem\"",
+               "models[0].ca_cert: only for backend = \"openai\"");
   expect_error("[[models]]\npath = \"m.gguf\"\nbase_url = \"http://h/v1\"",
                "models[0].base_url: only for backend = \"openai\"");
   expect_error("[[models]]\npath = \"m.gguf\"\nstrategy = \"remote\"",

@@ -13,13 +13,23 @@
 #   .gpu/vocab/    the Llama 3 (BPE) and Llama 2 (SPM) vocabularies for clinbench synth
 #   .gpu/COMMIT    llama.cpp commit and clinbench revision
 #
-#   scripts/gpu_bundle.sh           (then, on the GPU machine: bash scripts/gpu_check.sh)
+#   scripts/gpu_bundle.sh [--cuda]  (then, on the GPU machine: bash scripts/gpu_check.sh)
+#
+# --cuda (needs nvcc here): also builds libggml-cuda.so here (scripts/ggml_cuda.sh, in a cache
+# beside llama.cpp's, so a later bundle reuses it) and packs it in .gpu/bin. gpu_check.sh then
+# only checks that it loads on the GPU machine and builds it there only if it does not.
 #
 # llama.cpp comes from `scripts/llama_cpp.sh --dl` (shared libraries, loadable backends, an
 # x86-64-v3 CPU backend); clinbench is built against it in build-dl/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 log() { echo "[gpu_bundle] $*" >&2; }
+CUDA=0
+case "${1:-}" in
+  --cuda) CUDA=1 ;;
+  "") ;;
+  *) echo "usage: scripts/gpu_bundle.sh [--cuda]" >&2; exit 2 ;;
+esac
 
 dl=$("$root/scripts/llama_cpp.sh" --dl)
 args=(-S "$root" -B "$root/build-dl" -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -51,13 +61,22 @@ strip --strip-unneeded "$B/bin/"* "$B/lib/"*
 mkdir -p "$B/vocab"
 cp "$dl/src/models/ggml-vocab-llama-bpe.gguf" "$dl/src/models/ggml-vocab-llama-spm.gguf" "$B/vocab/"
 src="$dl/src/ggml"
-find "$src" -maxdepth 1 -type f -exec cp {} "$B/ggml/" \;
-cp -r "$src/cmake" "$src/include" "$B/ggml/"
+find "$src" -maxdepth 1 -type f -exec cp -p {} "$B/ggml/" \;
+cp -rp "$src/cmake" "$src/include" "$B/ggml/"
 # ggml configured on its own (GGML_STANDALONE) writes a pkg-config file from ggml.pc.in, which
 # only the ggml repository has; the CUDA build needs none.
 : > "$B/ggml/ggml.pc.in"
-find "$src/src" -maxdepth 1 -type f -exec cp {} "$B/ggml/src/" \;
-cp -r "$src/src/ggml-cuda" "$src/src/ggml-cpu" "$B/ggml/src/"  # ggml-base includes ggml-cpu headers
+find "$src/src" -maxdepth 1 -type f -exec cp -p {} "$B/ggml/src/" \;
+cp -rp "$src/src/ggml-cuda" "$src/src/ggml-cpu" "$B/ggml/src/"  # ggml-base includes ggml-cpu headers
+if [ $CUDA = 1 ]; then
+  cache="${CLINBENCH_CACHE:-$HOME/.cache/clinbench}/ggml-cuda-$(git -C "$dl/src" rev-parse --short HEAD)-sm${CUDA_ARCH:-90}-fa${GPU_CHECK_FA:-OFF}"
+  mkdir -p "$cache"
+  log "building libggml-cuda.so in $cache (long on few cores; log in $cache/build.log)"
+  # From the packed tree, the one the GPU machine would build (its files keep their times, so a
+  # later bundle reuses the objects).
+  "$root/scripts/ggml_cuda.sh" "$B/ggml" "$cache/build" "$cache/build.log" "$B/bin" >/dev/null
+  strip --strip-unneeded "$B/bin/libggml-cuda.so"
+fi
 {
   echo "llama.cpp $(git -C "$dl/src" rev-parse HEAD)"
   echo "clinbench $(git -C "$root" rev-parse HEAD)$(git -C "$root" diff --quiet HEAD || echo -dirty)"

@@ -54,19 +54,23 @@ if [ $DRY = 0 ]; then
   nvcc --version | tail -2
   nproc
   export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:/usr/local/cuda/lib64"
+  if [ -f "$B/bin/libggml-cuda.so" ]; then
+    # Built on the build machine (gpu_bundle.sh --cuda) or by an earlier call: it must load
+    # here, against this machine's CUDA libraries, or it is built again.
+    step "the carried libggml-cuda.so: does it load here?"
+    ldd "$B/bin/libggml-cuda.so" | grep -E "cuda|cublas|not found"
+    "$LB" --list-devices | tee "$W/devices.txt"
+    if ! grep -q CUDA "$W/devices.txt"; then
+      echo "gpu_check.sh: it does not; building libggml-cuda.so here"
+      rm -f "$B/bin/libggml-cuda.so"
+    fi
+  fi
   if [ ! -f "$B/bin/libggml-cuda.so" ]; then
     step "building libggml-cuda.so (sm_${CUDA_ARCH:-90}, flash attention ${GPU_CHECK_FA:-OFF})"
-    cmake -S "$B/ggml" -B "$W/ggml-cuda" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_CPU=OFF -DGGML_CUDA=ON \
-      -DGGML_CUDA_NCCL=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF -DGGML_CUDA_FA="${GPU_CHECK_FA:-OFF}" -DGGML_NATIVE=OFF \
-      -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" \
-      >"$O/cuda_build.log" 2>&1 ||
-      { tail -30 "$O/cuda_build.log"; exit 1; }
     # Its log comes back even when the call runs out of time mid-build.
-    cmake --build "$W/ggml-cuda" --target ggml-cuda -j"$(nproc)" >>"$O/cuda_build.log" 2>&1 ||
-      { grep -m5 -B2 -A8 "error" "$O/cuda_build.log"; tail -20 "$O/cuda_build.log"; exit 1; }
+    bash "$root/scripts/ggml_cuda.sh" "$B/ggml" "$W/ggml-cuda" "$O/cuda_build.log" "$B/bin" ||
+      exit 1
     tail -1 "$O/cuda_build.log"
-    cp "$(find "$W/ggml-cuda" -name 'libggml-cuda.so' | head -1)" "$B/bin/" || exit 1
   fi
   step "backends seen by llama-bench"
   "$LB" --list-devices | tee "$W/devices.txt"

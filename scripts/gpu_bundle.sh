@@ -81,5 +81,12 @@ fi
   echo "llama.cpp $(git -C "$dl/src" rev-parse HEAD)"
   echo "clinbench $(git -C "$root" rev-parse HEAD)$(git -C "$root" diff --quiet HEAD || echo -dirty)"
 } > "$B/COMMIT"
-log "bundle in $B: $(du -sh "$B" | cut -f1)"
 du -sh "$B"/* >&2
+# One xz archive: the device tool carries at most 64 MiB of working tree, and the CUDA library
+# alone is 46 MB (25 MB packed). gpu_check.sh unpacks it where it lies.
+log "packing $(du -sh "$B" | cut -f1)"
+tar -C "$B" -cf - bin lib ggml vocab COMMIT | xz -T0 -6 > "$root/.gpu-bundle.tar.xz.tmp"
+rm -rf "$B"
+mkdir -p "$B"
+mv "$root/.gpu-bundle.tar.xz.tmp" "$B/bundle.tar.xz"
+log "bundle in $B/bundle.tar.xz: $(du -sh "$B/bundle.tar.xz" | cut -f1)"

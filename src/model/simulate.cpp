@@ -97,20 +97,24 @@ Result<PlanningFile> PlanningFile::create(const std::string& path, bool keep_voc
   gguf_get_meta_data(g, meta.data());
   const uint64_t data_bytes = file->file_size - file->data_offset;
   out.meta_ = std::move(*file);
-  auto fail = [&](const char* what) {
-    return make_error(ErrorCode::kIo, fmt::format("{}: cannot write its planning copy ({}): {}",
-                                                  path, what, std::strerror(errno)));
+  // Where no in-memory file can be made (a sandbox without memfd, a file-size limit), the file
+  // itself stands in, vocabulary and all: slower, the same bytes.
+  auto the_file_itself = [&]() -> Result<PlanningFile> {
+    if (out.fd_ >= 0) ::close(std::exchange(out.fd_, -1));
+    out.path_ = path;
+    out.has_vocabulary_ = true;
+    return std::move(out);
   };
   out.fd_ = ::memfd_create("clinbench-plan", MFD_CLOEXEC);
-  if (out.fd_ < 0) return fail("memfd_create");
+  if (out.fd_ < 0) return the_file_itself();
   for (size_t done = 0; done < meta.size();) {
     const ssize_t n = ::write(out.fd_, meta.data() + done, meta.size() - done);
-    if (n <= 0) return fail("write");
+    if (n <= 0) return the_file_itself();
     done += static_cast<size_t>(n);
   }
   // The tensor data is a hole: llama.cpp checks its extent but reads none of it in no_alloc.
   if (::ftruncate(out.fd_, static_cast<off_t>(meta.size() + data_bytes)) != 0) {
-    return fail("ftruncate");
+    return the_file_itself();
   }
   out.path_ = fmt::format("/proc/self/fd/{}", out.fd_);
   return out;

@@ -41,7 +41,8 @@ class PlanningFile {
   PlanningFile(const PlanningFile&) = delete;
   ~PlanningFile();
 
-  const std::string& path() const { return path_; }  // /proc/self/fd/N
+  // /proc/self/fd/N; the file's own path where no in-memory file could be made.
+  const std::string& path() const { return path_; }
   bool has_vocabulary() const { return has_vocabulary_; }
 
   // The model as llama.cpp loads the file.

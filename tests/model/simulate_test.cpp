@@ -5,6 +5,9 @@
 
 #include <gguf.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include "clinbench/load.h"
 #include "model/gguf_file.h"
@@ -53,6 +56,27 @@ TEST(SimulateWithoutVocabulary, RepackedWeightsCountAsHostMemory) {
   ASSERT_TRUE(file) << file.error().message;
   EXPECT_EQ(file->device.total(), 0u);
   EXPECT_GT(file->host.weights, 0u);
+}
+
+TEST(SimulateWithoutVocabulary, WithoutAnInMemoryFileTheFileItselfIsPlanned) {
+  // A file-size limit below the copy's size makes its ftruncate fail (EFBIG; SIGXFSZ ignored).
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tight = old;
+  tight.rlim_cur = 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
+  auto planning = PlanningFile::create(testing::stories_model());
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(planning) << planning.error().message;
+  EXPECT_EQ(planning->path(), testing::stories_model());
+  EXPECT_TRUE(planning->has_vocabulary());
+  const SimulationShape shape{0, 256, 128, 1};
+  auto stand_in = planning->simulate(shape);
+  auto file = simulate(testing::stories_model(), shape);
+  ASSERT_TRUE(stand_in && file);
+  testing::expect_same_bytes(stand_in->host, file->host, "host");
 }
 
 TEST(SimulateWithoutVocabulary, KeepsAVocabularyWhoseDeclaredSizeDiffers) {

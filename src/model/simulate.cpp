@@ -11,8 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <functional>
 #include <utility>
 
@@ -91,32 +89,35 @@ Result<PlanningFile> PlanningFile::create(const std::string& path, bool keep_voc
   if (!file) return std::unexpected(file.error());
   PlanningFile out;
   out.source_ = path;
+  out.path_ = path;  // the file itself stands in until a copy without the vocabulary exists
+  out.has_vocabulary_ = true;
   gguf_context* g = file->gguf.get();
-  out.has_vocabulary_ = keep_vocabulary || !drop_vocabulary(g);
+  if (keep_vocabulary || !drop_vocabulary(g)) {
+    out.meta_ = std::move(*file);
+    return out;
+  }
   std::vector<char> meta(gguf_get_meta_size(g));
   gguf_get_meta_data(g, meta.data());
   const uint64_t data_bytes = file->file_size - file->data_offset;
   out.meta_ = std::move(*file);
   // Where no in-memory file can be made (a sandbox without memfd, a file-size limit), the file
-  // itself stands in, vocabulary and all: slower, the same bytes.
-  auto the_file_itself = [&]() -> Result<PlanningFile> {
-    if (out.fd_ >= 0) ::close(std::exchange(out.fd_, -1));
-    out.path_ = path;
-    out.has_vocabulary_ = true;
-    return std::move(out);
-  };
-  out.fd_ = ::memfd_create("clinbench-plan", MFD_CLOEXEC);
-  if (out.fd_ < 0) return the_file_itself();
-  for (size_t done = 0; done < meta.size();) {
-    const ssize_t n = ::write(out.fd_, meta.data() + done, meta.size() - done);
-    if (n <= 0) return the_file_itself();
-    done += static_cast<size_t>(n);
+  // itself stays: slower, the same bytes.
+  const int fd = ::memfd_create("clinbench-plan", MFD_CLOEXEC);
+  if (fd < 0) return out;
+  bool written = true;
+  for (size_t done = 0; written && done < meta.size();) {
+    const ssize_t n = ::write(fd, meta.data() + done, meta.size() - done);
+    written = n > 0;
+    if (written) done += static_cast<size_t>(n);
   }
   // The tensor data is a hole: llama.cpp checks its extent but reads none of it in no_alloc.
-  if (::ftruncate(out.fd_, static_cast<off_t>(meta.size() + data_bytes)) != 0) {
-    return the_file_itself();
+  if (!written || ::ftruncate(fd, static_cast<off_t>(meta.size() + data_bytes)) != 0) {
+    ::close(fd);
+    return out;
   }
-  out.path_ = fmt::format("/proc/self/fd/{}", out.fd_);
+  out.fd_ = fd;
+  out.path_ = fmt::format("/proc/self/fd/{}", fd);
+  out.has_vocabulary_ = false;
   return out;
 }
 

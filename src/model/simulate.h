@@ -28,8 +28,9 @@ struct SimulationShape {
 };
 
 // A GGUF file's stand-in to plan with: its metadata and a hole where its tensor data was, in an
-// anonymous in-memory file, by default with the vocabulary left out (tokens, scores, types and
-// merges dropped, declared "no_vocab" of the same size). llama.cpp builds the same tensors,
+// anonymous in-memory file, with the vocabulary left out (tokens, scores, types and merges
+// dropped, declared "no_vocab" of the same size). With keep_vocabulary, or where no such copy
+// can be made, the file itself. llama.cpp builds the same tensors,
 // shapes, placement and buffers from it as from the file. Memory depends on the vocabulary's
 // size only, and its load (every token and merge hashed, then freed) is most of the time a
 // simulation of the real file takes: about 0.6 s of 0.7 s for a 262k vocabulary.

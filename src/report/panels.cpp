@@ -27,9 +27,10 @@ const std::vector<Panel>& dashboard_panels() {
        "question_type 'all'), with the 95% Wilson interval; a split without labels says 'no "
        "labels', never 0%.",
        accuracy_by_split_spec},
-      {"memory", "figure1", "2. Peak memory and time to initialize",
-       "Peak host memory (peak_rss_bytes), peak device memory (peak_device_bytes) and init_ms of "
-       "the attempt that loaded each model (attempt log).",
+      {"memory", "figure1", "2. Planned and peak memory, time to initialize",
+       "The plan's host and device totals (projected.*.total), peak host memory "
+       "(peak_rss_bytes), peak device memory (peak_device_bytes) and init_ms of the attempt "
+       "that loaded each model (attempt log).",
        memory_and_init_spec},
       {"strategies", "figure1", "3. Loading strategies",
        "Every strategy the loading chain considered per model and its outcome (attempt log "
@@ -40,8 +41,7 @@ const std::vector<Panel>& dashboard_panels() {
        "skipped when reading each dataset file (metadata 'datasets': skipped_rows).",
        dataset_splits_spec},
       {"question-types", "figure1", "5. Question types",
-       "Items per question_type in each dataset split (distinct item ids).",
-       question_types_spec},
+       "Items per question_type in each dataset split (distinct item ids).", question_types_spec},
       {"accuracy-by-type", "figure1", "6. Accuracy per question type",
        "Accuracy per question_type per model on labeled splits (results.json accuracy rows), "
        "95% Wilson interval; open_ended items, never scored, are left out.",

@@ -40,6 +40,19 @@ json memory_and_init_spec(const RunView& run) {
         rows.push_back({{"model", name}, {"strategy", strategy}, {"measure", measure},
                         {"bytes", a[key]}, {"mib", bytes / kMiB}});
       }
+      // The plan beside the peak: how close the loading chain's projection came.
+      for (const char* side : {"host", "device"}) {
+        if (!a.contains("projected") || !a["projected"].is_object()) break;
+        const json& p = a["projected"].value(side, json());
+        if (!p.is_object() || !p.contains("total") || !p["total"].is_number()) continue;
+        const double bytes = p["total"].get<double>();
+        if (std::string(side) == "device" && bytes <= 0) continue;
+        rows.push_back({{"model", name},
+                        {"strategy", strategy},
+                        {"measure", std::string(side) + " planned"},
+                        {"bytes", p["total"]},
+                        {"mib", bytes / kMiB}});
+      }
       if (a.contains("init_ms") && a["init_ms"].is_number()) {
         rows.push_back({{"model", name}, {"strategy", strategy}, {"measure", "init"},
                         {"init_ms", a["init_ms"]}});
@@ -59,26 +72,38 @@ json memory_and_init_spec(const RunView& run) {
   json memory = {
       {"width", 170},
       {"height", std::max(60, 26 * n)},
-      {"title", {{"text", "peak memory (MiB)"}, {"fontSize", 11}}},
+      {"title", {{"text", "planned and peak memory (MiB)"}, {"fontSize", 11}}},
       {"encoding", {{"y", y}}},
       {"layer",
        json::array(
-           {{{"transform", {{{"filter", "datum.measure == 'host peak' || "
-                                        "datum.measure == 'device peak'"}}}},
+           {{{"transform",
+              {{{"filter",
+                 "datum.measure == 'host peak' || "
+                 "datum.measure == 'device peak' || "
+                 "datum.measure == 'host planned' || "
+                 "datum.measure == 'device planned'"}}}},
              {"mark", {{"type", "bar"}}},
              {"encoding",
               {{"x", {{"field", "mib"}, {"type", "quantitative"}, {"title", "MiB"}}},
-               {"yOffset", {{"field", "measure"}, {"type", "nominal"}}},
-               {"color", {{"field", "measure"}, {"type", "nominal"}, {"title", nullptr},
-                          {"scale", {{"domain", {"host peak", "device peak"}},
-                                     {"range", {"#4c78a8", "#f58518"}}}},
-                          {"legend", {{"orient", "bottom"}}}}},
+               {"yOffset",
+                {{"field", "measure"},
+                 {"type", "nominal"},
+                 {"sort", {"host planned", "host peak", "device planned", "device peak"}}}},
+               {"color",
+                {{"field", "measure"},
+                 {"type", "nominal"},
+                 {"title", nullptr},
+                 {"scale",
+                  {{"domain", {"host planned", "host peak", "device planned", "device peak"}},
+                   {"range", {"#9ecae9", "#4c78a8", "#ffbf79", "#f58518"}}}},
+                 {"legend", {{"orient", "bottom"}}}}},
                {"tooltip", mem_tooltip}}}},
             {{"transform", {{{"filter", "datum.measure == 'none'"}}}},
-             {"mark", {{"type", "text"}, {"align", "left"}, {"fontStyle", "italic"},
-                       {"color", "#555"}}},
-             {"encoding", {{"x", {{"datum", 0}, {"type", "quantitative"}}},
-                           {"text", {{"field", "note"}}}}}}})}};
+             {"mark",
+              {{"type", "text"}, {"align", "left"}, {"fontStyle", "italic"}, {"color", "#555"}}},
+             {"encoding",
+              {{"x", {{"datum", 0}, {"type", "quantitative"}}},
+               {"text", {{"field", "note"}}}}}}})}};
   if (!any_device) memory["title"]["subtitle"] = "device: none measured (no accelerator)";
   json init = {
       {"width", 90},

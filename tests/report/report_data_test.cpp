@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <regex>
 
 #include "clinbench/report.h"
@@ -56,14 +57,21 @@ ItemRecord item(const std::string& model, const std::string& dataset, const std:
 }
 
 std::string attempt_log(const std::string& strategy) {
-  return json{{"format", "clinbench.attempt_log/1"},
-              {"succeeded", 1},
-              {"strategy", strategy},
-              {"attempts", json::array({{{"strategy", "native"}, {"outcome", "skipped"},
-                                         {"reason", "plan exceeds the host budget"}},
-                                        {{"strategy", strategy}, {"outcome", "ok"}, {"reason", ""},
-                                         {"peak_rss_bytes", 52428800}, {"peak_device_bytes", nullptr},
-                                         {"init_ms", 123.5}}})}}
+  return json{
+      {"format", "clinbench.attempt_log/1"},
+      {"succeeded", 1},
+      {"strategy", strategy},
+      {"attempts",
+       json::array({{{"strategy", "native"},
+                     {"outcome", "skipped"},
+                     {"reason", "plan exceeds the host budget"}},
+                    {{"strategy", strategy},
+                     {"outcome", "ok"},
+                     {"reason", ""},
+                     {"peak_rss_bytes", 52428800},
+                     {"peak_device_bytes", nullptr},
+                     {"projected", {{"host", {{"total", 104857600}}}, {"device", {{"total", 0}}}}},
+                     {"init_ms", 123.5}}})}}
       .dump();
 }
 
@@ -114,6 +122,26 @@ TEST(ReportData, FigureOneHasNinePanelsAndEveryPanelHasData) {
     }
   }
   EXPECT_EQ((*doc)["items"].size(), 2u * (4 * 8 + 1));
+}
+
+TEST(ReportData, MemoryPanelPutsThePlanBesideThePeak) {
+  testing::ScratchDir dir;
+  write_run(dir.file("run"));
+  auto doc = report_data(dir.file("run"));
+  ASSERT_TRUE(doc) << doc.error().message;
+  std::map<std::string, json> host_planned, host_peak;
+  int device_planned = 0;
+  for (const auto& r : panel(*doc, "memory")["spec"]["data"]["values"]) {
+    if (r["measure"] == "host planned") host_planned[r["model"]] = r["bytes"];
+    if (r["measure"] == "host peak") host_peak[r["model"]] = r["bytes"];
+    if (r["measure"] == "device planned") ++device_planned;
+  }
+  ASSERT_EQ(host_planned.size(), 2u);
+  for (const auto& [model, bytes] : host_planned) {
+    EXPECT_EQ(bytes, 104857600) << model;
+    EXPECT_EQ(host_peak[model], 52428800) << model;
+  }
+  EXPECT_EQ(device_planned, 0);  // a zero device plan is no bar
 }
 
 TEST(ReportData, AccuracyPanelCarriesResultsJsonRowsAndNoLabelsNeverZero) {

@@ -169,6 +169,14 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
                                       "its CA with the model's ca_cert (a PEM file)",
                                       where));
       }
+      if (err == httplib::Error::SSLLoadingCerts) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: cannot load the CA certificates to trust from {} (not "
+                                      "a PEM file of certificates?)",
+                                      where,
+                                      ca_cert_.empty() ? std::string("the system's store")
+                                                       : "ca_cert '" + ca_cert_ + "'"));
+      }
       if (err == httplib::Error::SSLConnection) {
         return make_error(ErrorCode::kIo,
                           fmt::format("{}: the TLS handshake failed (does the server speak "

@@ -215,6 +215,16 @@ TEST(OpenAIStub, HttpsWithAnUntrustedCertificateFailsAtOnceAndSaysSo) {
   EXPECT_NE(g2.error().message.find("TLS handshake failed"), std::string::npos)
       << g2.error().message;
 
+  // A ca_cert that holds no certificate: said so, not retried.
+  testing::write_file(dir.file("garbage.pem"), "not a certificate\n");
+  auto b4 = backend_for(stub, 5, 30, dir.file("garbage.pem"));
+  auto g4 = b4->generate(kConversation, GenerationParams{});
+  ASSERT_FALSE(g4);
+  EXPECT_NE(g4.error().message.find("cannot load the CA certificates to trust from ca_cert '" +
+                                    dir.file("garbage.pem") + "'"),
+            std::string::npos)
+      << g4.error().message;
+
   o.ca_cert = dir.file("no-such-ca.pem");
   auto b3 = make_openai_backend(o);
   ASSERT_FALSE(b3);

@@ -27,10 +27,10 @@ Result<std::unique_ptr<HttpClient>> make_client(const OpenAIOptions& o) {
   if (!o.ca_cert.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(o.ca_cert, ec)) {
+      const bool exists = std::filesystem::exists(o.ca_cert, ec);
       return make_error(ErrorCode::kNotFound,
-                        fmt::format("ca_cert '{}': no such file (the PEM file of the CAs to "
-                                    "trust for {})",
-                                    o.ca_cert, o.base_url));
+                        fmt::format("ca_cert '{}': {} (the PEM file of the CAs to trust for {})",
+                                    o.ca_cert, exists ? "not a file" : "no such file", o.base_url));
     }
   }
   RetryPolicy policy;

@@ -228,7 +228,12 @@ TEST(OpenAIStub, HttpsWithAnUntrustedCertificateFailsAtOnceAndSaysSo) {
   o.ca_cert = dir.file("no-such-ca.pem");
   auto b3 = make_openai_backend(o);
   ASSERT_FALSE(b3);
-  EXPECT_NE(b3.error().message.find("no-such-ca.pem"), std::string::npos) << b3.error().message;
+  EXPECT_NE(b3.error().message.find("no-such-ca.pem': no such file"), std::string::npos)
+      << b3.error().message;
+  o.ca_cert = dir.path();
+  auto b5 = make_openai_backend(o);
+  ASSERT_FALSE(b5);
+  EXPECT_NE(b5.error().message.find("': not a file"), std::string::npos) << b5.error().message;
 }
 
 TEST(OpenAIStub, HonoursRetryAfter) {

@@ -86,15 +86,8 @@ Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit,
   // with two, whether a helper thread's first malloc made the second depended on timing, and
   // FallbackTest.AutoSkipsWhatDoesNotFitAndSucceedsQuantized failed about 1 run in 12 (0 in 48
   // with one).
-  // GGML_NO_BACKTRACE: ggml's abort handler would otherwise start gdb inside the worker.
-  so.env = {{"MALLOC_ARENA_MAX", "1"}, {"GGML_NO_BACKTRACE", "1"}};
-#if defined(__SANITIZE_ADDRESS__)
-  // Let a crashing worker die by its signal, as in a normal build, instead of ASan turning the
-  // signal into an exit code.
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  so.env.emplace_back("ASAN_OPTIONS", std::string(asan ? asan : "") +
-                                          ":handle_segv=0:handle_abort=0:handle_sigbus=0");
-#endif
+  so.env = child_process_env();
+  so.env.emplace_back("MALLOC_ARENA_MAX", "1");
   std::string attempt_line;
   std::string protocol_error;
   so.on_line = [&](std::string_view line) {

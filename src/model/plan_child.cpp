@@ -51,7 +51,7 @@ Result<Plan> plan_model_in_child(const ModelInfo& model, const PlanOptions& opti
   SpawnOptions so;
   so.argv = {self_executable(), "__plan", spec_json(model.path, options).dump()};
   so.stderr_path = dir ? std::string(dir) + "/plan.log" : "";
-  so.env = {{"GGML_NO_BACKTRACE", "1"}};
+  so.env = child_process_env();
   auto child = run_child(so);
   const std::string log = so.stderr_path.empty() ? "" : tail_file(so.stderr_path, 5);
   if (dir) {

@@ -43,6 +43,11 @@ struct ChildResult {
 // and the address-space limit. Errors only when the child cannot be started.
 Result<ChildResult> run_child(const SpawnOptions& options);
 
+// What every clinbench child process (worker, planner) gets in its environment: ggml's abort
+// handler without its gdb backtrace (GGML_NO_BACKTRACE), and in a sanitizer build ASan options
+// that let a crash end the child by its signal, as in a normal build, instead of an exit code.
+std::vector<std::pair<std::string, std::string>> child_process_env();
+
 // "SIGSEGV", "SIGKILL", ...; "signal N" for one without a name.
 std::string signal_name(int sig);
 

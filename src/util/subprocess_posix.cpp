@@ -22,6 +22,16 @@ extern char** environ;
 
 namespace clinbench {
 
+std::vector<std::pair<std::string, std::string>> child_process_env() {
+  std::vector<std::pair<std::string, std::string>> env = {{"GGML_NO_BACKTRACE", "1"}};
+#if defined(__SANITIZE_ADDRESS__)
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  env.emplace_back("ASAN_OPTIONS",
+                   std::string(asan ? asan : "") + ":handle_segv=0:handle_abort=0:handle_sigbus=0");
+#endif
+  return env;
+}
+
 std::string signal_name(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);

@@ -93,7 +93,9 @@ if command -v ccache >/dev/null; then
   args+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 if [ $CUDA = 1 ]; then
-  args+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-90}")
+  # NCCL (multi-GPU communication, which one model on one GPU does not use) is switched on by
+  # ggml when it finds the library, and a static libggml-cuda.a then needs -lnccl at every link.
+  args+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-90}" -DGGML_CUDA_NCCL=OFF)
 fi
 # llama-simple is the peer for greedy output: it prints with printf, while llama-completion's
 # output goes through an asynchronous log thread that can lose it at exit.

@@ -63,8 +63,13 @@ struct Plan {
 };
 
 // Host bytes (address space) the worker process needs besides model, KV and compute buffers:
-// the binary, shared libraries, allocator and one stack per thread (measured, see plan.cpp).
+// the binary, shared libraries, allocator and one stack per thread (measured, see plan.cpp);
+// at least this process's address space at start (startup_address_space), plus 24 MiB.
 uint64_t host_process_overhead();
+
+// This process's address space (VmSize) when first called: main() calls it first thing, so that
+// it is the binary with its libraries, before any model.
+uint64_t startup_address_space();
 
 Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options);
 

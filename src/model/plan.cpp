@@ -5,8 +5,11 @@
 #include <llama.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -144,12 +147,28 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
 
 }  // namespace
 
+uint64_t startup_address_space() {
+  static const uint64_t bytes = []() -> uint64_t {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmSize:", 0) == 0) return std::strtoull(line.c_str() + 7, nullptr, 10) * 1024;
+    }
+    return uint64_t{0};
+  }();
+  return bytes;
+}
+
 uint64_t host_process_overhead() {
   // Measured with `clinbench load --attempt-all --host-memory` on stories260K (Debian 12,
-  // x86-64): the worker needs about 40 MiB of address space before any model byte (binary,
-  // shared libraries, allocator); each compute thread adds an 8 MiB stack reservation.
+  // x86-64, CPU build): the worker needs about 40 MiB of address space before any model byte
+  // (binary, shared libraries, allocator); each compute thread adds an 8 MiB stack reservation.
+  // A build linked against CUDA starts far bigger (755 MiB here: cuBLAS's libraries and what
+  // they allocate when loaded), so this process's own address space at start, which a worker
+  // (the same binary) also has, counts when it is more, plus 24 MiB for the allocator.
   const uint64_t threads = std::max(1u, std::thread::hardware_concurrency());
-  return (48ull << 20) + threads * (8ull << 20);
+  const uint64_t base = std::max<uint64_t>(48ull << 20, startup_address_space() + (24ull << 20));
+  return base + threads * (8ull << 20);
 }
 
 const StrategyPlan* find_plan(const Plan& plan, Strategy s) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "clinbench/plan.h"
 #include "clinbench/worker.h"
 #include "model/attempt_runner.h"
 #include "model/plan_child.h"
@@ -48,6 +49,7 @@ int worker_main(int argc, char** argv) {
 }
 
 std::optional<int> run_child_command(int argc, char** argv) {
+  startup_address_space();
   if (argc < 2) return std::nullopt;
   const std::string command = argv[1];
   if (command == "__worker") return worker_main(argc, argv);

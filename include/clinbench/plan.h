@@ -68,7 +68,8 @@ struct Plan {
 uint64_t host_process_overhead();
 
 // This process's address space (VmSize) when first called: main() calls it first thing, so that
-// it is the binary with its libraries, before any model.
+// it is the binary with its libraries, before any model. 0 in an AddressSanitizer build, whose
+// shadow memory is terabytes of address space.
 uint64_t startup_address_space();
 
 Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options);

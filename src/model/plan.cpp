@@ -148,6 +148,9 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
 }  // namespace
 
 uint64_t startup_address_space() {
+#if defined(__SANITIZE_ADDRESS__)
+  return 0;  // ASan's shadow is terabytes of address space, not the process's own
+#endif
   static const uint64_t bytes = []() -> uint64_t {
     std::ifstream status("/proc/self/status");
     std::string line;

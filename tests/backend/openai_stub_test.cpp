@@ -450,6 +450,14 @@ TEST(OpenAIStub, RunOverHttpsFromTheCommandLine) {
   ASSERT_EQ(items->size(), 3u);
   for (const auto& it : *items) EXPECT_EQ(it.error, "") << it.item_id;
 
+  // --ca-cert with an http:// URL is a usage error naming the flag.
+  auto usage = testing::run_command({testing::clinbench_binary(), "run", "--base-url",
+                                     "http://127.0.0.1:9/v1", "--ca-cert", tls.first,
+                                     "--dataset", dataset, "--out", dir.file("run3")});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_NE(usage.err.find("--ca-cert: applies to an https:// base URL only"), std::string::npos)
+      << usage.err;
+
   // Without the CA the model fails with the reason, and nothing was answered.
   auto bad =
       testing::run_command({testing::clinbench_binary(), "run", "--base-url", stub.base_url(),

@@ -35,12 +35,10 @@ Accelerator find_accelerator() {
   return acc;
 }
 
-uint64_t layer_weight_bytes(const ModelInfo& m, int layer,
-                            const std::vector<TensorChoice>* choices) {
+uint64_t layer_weight_bytes(const ModelInfo& m, int layer) {
   uint64_t sum = 0;
-  for (size_t i = 0; i < m.tensors.size(); ++i) {
-    if (m.tensors[i].layer != layer) continue;
-    sum += choices ? (*choices)[i].bytes : m.tensors[i].bytes;
+  for (const auto& t : m.tensors) {
+    if (t.layer == layer) sum += t.bytes;
   }
   return sum;
 }
@@ -117,7 +115,7 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
         uint64_t dev = full->device.compute;
         int ngl = 0;
         for (int l = n_layers - 1; l >= 0; --l) {  // llama.cpp offloads the last layers first
-          const uint64_t add = layer_weight_bytes(model, l, nullptr) + kv_layer;
+          const uint64_t add = layer_weight_bytes(model, l) + kv_layer;
           if (dev + add > budget) break;
           dev += add;
           ++ngl;

@@ -87,7 +87,7 @@ NOAMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 args=(-S "$DIR/src" -B "$DIR/build" -G Ninja -DCMAKE_BUILD_TYPE=Release
       -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF
       -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON
-      -DCMAKE_POSITION_INDEPENDENT_CODE=ON
+      -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DGGML_RPC=ON
       "-DCMAKE_C_FLAGS=$NOAMX" "-DCMAKE_CXX_FLAGS=$NOAMX")
 if command -v ccache >/dev/null; then
   args+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
@@ -99,8 +99,10 @@ if [ $CUDA = 1 ]; then
 fi
 # llama-simple is the peer for greedy output: it prints with printf, while llama-completion's
 # output goes through an asynchronous log thread that can lose it at exit.
+# ggml's RPC backend and its server (ggml-rpc-server): a device over a socket, which the tests use as an accelerator
+# with a memory cap (patches/llama.cpp/0003) where there is no GPU.
 targets=(llama ggml llama-common llama-bench llama-perplexity llama-server llama-completion
-         llama-fit-params llama-quantize llama-simple)
+         llama-fit-params llama-quantize llama-simple ggml-rpc-server)
 if [ $DL = 1 ]; then
   # Later -D values win: shared libraries, backends as modules found next to the executable,
   # and a CPU backend for any x86-64-v3 machine (AVX2/FMA/F16C/BMI2) rather than this one.

@@ -24,6 +24,7 @@ struct FidelityFlags {
   std::string sensitivity;
   std::vector<std::string> tokenizer;
   std::string dataset;
+  std::string rpc;  // --rpc
   std::string format = "auto";
   std::optional<size_t> limit;
   uint64_t seed = 0;
@@ -181,7 +182,11 @@ Command fidelity_command() {
                             "--sensitivity: the recipe's budget as a size (e.g. 4.5GiB)");
             sub->add_option("--recipe-out", f->recipe_out,
                             "--sensitivity: where to write the recipe (default OUT/recipe.txt)");
-            return [f]() -> int { return run(*f); };
+            add_rpc_option(sub, &f->rpc);
+            return [f]() -> int {
+              if (auto rc = apply_rpc_option(f->rpc)) return *rc;
+              return run(*f);
+            };
           }};
 }
 

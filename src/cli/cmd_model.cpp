@@ -78,7 +78,7 @@ Command inspect_command() {
               bool json = false;
               bool no_hash = false;
               uint32_t n_ctx = PlanOptions{}.n_ctx;
-              std::string device_memory;
+              std::string device_memory, rpc;
               std::string recipe = PlanOptions{}.recipe;
             };
             auto o = std::make_shared<Opts>();
@@ -91,7 +91,9 @@ Command inspect_command() {
                             "device budget for the offload plan (e.g. 16GiB)");
             sub->add_option("--recipe", o->recipe, "quantization recipe for quantize:* plans")
                 ->capture_default_str();
+            add_rpc_option(sub, &o->rpc);
             return [o]() -> int {
+              if (auto rc = apply_rpc_option(o->rpc)) return *rc;
               auto dev = size_flag("--device-memory", o->device_memory);
               if (!dev) return report_error(dev.error());
               auto info = read_model_info(o->model, {.hash = !o->no_hash});
@@ -122,6 +124,7 @@ Command load_command() {
               std::string model;
               LoadOptions lo;
               std::string host_memory, device_memory, isolation = "process", host_limit = "auto";
+              std::string rpc;
               bool json = false, list_recipes = false, no_warmup = false, warmup_optional = false;
               bool no_hash = false, attempt_all = false;
               std::string json_out;
@@ -165,6 +168,7 @@ Command load_command() {
                           "attempt strategies the plan says do not fit (to check the plan)");
             sub->add_flag("--json", o->json, "print the attempt log as JSON");
             sub->add_option("--json-out", o->json_out, "also write the attempt log JSON here");
+            add_rpc_option(sub, &o->rpc);
             return [o]() -> int {
               if (o->list_recipes) {
                 for (const auto& r : builtin_recipes()) {
@@ -180,6 +184,7 @@ Command load_command() {
                 std::fprintf(stderr, "clinbench load: a model file is required\n");
                 return kExitUsage;
               }
+              if (auto rc = apply_rpc_option(o->rpc)) return *rc;
               auto host = size_flag("--host-memory", o->host_memory);
               if (!host) return report_error(host.error());
               auto dev = size_flag("--device-memory", o->device_memory);

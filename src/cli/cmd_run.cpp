@@ -75,7 +75,7 @@ Command run_command() {
           [](CLI::App* sub) -> std::function<int()> {
             struct Opts {
               std::string config, model, dataset, out, scoring, strategy, shard, isolation;
-              std::string base_url, api_model, ca_cert;
+              std::string base_url, api_model, ca_cert, rpc;
               std::optional<int> in_flight;
               std::optional<size_t> limit;
               std::optional<int> max_tokens;
@@ -115,7 +115,9 @@ Command run_command() {
                             "items whose generation decodes together (1-7, default 4)")
                 ->check(CLI::Range(1, 7));
             sub->add_option("--isolation", o->isolation, "process (default) | none");
+            add_rpc_option(sub, &o->rpc);
             return [o]() -> int {
+              if (auto rc = apply_rpc_option(o->rpc)) return *rc;
               RunConfig cfg;
               if (!o->config.empty()) {
                 if (!o->model.empty() || !o->dataset.empty() || !o->base_url.empty()) {

@@ -6,6 +6,7 @@
 #include "clinbench/error.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,11 @@ std::vector<Command> fidelity_commands();    // fidelity (cmd_fidelity.cpp)
 
 // Prints "clinbench: <message>" to stderr and returns the exit code for that error.
 int report_error(const Error& error);
+
+// --rpc HOST:PORT[,...] (clinbench/rpc.h), for the commands that load or plan a model.
+void add_rpc_option(CLI::App* sub, std::string* servers);
+// Checks the servers and sets them for this process and its children: std::nullopt when fine
+// (or the flag is absent), else the exit code after printing the error.
+std::optional<int> apply_rpc_option(const std::string& servers);
 
 }  // namespace clinbench::cli

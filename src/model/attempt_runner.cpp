@@ -6,6 +6,7 @@
 #include <llama-cpp.h>
 #include <llama.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "clinbench/model_info.h"
+#include "clinbench/rpc.h"
 #include "clinbench/units.h"
 #include "model/backend_init.h"
 #include "model/llama_log.h"
@@ -89,6 +91,10 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   const int n_threads = spec.n_threads > 0
                             ? spec.n_threads
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (auto rpc = ensure_rpc_devices(); !rpc) {
+    a.reason = rpc.error().message;
+    return a;
+  }
   ggml_backend_dev_t acc = accelerator_device();
   // A device budget below the free memory is made real: the rest is allocated and held for the
   // whole attempt, so a load that needs more than the budget fails in the driver.
@@ -121,9 +127,12 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   a.placement.n_layers = static_cast<int>(info->n_layer);
 
   llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = acc ? spec.n_gpu_layers : 0;
-  if (spec.strategy == Strategy::kCpu) mp.n_gpu_layers = 0;
-  a.placement.n_gpu_layers = mp.n_gpu_layers;
+  const int layers_on_device = acc && spec.strategy != Strategy::kCpu
+                                   ? std::clamp(spec.n_gpu_layers, 0, a.placement.n_layers)
+                                   : 0;
+  mp.n_gpu_layers = llama_gpu_layers(layers_on_device);
+  use_accelerator_only(mp);
+  a.placement.n_gpu_layers = layers_on_device;
 
   const auto t0 = std::chrono::steady_clock::now();
   llama_model_ptr model;

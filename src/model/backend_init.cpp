@@ -18,6 +18,13 @@ ggml_backend_dev_t accelerator_device() {
   return nullptr;
 }
 
+void use_accelerator_only(llama_model_params& mp) {
+  // llama.cpp copies the list when the model is built; the array only has to outlive the call.
+  thread_local ggml_backend_dev_t devices[2] = {nullptr, nullptr};
+  devices[0] = accelerator_device();
+  mp.devices = devices[0] ? devices : nullptr;
+}
+
 void ensure_llama_backend() {
   static std::once_flag once;
   std::call_once(once, [] {

@@ -2,11 +2,23 @@
 #pragma once
 
 #include <ggml-backend.h>
+#include <llama.h>
 
 namespace clinbench {
 
-// The first GPU (or integrated GPU) ggml knows, nullptr on CPU-only builds and machines.
+// The first GPU (or integrated GPU) ggml knows, nullptr on CPU-only builds and machines. RPC
+// devices count once registered (ensure_rpc_devices, clinbench/rpc.h), after any local GPU.
 ggml_backend_dev_t accelerator_device();
+
+// llama.cpp's n_gpu_layers for `layers` of the model's repeating layers on the accelerator. It
+// counts the output head as one more layer and offloads it first: n_gpu_layers = N puts the
+// head and the last N - 1 layers there. So the head comes with any offloaded layer, and all of
+// them need n_layer + 1 (passing n_layer leaves the first layer on the CPU).
+inline int llama_gpu_layers(int layers) { return layers > 0 ? layers + 1 : 0; }
+
+// Puts the model's offloaded layers on the accelerator alone: by default llama.cpp splits them
+// across every GPU it knows (a local one and RPC devices alike), where the plan counts one.
+void use_accelerator_only(llama_model_params& mp);
 
 // Initialises llama.cpp's backends once (thread-safe) and installs clinbench's log routing.
 void ensure_llama_backend();

@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "clinbench/rpc.h"
 #include "model/backend_init.h"
 #include "model/llama_log.h"
 #include "model/simulate.h"
@@ -41,6 +42,59 @@ uint64_t layer_weight_bytes(const ModelInfo& m, int layer) {
     if (t.layer == layer) sum += t.bytes;
   }
   return sum;
+}
+
+// The output head's weights (output norm and projection; a tied head is a copy of the token
+// embeddings), which llama.cpp puts on the accelerator with the first offloaded layer.
+uint64_t output_head_bytes(const ModelInfo& m) {
+  uint64_t sum = 0, embeddings = 0;
+  bool projection = false;
+  for (const auto& t : m.tensors) {
+    if (t.layer >= 0) continue;
+    if (t.name.rfind("output", 0) == 0) sum += t.bytes;
+    if (t.name == "output.weight") projection = true;
+    if (t.name == "token_embd.weight") embeddings = t.bytes;
+  }
+  return projection ? sum : sum + embeddings;
+}
+
+// Offload: the most layers whose simulated device memory fits `budget`. An estimate from the
+// tensor sizes (all compute buffers, the output head, then layers from the last, as llama.cpp
+// offloads them) picks where to start; simulations then step up or down from it, so the
+// plan is what llama.cpp allocates for the layer count it settles on.
+struct OffloadFit {
+  int layers = 0;
+  Simulated memory;
+};
+
+Result<OffloadFit> fit_offload(const PlanningFile& planning, const ModelInfo& model,
+                               const Simulated& full, SimulationShape shape, uint64_t budget) {
+  const int n_layers = static_cast<int>(model.n_layer);
+  const uint64_t kv_layer = n_layers > 0 ? full.device.kv / n_layers : 0;
+  int k = 0;
+  uint64_t dev = full.device.compute + output_head_bytes(model);
+  for (int l = n_layers - 1; l >= 0 && dev <= budget; --l) {
+    dev += layer_weight_bytes(model, l) + kv_layer;
+    if (dev <= budget) ++k;
+  }
+  auto simulate_k = [&](int layers) {
+    shape.n_gpu_layers = llama_gpu_layers(layers);
+    return planning.simulate(shape);
+  };
+  auto sim = simulate_k(k);
+  if (!sim) return std::unexpected(sim.error());
+  while (k > 0 && sim->device.total() > budget) {
+    sim = simulate_k(--k);
+    if (!sim) return std::unexpected(sim.error());
+  }
+  while (k < n_layers) {
+    auto more = simulate_k(k + 1);
+    if (!more) return std::unexpected(more.error());
+    if (more->device.total() > budget) break;
+    ++k;
+    sim = std::move(more);
+  }
+  return OffloadFit{k, *sim};
 }
 
 // Every strategy's plan, from llama.cpp's simulation of the planning file: once as stored with
@@ -111,22 +165,11 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
           break;
         }
         const uint64_t budget = options.device_budget.value_or(plan.accelerator.free);
-        const uint64_t kv_layer = n_layers > 0 ? full->device.kv / n_layers : 0;
-        uint64_t dev = full->device.compute;
-        int ngl = 0;
-        for (int l = n_layers - 1; l >= 0; --l) {  // llama.cpp offloads the last layers first
-          const uint64_t add = layer_weight_bytes(model, l) + kv_layer;
-          if (dev + add > budget) break;
-          dev += add;
-          ++ngl;
-        }
-        p.n_gpu_layers = ngl;
-        p.device.compute = full->device.compute;
-        p.device.kv = kv_layer * ngl;
-        p.device.weights = dev - p.device.compute - p.device.kv;
-        p.host = host_only.host;
-        p.host.weights -= std::min(p.host.weights, p.device.weights);
-        p.host.kv -= std::min(p.host.kv, p.device.kv);
+        auto fit = fit_offload(planning, model, *full, shape, budget);
+        if (!fit) return std::unexpected(fit.error());
+        p.n_gpu_layers = fit->layers;
+        p.host = fit->memory.host;
+        p.device = fit->memory.device;
         break;
       }
       case Strategy::kCpu: {
@@ -181,6 +224,7 @@ const StrategyPlan* find_plan(const Plan& plan, Strategy s) {
 
 Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
   ensure_llama_backend();
+  if (auto rpc = ensure_rpc_devices(); !rpc) return std::unexpected(rpc.error());
   const auto t0 = std::chrono::steady_clock::now();
   Plan plan;
   plan.accelerator = find_accelerator();

@@ -14,6 +14,7 @@
 #include <functional>
 #include <utility>
 
+#include "model/backend_init.h"
 #include "model/ggml_types.h"
 #include "model/llama_log.h"
 
@@ -62,6 +63,7 @@ Result<Simulated> simulate_built(
   mp.no_alloc = true;
   mp.load_mode = LLAMA_LOAD_MODE_NONE;
   mp.n_gpu_layers = shape.n_gpu_layers;
+  use_accelerator_only(mp);
   LogCapture capture;
   llama_model_ptr model(build(mp));
   if (!model) {

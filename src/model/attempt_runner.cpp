@@ -118,12 +118,16 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   auto sample_device = [&] {
     if (acc) min_free = std::min(min_free, device_free(acc));
   };
+  // A failed attempt records the device memory it had reached too.
+  auto fail = [&](std::string reason) {
+    sample_device();
+    if (acc) a.peak_device_bytes = free_before - min_free;
+    a.reason = std::move(reason);
+    return a;
+  };
 
   auto info = read_model_info(spec.model_path, {.hash = false});
-  if (!info) {
-    a.reason = info.error().message;
-    return a;
-  }
+  if (!info) return fail(info.error().message);
   a.placement.n_layers = static_cast<int>(info->n_layer);
 
   llama_model_params mp = llama_model_default_params();
@@ -141,35 +145,24 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
     LogCapture capture;
     if (is_quantize(spec.strategy)) {
       if (!is_float_type(info->dominant_type)) {
-        a.reason = fmt::format("weights are stored as {}; quantize:* needs f32/f16/bf16",
-                               info->dominant_type);
-        return a;
+        return fail(fmt::format("weights are stored as {}; quantize:* needs f32/f16/bf16",
+                                info->dominant_type));
       }
       auto recipe = resolve_recipe(spec.recipe);
-      if (!recipe) {
-        a.reason = recipe.error().message;
-        return a;
-      }
+      if (!recipe) return fail(recipe.error().message);
       auto c = apply_recipe(*recipe, spec.strategy, *info);
-      if (!c) {
-        a.reason = c.error().message;
-        return a;
-      }
+      if (!c) return fail(c.error().message);
       choices = std::move(*c);
       a.placement.load_mode = "quantize-stream";
       auto m = load_quantized_model(*info, choices, mp, n_threads);
-      if (!m) {
-        a.reason = m.error().message;
-        return a;
-      }
+      if (!m) return fail(m.error().message);
       model.reset(*m);
     } else {
       a.placement.load_mode = "mmap";
       mp.load_mode = LLAMA_LOAD_MODE_MMAP;
       model.reset(llama_model_load_from_file(spec.model_path.c_str(), mp));
       if (!model) {
-        a.reason = fmt::format("llama.cpp failed to load the model: {}", capture.errors());
-        return a;
+        return fail(fmt::format("llama.cpp failed to load the model: {}", capture.errors()));
       }
     }
   }
@@ -189,9 +182,8 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
     LogCapture capture;
     ctx.reset(llama_init_from_model(model.get(), cp));
     if (!ctx) {
-      a.reason = fmt::format("llama.cpp failed to create a context of {} tokens: {}", spec.n_ctx,
-                             capture.errors());
-      return a;
+      return fail(fmt::format("llama.cpp failed to create a context of {} tokens: {}", spec.n_ctx,
+                              capture.errors()));
     }
   }
   a.init_ms =
@@ -223,9 +215,7 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
     a.warmup = run_warmup(model.get(), ctx.get(), spec.warmup);
     sample_device();
     if (!a.warmup.passed && spec.warmup.required) {
-      a.reason = "warm-up validation failed: " + a.warmup.failures.front();
-      if (acc) a.peak_device_bytes = free_before - min_free;
-      return a;
+      return fail("warm-up validation failed: " + a.warmup.failures.front());
     }
   }
   a.outcome = Outcome::kOk;

@@ -113,6 +113,8 @@ def main():
                 "peak_rss_bytes": att.get("peak_rss_bytes"),
                 "n_gpu_layers": att["placement"]["n_gpu_layers"],
                 "n_layers": att["placement"]["n_layers"], "init_ms": att.get("init_ms"),
+                "allocated_device": (att.get("allocated") or {}).get("device", {}).get("total"),
+                "allocated_host_kv": (att.get("allocated") or {}).get("host", {}).get("kv"),
             }
             rows.append(row)
             print(f"{c['check']:<28} {row['strategy']:<12} {row['outcome']:<8} "
@@ -139,6 +141,14 @@ def main():
                    "the supervisor)", holders <= 1, f"at most {holders} at one sample")
         budgeted = "@-" not in c["check"]
         for r in ok:
+            if r["allocated_device"] is not None and r["projected_device"]:
+                # The plan is llama.cpp's own simulation: what it then allocates on the device
+                # should be the same bytes (1% for what CUDA rounds differently).
+                expect(f"{c['check']}: {r['strategy']} plan equals what was allocated on the "
+                       "device", abs(r["allocated_device"] - r["projected_device"])
+                       <= r["projected_device"] // 100,
+                       f"allocated {fmt_bytes(r['allocated_device'])}, planned "
+                       f"{fmt_bytes(r['projected_device'])}")
             if budgeted and r["peak_device_bytes"] is not None:
                 expect(f"{c['check']}: {r['strategy']} peak device within the budget",
                        r["peak_device_bytes"] <= r["available_device"],
@@ -159,8 +169,10 @@ def main():
                    f"{r['reason'][:80]}")
         if c["check"].startswith("native@-") and ok:
             expect("native on the whole card: every layer on the device",
-                   ok[0]["n_gpu_layers"] == ok[0]["n_layers"] and ok[0]["n_layers"] > 0,
-                   f"{ok[0]['n_gpu_layers']}/{ok[0]['n_layers']}")
+                   ok[0]["n_gpu_layers"] == ok[0]["n_layers"] and ok[0]["n_layers"] > 0
+                   and not ok[0]["allocated_host_kv"],
+                   f"{ok[0]['n_gpu_layers']}/{ok[0]['n_layers']}, KV cache on the host: "
+                   f"{fmt_bytes(ok[0]['allocated_host_kv'])}")
 
     bench_path = os.path.join(a.out, "llama_bench.json")
     try:

@@ -15,8 +15,11 @@ GIB = 1 << 30
 
 
 def attempt(strategy, outcome, proj_dev, avail_dev, peak_dev, ngl, nl=32, withheld=None,
-            reason=""):
+            reason="", alloc_dev=None, host_kv=0):
     return {"strategy": strategy, "outcome": outcome, "reason": reason,
+            "allocated": None if outcome != "ok" else {
+                "device": {"total": proj_dev if alloc_dev is None else alloc_dev},
+                "host": {"kv": host_kv}},
             "projected": {"device": {"total": proj_dev}, "host": {"total": 1}},
             "available": {"device": avail_dev, "host": 1},
             "device_withheld_bytes": withheld, "peak_device_bytes": peak_dev,
@@ -36,9 +39,12 @@ def write_case(d, good):
             attempt("native", "failed" if good else "ok", 17 * GIB, 16 * GIB, 15 * GIB, 32,
                     withheld=120 * GIB, reason="cudaMalloc failed: out of memory")]}},
         {"check": "offload@8GiB", "exit_code": 0, "log": {"attempts": [
-            attempt("offload", "ok", 7 * GIB, 8 * GIB, 7 * GIB, 14 if good else 32)]}},
+            attempt("offload", "ok", 7 * GIB, 8 * GIB, 7 * GIB, 14 if good else 32,
+                    alloc_dev=7 * GIB if good else 8 * GIB)]}},
+        # Bad: llama.cpp left the first layer (its KV cache) on the host.
         {"check": "native@-", "exit_code": 0, "log": {"attempts": [
-            attempt("native", "ok", 17 * GIB, 130 * GIB, 17 * GIB, 32)]}},
+            attempt("native", "ok", 17 * GIB, 130 * GIB, 17 * GIB, 32,
+                    host_kv=0 if good else GIB // 32)]}},
     ]
     json.dump(chain, open(os.path.join(d, "chain.json"), "w"))
     # Marks and nvidia-smi samples: 1 GiB used before the first check, 10 GiB at its peak.
@@ -100,6 +106,8 @@ def main():
         for want in ("auto@16GiB: quantize:q8 peak device within the budget",
                      "native@16GiB --attempt-all: the plan's verdict holds on the device",
                      "offload@8GiB: some layers on the device, not all",
+                     "offload@8GiB: offload plan equals what was allocated on the device",
+                     "native on the whole card: every layer on the device",
                      "q4_0: llama-bench ran with every layer on the device",
                      "auto@16GiB: one process at a time holds device memory (a child, never "
                      "the supervisor)",

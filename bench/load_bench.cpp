@@ -32,6 +32,7 @@
 #include "clinbench/synth.h"
 #include "clinbench/units.h"
 #include "clinbench/worker.h"
+#include "util/background_process.h"
 #include "util/subprocess.h"
 
 using namespace clinbench;
@@ -301,6 +302,55 @@ int main(int argc, char** argv) {
         "     {:<18} clinbench inspect {:7.1f} ms, llama-fit-params {:7.1f} ms: {:.2f}x "
         "(processes, start to exit)\n",
         label, median(ours), median(peer), median(ours) / median(peer));
+  }
+
+  // The same with an accelerator: a 16 GiB device (llama.cpp's RPC server on 127.0.0.1 with a
+  // memory cap, as in the tests), where the plan also simulates the model on the device and
+  // searches the offload layer count. clinbench's plan_ms (from inspect's JSON) and the inspect
+  // process against llama-fit-params fitting the same file to the same device.
+  if (auto port = free_local_port()) {
+    const std::string endpoint = fmt::format("127.0.0.1:{}", *port);
+    auto server = BackgroundProcess::start(
+        {std::string(CLINBENCH_LLAMA_BIN) + "/ggml-rpc-server", "-H", "127.0.0.1", "-p",
+         std::to_string(*port), "-m", "16384"},
+        work + "/rpc-server.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (const auto& [label, path] :
+         {std::pair{"llama3-8b-sparse", big}, {"gemma2-9b-sparse", big9}}) {
+      std::vector<double> plan_ms, ours, peer;
+      for (int r = 0; r < reps && server; ++r) {
+        auto a = run_child({.argv = {CLINBENCH_BINARY, "inspect", "--no-hash", "--json", "--ctx",
+                                     "4096", "--rpc", endpoint, path},
+                            .stderr_path = work + "/inspect-rpc.out"});
+        auto b = run_child({.argv = {std::string(CLINBENCH_LLAMA_BIN) + "/llama-fit-params", "-m",
+                                     path, "-c", "4096", "--rpc", endpoint},
+                            .stderr_path = "/dev/null"});
+        if (!a || !b || a->exit_code != 0 || b->exit_code != 0) {
+          std::cerr << "inspect or llama-fit-params with --rpc failed on " << path << "\n";
+          return 1;
+        }
+        std::ifstream printed(work + "/inspect-rpc.out");  // its stdout (and stderr)
+        const json j = json::parse(printed, nullptr, false);
+        if (j.is_discarded() || !j.contains("plan")) {
+          std::cerr << "inspect --json printed no plan for " << path << "\n";
+          return 1;
+        }
+        plan_ms.push_back(j["plan"]["plan_ms"].get<double>());
+        ours.push_back(a->wall_ms);
+        peer.push_back(b->wall_ms);
+      }
+      if (!server || plan_ms.empty()) {
+        std::cerr << "ggml-rpc-server did not start: " << work << "/rpc-server.log\n";
+        return 1;
+      }
+      result["plan_ms_device"][label] = median(plan_ms);
+      result["inspect_process_ms_device"][label] = median(ours);
+      result["llama_fit_params_process_ms_device"][label] = median(peer);
+      fmt::print(
+          "plan {:<18} {:8.1f} ms with a 16 GiB device; clinbench inspect {:7.1f} ms, "
+          "llama-fit-params {:7.1f} ms: {:.2f}x (processes)\n",
+          label, median(plan_ms), median(ours), median(peer), median(ours) / median(peer));
+    }
   }
 
   auto info = read_model_info(model, {.hash = false});

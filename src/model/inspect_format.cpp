@@ -138,7 +138,9 @@ std::string format_inspect(const ModelInfo& info, const Plan& plan) {
                      t.elements, format_bytes(t.bytes));
   }
   o << fmt::format("memory plan at context {} (accelerator: {}), {:.1f} ms:\n", plan.n_ctx,
-                   plan.accelerator.present ? plan.accelerator.description : "none",
+                   plan.accelerator.present
+                       ? fmt::format("{} {}", plan.accelerator.name, plan.accelerator.description)
+                       : std::string("none"),
                    plan.plan_ms);
   o << fmt::format("  {:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>6}  {}\n", "strategy",
                    "weights", "kv", "compute", "host", "device", "layers", "note");

@@ -311,7 +311,8 @@ std::string format_attempt_log(const AttemptLog& log) {
   out << fmt::format("model {} ({}), context {}, accelerator: {}\n", log.model_path,
                      log.architecture, log.n_ctx,
                      log.accelerator.present
-                         ? fmt::format("{} ({} free)", log.accelerator.description,
+                         ? fmt::format("{} {} ({} free)", log.accelerator.name,
+                                       log.accelerator.description,
                                        format_bytes(log.accelerator.free))
                          : std::string("none"));
   out << fmt::format("{:<3} {:<12} {:<8} {:>11} {:>11} {:>11} {:>9} {:>9}  {}\n", "#",

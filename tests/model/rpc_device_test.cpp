@@ -9,7 +9,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "clinbench/load.h"
@@ -189,6 +193,66 @@ TEST_F(RpcDevice, InspectShowsTheDeviceAndItsPlan) {
       EXPECT_EQ(device, 0u);
     } else {
       EXPECT_GT(device, 0u) << name;
+    }
+  }
+}
+
+std::vector<nlohmann::json> samples_of(const std::string& run_dir) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(testing::read_file(run_dir + "/samples.jsonl"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a["item_id"].template get<std::string>() < b["item_id"].template get<std::string>();
+  });
+  return out;
+}
+
+// An evaluation whose worker holds the model on the device: every layer there, and the same
+// answers as on the CPU, for generation and for log-likelihood scoring.
+TEST_F(RpcDevice, RunOnTheDeviceAnswersAsOnTheCpu) {
+  const std::string dataset =
+      std::string(CLINBENCH_SOURCE_DIR) + "/tests/data/datasets/curebench_valset.jsonl";
+  for (const char* scoring : {"generate", "loglik"}) {
+    std::map<std::string, std::string> dirs;
+    for (const char* strategy : {"native", "cpu"}) {
+      dirs[strategy] = dir_.file(std::string(scoring) + "-" + strategy);
+      auto r = testing::run_command(
+          {testing::clinbench_binary(), "run", "--model", testing::stories_model(), "--dataset",
+           dataset, "--out", dirs[strategy], "--ctx", "512", "--max-tokens", "24", "--scoring",
+           scoring, "--strategy", strategy, "--rpc", endpoint_});
+      ASSERT_EQ(r.exit_code, 0) << scoring << " " << strategy << ": " << r.err;
+      // The attempt log the run kept: where the model was.
+      std::vector<std::string> logs;
+      for (const auto& e : std::filesystem::directory_iterator(dirs[strategy] + "/attempts")) {
+        logs.push_back(e.path());
+      }
+      ASSERT_EQ(logs.size(), 1u);
+      const auto log = nlohmann::json::parse(testing::read_file(logs[0]));
+      EXPECT_TRUE(log.at("accelerator").at("present").get<bool>());
+      const auto& placement = log.at("attempts").back().at("placement");
+      const int on_device = placement.at("n_gpu_layers").get<int>();
+      EXPECT_EQ(on_device,
+                std::string(strategy) == "native" ? placement.at("n_layers").get<int>() : 0)
+          << scoring << " " << strategy;
+    }
+    const auto device = samples_of(dirs["native"]);
+    const auto cpu = samples_of(dirs["cpu"]);
+    ASSERT_EQ(device.size(), cpu.size());
+    ASSERT_FALSE(device.empty());
+    // Something to compare: generated text, or options chosen by their likelihood.
+    const char* answer = std::string(scoring) == "generate" ? "prediction" : "choice";
+    EXPECT_TRUE(std::any_of(device.begin(), device.end(), [&](const auto& s) {
+      return s[answer] != "";
+    })) << scoring;
+    for (size_t i = 0; i < device.size(); ++i) {
+      const std::string what = std::string(scoring) + " " + device[i]["item_id"].dump();
+      EXPECT_EQ(device[i]["item_id"], cpu[i]["item_id"]) << what;
+      EXPECT_EQ(device[i]["error"], "") << what;
+      EXPECT_EQ(device[i]["choice"], cpu[i]["choice"]) << what;
+      EXPECT_EQ(device[i]["prediction"], cpu[i]["prediction"]) << what;
     }
   }
 }

@@ -134,8 +134,7 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   const int layers_on_device = acc && spec.strategy != Strategy::kCpu
                                    ? std::clamp(spec.n_gpu_layers, 0, a.placement.n_layers)
                                    : 0;
-  mp.n_gpu_layers = llama_gpu_layers(layers_on_device);
-  use_accelerator_only(mp);
+  place_layers(mp, llama_gpu_layers(layers_on_device));
   a.placement.n_gpu_layers = layers_on_device;
 
   const auto t0 = std::chrono::steady_clock::now();

@@ -18,11 +18,12 @@ ggml_backend_dev_t accelerator_device() {
   return nullptr;
 }
 
-void use_accelerator_only(llama_model_params& mp) {
+void place_layers(llama_model_params& mp, int n_gpu_layers) {
   // llama.cpp copies the list when the model is built; the array only has to outlive the call.
   thread_local ggml_backend_dev_t devices[2] = {nullptr, nullptr};
-  devices[0] = accelerator_device();
-  mp.devices = devices[0] ? devices : nullptr;
+  devices[0] = n_gpu_layers != 0 ? accelerator_device() : nullptr;
+  mp.devices = devices;  // {nullptr}: no device but the CPU
+  mp.n_gpu_layers = devices[0] ? n_gpu_layers : 0;
 }
 
 void ensure_llama_backend() {

@@ -16,9 +16,12 @@ ggml_backend_dev_t accelerator_device();
 // them need n_layer + 1 (passing n_layer leaves the first layer on the CPU).
 inline int llama_gpu_layers(int layers) { return layers > 0 ? layers + 1 : 0; }
 
-// Puts the model's offloaded layers on the accelerator alone: by default llama.cpp splits them
-// across every GPU it knows (a local one and RPC devices alike), where the plan counts one.
-void use_accelerator_only(llama_model_params& mp);
+// Sets llama.cpp's n_gpu_layers (-1: all) and the devices the model is built with: the
+// accelerator alone, or none at all when no layer goes there. By default llama.cpp splits the
+// layers across every GPU it knows (a local one and RPC devices alike), where the plan counts
+// one; and with no layer there a GPU would still compute large batches from weights in host
+// memory (op offload), with compute buffers of its own that a `cpu` attempt must not need.
+void place_layers(llama_model_params& mp, int n_gpu_layers);
 
 // Initialises llama.cpp's backends once (thread-safe) and installs clinbench's log routing.
 void ensure_llama_backend();

@@ -62,8 +62,7 @@ Result<Simulated> simulate_built(
   llama_model_params mp = llama_model_default_params();
   mp.no_alloc = true;
   mp.load_mode = LLAMA_LOAD_MODE_NONE;
-  mp.n_gpu_layers = shape.n_gpu_layers;
-  use_accelerator_only(mp);
+  place_layers(mp, shape.n_gpu_layers);
   LogCapture capture;
   llama_model_ptr model(build(mp));
   if (!model) {

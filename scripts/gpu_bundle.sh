@@ -4,8 +4,9 @@
 # has to compile llama.cpp's CUDA backend:
 #
 #   .gpu/bin/      clinbench and llama-bench (stripped), linked against shared llama.cpp, and the
-#                  CPU backend module libggml-cpu.so; gpu_check.sh adds libggml-cuda.so here,
-#                  where ggml looks for backend modules (next to the executable)
+#                  CPU backend module libggml-cpu.so, the RPC backend module and its server
+#                  (the dry run's device); gpu_check.sh adds libggml-cuda.so here, where ggml
+#                  looks for backend modules (next to the executable)
 #   .gpu/lib/      libllama, libggml*, and every Debian library they and clinbench load, except
 #                  the C and C++ runtimes (the GPU machine's own, which are newer, are used)
 #   .gpu/ggml/     ggml's source at the same commit, without the other backends: enough to build
@@ -42,10 +43,13 @@ cmake --build "$root/build-dl" --target clinbench >&2
 B="$root/.gpu"
 rm -rf "$B"
 mkdir -p "$B/bin" "$B/lib" "$B/ggml/src"
-cp "$root/build-dl/clinbench" "$dl/build/bin/llama-bench" "$dl/build/bin/libggml-cpu.so" "$B/bin/"
+# The RPC backend and its server: the dry run's accelerator (gpu_check.sh --cpu-dry-run).
+cp "$root/build-dl/clinbench" "$dl/build/bin/llama-bench" "$dl/build/bin/libggml-cpu.so" \
+  "$dl/build/bin/libggml-rpc.so" "$dl/build/bin/ggml-rpc-server" "$B/bin/"
 # The C and C++ runtimes stay the GPU machine's: its libggml-cuda.so is built by its compiler
 # and needs its libstdc++; everything built here needs only older symbol versions.
-ldd "$B/bin/clinbench" "$B/bin/llama-bench" "$B/bin/libggml-cpu.so" |
+ldd "$B/bin/clinbench" "$B/bin/llama-bench" "$B/bin/libggml-cpu.so" "$B/bin/libggml-rpc.so" \
+    "$B/bin/ggml-rpc-server" |
   awk '/=> \// {print $3}' | sort -u | while read -r lib; do
     case "$(basename "$lib")" in
       libc.so*|libm.so*|libstdc++.so*|libgcc_s.so*|ld-linux*|libpthread.so*|libdl.so*|librt.so*) ;;

@@ -3,7 +3,10 @@
 # bundle scripts/gpu_bundle.sh made (.gpu/, carried along). Run from the repository root:
 #
 #   bash scripts/gpu_check.sh               on the GPU machine; results under $OUT
-#   bash scripts/gpu_check.sh --cpu-dry-run here: no CUDA build, tiny models, same steps
+#   bash scripts/gpu_check.sh --cpu-dry-run here: no CUDA build, a small model, same steps, and
+#                                           as the device ggml-rpc-server on 127.0.0.1 with a
+#                                           256 MiB cap (the tests' capped RPC device), with
+#                                           budgets set from the model's plan on it
 #
 # Steps (each logged with its wall time; results are written as they come, so a run stopped by
 # its time limit still returns what it did):
@@ -57,6 +60,8 @@ export LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 CB="$B/bin/clinbench"
 LB="$B/bin/llama-bench"
 
+LB_ARGS=()  # llama-bench's device flags (the dry run's RPC server)
+
 # 1. The CUDA backend.
 if [ $DRY = 0 ]; then
   step "machine"
@@ -103,10 +108,22 @@ if [ $DRY = 0 ]; then
   BUDGETS=("auto 16GiB" "native 16GiB --attempt-all" "auto 7GiB --recipe $W/fast-q4.txt"
            "offload 8GiB" "native -")
 else
-  PRESET=llama-tiny
+  # 8 blocks of 512 with a 32k vocabulary: about 150 MiB on the device, most of it the output
+  # head and the logits' compute buffer, so that budgets between its strategies are MiB apart.
+  PRESET="--arch llama --layers 8 --embd 512 --ff 1536 --heads 8 --kv-heads 4 --ctx 4096"
   VOCAB="$B/vocab/ggml-vocab-llama-spm.gguf"
-  BUDGETS=("auto 16MiB" "native 16MiB --attempt-all" "auto 7MiB --recipe $W/fast-q4.txt"
-           "offload 8MiB" "native -")
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$B/bin/ggml-rpc-server" -H 127.0.0.1 -p "$port" -m 256 > "$W/rpc-server.log" 2>&1 &
+  RPC=$!
+  trap 'kill $RPC 2>/dev/null' EXIT
+  for _ in $(seq 50); do
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+      "$port" 2>/dev/null && break
+    sleep 0.1
+  done
+  export CLINBENCH_RPC_SERVERS="127.0.0.1:$port"
+  LB_ARGS=(--rpc "$CLINBENCH_RPC_SERVERS")
+  echo "device: ggml-rpc-server on $CLINBENCH_RPC_SERVERS, 256 MiB"
 fi
 # quantize:q4 with the default recipe spends minutes in q4_K/q6_K's searches on an 8B model;
 # the budget check at 7 GiB needs a 4-bit load, not that recipe.
@@ -116,9 +133,28 @@ printf '%s\n' 'token_embd\.weight q8_0' 'output\.weight q8_0' '.* q4_0' > "$W/fa
 for t in f16 q4_0; do
   if [ ! -f "$W/model-$t.gguf" ]; then
     step "synth $PRESET $t"
-    "$CB" synth --preset $PRESET --vocab "$VOCAB" --type $t -o "$W/model-$t.gguf" || exit 1
+    if [ $DRY = 0 ]; then
+      "$CB" synth --preset $PRESET --vocab "$VOCAB" --type $t -o "$W/model-$t.gguf" || exit 1
+    else
+      "$CB" synth $PRESET --vocab "$VOCAB" --type $t -o "$W/model-$t.gguf" || exit 1
+    fi
   fi
 done
+if [ $DRY = 1 ]; then
+  # The GPU run's budgets in proportion: auto where native fits, native forced under its plan,
+  # auto where only quantize:q4 fits, offload where some layers fit, native on the whole device.
+  mapfile -t BUDGETS < <("$CB" inspect "$W/model-f16.gguf" --json --no-hash --ctx 4096 \
+      --recipe "$W/fast-q4.txt" |
+    python3 -c 'import json,sys
+p={s["strategy"]: s["device"]["total"] >> 20 for s in json.load(sys.stdin)["plan"]["strategies"]}
+native, q4 = p["native"], p["quantize:q4"]
+print(f"auto {native + 8}MiB")
+print(f"native {native - 8}MiB --attempt-all")
+print(f"auto {q4 + 4}MiB --recipe {sys.argv[1]}")
+print(f"offload {native - 24}MiB")
+print("native -")' "$W/fast-q4.txt")
+  printf 'budget: %s\n' "${BUDGETS[@]}"
+fi
 
 # 3. The loading chain under device budgets.
 echo "[" > "$O/chain.json"
@@ -165,6 +201,7 @@ print(round(sum(x["prompt_tokens"] for x in r)/len(r)))' "$W/run-$t/samples.json
   step "llama-bench $t: pp$depth, tg128 at depth 0 and $depth"
   mark "start bench $t"
   "$LB" -m "$W/model-$t.gguf" -ngl 99 -p "$depth" -n 128 -d "0,$depth" -r 3 -o json \
+    "${LB_ARGS[@]}" \
     > "$W/bench-$t.json" || echo "llama-bench failed for $t"
   mark "end bench $t"
   cat "$W/bench-$t.json" >> "$O/llama_bench.json.tmp"

@@ -534,7 +534,11 @@ class LlamaBackend final : public Backend {
 
   int timed_decode(const llama_batch& batch) {
     const auto t0 = Clock::now();
-    const int rc = llama_decode(ctx_, batch);
+    int rc = llama_decode(ctx_, batch);
+    // On an accelerator (CUDA, RPC) llama_decode returns once the work is queued; without the
+    // wait, prefill_ms and engine_ms would stop early and the first sampling would absorb the
+    // rest (seen as a 36x "prefill" on an RPC device). A no-op on the CPU.
+    if (rc == 0) llama_synchronize(ctx_);
     stats_.engine_ms += ms_since(t0);
     ++stats_.engine_calls;
     stats_.tokens_evaluated += batch.n_tokens;

@@ -106,7 +106,7 @@ if [ $DRY = 0 ]; then
   PRESET=llama3-8b
   VOCAB="$B/vocab/ggml-vocab-llama-bpe.gguf"
   BUDGETS=("auto 16GiB" "native 16GiB --attempt-all" "auto 7GiB --recipe $W/fast-q4.txt"
-           "offload 8GiB" "native -")
+           "offload 8GiB" "offload 3GiB" "native -")
 else
   # 8 blocks of 512 with a 32k vocabulary: about 150 MiB on the device, most of it the output
   # head and the logits' compute buffer, so that budgets between its strategies are MiB apart.

@@ -22,7 +22,9 @@ struct Bytes {
   uint64_t weights = 0;
   uint64_t kv = 0;       // KV cache at the planned context
   uint64_t compute = 0;  // compute (scratch) buffers
-  uint64_t overhead = 0; // the process itself: code, thread stacks, allocator (host only)
+  // Host: the process itself (code, thread stacks, allocator). Device: what the backend takes
+  // beyond ggml's buffers while computing (device_compute_reserve).
+  uint64_t overhead = 0;
   uint64_t total() const { return weights + kv + compute + overhead; }
 };
 
@@ -66,6 +68,10 @@ struct Plan {
 // the binary, shared libraries, allocator and one stack per thread (measured, see plan.cpp);
 // at least this process's address space at start (startup_address_space), plus 24 MiB.
 uint64_t host_process_overhead();
+// Device memory a plan keeps free on a GPU for the backend's own work outside ggml's buffers
+// (cuBLAS's workspace, ggml-cuda's scratch pool): `device.overhead` of every strategy that puts
+// anything there. 0 without an accelerator and for RPC devices.
+uint64_t device_compute_reserve();
 
 // This process's address space (VmSize) when first called: main() calls it first thing, so that
 // it is the binary with its libraries, before any model. 0 in an AddressSanitizer build, whose

@@ -105,8 +105,9 @@ if [ $DRY = 0 ]; then
   trap 'kill $SMI $APPS 2>/dev/null' EXIT
   PRESET=llama3-8b
   VOCAB="$B/vocab/ggml-vocab-llama-bpe.gguf"
-  BUDGETS=("auto 16GiB" "native 16GiB --attempt-all" "auto 7GiB --recipe $W/fast-q4.txt"
-           "offload 8GiB" "offload 3GiB" "native -")
+  BUDGETS=("auto 16GiB" "native 16GiB --attempt-all" "native 14GiB --attempt-all"
+           "auto 7GiB --recipe $W/fast-q4.txt" "offload 8GiB" "offload 3GiB" "cpu 1GiB"
+           "native -")
 else
   # 8 blocks of 512 with a 32k vocabulary: about 150 MiB on the device, most of it the output
   # head and the logits' compute buffer, so that budgets between its strategies are MiB apart.
@@ -152,6 +153,7 @@ print(f"auto {native + 8}MiB")
 print(f"native {native - 8}MiB --attempt-all")
 print(f"auto {q4 + 4}MiB --recipe {sys.argv[1]}")
 print(f"offload {native - 24}MiB")
+print("cpu 1MiB")
 print("native -")' "$W/fast-q4.txt")
   printf 'budget: %s\n' "${BUDGETS[@]}"
 fi

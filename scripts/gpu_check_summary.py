@@ -171,6 +171,13 @@ def main():
                    planned_fit == (r["outcome"] == "ok"),
                    f"plan {'fits' if planned_fit else 'does not fit'}, attempt {r['outcome']}: "
                    f"{r['reason'][:80]}")
+        if c["check"].startswith("cpu@") and ok:
+            # Built with no device: llama.cpp's op offload would otherwise compute large batches
+            # on the GPU from compute buffers of its own.
+            expect(f"{c['check']}: nothing on the device",
+                   ok[0]["peak_device_bytes"] == 0 and not ok[0]["allocated_device"],
+                   f"peak {fmt_bytes(ok[0]['peak_device_bytes'])}, allocated "
+                   f"{fmt_bytes(ok[0]['allocated_device'])}")
         if c["check"].startswith("native@-") and ok:
             expect("native on the whole card: every layer on the device",
                    ok[0]["n_gpu_layers"] == ok[0]["n_layers"] and ok[0]["n_layers"] > 0

@@ -41,6 +41,10 @@ def write_case(d, good):
         {"check": "offload@8GiB", "exit_code": 0, "log": {"attempts": [
             attempt("offload", "ok", 7 * GIB, 8 * GIB, 7 * GIB, 14 if good else 32,
                     alloc_dev=7 * GIB if good else 8 * GIB)]}},
+        # Bad: the cpu strategy used the device (op offload).
+        {"check": "cpu@1GiB", "exit_code": 0, "log": {"attempts": [
+            attempt("cpu", "ok", 0, GIB, 0 if good else GIB // 4, 0,
+                    alloc_dev=0 if good else GIB // 4)]}},
         # Bad: llama.cpp left the first layer (its KV cache) on the host.
         {"check": "native@-", "exit_code": 0, "log": {"attempts": [
             attempt("native", "ok", 17 * GIB, 130 * GIB, 17 * GIB, 32,
@@ -108,6 +112,7 @@ def main():
                      "offload@8GiB: some layers on the device, not all",
                      "offload@8GiB: offload plan equals what was allocated on the device",
                      "native on the whole card: every layer on the device",
+                     "cpu@1GiB: nothing on the device",
                      "q4_0: llama-bench ran with every layer on the device",
                      "auto@16GiB: one process at a time holds device memory (a child, never "
                      "the supervisor)",

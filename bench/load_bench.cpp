@@ -314,7 +314,12 @@ int main(int argc, char** argv) {
         {std::string(CLINBENCH_LLAMA_BIN) + "/ggml-rpc-server", "-H", "127.0.0.1", "-p",
          std::to_string(*port), "-m", "16384"},
         work + "/rpc-server.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (server) {
+      if (auto up = wait_until_accepting(*port, *server, 10); !up) {
+        std::cerr << "ggml-rpc-server: " << up.error().message << "\n";
+        return 1;
+      }
+    }
     for (const auto& [label, path] :
          {std::pair{"llama3-8b-sparse", big}, {"gemma2-9b-sparse", big9}}) {
       std::vector<double> plan_ms, ours, peer;

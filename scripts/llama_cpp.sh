@@ -99,8 +99,8 @@ if [ $CUDA = 1 ]; then
 fi
 # llama-simple is the peer for greedy output: it prints with printf, while llama-completion's
 # output goes through an asynchronous log thread that can lose it at exit.
-# ggml's RPC backend and its server (ggml-rpc-server): a device over a socket, which the tests use as an accelerator
-# with a memory cap (patches/llama.cpp/0003) where there is no GPU.
+# ggml's RPC backend and its server (ggml-rpc-server): a device over a socket, which the tests
+# use as an accelerator with a memory cap (patches/llama.cpp/0003) where there is no GPU.
 targets=(llama ggml llama-common llama-bench llama-perplexity llama-server llama-completion
          llama-fit-params llama-quantize llama-simple ggml-rpc-server)
 if [ $DL = 1 ]; then

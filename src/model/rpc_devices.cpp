@@ -1,19 +1,14 @@
 #include <fmt/format.h>
 #include <ggml-backend.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <optional>
 
 #include "clinbench/rpc.h"
 #include "model/backend_init.h"
+#include "util/tcp_check.h"
 
 namespace clinbench {
 
@@ -47,49 +42,8 @@ Result<Endpoint> split_endpoint(const std::string& e) {
 Result<void> probe(const std::string& e, int timeout_ms) {
   auto ep = split_endpoint(e);
   if (!ep) return std::unexpected(ep.error());
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (const int rc = ::getaddrinfo(ep->host.c_str(), ep->port.c_str(), &hints, &res); rc != 0) {
-    return make_error(ErrorCode::kNotFound, fmt::format("RPC server {}: cannot resolve '{}': {}",
-                                                        e, ep->host, ::gai_strerror(rc)));
-  }
-  std::string why = "no address";
-  bool ok = false;
-  for (addrinfo* ai = res; ai && !ok; ai = ai->ai_next) {
-    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                            ai->ai_protocol);
-    if (fd < 0) {
-      why = std::strerror(errno);
-      continue;
-    }
-    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      rc = ::poll(&p, 1, timeout_ms);
-      if (rc == 0) {
-        why = fmt::format("no answer within {} s", timeout_ms / 1000);
-        rc = -1;
-      } else if (rc > 0) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        rc = err == 0 ? 0 : -1;
-        if (err != 0) why = std::strerror(err);
-      } else {
-        why = std::strerror(errno);
-      }
-    } else if (rc != 0) {
-      why = std::strerror(errno);
-    }
-    ok = rc == 0;
-    ::close(fd);
-  }
-  ::freeaddrinfo(res);
-  if (!ok) {
-    return make_error(ErrorCode::kNotFound,
-                      fmt::format("RPC server {}: cannot connect: {}", e, why));
+  if (auto r = tcp_connect_check(ep->host, ep->port, timeout_ms); !r) {
+    return std::unexpected(r.error().with_context("RPC server " + e));
   }
   return {};
 }

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "util/subprocess.h"
+#include "util/tcp_check.h"
 
 namespace clinbench {
 
@@ -128,6 +129,26 @@ Result<void> wait_until_ready(const std::string& origin, const std::string& path
       return make_error(ErrorCode::kResource,
                         fmt::format("GET {}{}: not ready within {} s; the server's log ends:\n{}",
                                     origin, path, timeout_s, tail_file(process.log_path())));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+Result<void> wait_until_accepting(int port, BackgroundProcess& process, double timeout_s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  while (true) {
+    if (!process.running()) {
+      return make_error(ErrorCode::kInternal,
+                        fmt::format("the server exited before it was ready; its log ends:\n{}",
+                                    tail_file(process.log_path())));
+    }
+    auto r = tcp_connect_check("127.0.0.1", std::to_string(port), 1000);
+    if (r) return {};
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) {
+      return make_error(
+          ErrorCode::kResource,
+          fmt::format("127.0.0.1:{}: {} within {} s; the server's log ends:\n{}", port,
+                      r.error().message, timeout_s, tail_file(process.log_path())));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -45,4 +45,8 @@ Result<int> free_local_port();
 Result<void> wait_until_ready(const std::string& origin, const std::string& path,
                               BackgroundProcess& process, double timeout_s);
 
+// The same for a server that speaks plain TCP (ggml-rpc-server): polls until 127.0.0.1:port
+// accepts a connection.
+Result<void> wait_until_accepting(int port, BackgroundProcess& process, double timeout_s);
+
 }  // namespace clinbench

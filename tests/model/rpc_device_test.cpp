@@ -10,11 +10,9 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include "clinbench/load.h"
 #include "clinbench/rpc.h"
@@ -39,15 +37,11 @@ class RpcDevice : public ::testing::Test {
         dir_.file("rpc-server.log"));
     ASSERT_TRUE(p) << p.error().message;
     server_ = std::move(*p);
-    // use_rpc_servers connects once (no command) and sets CLINBENCH_RPC_SERVERS for the
-    // children.
-    Result<void> ready;
-    for (int i = 0; i < 100; ++i) {
-      ready = use_rpc_servers(endpoint_);
-      if (ready || !server_.running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ASSERT_TRUE(ready) << ready.error().message << "\n" << testing::read_file(server_.log_path());
+    auto up = wait_until_accepting(*port, server_, 10);
+    ASSERT_TRUE(up) << up.error().message;
+    // Connects once (no command) and sets CLINBENCH_RPC_SERVERS for the children.
+    auto ready = use_rpc_servers(endpoint_);
+    ASSERT_TRUE(ready) << ready.error().message;
   }
   void TearDown() override { ::unsetenv(kRpcServersEnv); }
 

@@ -80,12 +80,13 @@ PeerRun run_llama_completion(const std::string& model, int threads, uint32_t n_c
     int devnull_in = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull_in, 0);
     const std::string t = std::to_string(threads), c = std::to_string(n_ctx);
-    ::execl(tool.c_str(), tool.c_str(), "-m", model.c_str(), "-p", "Hello", "-n", "1", "--ignore-eos", "--temp", "0", "-no-cnv",
-            "--no-warmup", "-t", t.c_str(), "-c", c.c_str(), static_cast<char*>(nullptr));
+    ::execl(tool.c_str(), tool.c_str(), "-m", model.c_str(), "-p", "Hello", "-n", "1",
+            "--ignore-eos", "--temp", "0", "-no-cnv", "--no-warmup", "-t", t.c_str(), "-c",
+            c.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
-  struct rusage ru{};
+  struct rusage ru {};
   ::wait4(pid, &status, 0, &ru);
   ::close(errfd);
   std::ifstream in(tmpl);
@@ -152,7 +153,7 @@ PeerRun run_peer_load(const std::string& self, const std::string& model, int thr
   while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
   ::close(fds[0]);
   int status = 0;
-  struct rusage ru{};
+  struct rusage ru {};
   ::wait4(pid, &status, 0, &ru);
   r.peak_rss = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
   r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !out.empty();
@@ -199,10 +200,14 @@ int main(int argc, char** argv) {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--work-dir") work = argv[i + 1];
-    else if (a == "--out") out = argv[i + 1];
-    else if (a == "--reps") reps = std::atoi(argv[i + 1]);
-    else if (a == "--threads") threads = std::atoi(argv[i + 1]);
+    if (a == "--work-dir")
+      work = argv[i + 1];
+    else if (a == "--out")
+      out = argv[i + 1];
+    else if (a == "--reps")
+      reps = std::atoi(argv[i + 1]);
+    else if (a == "--threads")
+      threads = std::atoi(argv[i + 1]);
     else {
       std::cerr << "load_bench: unknown option " << a << "\n";
       return 2;
@@ -260,7 +265,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  for (const auto& [label, path] : {std::pair{"llama-300m-f16", model}, {"llama3-8b-sparse", big},
+  for (const auto& [label, path] : {std::pair{"llama-300m-f16", model},
+                                    {"llama3-8b-sparse", big},
                                     {"gemma2-9b-sparse", big9}}) {
     auto info = read_model_info(path, {.hash = false});
     std::vector<double> ms;
@@ -269,7 +275,8 @@ int main(int argc, char** argv) {
       po.n_ctx = 4096;
       const auto t0 = std::chrono::steady_clock::now();
       auto plan = plan_model(*info, po);
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       if (!plan) {
         std::cerr << plan.error().message << "\n";
         return 1;
@@ -310,10 +317,10 @@ int main(int argc, char** argv) {
   // process against llama-fit-params fitting the same file to the same device.
   if (auto port = free_local_port()) {
     const std::string endpoint = fmt::format("127.0.0.1:{}", *port);
-    auto server = BackgroundProcess::start(
-        {std::string(CLINBENCH_LLAMA_BIN) + "/ggml-rpc-server", "-H", "127.0.0.1", "-p",
-         std::to_string(*port), "-m", "16384"},
-        work + "/rpc-server.log");
+    auto server =
+        BackgroundProcess::start({std::string(CLINBENCH_LLAMA_BIN) + "/ggml-rpc-server", "-H",
+                                  "127.0.0.1", "-p", std::to_string(*port), "-m", "16384"},
+                                 work + "/rpc-server.log");
     if (server) {
       if (auto up = wait_until_accepting(*port, *server, 10); !up) {
         std::cerr << "ggml-rpc-server: " << up.error().message << "\n";
@@ -370,8 +377,10 @@ int main(int argc, char** argv) {
     std::vector<double> ms, api_ms;
     uint64_t rss = 0, api_rss = 0;
     for (int r = 0; r < reps; ++r) {
-      if (std::string(cache) == "cold") drop_page_cache(model);
-      else warm_page_cache(model);
+      if (std::string(cache) == "cold")
+        drop_page_cache(model);
+      else
+        warm_page_cache(model);
       PeerRun a = run_peer_load(self, model, threads, n_ctx);
       if (!a.ok) {
         std::cerr << "llama.cpp API load failed\n";
@@ -383,7 +392,8 @@ int main(int argc, char** argv) {
       // llama-completion now and then ends without its performance report (seen on a loaded
       // machine); such a run has no load time to read, so it is run again, up to three times.
       PeerRun p = run_llama_completion(model, threads, n_ctx);
-      for (int retry = 0; retry < 2 && !p.ok; ++retry) p = run_llama_completion(model, threads, n_ctx);
+      for (int retry = 0; retry < 2 && !p.ok; ++retry)
+        p = run_llama_completion(model, threads, n_ctx);
       // Its report is secondary (the API load is the peer): a run without one is left out.
       if (!p.ok) {
         std::cerr << "llama-completion printed no load time in 3 runs (" << cache << ")\n";
@@ -400,9 +410,8 @@ int main(int argc, char** argv) {
   result["llama_cpp"] = peer;
   result["llama_cpp_api"] = peer_api;
 
-  fmt::print("\n{:<14} {:>6} {:>10} {:>10} {:>8} {:>11} {:>11} {:>8} {:>9}\n", "strategy",
-             "cache", "init ms", "peer ms", "ratio", "peak RSS", "weights", "RSS/wt",
-             "RSS-ctx/wt");
+  fmt::print("\n{:<14} {:>6} {:>10} {:>10} {:>8} {:>11} {:>11} {:>8} {:>9}\n", "strategy", "cache",
+             "init ms", "peer ms", "ratio", "peak RSS", "weights", "RSS/wt", "RSS-ctx/wt");
   for (const char* cache : {"warm", "cold"}) {
     fmt::print("{:<14} {:>6} {:>10.1f} {:>10} {:>8} {:>11} {:>11}\n", "llama.cpp API", cache,
                peer_api[cache]["load_ms"].get<double>(), "-", "-",
@@ -423,8 +432,10 @@ int main(int argc, char** argv) {
       std::vector<double> ms;
       uint64_t rss = 0, weights = 0, ctx_bytes = 0;
       for (int r = 0; r < reps; ++r) {
-        if (std::string(cache) == "cold") drop_page_cache(model);
-        else warm_page_cache(model);
+        if (std::string(cache) == "cold")
+          drop_page_cache(model);
+        else
+          warm_page_cache(model);
         LoadOptions o;
         o.strategy = s;
         o.hash = false;
@@ -445,22 +456,21 @@ int main(int argc, char** argv) {
       const double peer_ms = peer_api[cache]["load_ms"].get<double>();
       const double ratio = median(ms) / peer_ms;
       const json completion_ms = peer[cache]["load_ms"];
-      result["strategies"][s][cache] = {{"init_ms", median(ms)},
-                                        {"peer_load_ms", peer_ms},
-                                        {"ratio_to_llama_cpp", ratio},
-                                        {"llama_completion_load_ms", completion_ms},
-                                        {"ratio_to_llama_completion",
-                                         completion_ms.is_null()
-                                             ? json(nullptr)
-                                             : json(median(ms) / completion_ms.get<double>())},
-                                        {"peak_rss", rss},
-                                        {"weight_bytes", weights},
-                                        {"context_bytes", ctx_bytes},
-                                        {"rss_over_weights", double(rss) / weights},
-                                        {"rss_minus_context_over_weights",
-                                         double(rss - std::min(rss, ctx_bytes)) / weights}};
-      fmt::print("{:<14} {:>6} {:>10.1f} {:>10.1f} {:>7.2f}x {:>11} {:>11} {:>7.2f}x {:>8.2f}x\n", s,
-                 cache, median(ms), peer_ms, ratio, format_bytes(rss), format_bytes(weights),
+      result["strategies"][s][cache] = {
+          {"init_ms", median(ms)},
+          {"peer_load_ms", peer_ms},
+          {"ratio_to_llama_cpp", ratio},
+          {"llama_completion_load_ms", completion_ms},
+          {"ratio_to_llama_completion", completion_ms.is_null()
+                                            ? json(nullptr)
+                                            : json(median(ms) / completion_ms.get<double>())},
+          {"peak_rss", rss},
+          {"weight_bytes", weights},
+          {"context_bytes", ctx_bytes},
+          {"rss_over_weights", double(rss) / weights},
+          {"rss_minus_context_over_weights", double(rss - std::min(rss, ctx_bytes)) / weights}};
+      fmt::print("{:<14} {:>6} {:>10.1f} {:>10.1f} {:>7.2f}x {:>11} {:>11} {:>7.2f}x {:>8.2f}x\n",
+                 s, cache, median(ms), peer_ms, ratio, format_bytes(rss), format_bytes(weights),
                  double(rss) / weights, double(rss - std::min(rss, ctx_bytes)) / weights);
     }
   }
@@ -472,9 +482,10 @@ int main(int argc, char** argv) {
     const double ours = result["strategies"][s]["warm"]["init_ms"].get<double>();
     result["llama_quantize"][ftype] = peer_ms;
     result["strategies"][s]["warm"]["ratio_to_llama_quantize"] = ours / peer_ms;
-    fmt::print("  {:<12} ours {:9.1f} ms (load incl. quantization)  llama-quantize {} {:9.1f} ms  "
-               "ratio {:.2f}x\n",
-               s, ours, ftype, peer_ms, ours / peer_ms);
+    fmt::print(
+        "  {:<12} ours {:9.1f} ms (load incl. quantization)  llama-quantize {} {:9.1f} ms  "
+        "ratio {:.2f}x\n",
+        s, ours, ftype, peer_ms, ours / peer_ms);
   }
   std::ofstream(out) << result.dump(2) << "\n";
   fmt::print("\nwritten to {}\n", out);

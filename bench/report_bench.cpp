@@ -30,9 +30,10 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string long_name(int m) {
-  return fmt::format("hospital-finetuned-meta-llama-3.1-8b-instruct-clinical-notes-{}-q4_k_m-"
-                     "imatrix-calibrated-on-discharge-summaries",
-                     m);
+  return fmt::format(
+      "hospital-finetuned-meta-llama-3.1-8b-instruct-clinical-notes-{}-q4_k_m-"
+      "imatrix-calibrated-on-discharge-summaries",
+      m);
 }
 
 // A run of `models` models × `items` items: a labeled val split (60%) and an unlabeled test split,
@@ -48,14 +49,19 @@ void write_synthetic_run(const fs::path& dir, int models, int items) {
   const std::string reasoning(1400, 'r');
   for (int m = 0; m < models; ++m) {
     const std::string name = models == 1 ? "stories" : long_name(m);
-    const json log = {{"format", "clinbench.attempt_log/1"}, {"succeeded", m % 3 == 0 ? 1 : 0},
-                      {"attempts", json::array({{{"strategy", "native"},
-                                                 {"outcome", m % 3 == 0 ? "skipped" : "ok"},
-                                                 {"reason", m % 3 == 0 ? "plan exceeds budget" : ""},
-                                                 {"peak_rss_bytes", 5e9 + m * 1e8}, {"init_ms", 900 + m}},
-                                                {{"strategy", "quantize:q4"}, {"outcome", "ok"},
-                                                 {"reason", ""}, {"peak_rss_bytes", 3e9},
-                                                 {"init_ms", 4000 + m}}})}};
+    const json log = {
+        {"format", "clinbench.attempt_log/1"},
+        {"succeeded", m % 3 == 0 ? 1 : 0},
+        {"attempts", json::array({{{"strategy", "native"},
+                                   {"outcome", m % 3 == 0 ? "skipped" : "ok"},
+                                   {"reason", m % 3 == 0 ? "plan exceeds budget" : ""},
+                                   {"peak_rss_bytes", 5e9 + m * 1e8},
+                                   {"init_ms", 900 + m}},
+                                  {{"strategy", "quantize:q4"},
+                                   {"outcome", "ok"},
+                                   {"reason", ""},
+                                   {"peak_rss_bytes", 3e9},
+                                   {"init_ms", 4000 + m}}})}};
     (void)store->put_model({name, "/models/" + name + ".gguf", "", "native", log.dump(), ""});
     for (int i = 0; i < items; ++i) {
       ItemRecord r;
@@ -123,11 +129,16 @@ int main(int argc, char** argv) {
   std::string out;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--models") models = std::atoi(argv[i + 1]);
-    else if (a == "--items") items = std::atoi(argv[i + 1]);
-    else if (a == "--reps") reps = std::atoi(argv[i + 1]);
-    else if (a == "--work-dir") work = argv[i + 1];
-    else if (a == "--out") out = argv[i + 1];
+    if (a == "--models")
+      models = std::atoi(argv[i + 1]);
+    else if (a == "--items")
+      items = std::atoi(argv[i + 1]);
+    else if (a == "--reps")
+      reps = std::atoi(argv[i + 1]);
+    else if (a == "--work-dir")
+      work = argv[i + 1];
+    else if (a == "--out")
+      out = argv[i + 1];
     else {
       std::fprintf(stderr, "report_bench: unknown flag %s\n", a.c_str());
       return 2;
@@ -139,9 +150,9 @@ int main(int argc, char** argv) {
   const Built large = build_page(work / "large", work / "large.html");
   const Built small = build_page(work / "small", work / "small.html");
 
-  const std::string cmd = fmt::format("node '{}/web/bench/open_time.mjs' {} '{}' '{}'",
-                                      CLINBENCH_SOURCE_DIR, reps, (work / "large.html").string(),
-                                      (work / "small.html").string());
+  const std::string cmd =
+      fmt::format("node '{}/web/bench/open_time.mjs' {} '{}' '{}'", CLINBENCH_SOURCE_DIR, reps,
+                  (work / "large.html").string(), (work / "small.html").string());
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string text;
   char buf[4096];
@@ -171,22 +182,29 @@ int main(int argc, char** argv) {
   std::cout << fmt::format("{:<34}{:>14.2f}{:>14.2f}{:>10.2f}\n", "page size (MiB)",
                            large.bytes / 1048576.0, small.bytes / 1048576.0,
                            double(large.bytes) / small.bytes);
-  std::cout << fmt::format("{:<34}{:>14.0f}{:>14.0f}{:>10.2f}\n",
-                           "open: navigation to drawn (ms)", large_ready, small_ready,
-                           large_ready / small_ready);
+  std::cout << fmt::format("{:<34}{:>14.0f}{:>14.0f}{:>10.2f}\n", "open: navigation to drawn (ms)",
+                           large_ready, small_ready, large_ready / small_ready);
   std::cout << fmt::format("{:<34}{:>14.0f}{:>14.0f}{:>10.2f}\n", "open: goto to drawn, wall (ms)",
                            large_wall, small_wall, large_wall / small_wall);
   std::cout << fmt::format("target: under 2000 ms to open: {}\n",
                            large_ready < 2000 ? "met" : "NOT met");
   if (!out.empty()) {
-    std::ofstream(out) << json{{"models", models}, {"items_per_model", items}, {"reps", reps},
-                               {"large", {{"build_ms", large.build_ms}, {"bytes", large.bytes},
-                                          {"ready_ms", large_ready}, {"wall_ms", large_wall}}},
-                               {"small", {{"build_ms", small.build_ms}, {"bytes", small.bytes},
-                                          {"ready_ms", small_ready}, {"wall_ms", small_wall}}},
+    std::ofstream(out) << json{{"models", models},
+                               {"items_per_model", items},
+                               {"reps", reps},
+                               {"large",
+                                {{"build_ms", large.build_ms},
+                                 {"bytes", large.bytes},
+                                 {"ready_ms", large_ready},
+                                 {"wall_ms", large_wall}}},
+                               {"small",
+                                {{"build_ms", small.build_ms},
+                                 {"bytes", small.bytes},
+                                 {"ready_ms", small_ready},
+                                 {"wall_ms", small_wall}}},
                                {"times", times}}
-                                  .dump(2)
-                           << "\n";
+                              .dump(2)
+                       << "\n";
   }
   return 0;
 }

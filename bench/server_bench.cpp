@@ -80,7 +80,7 @@ struct Options {
 
 struct Measure {
   double wall_s = 0;
-  double cpu_s = 0;     // this process
+  double cpu_s = 0;  // this process
   int64_t items = 0;
   int64_t requests = 0;  // generation turns
   int64_t errors = 0;
@@ -96,7 +96,8 @@ Measure run_once(RunConfig cfg) {
   m.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
   m.cpu_s = self_cpu_s() - c0;
   if (!r) throw std::runtime_error(r.error().message);
-  if (r->models_failed > 0) throw std::runtime_error(cfg.out + ": the model failed; see results.json");
+  if (r->models_failed > 0)
+    throw std::runtime_error(cfg.out + ": the model failed; see results.json");
   auto store = RunStore::open(cfg.out);
   if (!store) throw std::runtime_error(store.error().message);
   auto items = store->items();
@@ -129,16 +130,26 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + ": needs a value");
       return argv[++i];
     };
-    if (a == "--model") o.model = next();
-    else if (a == "--dataset") o.dataset = next();
-    else if (a == "--items") o.items = std::stoul(next());
-    else if (a == "--reps") o.reps = std::stoi(next());
-    else if (a == "--max-tokens") o.max_tokens = std::stoi(next());
-    else if (a == "--threads") o.threads = std::stoi(next());
-    else if (a == "--in-flight") o.in_flight = parse_list(next());
-    else if (a == "--ctx-per-slot") o.ctx_per_slot = std::stoi(next());
-    else if (a == "--work-dir") o.work_dir = next();
-    else if (a == "--out") o.out = next();
+    if (a == "--model")
+      o.model = next();
+    else if (a == "--dataset")
+      o.dataset = next();
+    else if (a == "--items")
+      o.items = std::stoul(next());
+    else if (a == "--reps")
+      o.reps = std::stoi(next());
+    else if (a == "--max-tokens")
+      o.max_tokens = std::stoi(next());
+    else if (a == "--threads")
+      o.threads = std::stoi(next());
+    else if (a == "--in-flight")
+      o.in_flight = parse_list(next());
+    else if (a == "--ctx-per-slot")
+      o.ctx_per_slot = std::stoi(next());
+    else if (a == "--work-dir")
+      o.work_dir = next();
+    else if (a == "--out")
+      o.out = next();
     else {
       std::cerr << "server_bench: unknown option " << a << " (see the header of "
                 << "bench/server_bench.cpp)\n";
@@ -212,9 +223,10 @@ int main(int argc, char** argv) {
         remote_ips[k].push_back(static_cast<double>(m.items - m.errors) / m.wall_s);
         remote_cpu[k].push_back(m.requests > 0 ? 1000.0 * m.cpu_s / static_cast<double>(m.requests)
                                                : 0);
-        std::cerr << fmt::format("rep {}: {} in flight {:.2f} items/s, client {:.2f} ms CPU per "
-                                 "request\n",
-                                 rep, o.in_flight[k], remote_ips[k].back(), remote_cpu[k].back());
+        std::cerr << fmt::format(
+            "rep {}: {} in flight {:.2f} items/s, client {:.2f} ms CPU per "
+            "request\n",
+            rep, o.in_flight[k], remote_ips[k].back(), remote_cpu[k].back());
       }
     }
   } catch (const std::exception& e) {
@@ -232,8 +244,8 @@ int main(int argc, char** argv) {
 
   const double local_med = median(local_ips);
   json remote = json::array();
-  std::cout << fmt::format("{:<22} {:>10} {:>12} {:>18} {:>14}\n", "", "items/s",
-                           "vs in-proc", "client CPU/request", "share of wall");
+  std::cout << fmt::format("{:<22} {:>10} {:>12} {:>18} {:>14}\n", "", "items/s", "vs in-proc",
+                           "client CPU/request", "share of wall");
   std::cout << fmt::format("{:<22} {:>10.2f} {:>12} {:>18} {:>14}\n", "in-process (parallel 4)",
                            local_med, "1.00x", "", "");
   for (size_t k = 0; k < o.in_flight.size(); ++k) {
@@ -241,9 +253,9 @@ int main(int argc, char** argv) {
     const double cpu_ms = median(remote_cpu[k]);
     // Wall time per request with k in flight: k requests overlap.
     const double wall_ms_per_request =
-        last[k].requests > 0 ? 1000.0 * last[k].wall_s * o.in_flight[k] /
-                                   static_cast<double>(last[k].requests)
-                             : 0;
+        last[k].requests > 0
+            ? 1000.0 * last[k].wall_s * o.in_flight[k] / static_cast<double>(last[k].requests)
+            : 0;
     const double share = wall_ms_per_request > 0 ? cpu_ms / wall_ms_per_request : 0;
     std::cout << fmt::format("{:<22} {:>10.2f} {:>11.2f}x {:>15.2f} ms {:>13.1f}%\n",
                              fmt::format("server, {} in flight", o.in_flight[k]), ips,

@@ -1,8 +1,7 @@
 #include "test_util.h"
 
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,9 +20,13 @@ void expect_same_bytes(const Bytes& a, const Bytes& b, const std::string& what) 
   EXPECT_EQ(a.overhead, b.overhead) << what << ": overhead";
 }
 
-std::string stories_model() { return std::string(CLINBENCH_SHARED_DIR) + "/models/stories260K.gguf"; }
+std::string stories_model() {
+  return std::string(CLINBENCH_SHARED_DIR) + "/models/stories260K.gguf";
+}
 std::string clinbench_binary() { return CLINBENCH_BINARY; }
-std::string llama_tool(const std::string& name) { return std::string(CLINBENCH_LLAMA_BIN) + "/" + name; }
+std::string llama_tool(const std::string& name) {
+  return std::string(CLINBENCH_LLAMA_BIN) + "/" + name;
+}
 
 ScratchDir::ScratchDir() {
   const char* tmp = std::getenv("TMPDIR");
@@ -84,14 +87,15 @@ std::string synthetic_model(const std::string& arch, const std::string& type,
   const char* tmp = std::getenv("TMPDIR");
   // Shared by the test processes of one build (ctest runs each test in its own process);
   // keyed by the binary's modification time so a rebuilt synth writes fresh files.
-  const auto stamp = std::filesystem::last_write_time(clinbench_binary()).time_since_epoch().count();
-  const std::string dir = std::string(tmp ? tmp : "/tmp") + "/clinbench-test-models-" +
-                          std::to_string(stamp);
+  const auto stamp =
+      std::filesystem::last_write_time(clinbench_binary()).time_since_epoch().count();
+  const std::string dir =
+      std::string(tmp ? tmp : "/tmp") + "/clinbench-test-models-" + std::to_string(stamp);
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/" + key + ".gguf";
   if (std::filesystem::exists(path)) return path;
-  std::vector<std::string> argv = {clinbench_binary(), "synth", "--arch", arch, "--type", type,
-                                   "-o", path};
+  std::vector<std::string> argv = {clinbench_binary(), "synth", "--arch", arch,
+                                   "--type",           type,    "-o",     path};
   if (extra_args.empty()) {
     for (const char* a : {"--layers", "2", "--embd", "128", "--ff", "256", "--heads", "4",
                           "--kv-heads", "2", "--ctx", "512"}) {

@@ -34,7 +34,7 @@ class ScratchDir {
 };
 
 struct CommandResult {
-  int exit_code = -1;     // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   std::string out;
   std::string err;

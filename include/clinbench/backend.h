@@ -12,34 +12,34 @@
 namespace clinbench {
 
 struct ChatMessage {
-  std::string role;     // "system", "user", "assistant"
+  std::string role;  // "system", "user", "assistant"
   std::string content;
 };
 
 struct GenerationParams {
-  int max_tokens = 512;        // the turn's token budget
-  float temperature = 0.0f;    // 0: greedy
-  uint64_t seed = 0;           // used when sampling
+  int max_tokens = 512;      // the turn's token budget
+  float temperature = 0.0f;  // 0: greedy
+  uint64_t seed = 0;         // used when sampling
   // Letters the answer may take; when non-empty, after the free reply the model is made to
   // write "Answer: X" with X constrained by a grammar to these letters.
   std::vector<std::string> constrained_answer_letters;
 };
 
 struct Generation {
-  std::string text;            // the reply (without the constrained answer line)
+  std::string text;                               // the reply (without the constrained answer line)
   std::optional<std::string> constrained_answer;  // the grammar-constrained letter
   int64_t prompt_tokens = 0;
-  int64_t output_tokens = 0;   // reply tokens (the constrained answer not included)
-  double ttft_ms = 0;          // request start to first generated token (prefill included)
+  int64_t output_tokens = 0;  // reply tokens (the constrained answer not included)
+  double ttft_ms = 0;         // request start to first generated token (prefill included)
   double prefill_ms = 0;
   double decode_ms = 0;
-  bool truncated = false;      // stopped by max_tokens before end-of-sequence
+  bool truncated = false;  // stopped by max_tokens before end-of-sequence
 };
 
 struct OptionScore {
   std::string letter;
-  double logprob = 0;          // sum of the continuation's token log-probabilities
-  int64_t tokens = 0;          // continuation tokens
+  double logprob = 0;  // sum of the continuation's token log-probabilities
+  int64_t tokens = 0;  // continuation tokens
 };
 
 struct LoglikScores {

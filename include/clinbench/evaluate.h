@@ -2,11 +2,10 @@
 // extraction, scoring and per-item telemetry.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "clinbench/backend.h"
 #include "clinbench/config.h"

@@ -10,11 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "clinbench/config.h"
 #include "clinbench/error.h"
@@ -32,10 +31,10 @@ inline constexpr const char* kFidelityFile = "fidelity.json";
 
 // One model to measure: a GGUF file loaded with a strategy (and, for quantize:*, a recipe).
 struct FidelityModel {
-  std::string label;                     // how tables and fidelity.json name it
+  std::string label;  // how tables and fidelity.json name it
   std::string path;
   Strategy strategy = Strategy::kNative;
-  std::string recipe;                    // quantize:* only: built-in name or recipe file
+  std::string recipe;  // quantize:* only: built-in name or recipe file
 };
 
 // A --candidate value: "quantize:q8" or "quantize:q4", optionally followed by "@RECIPE" (a
@@ -46,9 +45,9 @@ Result<FidelityModel> parse_candidate(const std::string& text, const std::string
 
 struct FidelityOptions {
   PromptConfig prompts;
-  int trace_tokens = 64;        // the reference's greedy reasoning tokens, teacher-forced
-  uint32_t n_ctx = 2048;        // context every model is created with
-  int n_threads = 0;            // 0: all cores
+  int trace_tokens = 64;  // the reference's greedy reasoning tokens, teacher-forced
+  uint32_t n_ctx = 2048;  // context every model is created with
+  int n_threads = 0;      // 0: all cores
   // The reference's trace distributions are kept in memory (items x trace tokens x vocabulary
   // x 4 bytes); above this the measurement stops with an error that says how much it needs.
   uint64_t max_reference_bytes = 2ull << 30;
@@ -56,33 +55,33 @@ struct FidelityOptions {
 
 struct ItemFidelity {
   std::string id;
-  std::optional<std::string> answer;     // the item's label
+  std::optional<std::string> answer;  // the item's label
   std::vector<std::string> letters;
-  std::vector<double> reference_probs;   // softmax over the letters' next-token logits
+  std::vector<double> reference_probs;  // softmax over the letters' next-token logits
   std::vector<double> candidate_probs;
-  std::string reference_choice;          // the most probable letter
+  std::string reference_choice;  // the most probable letter
   std::string candidate_choice;
-  std::optional<bool> reference_correct; // nullopt for unlabeled items
+  std::optional<bool> reference_correct;  // nullopt for unlabeled items
   std::optional<bool> candidate_correct;
-  double answer_kl = 0;                  // KL(reference || candidate) over the letters, nats
-  bool top1_agree = true;                // same most probable letter; false: the answer flips
-  int trace_tokens = 0;                  // positions of the teacher-forced trace
-  double trace_kl_mean = 0;              // mean per-token KL over the vocabulary, nats
-  double trace_top1_rate = 1;            // positions where both put the same token first
-  bool prompt_tokens_match = true;       // the candidate's own template gives the same tokens
+  double answer_kl = 0;             // KL(reference || candidate) over the letters, nats
+  bool top1_agree = true;           // same most probable letter; false: the answer flips
+  int trace_tokens = 0;             // positions of the teacher-forced trace
+  double trace_kl_mean = 0;         // mean per-token KL over the vocabulary, nats
+  double trace_top1_rate = 1;       // positions where both put the same token first
+  bool prompt_tokens_match = true;  // the candidate's own template gives the same tokens
 };
 
 // Memory and speed of one model during the measurement.
 struct ModelUse {
-  uint64_t weight_bytes = 0;              // tensor data at the types loaded
-  double bits_per_weight = 0;             // weight_bytes * 8 / parameters
-  std::vector<TypeCount> tensor_types;    // after quantization, largest first
-  std::optional<uint64_t> peak_rss_bytes; // this process, from the load to the end of its pass
-  double load_ms = 0;                     // model and context
-  double eval_ms = 0;                     // teacher-forced passes over the items
+  uint64_t weight_bytes = 0;               // tensor data at the types loaded
+  double bits_per_weight = 0;              // weight_bytes * 8 / parameters
+  std::vector<TypeCount> tensor_types;     // after quantization, largest first
+  std::optional<uint64_t> peak_rss_bytes;  // this process, from the load to the end of its pass
+  double load_ms = 0;                      // model and context
+  double eval_ms = 0;                      // teacher-forced passes over the items
   int64_t eval_tokens = 0;
-  double eval_tokens_per_s = 0;           // prompt-processing rate of those passes
-  int64_t decode_tokens = 0;              // greedy tokens generated one at a time
+  double eval_tokens_per_s = 0;  // prompt-processing rate of those passes
+  int64_t decode_tokens = 0;     // greedy tokens generated one at a time
   double decode_tokens_per_s = 0;
 };
 
@@ -90,19 +89,19 @@ struct CandidateResult {
   FidelityModel model;
   ModelUse use;
   std::vector<ItemFidelity> items;
-  double kl_mean = 0;                     // answer-letter KL over the items
+  double kl_mean = 0;  // answer-letter KL over the items
   double kl_median = 0;
-  double kl_p99 = 0;                      // nearest-rank 99th percentile
+  double kl_p99 = 0;  // nearest-rank 99th percentile
   double kl_max = 0;
-  double trace_kl_mean = 0;               // mean over items of their trace means
-  double trace_top1_rate = 0;             // over every trace position of every item
-  double top1_agreement = 0;              // items whose top letter agrees
-  double flip_rate = 0;                   // 1 - top1_agreement
-  std::vector<std::string> flipped;       // ids of the items whose answer flips
-  size_t prompt_token_mismatches = 0;     // items the candidate's template tokenizes otherwise
+  double trace_kl_mean = 0;            // mean over items of their trace means
+  double trace_top1_rate = 0;          // over every trace position of every item
+  double top1_agreement = 0;           // items whose top letter agrees
+  double flip_rate = 0;                // 1 - top1_agreement
+  std::vector<std::string> flipped;    // ids of the items whose answer flips
+  size_t prompt_token_mismatches = 0;  // items the candidate's template tokenizes otherwise
   AccuracySummary reference_accuracy;
   AccuracySummary candidate_accuracy;
-  McNemarResult mcnemar;                  // a = reference, b = candidate
+  McNemarResult mcnemar;  // a = reference, b = candidate
 };
 
 struct SkippedItem {
@@ -114,8 +113,8 @@ struct FidelityReport {
   FidelityModel reference;
   ModelUse reference_use;
   std::string dataset;
-  size_t items = 0;                       // items measured
-  std::vector<SkippedItem> skipped;       // open_ended, without options, or too long
+  size_t items = 0;                  // items measured
+  std::vector<SkippedItem> skipped;  // open_ended, without options, or too long
   FidelityOptions options;
   std::vector<CandidateResult> candidates;
 };
@@ -136,8 +135,8 @@ Result<FidelityReport> run_fidelity(const FidelityModel& reference,
 // attn_output, ffn with every ffn_* matrix of the block, ...), or the token embeddings or the
 // output head.
 struct TensorGroup {
-  std::string name;                       // "blk.3.attn_v", "blk.3.ffn", "token_embd", "output"
-  std::string pattern;                    // recipe pattern matching exactly its tensors
+  std::string name;     // "blk.3.attn_v", "blk.3.ffn", "token_embd", "output"
+  std::string pattern;  // recipe pattern matching exactly its tensors
   std::vector<std::string> tensors;
   uint64_t elements = 0;
 };
@@ -147,21 +146,21 @@ std::vector<TensorGroup> tensor_groups(const ModelInfo& model);
 
 struct SensitivityOptions {
   FidelityOptions fidelity;
-  std::string low_type = "q4_K";          // the type each group is quantized to alone
-  std::string high_type = "q8_0";         // the type the recipe keeps sensitive groups at
+  std::string low_type = "q4_K";   // the type each group is quantized to alone
+  std::string high_type = "q8_0";  // the type the recipe keeps sensitive groups at
   // The recipe's budget, one of the two; neither: halfway between uniform low and uniform high.
-  std::optional<double> target_bpw;       // bits per weight over all tensors
+  std::optional<double> target_bpw;  // bits per weight over all tensors
   std::optional<uint64_t> target_bytes;
-  std::string out_dir;                    // measured recipe files go under out_dir/recipes/
-  std::string recipe_path;                // the chosen recipe; default out_dir/recipe.txt
+  std::string out_dir;      // measured recipe files go under out_dir/recipes/
+  std::string recipe_path;  // the chosen recipe; default out_dir/recipe.txt
 };
 
 struct GroupSensitivity {
   TensorGroup group;
-  uint64_t bytes_reference = 0;           // the group at the reference's types
-  uint64_t bytes_low = 0;                 // the group at low_type (after block fallbacks)
+  uint64_t bytes_reference = 0;  // the group at the reference's types
+  uint64_t bytes_low = 0;        // the group at low_type (after block fallbacks)
   uint64_t bytes_high = 0;
-  double kl_mean = 0;                     // answer-letter KL with only this group at low_type
+  double kl_mean = 0;  // answer-letter KL with only this group at low_type
   double kl_p99 = 0;
   double trace_kl_mean = 0;
   size_t flips = 0;
@@ -169,8 +168,8 @@ struct GroupSensitivity {
 
 // One recipe measured on the items.
 struct RecipeMeasurement {
-  std::string name;                       // "uniform q5_0", "mixed q4_0+q8_0 (7 groups)", ...
-  std::string path;                       // the recipe file it was loaded from
+  std::string name;  // "uniform q5_0", "mixed q4_0+q8_0 (7 groups)", ...
+  std::string path;  // the recipe file it was loaded from
   uint64_t weight_bytes = 0;
   double bits_per_weight = 0;
   double kl_mean = 0;
@@ -191,9 +190,9 @@ struct SensitivityReport {
   uint64_t target_bytes = 0;
   double target_bpw = 0;
   std::vector<RecipeMeasurement> measured;  // every recipe tried, in the order tried
-  RecipeMeasurement chosen;               // lowest mean KL among those within the target
-  RecipeMeasurement uniform;              // the largest uniform recipe within the target
-  std::string recipe_path;                // where the chosen recipe was written
+  RecipeMeasurement chosen;                 // lowest mean KL among those within the target
+  RecipeMeasurement uniform;                // the largest uniform recipe within the target
+  std::string recipe_path;                  // where the chosen recipe was written
   double ms = 0;
 };
 
@@ -212,11 +211,11 @@ Result<SensitivityReport> run_sensitivity(const FidelityModel& reference,
 // ---------------------------------------------------------------------------------------------
 
 struct TokenizerDifference {
-  std::string what;    // "vocab_size", "tokenizer_model", "token", "special", "add_bos",
-                       // "add_eos", "chat_template", "item"
-  std::string where;   // token id, special token name or item id; "" for the file as a whole
-  std::string a;       // the first file's value
-  std::string b;       // the second file's
+  std::string what;   // "vocab_size", "tokenizer_model", "token", "special", "add_bos",
+                      // "add_eos", "chat_template", "item"
+  std::string where;  // token id, special token name or item id; "" for the file as a whole
+  std::string a;      // the first file's value
+  std::string b;      // the second file's
 };
 
 struct TokenizerCheck {

@@ -8,9 +8,9 @@
 namespace clinbench {
 
 enum class QuestionType {
-  kMultiChoice,             // "multi_choice": options shown, answer is a letter
-  kOpenEndedMultiChoice,    // "open_ended_multi_choice": open answer, then mapped to a letter
-  kOpenEnded,               // "open_ended": free text, choice NOTAVALUE, never scored
+  kMultiChoice,           // "multi_choice": options shown, answer is a letter
+  kOpenEndedMultiChoice,  // "open_ended_multi_choice": open answer, then mapped to a letter
+  kOpenEnded,             // "open_ended": free text, choice NOTAVALUE, never scored
 };
 
 const char* to_string(QuestionType type);
@@ -18,8 +18,8 @@ const char* to_string(QuestionType type);
 std::optional<QuestionType> question_type_from_string(const std::string& text);
 
 struct Item {
-  std::string id;                              // unique within a dataset
-  std::string split;                           // "val", "test", "dev", ... ("" when unknown)
+  std::string id;     // unique within a dataset
+  std::string split;  // "val", "test", "dev", ... ("" when unknown)
   QuestionType type = QuestionType::kMultiChoice;
   std::string question;
   std::map<std::string, std::string> options;  // letter ("A".."E") -> option text, ordered

@@ -5,11 +5,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "clinbench/error.h"
 #include "clinbench/plan.h"
@@ -37,15 +36,15 @@ const char* to_string(HostLimit l);
 
 struct WarmupOptions {
   bool enabled = true;
-  bool required = true;          // a failed warm-up fails the attempt
+  bool required = true;  // a failed warm-up fails the attempt
   std::string prompt = "A 54-year-old man with type 2 diabetes is started on";
-  int n_predict = 8;             // tokens of the greedy generation
+  int n_predict = 8;  // tokens of the greedy generation
 };
 
 struct RoundTrip {
   std::string text;
   bool ok = false;
-  std::string got;               // detokenized text when it differs
+  std::string got;  // detokenized text when it differs
   int n_tokens = 0;
 };
 
@@ -57,11 +56,11 @@ struct WarmupReport {
   std::vector<RoundTrip> round_trips;
   bool chat_template_present = false;
   bool chat_template_ok = false;
-  std::string chat_rendered;     // the rendered system+user conversation
+  std::string chat_rendered;  // the rendered system+user conversation
   int bos = -1;
   int eos = -1;
   bool add_bos = false;
-  std::string generation;        // greedy continuation of the prompt
+  std::string generation;  // greedy continuation of the prompt
   std::vector<int> generated_tokens;
   bool logits_finite = false;
   double ms = 0;
@@ -70,9 +69,9 @@ struct WarmupReport {
 struct Placement {
   int n_gpu_layers = 0;
   int n_layers = 0;
-  std::string load_mode;         // "mmap" (as stored) or "quantize-stream"
-  std::vector<TypeCount> tensor_types;      // after quantization
-  std::vector<TensorChoice> fallbacks;      // tensors whose wanted type could not be used
+  std::string load_mode;                // "mmap" (as stored) or "quantize-stream"
+  std::vector<TypeCount> tensor_types;  // after quantization
+  std::vector<TensorChoice> fallbacks;  // tensors whose wanted type could not be used
 };
 
 struct Attempt {
@@ -98,13 +97,13 @@ struct Attempt {
   // How the host budget was enforced on the worker: "address_space", "resident", or "" (no
   // budget, in-process, or a sanitizer build with kAuto).
   std::string host_limit;
-  std::optional<double> init_ms;       // load + context creation
-  double wall_ms = 0;                  // the whole attempt, worker start to exit
+  std::optional<double> init_ms;  // load + context creation
+  double wall_ms = 0;             // the whole attempt, worker start to exit
   Placement placement;
   WarmupReport warmup;
   std::optional<int> exit_code;
   std::optional<int> signal;
-  std::string log_tail;                // last lines the worker wrote to stderr
+  std::string log_tail;  // last lines the worker wrote to stderr
   // strategy remote (backend = "openai"): {"base_url", "api_model", "server_models"} as the
   // server listed them (GET /models); null for models loaded here.
   nlohmann::json remote;
@@ -112,28 +111,28 @@ struct Attempt {
 
 struct AttemptLog {
   std::string model_path;
-  std::string model_sha256;            // "" when hashing was skipped
+  std::string model_sha256;  // "" when hashing was skipped
   std::string architecture;
-  std::string requested;               // "auto" or one strategy name
+  std::string requested;  // "auto" or one strategy name
   uint32_t n_ctx = 0;
   Accelerator accelerator;
   double plan_ms = 0;
   std::vector<Attempt> attempts;
-  std::optional<size_t> succeeded;     // index into attempts
-  std::string started_at;              // ISO-8601 UTC
+  std::optional<size_t> succeeded;  // index into attempts
+  std::string started_at;           // ISO-8601 UTC
   double wall_ms = 0;
 };
 
 struct LoadOptions {
-  std::string strategy = "auto";       // "auto" or a strategy name
+  std::string strategy = "auto";  // "auto" or a strategy name
   std::string recipe = "mixed";
-  std::optional<uint64_t> host_budget;     // default: MemAvailable
-  std::optional<uint64_t> device_budget;   // default: the accelerator's free memory
+  std::optional<uint64_t> host_budget;    // default: MemAvailable
+  std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
   uint32_t n_ctx = 4096;
   uint32_t n_batch = 512;
-  int n_threads = 0;                   // 0: all cores
+  int n_threads = 0;  // 0: all cores
   Isolation isolation = Isolation::kProcess;
-  bool skip_over_budget = true;        // false: attempt even what the plan says will not fit
+  bool skip_over_budget = true;  // false: attempt even what the plan says will not fit
   HostLimit host_limit = HostLimit::kAuto;
   bool hash = true;
   WarmupOptions warmup;

@@ -20,12 +20,12 @@ struct MergeGap {
 };
 
 struct MergeOutcome {
-  int64_t items = 0;                       // items in the merged directory
-  std::vector<MergeGap> gaps;              // empty when every selected item is there
-  std::vector<std::string> missing_shards; // "1/3": shards of N that no run directory was
-  std::vector<std::string> warnings;       // gaps not checked (dataset unreadable here), inputs
-                                           // not hashed, shards of one model loaded differently
-  std::string summary;                     // the terminal summary table
+  int64_t items = 0;                        // items in the merged directory
+  std::vector<MergeGap> gaps;               // empty when every selected item is there
+  std::vector<std::string> missing_shards;  // "1/3": shards of N that no run directory was
+  std::vector<std::string> warnings;        // gaps not checked (dataset unreadable here), inputs
+                                            // not hashed, shards of one model loaded differently
+  std::string summary;                      // the terminal summary table
   bool complete() const { return gaps.empty() && missing_shards.empty(); }
 };
 

@@ -30,7 +30,7 @@ struct Bytes {
 
 struct Accelerator {
   bool present = false;
-  std::string name;         // ggml device name, "" when none
+  std::string name;  // ggml device name, "" when none
   std::string description;
   uint64_t total = 0;
   uint64_t free = 0;
@@ -38,21 +38,21 @@ struct Accelerator {
 
 struct StrategyPlan {
   Strategy strategy = Strategy::kNative;
-  std::string recipe;             // quantize:* only
-  bool applicable = true;         // false: cannot apply to this model/machine at all
-  std::string reason;             // why not applicable
+  std::string recipe;      // quantize:* only
+  bool applicable = true;  // false: cannot apply to this model/machine at all
+  std::string reason;      // why not applicable
   Bytes host;
   Bytes device;
-  int n_gpu_layers = 0;           // layers placed on the accelerator
+  int n_gpu_layers = 0;  // layers placed on the accelerator
   int n_layers = 0;
-  uint64_t weight_bytes = 0;      // after quantization
+  uint64_t weight_bytes = 0;                 // after quantization
   std::vector<TensorChoice> tensor_choices;  // quantize:* only
 };
 
 struct PlanOptions {
-  uint32_t n_ctx = 4096;            // 0: the model's training context; capped at it
+  uint32_t n_ctx = 4096;  // 0: the model's training context; capped at it
   uint32_t n_batch = 512;
-  uint32_t n_seq = kSequences;      // parallel sequences (one unified KV buffer)
+  uint32_t n_seq = kSequences;  // parallel sequences (one unified KV buffer)
   std::string recipe = "mixed";
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
 };

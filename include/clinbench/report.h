@@ -34,8 +34,8 @@ struct ReportOptions {
 };
 
 struct ReportOutcome {
-  std::filesystem::path page;                 // the HTML written
-  std::vector<std::filesystem::path> files;   // figures written
+  std::filesystem::path page;                // the HTML written
+  std::vector<std::filesystem::path> files;  // figures written
   // What could not be produced and why ("figures/figure1.png: no chromium on PATH ..."); the
   // page is written regardless.
   std::vector<std::string> missing;

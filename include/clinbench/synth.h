@@ -12,26 +12,26 @@
 namespace clinbench {
 
 struct SynthShape {
-  std::string arch = "llama";   // llama | qwen2 | gemma2 | mistral
+  std::string arch = "llama";  // llama | qwen2 | gemma2 | mistral
   uint32_t n_layer = 2;
   uint32_t n_embd = 256;
   uint32_t n_ff = 512;
   uint32_t n_head = 4;
   uint32_t n_head_kv = 2;
   uint32_t n_ctx = 2048;
-  std::string vocab;            // vocabulary name (see synth_vocabularies) or a .gguf path
+  std::string vocab;  // vocabulary name (see synth_vocabularies) or a .gguf path
 };
 
 struct SynthOptions {
   SynthShape shape;
-  std::string type = "f16";     // f32 | f16 | q8_0 | q4_0 | q4_K (weight matrices)
+  std::string type = "f16";  // f32 | f16 | q8_0 | q4_0 | q4_K (weight matrices)
   uint64_t seed = 42;
-  bool sparse = false;          // metadata + a sparse (all-zero) data section: for planning
-  std::string name;             // general.name; default from the preset or shape
+  bool sparse = false;  // metadata + a sparse (all-zero) data section: for planning
+  std::string name;     // general.name; default from the preset or shape
 };
 
 struct SynthPreset {
-  std::string name;             // "llama3-8b", ...
+  std::string name;  // "llama3-8b", ...
   std::string description;
   SynthShape shape;
 };

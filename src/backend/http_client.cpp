@@ -34,9 +34,9 @@ bool retried_status(int status) { return status == 408 || status == 429 || statu
 
 Result<BaseUrl> parse_base_url(const std::string& url) {
   auto bad = [&](const char* why) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("base URL '{}': {} (expected e.g. http://127.0.0.1:8080/v1)",
-                                  url, why));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("base URL '{}': {} (expected e.g. http://127.0.0.1:8080/v1)", url, why));
   };
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return bad("no scheme");
@@ -197,9 +197,9 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
       }
     }
     if (attempt >= policy_.retries) {
-      return make_error(ErrorCode::kIo, fmt::format("{}: {} ({} tr{}, giving up)", where,
-                                                    last_error, attempt + 1,
-                                                    attempt == 0 ? "y" : "ies"));
+      return make_error(ErrorCode::kIo,
+                        fmt::format("{}: {} ({} tr{}, giving up)", where, last_error, attempt + 1,
+                                    attempt == 0 ? "y" : "ies"));
     }
     double delay = 0;
     {

@@ -28,9 +28,9 @@ struct BaseUrl {
 Result<BaseUrl> parse_base_url(const std::string& url);
 
 struct RetryPolicy {
-  int retries = 5;          // tries after the first
-  double initial_s = 0.5;   // delay before the first retry
-  double max_s = 30;        // cap of one backoff delay
+  int retries = 5;                 // tries after the first
+  double initial_s = 0.5;          // delay before the first retry
+  double max_s = 30;               // cap of one backoff delay
   double retry_after_max_s = 600;  // cap of an honoured Retry-After
 };
 
@@ -55,10 +55,10 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 0;
-  std::string body;       // without on_data; with it, only for non-2xx answers
+  std::string body;  // without on_data; with it, only for non-2xx answers
   std::string content_type;
   int tries = 1;
-  double ms = 0;          // the successful try, request sent to last byte
+  double ms = 0;  // the successful try, request sent to last byte
 };
 
 class HttpClient {

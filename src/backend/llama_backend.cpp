@@ -1,9 +1,5 @@
 #include "backend/llama_backend.h"
 
-#include "backend/llama_chat.h"
-#include "backend/log_sum_exp.h"
-#include "util/clock.h"
-
 #include <fmt/format.h>
 #include <llama.h>
 
@@ -11,6 +7,10 @@
 #include <chrono>
 #include <cmath>
 #include <vector>
+
+#include "backend/llama_chat.h"
+#include "backend/log_sum_exp.h"
+#include "util/clock.h"
 
 namespace clinbench {
 
@@ -39,9 +39,9 @@ class LlamaBackend final : public Backend {
     g.prompt_tokens = static_cast<int64_t>(toks.size());
     const int n_ctx = static_cast<int>(llama_n_ctx(ctx_));
     if (static_cast<int>(toks.size()) >= n_ctx) {
-      return make_error(ErrorCode::kResource,
-                        fmt::format("prompt of {} tokens does not fit the context of {}",
-                                    toks.size(), n_ctx));
+      return make_error(
+          ErrorCode::kResource,
+          fmt::format("prompt of {} tokens does not fit the context of {}", toks.size(), n_ctx));
     }
     // The budget, within what the context can still hold (the constrained answer needs a few).
     const int reserve = params.constrained_answer_letters.empty() ? 0 : 8;
@@ -260,8 +260,7 @@ class LlamaBackend final : public Backend {
   Result<std::string> render(const std::vector<ChatMessage>& messages) {
     return chat_.render(messages);
   }
-  std::vector<llama_token> tokenize(const std::string& text, bool add_special,
-                                    bool parse_special) {
+  std::vector<llama_token> tokenize(const std::string& text, bool add_special, bool parse_special) {
     return chat_.tokenize(text, add_special, parse_special);
   }
   std::vector<llama_token> tokenize_prompt(const std::string& text) {
@@ -327,17 +326,15 @@ class LlamaBackend final : public Backend {
   }
   static size_t common_prefix(const std::vector<llama_token>& a,
                               const std::vector<llama_token>& b) {
-    return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()),
-                                             b.begin())
-                                   .first -
-                               a.begin());
+    return static_cast<size_t>(
+        std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin()).first -
+        a.begin());
   }
   static std::vector<llama_token> tail(const std::vector<llama_token>& toks, int from) {
     return {toks.begin() + from, toks.end()};
   }
 
-  Result<void> decode_tokens(const std::vector<llama_token>& toks, int pos0,
-                             llama_seq_id seq = 0) {
+  Result<void> decode_tokens(const std::vector<llama_token>& toks, int pos0, llama_seq_id seq = 0) {
     const int n_batch = static_cast<int>(llama_n_batch(ctx_));
     for (size_t i = 0; i < toks.size(); i += static_cast<size_t>(n_batch)) {
       const int n = static_cast<int>(std::min(toks.size() - i, static_cast<size_t>(n_batch)));

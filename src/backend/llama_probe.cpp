@@ -91,8 +91,8 @@ Result<std::vector<int32_t>> LlamaProbe::greedy(const std::vector<int32_t>& prom
   if (!first) return std::unexpected(first.error());
   const int nv = n_vocab();
   std::vector<int32_t> out;
-  int32_t next = static_cast<int32_t>(std::max_element(first->begin(), first->end()) -
-                                      first->begin());
+  int32_t next =
+      static_cast<int32_t>(std::max_element(first->begin(), first->end()) - first->begin());
   while (static_cast<int>(out.size()) < max_tokens) {
     out.push_back(next);
     if (is_end_of_generation(next) || static_cast<int>(out.size()) == max_tokens) break;
@@ -101,8 +101,8 @@ Result<std::vector<int32_t>> LlamaProbe::greedy(const std::vector<int32_t>& prom
     const auto t0 = std::chrono::steady_clock::now();
     const int rc = llama_decode(ctx_, batch);
     const float* logits = llama_get_logits_ith(ctx_, -1);
-    decode_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                      .count();
+    decode_ms_ +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ++decode_steps_;
     ++tokens_evaluated_;
     if (rc != 0 || logits == nullptr) {
@@ -131,7 +131,8 @@ Result<void> LlamaProbe::decode_rows(const std::vector<int32_t>& tokens, int pos
     const int rc = llama_decode(ctx_, batch);
     llama_batch_free(batch);
     tokens_evaluated_ += static_cast<int64_t>(n);
-    if (rc != 0) return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
+    if (rc != 0)
+      return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
     for (size_t k = 0; k < n; ++k) {
       if (i + k < from) continue;
       const float* logits = llama_get_logits_ith(ctx_, static_cast<int32_t>(k));
@@ -143,16 +144,14 @@ Result<void> LlamaProbe::decode_rows(const std::vector<int32_t>& tokens, int pos
   return {};
 }
 
-Result<std::vector<float>> LlamaProbe::log_probs(const std::vector<int32_t>& tokens,
-                                                 size_t from) {
+Result<std::vector<float>> LlamaProbe::log_probs(const std::vector<int32_t>& tokens, size_t from) {
   if (ctx_ == nullptr) return make_error(ErrorCode::kInternal, "vocabulary-only model");
   if (tokens.empty() || from >= tokens.size()) {
     return make_error(ErrorCode::kInvalidArgument, "no position to read log-probabilities at");
   }
   if (tokens.size() > llama_n_ctx(ctx_)) {
-    return make_error(ErrorCode::kResource,
-                      fmt::format("{} tokens exceed the context of {}", tokens.size(),
-                                  llama_n_ctx(ctx_)));
+    return make_error(ErrorCode::kResource, fmt::format("{} tokens exceed the context of {}",
+                                                        tokens.size(), llama_n_ctx(ctx_)));
   }
   llama_memory_clear(llama_get_memory(ctx_), true);
   std::vector<float> out;
@@ -187,13 +186,26 @@ VocabFacts LlamaProbe::vocab_facts() const {
   const llama_vocab* vocab = chat_->vocab();
   VocabFacts f;
   switch (llama_vocab_type(vocab)) {
-    case LLAMA_VOCAB_TYPE_NONE: f.model_type = "none"; break;
-    case LLAMA_VOCAB_TYPE_SPM: f.model_type = "spm"; break;
-    case LLAMA_VOCAB_TYPE_BPE: f.model_type = "bpe"; break;
-    case LLAMA_VOCAB_TYPE_WPM: f.model_type = "wpm"; break;
-    case LLAMA_VOCAB_TYPE_UGM: f.model_type = "ugm"; break;
-    case LLAMA_VOCAB_TYPE_RWKV: f.model_type = "rwkv"; break;
-    default: f.model_type = fmt::format("type {}", static_cast<int>(llama_vocab_type(vocab)));
+    case LLAMA_VOCAB_TYPE_NONE:
+      f.model_type = "none";
+      break;
+    case LLAMA_VOCAB_TYPE_SPM:
+      f.model_type = "spm";
+      break;
+    case LLAMA_VOCAB_TYPE_BPE:
+      f.model_type = "bpe";
+      break;
+    case LLAMA_VOCAB_TYPE_WPM:
+      f.model_type = "wpm";
+      break;
+    case LLAMA_VOCAB_TYPE_UGM:
+      f.model_type = "ugm";
+      break;
+    case LLAMA_VOCAB_TYPE_RWKV:
+      f.model_type = "rwkv";
+      break;
+    default:
+      f.model_type = fmt::format("type {}", static_cast<int>(llama_vocab_type(vocab)));
   }
   const int n = n_vocab();
   f.token_text.reserve(static_cast<size_t>(n));

@@ -22,13 +22,13 @@ class LlamaChat;
 
 // What a tokenizer is, as two files of one model must agree on it.
 struct VocabFacts {
-  std::string model_type;                 // tokenizer.ggml.model as llama.cpp reads it
-  std::vector<std::string> token_text;    // by id
-  std::vector<int> token_attr;            // llama_token_attr bits, by id
-  std::map<std::string, int32_t> special; // "bos", "eos", "eot", "sep", "nl", "pad" -> id (-1)
+  std::string model_type;                  // tokenizer.ggml.model as llama.cpp reads it
+  std::vector<std::string> token_text;     // by id
+  std::vector<int> token_attr;             // llama_token_attr bits, by id
+  std::map<std::string, int32_t> special;  // "bos", "eos", "eot", "sep", "nl", "pad" -> id (-1)
   bool add_bos = false;
   bool add_eos = false;
-  std::string chat_template;              // "" when the file has none
+  std::string chat_template;  // "" when the file has none
 };
 
 class LlamaProbe {

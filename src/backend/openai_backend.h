@@ -18,10 +18,10 @@
 namespace clinbench {
 
 struct OpenAIOptions {
-  std::string base_url;        // "http://127.0.0.1:8080/v1"
-  std::string api_model;       // "model" of each request
-  std::string api_key;         // the key itself ("" for none); never logged
-  std::string ca_cert;         // PEM file of the CAs to trust for https ("": the system's)
+  std::string base_url;   // "http://127.0.0.1:8080/v1"
+  std::string api_model;  // "model" of each request
+  std::string api_key;    // the key itself ("" for none); never logged
+  std::string ca_cert;    // PEM file of the CAs to trust for https ("": the system's)
   int in_flight = 4;
   double timeout_s = 600;
   int retries = 5;

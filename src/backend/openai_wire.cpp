@@ -39,8 +39,8 @@ std::string excerpt(std::string_view s) {
 }
 
 // A string member that may be absent or null; false (with *err set) when of another type.
-bool optional_string(const json& obj, const char* key, const std::string& where,
-                     std::string* out, std::string* err) {
+bool optional_string(const json& obj, const char* key, const std::string& where, std::string* out,
+                     std::string* err) {
   if (!obj.contains(key) || obj[key].is_null()) return true;
   if (!obj[key].is_string()) {
     *err = fmt::format("{}.{}: expected a string, got {}", where, key, type_name(obj[key]));
@@ -144,10 +144,9 @@ bool ChatStreamParser::chunk(const json& j) {
   }
   if (!optional_string(j, "model", where, &reply_.model, &error_)) return false;
   if (!j.contains("choices") || !j["choices"].is_array()) {
-    error_ = j.contains("choices")
-                 ? fmt::format("{}.choices: expected an array, got {}", where,
-                               type_name(j["choices"]))
-                 : fmt::format("{}: no \"choices\"", where);
+    error_ = j.contains("choices") ? fmt::format("{}.choices: expected an array, got {}", where,
+                                                 type_name(j["choices"]))
+                                   : fmt::format("{}: no \"choices\"", where);
     return false;
   }
   for (size_t i = 0; i < j["choices"].size(); ++i) {
@@ -213,8 +212,7 @@ Result<ChatReply> ChatStreamParser::finish() {
   }
   if (reply_.finish_reason.empty()) return fail("no finish_reason in any choice");
   if (!prompt_tokens_ || !completion_tokens_) {
-    return fail(
-        "no usage (token counts); the server must support stream_options.include_usage");
+    return fail("no usage (token counts); the server must support stream_options.include_usage");
   }
   ChatReply r = reply_;
   if (!reasoning_.empty()) r.text = "<think>" + reasoning_ + "</think>" + r.text;

@@ -4,12 +4,11 @@
 // was wrong and where ("chunk 3: choices[0].delta.content: expected a string, got a number").
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "clinbench/backend.h"
 
@@ -17,8 +16,7 @@ namespace clinbench {
 
 // {"model", "messages", "max_tokens", "temperature", "seed", "stream": true,
 //  "stream_options": {"include_usage": true}}.
-nlohmann::json chat_request_json(const std::string& model,
-                                 const std::vector<ChatMessage>& messages,
+nlohmann::json chat_request_json(const std::string& model, const std::vector<ChatMessage>& messages,
                                  const GenerationParams& params);
 
 // What one chat completion returned.
@@ -27,7 +25,7 @@ struct ChatReply {
   std::string finish_reason;  // "stop", "length", ...
   int64_t prompt_tokens = 0;  // usage
   int64_t completion_tokens = 0;
-  std::string model;          // the "model" the server answered with ("" when absent)
+  std::string model;  // the "model" the server answered with ("" when absent)
 };
 
 // Reads an answer as it arrives. feed() returns false once the answer is malformed (error()
@@ -49,7 +47,7 @@ class ChatStreamParser {
   bool chunk(const nlohmann::json& j);
 
   std::string buffer_;
-  std::string raw_;          // the whole body, for a non-SSE answer
+  std::string raw_;  // the whole body, for a non-SSE answer
   bool sse_ = false;
   bool done_ = false;
   bool first_token_ = false;

@@ -112,8 +112,8 @@ int run(FidelityFlags& f) {
                          "are written there)"});
   }
   if (f.target_bpw && !f.target_size.empty()) {
-    return report_error({ErrorCode::kInvalidArgument,
-                         "give one of --target-bpw and --target-size, not both"});
+    return report_error(
+        {ErrorCode::kInvalidArgument, "give one of --target-bpw and --target-size, not both"});
   }
   if (f.target_bpw && *f.target_bpw <= 0) {
     return report_error({ErrorCode::kInvalidArgument, "--target-bpw: must be positive"});

@@ -19,12 +19,15 @@ namespace clinbench::cli {
 int report_error(const Error& error) {
   std::fprintf(stderr, "clinbench: %s\n", error.message.c_str());
   switch (error.code) {
-    case ErrorCode::kInvalidArgument: return kExitUsage;
+    case ErrorCode::kInvalidArgument:
+      return kExitUsage;
     case ErrorCode::kNotFound:
     case ErrorCode::kIo:
     case ErrorCode::kCorrupt:
-    case ErrorCode::kUnsupported: return kExitInput;
-    default: return kExitFailed;
+    case ErrorCode::kUnsupported:
+      return kExitInput;
+    default:
+      return kExitFailed;
   }
 }
 

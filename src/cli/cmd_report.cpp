@@ -31,8 +31,10 @@ Command report_command() {
                             "RUN_A RUN_B: the same models on the same items in two runs, with "
                             "McNemar's exact test and the paired bootstrap")
                 ->expected(2);
-            sub->add_flag("--no-figures", o->no_figures, "skip the static figures in RUN_DIR/figures/");
-            sub->add_option("--node", o->ro.node, "Node.js for the SVG figures (default: node on PATH)");
+            sub->add_flag("--no-figures", o->no_figures,
+                          "skip the static figures in RUN_DIR/figures/");
+            sub->add_option("--node", o->ro.node,
+                            "Node.js for the SVG figures (default: node on PATH)");
             sub->add_option("--chromium", o->ro.chromium,
                             "headless browser for the PNG figures (default: chromium on PATH)");
             return [o]() -> int {
@@ -53,7 +55,8 @@ Command report_command() {
                 std::cout << fmt::format("wrote {}: {} model(s), {} item(s)\n",
                                          outcome->page.string(), outcome->models, outcome->items);
               }
-              for (const auto& f : outcome->files) std::cout << fmt::format("wrote {}\n", f.string());
+              for (const auto& f : outcome->files)
+                std::cout << fmt::format("wrote {}\n", f.string());
               for (const auto& m : outcome->missing) {
                 std::fprintf(stderr, "clinbench report: not written: %s\n", m.c_str());
               }

@@ -47,8 +47,8 @@ class ProgressPrinter {
       std::fprintf(stderr, "\r%s [%s%s] %lld/%lld  acc %s  %6.1f tok/s  ETA %4.0fs ",
                    p.model.c_str(), std::string(static_cast<size_t>(filled), '#').c_str(),
                    std::string(static_cast<size_t>(width - filled), '.').c_str(),
-                   static_cast<long long>(p.done), static_cast<long long>(p.total),
-                   acc_s.c_str(), tps, eta_s);
+                   static_cast<long long>(p.done), static_cast<long long>(p.total), acc_s.c_str(),
+                   tps, eta_s);
       bar_shown_ = true;
       return;
     }
@@ -56,8 +56,8 @@ class ProgressPrinter {
     if (p.done % 10 == 0 || p.done == p.total || now - last_ > std::chrono::seconds(10)) {
       last_ = now;
       std::fprintf(stderr, "%s: %lld/%lld items, accuracy %s, %.1f tok/s, ETA %.0fs\n",
-                   p.model.c_str(), static_cast<long long>(p.done),
-                   static_cast<long long>(p.total), acc_s.c_str(), tps, eta_s);
+                   p.model.c_str(), static_cast<long long>(p.done), static_cast<long long>(p.total),
+                   acc_s.c_str(), tps, eta_s);
     }
   }
   ~ProgressPrinter() {
@@ -121,8 +121,9 @@ Command run_command() {
               RunConfig cfg;
               if (!o->config.empty()) {
                 if (!o->model.empty() || !o->dataset.empty() || !o->base_url.empty()) {
-                  std::fprintf(stderr, "clinbench: --config and --model/--base-url/--dataset are "
-                                       "exclusive\n");
+                  std::fprintf(stderr,
+                               "clinbench: --config and --model/--base-url/--dataset are "
+                               "exclusive\n");
                   return kExitUsage;
                 }
                 auto c = read_run_config(o->config);
@@ -130,8 +131,9 @@ Command run_command() {
                 cfg = std::move(*c);
               } else {
                 if (o->model.empty() == o->base_url.empty() || o->dataset.empty()) {
-                  std::fprintf(stderr, "clinbench: run needs --config FILE, or --dataset and "
-                                       "one of --model and --base-url\n");
+                  std::fprintf(stderr,
+                               "clinbench: run needs --config FILE, or --dataset and "
+                               "one of --model and --base-url\n");
                   return kExitUsage;
                 }
                 ModelConfig m;
@@ -156,7 +158,8 @@ Command run_command() {
               }
               if (!o->out.empty()) cfg.out = o->out;
               if (cfg.out.empty()) {
-                std::fprintf(stderr, "clinbench: no run directory: give --out or out = in the config\n");
+                std::fprintf(stderr,
+                             "clinbench: no run directory: give --out or out = in the config\n");
                 return kExitUsage;
               }
               if (!o->scoring.empty()) {

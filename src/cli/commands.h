@@ -2,22 +2,21 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
-#include "clinbench/error.h"
-
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "clinbench/error.h"
 
 namespace clinbench::cli {
 
 // Process exit codes.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailed = 1,   // the command ran and its outcome is negative (no strategy loaded, ...)
-  kExitUsage = 2,    // bad flags or values
-  kExitInput = 3,    // a bad input file (missing, corrupt, unsupported)
+  kExitFailed = 1,  // the command ran and its outcome is negative (no strategy loaded, ...)
+  kExitUsage = 2,   // bad flags or values
+  kExitInput = 3,   // a bad input file (missing, corrupt, unsupported)
 };
 
 struct Command {
@@ -27,10 +26,10 @@ struct Command {
   std::function<std::function<int()>(CLI::App*)> setup;
 };
 
-std::vector<Command> model_commands();    // inspect, load, synth (cmd_model.cpp)
-std::vector<Command> dataset_commands();  // dataset check (cmd_dataset.cpp)
-std::vector<Command> run_commands();      // run (cmd_run.cpp)
-std::vector<Command> merge_commands();    // merge (cmd_merge.cpp)
+std::vector<Command> model_commands();       // inspect, load, synth (cmd_model.cpp)
+std::vector<Command> dataset_commands();     // dataset check (cmd_dataset.cpp)
+std::vector<Command> run_commands();         // run (cmd_run.cpp)
+std::vector<Command> merge_commands();       // merge (cmd_merge.cpp)
 std::vector<Command> provenance_commands();  // package, verify (cmd_package.cpp)
 std::vector<Command> report_commands();      // report (cmd_report.cpp)
 std::vector<Command> fidelity_commands();    // fidelity (cmd_fidelity.cpp)

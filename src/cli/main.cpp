@@ -16,9 +16,9 @@ int main(int argc, char** argv) {
   std::function<int()> handler;
   std::vector<clinbench::cli::Command> commands;
   for (auto* group : {clinbench::cli::model_commands, clinbench::cli::dataset_commands,
-                      clinbench::cli::run_commands,
-                      clinbench::cli::merge_commands, clinbench::cli::provenance_commands,
-                      clinbench::cli::report_commands, clinbench::cli::fidelity_commands}) {
+                      clinbench::cli::run_commands, clinbench::cli::merge_commands,
+                      clinbench::cli::provenance_commands, clinbench::cli::report_commands,
+                      clinbench::cli::fidelity_commands}) {
     for (auto& c : group()) commands.push_back(std::move(c));
   }
   for (auto& c : commands) {

@@ -1,6 +1,7 @@
+#include "clinbench/fidelity.h"
+
 #include <fmt/format.h>
 
-#include "clinbench/fidelity.h"
 #include "fidelity/measure.h"
 
 namespace clinbench {

@@ -16,7 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 
-
 json opt(const std::optional<bool>& v) { return v ? json(*v) : json(nullptr); }
 
 json to_json(const FidelityModel& m) {
@@ -68,12 +67,12 @@ json to_json(const ItemFidelity& f) {
 }
 
 json to_json(const AccuracySummary& a) {
-  return {{"items", a.items},
-          {"labeled", a.labeled},
-          {"correct", a.correct},
-          {"accuracy", a.accuracy ? json(*a.accuracy) : json(nullptr)},
-          {"interval", a.interval ? json::array({a.interval->low, a.interval->high})
-                                  : json(nullptr)}};
+  return {
+      {"items", a.items},
+      {"labeled", a.labeled},
+      {"correct", a.correct},
+      {"accuracy", a.accuracy ? json(*a.accuracy) : json(nullptr)},
+      {"interval", a.interval ? json::array({a.interval->low, a.interval->high}) : json(nullptr)}};
 }
 
 json to_json(const CandidateResult& c) {
@@ -213,20 +212,20 @@ std::string format_fidelity(const FidelityReport& r) {
   out << fmt::format("reference {} ({}), {} items of {}{}\n", r.reference.label,
                      format_bytes(r.reference_use.weight_bytes), r.items, r.dataset,
                      r.skipped.empty() ? "" : fmt::format(", {} skipped", r.skipped.size()));
-  out << fmt::format("{:<28} {:>10} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7} {:>15} {:>15} {:>8} "
-                     "{:>10} {:>9}\n",
-                     "candidate", "weights", "bpw", "KL mean", "KL p99", "trace KL", "top-1",
-                     "flips", "acc ref", "acc cand", "McNemar", "peak RSS", "tok/s");
+  out << fmt::format(
+      "{:<28} {:>10} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7} {:>15} {:>15} {:>8} "
+      "{:>10} {:>9}\n",
+      "candidate", "weights", "bpw", "KL mean", "KL p99", "trace KL", "top-1", "flips", "acc ref",
+      "acc cand", "McNemar", "peak RSS", "tok/s");
   for (const auto& c : r.candidates) {
     out << fmt::format(
         "{:<28} {:>10} {:>6.2f} {:>9.4g} {:>9.4g} {:>9.4g} {:>7} {:>7} {:>15} {:>15} {:>8.3g} "
         "{:>10} {:>9.0f}\n",
-        c.model.label, format_bytes(c.use.weight_bytes), c.use.bits_per_weight, c.kl_mean,
-        c.kl_p99, c.trace_kl_mean, pct(c.trace_top1_rate),
-        fmt::format("{}/{}", c.flipped.size(), c.items.size()),
-        accuracy_text(c.reference_accuracy), accuracy_text(c.candidate_accuracy),
-        c.mcnemar.p_value, c.use.peak_rss_bytes ? format_bytes(*c.use.peak_rss_bytes) : "-",
-        c.use.eval_tokens_per_s);
+        c.model.label, format_bytes(c.use.weight_bytes), c.use.bits_per_weight, c.kl_mean, c.kl_p99,
+        c.trace_kl_mean, pct(c.trace_top1_rate),
+        fmt::format("{}/{}", c.flipped.size(), c.items.size()), accuracy_text(c.reference_accuracy),
+        accuracy_text(c.candidate_accuracy), c.mcnemar.p_value,
+        c.use.peak_rss_bytes ? format_bytes(*c.use.peak_rss_bytes) : "-", c.use.eval_tokens_per_s);
   }
   for (const auto& c : r.candidates) {
     if (!c.flipped.empty()) {
@@ -235,9 +234,10 @@ std::string format_fidelity(const FidelityReport& r) {
       out << fmt::format("flipped by {}: {}\n", c.model.label, ids);
     }
     if (c.prompt_token_mismatches > 0) {
-      out << fmt::format("warning: {} tokenizes {} items' prompts otherwise than the reference "
-                         "(see clinbench fidelity --tokenizer)\n",
-                         c.model.label, c.prompt_token_mismatches);
+      out << fmt::format(
+          "warning: {} tokenizes {} items' prompts otherwise than the reference "
+          "(see clinbench fidelity --tokenizer)\n",
+          c.model.label, c.prompt_token_mismatches);
     }
   }
   return out.str();
@@ -248,13 +248,12 @@ std::string format_sensitivity(const SensitivityReport& r) {
   out << fmt::format("sensitivity of {} to {} on {} items of {} ({} groups, {:.1f} s)\n",
                      r.reference.path, r.low_type, r.items, r.dataset, r.ranking.size(),
                      r.ms / 1000);
-  out << fmt::format("{:>4} {:<24} {:>10} {:>10} {:>9} {:>9} {:>6}\n", "rank", "group",
-                     "bytes", "at low", "KL mean", "trace KL", "flips");
+  out << fmt::format("{:>4} {:<24} {:>10} {:>10} {:>9} {:>9} {:>6}\n", "rank", "group", "bytes",
+                     "at low", "KL mean", "trace KL", "flips");
   for (size_t i = 0; i < r.ranking.size(); ++i) {
     const auto& g = r.ranking[i];
-    out << fmt::format("{:>4} {:<24} {:>10} {:>10} {:>9.4g} {:>9.4g} {:>6}\n", i + 1,
-                       g.group.name, g.bytes_reference, g.bytes_low, g.kl_mean, g.trace_kl_mean,
-                       g.flips);
+    out << fmt::format("{:>4} {:<24} {:>10} {:>10} {:>9.4g} {:>9.4g} {:>6}\n", i + 1, g.group.name,
+                       g.bytes_reference, g.bytes_low, g.kl_mean, g.trace_kl_mean, g.flips);
   }
   out << fmt::format("target {} ({:.3f} bits per weight)\n", format_bytes(r.target_bytes),
                      r.target_bpw);
@@ -262,8 +261,8 @@ std::string format_sensitivity(const SensitivityReport& r) {
                      "KL mean", "trace KL", "flips");
   for (const auto& m : r.measured) {
     out << fmt::format("{:<40} {:>10} {:>6.2f} {:>9.4g} {:>9.4g} {:>6}{}\n", m.name,
-                       format_bytes(m.weight_bytes), m.bits_per_weight, m.kl_mean,
-                       m.trace_kl_mean, m.flips, m.name == r.chosen.name ? "  <- chosen" : "");
+                       format_bytes(m.weight_bytes), m.bits_per_weight, m.kl_mean, m.trace_kl_mean,
+                       m.flips, m.name == r.chosen.name ? "  <- chosen" : "");
   }
   out << fmt::format("recipe written to {}: mean answer KL {:.4g} vs {:.4g} for {}\n",
                      r.recipe_path, r.chosen.kl_mean, r.uniform.kl_mean, r.uniform.name);
@@ -289,18 +288,20 @@ std::string format_tokenizer_check(const TokenizerCheck& c) {
     out << fmt::format("  {} {}: {} | {}\n", d.what, d.where, a, b);
   }
   for (const auto& [what, n] : seen) {
-    if (n > kShown) out << fmt::format("  ... {} more {} differences (all in the JSON)\n", n - kShown, what);
+    if (n > kShown)
+      out << fmt::format("  ... {} more {} differences (all in the JSON)\n", n - kShown, what);
   }
   return out.str();
 }
 
-Result<void> write_fidelity_json(const std::string& dir, const std::string& name,
-                                 const json& doc) {
+Result<void> write_fidelity_json(const std::string& dir, const std::string& name, const json& doc) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error(ErrorCode::kIo, fmt::format("{}: cannot create: {}", dir, ec.message()));
-  return store::write_file_atomically(std::filesystem::path(dir) / name,
-                               doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  if (ec)
+    return make_error(ErrorCode::kIo, fmt::format("{}: cannot create: {}", dir, ec.message()));
+  return store::write_file_atomically(
+      std::filesystem::path(dir) / name,
+      doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace clinbench

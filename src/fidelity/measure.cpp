@@ -46,8 +46,8 @@ Result<ItemTokens> item_tokens(LlamaProbe& probe, const Item& item, const Prompt
                          seqs[0].begin() + static_cast<std::ptrdiff_t>(common));
   for (const auto& s : seqs) {
     std::vector<int32_t> own(s.begin() + static_cast<std::ptrdiff_t>(common), s.end());
-    if (own.empty() || std::find(t.letter_tokens.begin(), t.letter_tokens.end(), own) !=
-                           t.letter_tokens.end()) {
+    if (own.empty() ||
+        std::find(t.letter_tokens.begin(), t.letter_tokens.end(), own) != t.letter_tokens.end()) {
       return make_error(ErrorCode::kUnsupported,
                         "the option letters do not tokenize apart after \"Answer:\"");
     }
@@ -143,9 +143,9 @@ Result<ReferenceRun> measure_reference(const FidelityModel& reference,
         run.skipped.push_back({item.id, tokens.error().message});
         continue;
       }
-      const size_t longest = std::max(tokens->answer_prompt.size(),
-                                      tokens->reasoning_prompt.size() +
-                                          static_cast<size_t>(options.trace_tokens));
+      const size_t longest =
+          std::max(tokens->answer_prompt.size(),
+                   tokens->reasoning_prompt.size() + static_cast<size_t>(options.trace_tokens));
       if (longest > options.n_ctx) {
         run.skipped.push_back(
             {item.id, fmt::format("{} tokens with the trace do not fit the context of {} (--ctx)",
@@ -175,8 +175,7 @@ Result<ReferenceRun> measure_reference(const FidelityModel& reference,
                           format_bytes(options.max_reference_bytes), run.n_vocab));
         }
         // The same batched pass a candidate gets, so a model compared with itself differs by 0.
-        auto rows = timed_log_probs(probe, forced_tokens(r), r.reasoning_prompt.size() - 1,
-                                    timing);
+        auto rows = timed_log_probs(probe, forced_tokens(r), r.reasoning_prompt.size() - 1, timing);
         if (!rows) return std::unexpected(rows.error().with_context("item " + item.id));
         r.trace_log_probs = std::move(*rows);
       }
@@ -188,12 +187,12 @@ Result<ReferenceRun> measure_reference(const FidelityModel& reference,
   run.use = *use;
   timing.into(run.use);
   if (run.items.empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("no item to measure: {} items, {} skipped{}", items.size(),
-                                  run.skipped.size(),
-                                  run.skipped.empty() ? ""
-                                                      : " (first: " + run.skipped[0].id + ": " +
-                                                            run.skipped[0].reason + ")"));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("no item to measure: {} items, {} skipped{}", items.size(), run.skipped.size(),
+                    run.skipped.empty()
+                        ? ""
+                        : " (first: " + run.skipped[0].id + ": " + run.skipped[0].reason + ")"));
   }
   return run;
 }
@@ -231,8 +230,8 @@ void summarize(CandidateResult& c) {
   c.kl_p99 = nearest_rank(kls, 0.99);
   c.kl_max = nearest_rank(kls, 1.0);
   c.trace_kl_mean = traced > 0 ? trace_kl_sum / static_cast<double>(traced) : 0;
-  c.trace_top1_rate =
-      trace_positions > 0 ? static_cast<double>(trace_same) / static_cast<double>(trace_positions)
+  c.trace_top1_rate = trace_positions > 0
+                          ? static_cast<double>(trace_same) / static_cast<double>(trace_positions)
                           : 1;
   c.top1_agreement = n > 0 ? static_cast<double>(agree) / n : 1;
   c.flip_rate = 1 - c.top1_agreement;
@@ -285,8 +284,7 @@ Result<CandidateResult> measure_candidate(const ReferenceRun& reference,
                               own->letter_tokens == r.letter_tokens &&
                               own->reasoning_prompt == r.reasoning_prompt;
       if (!r.trace.empty()) {
-        auto rows = timed_log_probs(probe, forced_tokens(r), r.reasoning_prompt.size() - 1,
-                                    timing);
+        auto rows = timed_log_probs(probe, forced_tokens(r), r.reasoning_prompt.size() - 1, timing);
         if (!rows) return std::unexpected(rows.error().with_context("item " + r.item.id));
         double kl_sum = 0;
         int same = 0;

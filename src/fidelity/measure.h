@@ -13,14 +13,14 @@ namespace clinbench {
 struct ReferenceItem {
   Item item;
   std::vector<std::string> letters;
-  std::vector<int32_t> answer_prompt;     // the log-likelihood prompt, "Answer:" and the letters'
-                                          // shared leading tokens
+  std::vector<int32_t> answer_prompt;  // the log-likelihood prompt, "Answer:" and the letters'
+                                       // shared leading tokens
   std::vector<std::vector<int32_t>> letter_tokens;  // each letter's tokens after answer_prompt
-  std::vector<double> letter_log_probs;   // the reference's, over the letters
-  std::vector<int32_t> reasoning_prompt;  // the generation prompt
-  std::vector<int32_t> trace;             // the reference's greedy continuation of it
-  std::vector<float> trace_log_probs;     // trace.size() rows of n_vocab: the reference's next-
-                                          // token distribution before each trace token
+  std::vector<double> letter_log_probs;             // the reference's, over the letters
+  std::vector<int32_t> reasoning_prompt;            // the generation prompt
+  std::vector<int32_t> trace;                       // the reference's greedy continuation of it
+  std::vector<float> trace_log_probs;  // trace.size() rows of n_vocab: the reference's next-
+                                       // token distribution before each trace token
 };
 
 struct ReferenceRun {

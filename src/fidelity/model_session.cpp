@@ -23,9 +23,7 @@ uint64_t peak_resident_bytes() {
   return 0;
 }
 
-void reset_peak_resident() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
+void reset_peak_resident() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 std::string describe(const FidelityModel& m) {
   return is_quantize(m.strategy)
@@ -53,12 +51,12 @@ Result<ModelUse> with_model(const FidelityModel& model, const FidelityOptions& o
   spec.warmup.enabled = false;
   std::optional<Error> work_error;
   reset_peak_resident();
-  Attempt a = execute_attempt(spec, [&](llama_model* m, llama_context* ctx,
-                                        const AttemptSpec&) -> Result<nlohmann::json> {
-    LlamaProbe probe(m, ctx);
-    if (auto r = work(probe); !r) work_error = r.error();
-    return nlohmann::json::object();
-  });
+  Attempt a = execute_attempt(
+      spec, [&](llama_model* m, llama_context* ctx, const AttemptSpec&) -> Result<nlohmann::json> {
+        LlamaProbe probe(m, ctx);
+        if (auto r = work(probe); !r) work_error = r.error();
+        return nlohmann::json::object();
+      });
   const uint64_t peak = peak_resident_bytes();
   malloc_trim(0);  // the model is freed; give the heap back before the next one
   if (work_error) return std::unexpected(work_error->with_context(describe(model)));

@@ -119,8 +119,7 @@ std::vector<TensorGroup> tensor_groups(const ModelInfo& model) {
 
 Result<SensitivityReport> run_sensitivity(const FidelityModel& reference,
                                           const std::vector<Item>& items,
-                                          const std::string& dataset,
-                                          const SensitivityOptions& o) {
+                                          const std::string& dataset, const SensitivityOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   auto info = read_model_info(reference.path, {.hash = false});
   if (!info) return std::unexpected(info.error());

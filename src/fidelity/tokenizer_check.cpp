@@ -52,7 +52,8 @@ Result<TokenizerCheck> compare_tokenizers(const std::string& path_a, const std::
     d.push_back({"vocab_size", "", std::to_string(a.token_text.size()),
                  std::to_string(b.token_text.size())});
   }
-  if (a.model_type != b.model_type) d.push_back({"tokenizer_model", "", a.model_type, b.model_type});
+  if (a.model_type != b.model_type)
+    d.push_back({"tokenizer_model", "", a.model_type, b.model_type});
   const size_t n = std::min(a.token_text.size(), b.token_text.size());
   for (size_t i = 0; i < n; ++i) {
     if (a.token_text[i] != b.token_text[i] || a.token_attr[i] != b.token_attr[i]) {

@@ -29,21 +29,21 @@ std::optional<T> opt_from(const json& j, const char* key) {
 json type_counts(const std::vector<TypeCount>& v) {
   json a = json::array();
   for (const auto& t : v) {
-    a.push_back({{"type", t.type}, {"tensors", t.tensors}, {"elements", t.elements},
-                 {"bytes", t.bytes}});
+    a.push_back(
+        {{"type", t.type}, {"tensors", t.tensors}, {"elements", t.elements}, {"bytes", t.bytes}});
   }
   return a;
 }
 
 json choice_json(const TensorChoice& c) {
-  return {{"tensor", c.name},   {"source_type", c.source_type}, {"wanted_type", c.wanted_type},
-          {"type", c.type},     {"reason", c.fallback_reason},  {"bytes", c.bytes}};
+  return {{"tensor", c.name}, {"source_type", c.source_type}, {"wanted_type", c.wanted_type},
+          {"type", c.type},   {"reason", c.fallback_reason},  {"bytes", c.bytes}};
 }
 
 const std::pair<Outcome, const char*> kOutcomes[] = {{Outcome::kOk, "ok"},
-                                                      {Outcome::kSkipped, "skipped"},
-                                                      {Outcome::kFailed, "failed"},
-                                                      {Outcome::kCrashed, "crashed"}};
+                                                     {Outcome::kSkipped, "skipped"},
+                                                     {Outcome::kFailed, "failed"},
+                                                     {Outcome::kCrashed, "crashed"}};
 
 }  // namespace
 
@@ -58,9 +58,12 @@ const char* to_string(Isolation i) { return i == Isolation::kProcess ? "process"
 
 const char* to_string(HostLimit l) {
   switch (l) {
-    case HostLimit::kAddressSpace: return "address_space";
-    case HostLimit::kResident: return "resident";
-    case HostLimit::kAuto: break;
+    case HostLimit::kAddressSpace:
+      return "address_space";
+    case HostLimit::kResident:
+      return "resident";
+    case HostLimit::kAuto:
+      break;
   }
   return "auto";
 }
@@ -150,7 +153,8 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
     }
     AttemptLog log;
     log.model_path = j.at("model_path").get<std::string>();
-    log.model_sha256 = j.at("model_sha256").is_null() ? "" : j.at("model_sha256").get<std::string>();
+    log.model_sha256 =
+        j.at("model_sha256").is_null() ? "" : j.at("model_sha256").get<std::string>();
     log.architecture = j.value("architecture", "");
     log.requested = j.value("requested", "");
     log.n_ctx = j.value("n_ctx", 0u);
@@ -178,8 +182,8 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
                           fmt::format("attempt log: unknown outcome '{}'", outcome));
       }
       a.reason = ja.value("reason", "");
-      a.isolation = ja.value("isolation", "process") == "none" ? Isolation::kNone
-                                                              : Isolation::kProcess;
+      a.isolation =
+          ja.value("isolation", "process") == "none" ? Isolation::kNone : Isolation::kProcess;
       a.projected_host = bytes_from_json(ja.at("projected").at("host"));
       a.projected_device = bytes_from_json(ja.at("projected").at("device"));
       a.available_host = ja.at("available").value("host", uint64_t{0});

@@ -3,9 +3,8 @@
 #pragma once
 
 #include <functional>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "clinbench/load.h"
 
@@ -34,8 +33,8 @@ Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j);
 
 // Work done with a loaded, validated model before it is freed (evaluation, later). Errors fail
 // the attempt; their result goes into Attempt's task_result.
-using AfterLoad = std::function<Result<nlohmann::json>(llama_model*, llama_context*,
-                                                        const AttemptSpec&)>;
+using AfterLoad =
+    std::function<Result<nlohmann::json>(llama_model*, llama_context*, const AttemptSpec&)>;
 
 // Loads, validates and runs `after_load`. Fills outcome (kOk or kFailed), reason, init_ms,
 // placement, warm-up and peak device memory. Never throws.

@@ -19,11 +19,11 @@ void GgufDeleter::operator()(gguf_context* c) const { gguf_free(c); }
 void GgmlCtxDeleter::operator()(ggml_context* c) const { ggml_free(c); }
 
 Result<GgufFile> open_gguf(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return make_error(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
-                      fmt::format("{}: {}", path, errno == ENOENT ? "no such file"
-                                                                  : std::strerror(errno)));
+    return make_error(
+        errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+        fmt::format("{}: {}", path, errno == ENOENT ? "no such file" : std::strerror(errno)));
   }
   if (S_ISDIR(st.st_mode)) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -51,9 +51,9 @@ Result<GgufFile> open_gguf(const std::string& path) {
         shown += (c >= 32 && c < 127) ? fmt::format("{}", c)
                                       : fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
       }
-      return make_error(ErrorCode::kCorrupt,
-                        fmt::format("{}: not a GGUF file (magic is '{}', expected 'GGUF')", path,
-                                    shown));
+      return make_error(
+          ErrorCode::kCorrupt,
+          fmt::format("{}: not a GGUF file (magic is '{}', expected 'GGUF')", path, shown));
     }
   }
 
@@ -99,11 +99,16 @@ uint64_t gguf_uint(const gguf_context* ctx, const std::string& key, uint64_t fal
   const int64_t id = gguf_find_key(ctx, key.c_str());
   if (id < 0) return fallback;
   switch (gguf_get_kv_type(ctx, id)) {
-    case GGUF_TYPE_UINT8: return gguf_get_val_u8(ctx, id);
-    case GGUF_TYPE_UINT16: return gguf_get_val_u16(ctx, id);
-    case GGUF_TYPE_UINT32: return gguf_get_val_u32(ctx, id);
-    case GGUF_TYPE_UINT64: return gguf_get_val_u64(ctx, id);
-    case GGUF_TYPE_INT8: return static_cast<uint64_t>(std::max<int8_t>(0, gguf_get_val_i8(ctx, id)));
+    case GGUF_TYPE_UINT8:
+      return gguf_get_val_u8(ctx, id);
+    case GGUF_TYPE_UINT16:
+      return gguf_get_val_u16(ctx, id);
+    case GGUF_TYPE_UINT32:
+      return gguf_get_val_u32(ctx, id);
+    case GGUF_TYPE_UINT64:
+      return gguf_get_val_u64(ctx, id);
+    case GGUF_TYPE_INT8:
+      return static_cast<uint64_t>(std::max<int8_t>(0, gguf_get_val_i8(ctx, id)));
     case GGUF_TYPE_INT16:
       return static_cast<uint64_t>(std::max<int16_t>(0, gguf_get_val_i16(ctx, id)));
     case GGUF_TYPE_INT32:
@@ -121,7 +126,8 @@ uint64_t gguf_uint(const gguf_context* ctx, const std::string& key, uint64_t fal
       }
       return fallback;
     }
-    default: return fallback;
+    default:
+      return fallback;
   }
 }
 

@@ -10,8 +10,11 @@ namespace clinbench {
 using nlohmann::json;
 
 json to_json(const Bytes& b) {
-  return {{"weights", b.weights}, {"kv", b.kv},       {"compute", b.compute},
-          {"overhead", b.overhead}, {"total", b.total()}};
+  return {{"weights", b.weights},
+          {"kv", b.kv},
+          {"compute", b.compute},
+          {"overhead", b.overhead},
+          {"total", b.total()}};
 }
 
 json to_json(const Accelerator& acc) {
@@ -74,8 +77,8 @@ Result<Plan> plan_from_json(const json& j) {
 json to_json(const ModelInfo& info) {
   json hist = json::array();
   for (const auto& t : info.type_histogram) {
-    hist.push_back({{"type", t.type}, {"tensors", t.tensors}, {"elements", t.elements},
-                    {"bytes", t.bytes}});
+    hist.push_back(
+        {{"type", t.type}, {"tensors", t.tensors}, {"elements", t.elements}, {"bytes", t.bytes}});
   }
   return {{"path", info.path},
           {"file_size", info.file_size},
@@ -134,24 +137,23 @@ std::string format_inspect(const ModelInfo& info, const Plan& plan) {
   o << fmt::format("sha256        {}\n", info.sha256.value_or("(skipped)"));
   o << "tensor types:\n";
   for (const auto& t : info.type_histogram) {
-    o << fmt::format("  {:<6} {:>5} tensors {:>14} params {:>12}\n", t.type, t.tensors,
-                     t.elements, format_bytes(t.bytes));
+    o << fmt::format("  {:<6} {:>5} tensors {:>14} params {:>12}\n", t.type, t.tensors, t.elements,
+                     format_bytes(t.bytes));
   }
   o << fmt::format("memory plan at context {} (accelerator: {}), {:.1f} ms:\n", plan.n_ctx,
                    plan.accelerator.present
                        ? fmt::format("{} {}", plan.accelerator.name, plan.accelerator.description)
                        : std::string("none"),
                    plan.plan_ms);
-  o << fmt::format("  {:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>6}  {}\n", "strategy",
-                   "weights", "kv", "compute", "host", "device", "layers", "note");
+  o << fmt::format("  {:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>6}  {}\n", "strategy", "weights",
+                   "kv", "compute", "host", "device", "layers", "note");
   for (const auto& p : plan.strategies) {
-    o << fmt::format("  {:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>6}  {}\n",
-                     to_string(p.strategy), format_bytes(p.weight_bytes),
-                     format_bytes(p.host.kv + p.device.kv),
-                     format_bytes(p.host.compute + p.device.compute),
-                     format_bytes(p.host.total()), format_bytes(p.device.total()),
-                     fmt::format("{}/{}", p.n_gpu_layers, p.n_layers),
-                     p.applicable ? (p.recipe.empty() ? "" : "recipe " + p.recipe) : p.reason);
+    o << fmt::format(
+        "  {:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>6}  {}\n", to_string(p.strategy),
+        format_bytes(p.weight_bytes), format_bytes(p.host.kv + p.device.kv),
+        format_bytes(p.host.compute + p.device.compute), format_bytes(p.host.total()),
+        format_bytes(p.device.total()), fmt::format("{}/{}", p.n_gpu_layers, p.n_layers),
+        p.applicable ? (p.recipe.empty() ? "" : "recipe " + p.recipe) : p.reason);
   }
   return o.str();
 }

@@ -27,10 +27,14 @@ LogState& state() {
 
 int rank(ggml_log_level level) {
   switch (level) {
-    case GGML_LOG_LEVEL_ERROR: return 0;
-    case GGML_LOG_LEVEL_WARN: return 1;
-    case GGML_LOG_LEVEL_INFO: return 2;
-    default: return 3;
+    case GGML_LOG_LEVEL_ERROR:
+      return 0;
+    case GGML_LOG_LEVEL_WARN:
+      return 1;
+    case GGML_LOG_LEVEL_INFO:
+      return 2;
+    default:
+      return 3;
   }
 }
 

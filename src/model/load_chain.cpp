@@ -151,8 +151,8 @@ Attempt run_in_worker(const AttemptSpec& spec, std::optional<uint64_t> as_limit,
                            *child->signal == SIGKILL ? " (out of memory?)" : "");
   } else if (!parsed) {
     a.outcome = Outcome::kFailed;
-    a.reason = fmt::format("worker exited with code {} without a result",
-                           child->exit_code.value_or(-1));
+    a.reason =
+        fmt::format("worker exited with code {} without a result", child->exit_code.value_or(-1));
   }
   if (!protocol_error.empty() && a.outcome == Outcome::kOk) {
     a.outcome = Outcome::kFailed;
@@ -244,8 +244,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
       a.outcome = Outcome::kSkipped;
       a.reason = fmt::format("projected host memory {} exceeds the available {}",
                              format_bytes(sp->host.total()), format_bytes(host_avail));
-    } else if (plan->accelerator.present && sp->device.total() > dev_avail &&
-               o.skip_over_budget) {
+    } else if (plan->accelerator.present && sp->device.total() > dev_avail && o.skip_over_budget) {
       a.outcome = Outcome::kSkipped;
       a.reason = fmt::format("projected device memory {} exceeds the available {}",
                              format_bytes(sp->device.total()), format_bytes(dev_avail));
@@ -308,16 +307,15 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
 
 std::string format_attempt_log(const AttemptLog& log) {
   std::ostringstream out;
-  out << fmt::format("model {} ({}), context {}, accelerator: {}\n", log.model_path,
-                     log.architecture, log.n_ctx,
-                     log.accelerator.present
-                         ? fmt::format("{} {} ({} free)", log.accelerator.name,
-                                       log.accelerator.description,
-                                       format_bytes(log.accelerator.free))
-                         : std::string("none"));
-  out << fmt::format("{:<3} {:<12} {:<8} {:>11} {:>11} {:>11} {:>9} {:>9}  {}\n", "#",
-                     "strategy", "outcome", "proj.host", "proj.device", "peak RSS", "init ms",
-                     "wall ms", "reason");
+  out << fmt::format(
+      "model {} ({}), context {}, accelerator: {}\n", log.model_path, log.architecture, log.n_ctx,
+      log.accelerator.present
+          ? fmt::format("{} {} ({} free)", log.accelerator.name, log.accelerator.description,
+                        format_bytes(log.accelerator.free))
+          : std::string("none"));
+  out << fmt::format("{:<3} {:<12} {:<8} {:>11} {:>11} {:>11} {:>9} {:>9}  {}\n", "#", "strategy",
+                     "outcome", "proj.host", "proj.device", "peak RSS", "init ms", "wall ms",
+                     "reason");
   for (size_t i = 0; i < log.attempts.size(); ++i) {
     const Attempt& a = log.attempts[i];
     out << fmt::format("{:<3} {:<12} {:<8} {:>11} {:>11} {:>11} {:>9} {:>9.0f}  {}\n", i + 1,

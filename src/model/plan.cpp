@@ -137,9 +137,10 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
         p.recipe = recipe.name;
         if (!is_float_type(model.dominant_type)) {
           p.applicable = false;
-          p.reason = fmt::format("weights are stored as {}, already quantized; quantize:* "
-                                 "applies to f32/f16/bf16 models",
-                                 model.dominant_type.empty() ? "unknown" : model.dominant_type);
+          p.reason = fmt::format(
+              "weights are stored as {}, already quantized; quantize:* "
+              "applies to f32/f16/bf16 models",
+              model.dominant_type.empty() ? "unknown" : model.dominant_type);
         }
         auto choices = apply_recipe(recipe, s, model);
         if (!choices) return std::unexpected(choices.error());

@@ -56,10 +56,17 @@ bool read_exact(int fd, void* buf, size_t n, uint64_t off) {
 
 void to_f32(ggml_type src, const void* in, float* out, int64_t n) {
   switch (src) {
-    case GGML_TYPE_F32: std::memcpy(out, in, static_cast<size_t>(n) * sizeof(float)); break;
-    case GGML_TYPE_F16: ggml_fp16_to_fp32_row(static_cast<const ggml_fp16_t*>(in), out, n); break;
-    case GGML_TYPE_BF16: ggml_bf16_to_fp32_row(static_cast<const ggml_bf16_t*>(in), out, n); break;
-    default: break;
+    case GGML_TYPE_F32:
+      std::memcpy(out, in, static_cast<size_t>(n) * sizeof(float));
+      break;
+    case GGML_TYPE_F16:
+      ggml_fp16_to_fp32_row(static_cast<const ggml_fp16_t*>(in), out, n);
+      break;
+    case GGML_TYPE_BF16:
+      ggml_bf16_to_fp32_row(static_cast<const ggml_bf16_t*>(in), out, n);
+      break;
+    default:
+      break;
   }
 }
 

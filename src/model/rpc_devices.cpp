@@ -30,9 +30,9 @@ Result<Endpoint> split_endpoint(const std::string& e) {
   const auto* end = out.port.data() + out.port.size();
   const auto [p, ec] = std::from_chars(out.port.data(), end, port);
   if (out.port.empty() || ec != std::errc() || p != end || port < 1 || port > 65535) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("RPC server '{}': port '{}' is not a number from 1 to 65535", e,
-                                  out.port));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("RPC server '{}': port '{}' is not a number from 1 to 65535", e, out.port));
   }
   return out;
 }

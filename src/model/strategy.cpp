@@ -140,9 +140,9 @@ Result<Recipe> resolve_recipe(const std::string& name_or_path) {
     RecipeRule rule;
     if (!(ls >> rule.pattern)) continue;
     if (!(ls >> rule.type)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("{}:{}: expected 'PATTERN TYPE [layers=edges]'", name_or_path,
-                                    lineno));
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("{}:{}: expected 'PATTERN TYPE [layers=edges]'", name_or_path, lineno));
     }
     std::string extra;
     while (ls >> extra) {
@@ -162,12 +162,11 @@ Result<Recipe> resolve_recipe(const std::string& name_or_path) {
                         fmt::format("{}:{}: invalid pattern '{}': {}", name_or_path, lineno,
                                     rule.pattern, e.what()));
     }
-    const bool symbolic = rule.type == "low" || rule.type == "high" || rule.type == "embd" ||
-                          rule.type == "keep";
+    const bool symbolic =
+        rule.type == "low" || rule.type == "high" || rule.type == "embd" || rule.type == "keep";
     if (!symbolic && !type_from_name(rule.type)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("{}:{}: unknown tensor type '{}'", name_or_path, lineno,
-                                    rule.type));
+      return make_error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: unknown tensor type '{}'",
+                                                                 name_or_path, lineno, rule.type));
     }
     recipe.rules.push_back(std::move(rule));
   }

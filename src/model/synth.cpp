@@ -43,15 +43,15 @@ constexpr const char* kMistralTemplate =
     "{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
 
 struct ArchDesc {
-  const char* name;        // --arch
-  const char* gguf_arch;   // general.architecture
+  const char* name;       // --arch
+  const char* gguf_arch;  // general.architecture
   const char* vocab;
   const char* chat_template;
   float rope_base;
   float rms_eps;
   bool qkv_bias;
-  bool post_norms;         // gemma2
-  bool tied_output;        // no output.weight
+  bool post_norms;   // gemma2
+  bool tied_output;  // no output.weight
 };
 
 const ArchDesc kArchs[] = {
@@ -111,7 +111,7 @@ struct TensorPlan {
   std::string name;
   std::vector<int64_t> ne;
   ggml_type type;
-  float fill;      // NaN: random; else a constant (norms 1, biases 0)
+  float fill;  // NaN: random; else a constant (norms 1, biases 0)
 };
 
 bool write_all(int fd, const void* data, size_t n, uint64_t off) {
@@ -131,19 +131,24 @@ bool write_all(int fd, const void* data, size_t n, uint64_t off) {
 
 const std::vector<SynthPreset>& synth_presets() {
   static const std::vector<SynthPreset> presets = {
-      {"llama3-8b", "shaped like Llama-3-8B (32 blocks, 4096 wide, GQA 32/8, 128k BPE vocab)",
+      {"llama3-8b",
+       "shaped like Llama-3-8B (32 blocks, 4096 wide, GQA 32/8, 128k BPE vocab)",
        {"llama", 32, 4096, 14336, 32, 8, 8192, "llama-bpe"}},
-      {"mistral-7b", "shaped like Mistral-7B (32 blocks, 4096 wide, GQA 32/8, 32k SPM vocab)",
+      {"mistral-7b",
+       "shaped like Mistral-7B (32 blocks, 4096 wide, GQA 32/8, 32k SPM vocab)",
        {"mistral", 32, 4096, 14336, 32, 8, 32768, "llama-spm"}},
-      {"qwen2-7b", "shaped like Qwen2-7B (28 blocks, 3584 wide, GQA 28/4, QKV bias, 152k vocab)",
+      {"qwen2-7b",
+       "shaped like Qwen2-7B (28 blocks, 3584 wide, GQA 28/4, QKV bias, 152k vocab)",
        {"qwen2", 28, 3584, 18944, 28, 4, 32768, "qwen2"}},
       {"gemma2-9b",
        "shaped like Gemma-2-9B (42 blocks, 3584 wide, 16 heads of 256, post-norms, tied output, "
        "262k SPM vocab of Gemma 4 as the nearest shipped)",
        {"gemma2", 42, 3584, 14336, 16, 8, 8192, "gemma-4"}},
-      {"llama-300m", "a ~300M-parameter llama (16 blocks, 1024 wide, 32k SPM vocab)",
+      {"llama-300m",
+       "a ~300M-parameter llama (16 blocks, 1024 wide, 32k SPM vocab)",
        {"llama", 16, 1024, 4096, 16, 8, 4096, "llama-spm"}},
-      {"llama-tiny", "a few-MB llama for tests (2 blocks, 64 wide, 32k SPM vocab)",
+      {"llama-tiny",
+       "a few-MB llama for tests (2 blocks, 64 wide, 32k SPM vocab)",
        {"llama", 2, 64, 128, 4, 2, 2048, "llama-spm"}},
   };
   return presets;
@@ -164,11 +169,16 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
                                   sh.arch));
   }
   ggml_type wtype;
-  if (o.type == "f32") wtype = GGML_TYPE_F32;
-  else if (o.type == "f16") wtype = GGML_TYPE_F16;
-  else if (o.type == "q8_0") wtype = GGML_TYPE_Q8_0;
-  else if (o.type == "q4_0") wtype = GGML_TYPE_Q4_0;
-  else if (o.type == "q4_K") wtype = GGML_TYPE_Q4_K;
+  if (o.type == "f32")
+    wtype = GGML_TYPE_F32;
+  else if (o.type == "f16")
+    wtype = GGML_TYPE_F16;
+  else if (o.type == "q8_0")
+    wtype = GGML_TYPE_Q8_0;
+  else if (o.type == "q4_0")
+    wtype = GGML_TYPE_Q4_0;
+  else if (o.type == "q4_K")
+    wtype = GGML_TYPE_Q4_K;
   else {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("--type: unknown type '{}' (expected f32, f16, q8_0, q4_0 or "
@@ -180,15 +190,15 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
                       "--layers, --embd, --ff, --heads and --kv-heads must be positive");
   }
   if (sh.n_head % sh.n_head_kv != 0) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("--heads {} is not a multiple of --kv-heads {}", sh.n_head,
-                                  sh.n_head_kv));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("--heads {} is not a multiple of --kv-heads {}", sh.n_head, sh.n_head_kv));
   }
   const uint32_t head_dim = sh.arch == "gemma2" && sh.n_embd == 3584 ? 256 : sh.n_embd / sh.n_head;
   if (sh.arch != "gemma2" && sh.n_embd % sh.n_head != 0) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("--embd {} is not a multiple of --heads {}", sh.n_embd,
-                                  sh.n_head));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("--embd {} is not a multiple of --heads {}", sh.n_embd, sh.n_head));
   }
   if (head_dim % 2 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "head dimension (embd/heads) must be even");
@@ -212,9 +222,16 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
   gguf_set_val_str(g.get(), "general.name", name.c_str());
   gguf_set_val_str(g.get(), "general.description",
                    "synthetic model written by clinbench synth: random weights, real vocabulary");
-  gguf_set_val_u32(g.get(), "general.file_type", wtype == GGML_TYPE_F32 ? 0 : wtype == GGML_TYPE_F16 ? 1 : wtype == GGML_TYPE_Q8_0 ? 7 : wtype == GGML_TYPE_Q4_0 ? 2 : 15);
+  gguf_set_val_u32(g.get(), "general.file_type",
+                   wtype == GGML_TYPE_F32    ? 0
+                   : wtype == GGML_TYPE_F16  ? 1
+                   : wtype == GGML_TYPE_Q8_0 ? 7
+                   : wtype == GGML_TYPE_Q4_0 ? 2
+                                             : 15);
   const std::string a = std::string(arch->gguf_arch) + ".";
-  auto u32 = [&](const std::string& k, uint32_t v) { gguf_set_val_u32(g.get(), (a + k).c_str(), v); };
+  auto u32 = [&](const std::string& k, uint32_t v) {
+    gguf_set_val_u32(g.get(), (a + k).c_str(), v);
+  };
   auto f32 = [&](const std::string& k, float v) { gguf_set_val_f32(g.get(), (a + k).c_str(), v); };
   u32("context_length", sh.n_ctx);
   u32("embedding_length", sh.n_embd);
@@ -240,11 +257,21 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
     // gguf_set_kv copies all keys; copy one by one through a temporary context instead.
     const gguf_type t = gguf_get_kv_type(vg, i);
     switch (t) {
-      case GGUF_TYPE_STRING: gguf_set_val_str(g.get(), key.c_str(), gguf_get_val_str(vg, i)); break;
-      case GGUF_TYPE_UINT32: gguf_set_val_u32(g.get(), key.c_str(), gguf_get_val_u32(vg, i)); break;
-      case GGUF_TYPE_INT32: gguf_set_val_i32(g.get(), key.c_str(), gguf_get_val_i32(vg, i)); break;
-      case GGUF_TYPE_BOOL: gguf_set_val_bool(g.get(), key.c_str(), gguf_get_val_bool(vg, i)); break;
-      case GGUF_TYPE_FLOAT32: gguf_set_val_f32(g.get(), key.c_str(), gguf_get_val_f32(vg, i)); break;
+      case GGUF_TYPE_STRING:
+        gguf_set_val_str(g.get(), key.c_str(), gguf_get_val_str(vg, i));
+        break;
+      case GGUF_TYPE_UINT32:
+        gguf_set_val_u32(g.get(), key.c_str(), gguf_get_val_u32(vg, i));
+        break;
+      case GGUF_TYPE_INT32:
+        gguf_set_val_i32(g.get(), key.c_str(), gguf_get_val_i32(vg, i));
+        break;
+      case GGUF_TYPE_BOOL:
+        gguf_set_val_bool(g.get(), key.c_str(), gguf_get_val_bool(vg, i));
+        break;
+      case GGUF_TYPE_FLOAT32:
+        gguf_set_val_f32(g.get(), key.c_str(), gguf_get_val_f32(vg, i));
+        break;
       case GGUF_TYPE_ARRAY: {
         const gguf_type at = gguf_get_arr_type(vg, i);
         const size_t n = gguf_get_arr_n(vg, i);
@@ -257,7 +284,8 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
         }
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   gguf_set_val_str(g.get(), "tokenizer.chat_template", arch->chat_template);
@@ -281,7 +309,8 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
       plan.push_back({p + "attn_v.bias", {KV}, GGML_TYPE_F32, 0.0f});
     }
     plan.push_back({p + "attn_output.weight", {Q, E}, wtype, kRandom});
-    if (arch->post_norms) plan.push_back({p + "post_attention_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+    if (arch->post_norms)
+      plan.push_back({p + "post_attention_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
     plan.push_back({p + "ffn_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
     plan.push_back({p + "ffn_gate.weight", {E, F}, wtype, kRandom});
     plan.push_back({p + "ffn_up.weight", {E, F}, wtype, kRandom});
@@ -292,11 +321,11 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
   if (!arch->tied_output) plan.push_back({"output.weight", {E, V}, wtype, kRandom});
   for (auto& t : plan) {
     if (t.ne[0] % ggml_blck_size(t.type) != 0) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("tensor {} has rows of {} values, not a multiple of {}'s "
-                                    "block size {}: choose another --type or shape",
-                                    t.name, t.ne[0], ggml_type_name(t.type),
-                                    ggml_blck_size(t.type)));
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("tensor {} has rows of {} values, not a multiple of {}'s "
+                      "block size {}: choose another --type or shape",
+                      t.name, t.ne[0], ggml_type_name(t.type), ggml_blck_size(t.type)));
     }
   }
 
@@ -305,8 +334,9 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
   std::unique_ptr<ggml_context, GgmlCtxDeleter> meta(ggml_init(ip));
   SynthResult result;
   for (const auto& t : plan) {
-    ggml_tensor* tensor = t.ne.size() == 1 ? ggml_new_tensor_1d(meta.get(), t.type, t.ne[0])
-                                           : ggml_new_tensor_2d(meta.get(), t.type, t.ne[0], t.ne[1]);
+    ggml_tensor* tensor = t.ne.size() == 1
+                              ? ggml_new_tensor_1d(meta.get(), t.type, t.ne[0])
+                              : ggml_new_tensor_2d(meta.get(), t.type, t.ne[0], t.ne[1]);
     ggml_set_name(tensor, t.name.c_str());
     gguf_add_tensor(g.get(), tensor);
     result.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
@@ -331,8 +361,8 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
   const uint64_t data_offset = (header.size() + align - 1) / align * align;
   uint64_t end = data_offset;
   for (int64_t i = 0; i < gguf_get_n_tensors(g.get()); ++i) {
-    end = std::max<uint64_t>(end, data_offset + gguf_get_tensor_offset(g.get(), i) +
-                                      gguf_get_tensor_size(g.get(), i));
+    end = std::max<uint64_t>(
+        end, data_offset + gguf_get_tensor_offset(g.get(), i) + gguf_get_tensor_size(g.get(), i));
   }
   end = (end + align - 1) / align * align;
   if (::ftruncate(fd, static_cast<off_t>(end)) != 0) return fail(std::strerror(errno));

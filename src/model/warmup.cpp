@@ -139,9 +139,8 @@ WarmupReport run_warmup(llama_model* model, llama_context* ctx, const WarmupOpti
   const std::string sys = "You are a careful clinical assistant.";
   const std::string user = "Which drug class does metformin belong to?";
   try {
-    common_chat_templates_ptr tmpls = common_chat_templates_init(model, r.chat_template_present
-                                                                            ? ""
-                                                                            : "chatml");
+    common_chat_templates_ptr tmpls =
+        common_chat_templates_init(model, r.chat_template_present ? "" : "chatml");
     common_chat_templates_inputs in;
     common_chat_msg m1;
     m1.role = "system";

@@ -105,34 +105,46 @@ json accuracy_pairs_spec(const json& rows) {
     for (const auto& [run, acc, lo, hi] :
          {std::tuple{"A", "accuracy_a", "a_ci_low", "a_ci_high"},
           std::tuple{"B", "accuracy_b", "b_ci_low", "b_ci_high"}}) {
-      values.push_back({{"label", r["label"]}, {"row_label", r["row_label"]},
-                        {"scope", r["scope"]}, {"run", run},
-                        {"accuracy", r.value(acc, json())}, {"ci_low", r.value(lo, json())},
-                        {"ci_high", r.value(hi, json())}, {"pairs", r.value("pairs", json())}});
+      values.push_back({{"label", r["label"]},
+                        {"row_label", r["row_label"]},
+                        {"scope", r["scope"]},
+                        {"run", run},
+                        {"accuracy", r.value(acc, json())},
+                        {"ci_low", r.value(lo, json())},
+                        {"ci_high", r.value(hi, json())},
+                        {"pairs", r.value("pairs", json())}});
     }
   }
-  const json y = {{"field", "row_label"}, {"type", "nominal"}, {"title", nullptr},
+  const json y = {{"field", "row_label"},
+                  {"type", "nominal"},
+                  {"title", nullptr},
                   {"axis", {{"labelLimit", 220}}}};
-  const json x = {{"field", "accuracy"}, {"type", "quantitative"}, {"scale", {{"domain", {0, 1}}}},
-                  {"axis", {{"format", ".0%"}}}, {"title", "accuracy on the paired items (95% Wilson)"}};
-  return {{"data", {{"values", values}}},
-          {"width", 420},
-          {"height", std::max<std::size_t>(60, 34 * rows.size())},
-          {"transform", {{{"filter", "datum.accuracy != null"}}}},
-          {"encoding", {{"y", y}, {"yOffset", {{"field", "run"}, {"type", "nominal"}}},
-                        {"color", {{"field", "run"}, {"type", "nominal"},
-                                   {"legend", {{"orient", "bottom"}}}}}}},
-          {"layer",
-           json::array({{{"mark", {{"type", "rule"}}},
-                         {"encoding", {{"x", {{"field", "ci_low"}, {"type", "quantitative"}}},
-                                       {"x2", {{"field", "ci_high"}}}}}},
-                        {{"mark", {{"type", "point"}, {"filled", true}, {"size", 70}}},
-                         {"encoding", {{"x", x},
-                                       {"tooltip", json::array({{{"field", "label"}},
-                                                                {{"field", "scope"}},
-                                                                {{"field", "run"}},
-                                                                {{"field", "accuracy"}, {"format", ".1%"}},
-                                                                {{"field", "pairs"}}})}}}}})}};
+  const json x = {{"field", "accuracy"},
+                  {"type", "quantitative"},
+                  {"scale", {{"domain", {0, 1}}}},
+                  {"axis", {{"format", ".0%"}}},
+                  {"title", "accuracy on the paired items (95% Wilson)"}};
+  return {
+      {"data", {{"values", values}}},
+      {"width", 420},
+      {"height", std::max<std::size_t>(60, 34 * rows.size())},
+      {"transform", {{{"filter", "datum.accuracy != null"}}}},
+      {"encoding",
+       {{"y", y},
+        {"yOffset", {{"field", "run"}, {"type", "nominal"}}},
+        {"color", {{"field", "run"}, {"type", "nominal"}, {"legend", {{"orient", "bottom"}}}}}}},
+      {"layer", json::array({{{"mark", {{"type", "rule"}}},
+                              {"encoding",
+                               {{"x", {{"field", "ci_low"}, {"type", "quantitative"}}},
+                                {"x2", {{"field", "ci_high"}}}}}},
+                             {{"mark", {{"type", "point"}, {"filled", true}, {"size", 70}}},
+                              {"encoding",
+                               {{"x", x},
+                                {"tooltip", json::array({{{"field", "label"}},
+                                                         {{"field", "scope"}},
+                                                         {{"field", "run"}},
+                                                         {{"field", "accuracy"}, {"format", ".1%"}},
+                                                         {{"field", "pairs"}}})}}}}})}};
 }
 
 json difference_spec(const json& rows) {
@@ -147,25 +159,33 @@ json difference_spec(const json& rows) {
   return {{"data", {{"values", values}}},
           {"width", 420},
           {"height", std::max<std::size_t>(60, 26 * values.size())},
-          {"encoding", {{"y", {{"field", "row_label"}, {"type", "nominal"}, {"title", nullptr},
-                               {"axis", {{"labelLimit", 220}}}}},
-                        {"tooltip", json::array({{{"field", "label"}}, {{"field", "scope"}},
-                                                 {{"field", "difference"}, {"format", "+.1%"}},
-                                                 {{"field", "ci_low"}, {"format", "+.1%"}},
-                                                 {{"field", "ci_high"}, {"format", "+.1%"}},
-                                                 {{"field", "mcnemar_p"}, {"format", ".4f"}},
-                                                 {{"field", "only_a"}}, {{"field", "only_b"}},
-                                                 {{"field", "pairs"}}})}}},
-          {"layer",
-           json::array(
-               {{{"mark", {{"type", "bar"}, {"color", "#4c78a8"}}},
-                 {"encoding", {{"x", {{"field", "difference"}, {"type", "quantitative"},
+          {"encoding",
+           {{"y",
+             {{"field", "row_label"},
+              {"type", "nominal"},
+              {"title", nullptr},
+              {"axis", {{"labelLimit", 220}}}}},
+            {"tooltip", json::array({{{"field", "label"}},
+                                     {{"field", "scope"}},
+                                     {{"field", "difference"}, {"format", "+.1%"}},
+                                     {{"field", "ci_low"}, {"format", "+.1%"}},
+                                     {{"field", "ci_high"}, {"format", "+.1%"}},
+                                     {{"field", "mcnemar_p"}, {"format", ".4f"}},
+                                     {{"field", "only_a"}},
+                                     {{"field", "only_b"}},
+                                     {{"field", "pairs"}}})}}},
+          {"layer", json::array({{{"mark", {{"type", "bar"}, {"color", "#4c78a8"}}},
+                                  {"encoding",
+                                   {{"x",
+                                     {{"field", "difference"},
+                                      {"type", "quantitative"},
                                       {"scale", {{"domain", {-1, 1}}}},
                                       {"axis", {{"format", "+.0%"}}},
                                       {"title", "accuracy A − B (95% paired bootstrap)"}}}}}},
-                {{"mark", {{"type", "rule"}, {"color", "#222"}}},
-                 {"encoding", {{"x", {{"field", "ci_low"}, {"type", "quantitative"}}},
-                               {"x2", {{"field", "ci_high"}}}}}}})}};
+                                 {{"mark", {{"type", "rule"}, {"color", "#222"}}},
+                                  {"encoding",
+                                   {{"x", {{"field", "ci_low"}, {"type", "quantitative"}}},
+                                    {"x2", {{"field", "ci_high"}}}}}}})}};
 }
 
 }  // namespace
@@ -203,27 +223,33 @@ Result<json> compare_data(const std::filesystem::path& run_a, const std::filesys
       all.emplace_back(ra, it->second);
       if (ra->choice != it->second->choice || ra->correct != it->second->correct) {
         auto c = [](const std::optional<bool>& v) { return v ? json(*v) : json(); };
-        discordant.push_back({{"model", ma == mb ? ma : ma + " / " + mb},
-                              {"dataset", key.first},
-                              {"item_id", key.second},
-                              {"split", ra->split},
-                              {"question_type", ra->question_type},
-                              {"correct_answer", ra->correct_answer ? json(*ra->correct_answer) : json()},
-                              {"choice_a", ra->choice},
-                              {"correct_a", c(ra->correct)},
-                              {"choice_b", it->second->choice},
-                              {"correct_b", c(it->second->correct)}});
+        discordant.push_back(
+            {{"model", ma == mb ? ma : ma + " / " + mb},
+             {"dataset", key.first},
+             {"item_id", key.second},
+             {"split", ra->split},
+             {"question_type", ra->question_type},
+             {"correct_answer", ra->correct_answer ? json(*ra->correct_answer) : json()},
+             {"choice_a", ra->choice},
+             {"correct_a", c(ra->correct)},
+             {"choice_b", it->second->choice},
+             {"correct_b", c(it->second->correct)}});
       }
     }
-    for (const auto& [dataset, ps] : by_dataset) rows.push_back(report::compare_row(ma, mb, dataset, ps));
+    for (const auto& [dataset, ps] : by_dataset)
+      rows.push_back(report::compare_row(ma, mb, dataset, ps));
     if (by_dataset.size() > 1) rows.push_back(report::compare_row(ma, mb, "", all));
-    models.push_back({{"model_a", ma}, {"strategy_a", report::strategy_of(*a, ma)},
-                      {"items_a", ia.size()}, {"model_b", mb},
-                      {"strategy_b", report::strategy_of(*b, mb)}, {"items_b", ib.size()},
+    models.push_back({{"model_a", ma},
+                      {"strategy_a", report::strategy_of(*a, ma)},
+                      {"items_a", ia.size()},
+                      {"model_b", mb},
+                      {"strategy_b", report::strategy_of(*b, mb)},
+                      {"items_b", ib.size()},
                       {"common_items", all.size()}});
   }
   json doc = report::document_header(
-      "compare", fmt::format("clinbench comparison: {} (A) vs {} (B)", run_a.string(), run_b.string()));
+      "compare",
+      fmt::format("clinbench comparison: {} (A) vs {} (B)", run_a.string(), run_b.string()));
   doc["run_a"] = run_a.string();
   doc["run_b"] = run_b.string();
   doc["notices"] = report::run_notices(*a, "Run A: ");
@@ -260,9 +286,8 @@ Result<json> compare_data(const std::filesystem::path& run_a, const std::filesys
          "both runs, McNemar's exact p, and the paired-bootstrap interval of A − B."},
         {"columns", json::array({col("label"), col("scope"), col("common_items"), col("pairs"),
                                  col("both_correct"), col("both_wrong"), col("only_a"),
-                                 col("only_b"), col("mcnemar_p", "p"),
-                                 col("accuracy_a", "percent"), col("accuracy_b", "percent"),
-                                 col("difference", "signed_percent"),
+                                 col("only_b"), col("mcnemar_p", "p"), col("accuracy_a", "percent"),
+                                 col("accuracy_b", "percent"), col("difference", "signed_percent"),
                                  col("ci_low", "signed_percent"), col("ci_high", "signed_percent"),
                                  col("note")})},
         {"rows", rows}},

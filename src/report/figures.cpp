@@ -103,8 +103,11 @@ std::string find_program(const std::string& given, const char* env_var,
 
 json figure_specs(const json& data) {
   // Panels keep their own colours and legends: a shared colour scale would merge domains.
-  const json independent = {{"scale", {{"color", "independent"}, {"shape", "independent"},
-                                       {"size", "independent"}, {"opacity", "independent"}}}};
+  const json independent = {{"scale",
+                             {{"color", "independent"},
+                              {"shape", "independent"},
+                              {"size", "independent"},
+                              {"opacity", "independent"}}}};
   json specs = json::object();
   for (const auto& f : data.value("figures", json::array())) {
     const int columns = std::max(1, f.value("columns", 1));
@@ -147,15 +150,15 @@ Result<void> write_static_figures(const json& data, const fs::path& out_dir,
   for (const auto& entry : specs.items()) ids.push_back(entry.key());
   auto all_missing = [&](const std::string& ext, const std::string& why) {
     for (const auto& id : ids) {
-      outcome.missing.push_back(
-          fmt::format("{}: {}", (out_dir / (id + ext)).string(), why));
+      outcome.missing.push_back(fmt::format("{}: {}", (out_dir / (id + ext)).string(), why));
     }
   };
 
   const std::string node = find_program(options.node, "CLINBENCH_NODE", {"node", "nodejs"});
   if (node.empty()) {
-    all_missing(".svg", "no Node.js: 'node' is not on PATH (install Debian's nodejs, or set "
-                        "CLINBENCH_NODE)");
+    all_missing(".svg",
+                "no Node.js: 'node' is not on PATH (install Debian's nodejs, or set "
+                "CLINBENCH_NODE)");
     all_missing(".png", "made from the SVG, which could not be made");
     return {};
   }
@@ -207,8 +210,9 @@ Result<void> write_static_figures(const json& data, const fs::path& out_dir,
   const std::string chromium = find_program(options.chromium, "CLINBENCH_CHROMIUM",
                                             {"chromium", "chromium-browser", "google-chrome"});
   if (chromium.empty()) {
-    all_missing(".png", "no headless browser: none of chromium, chromium-browser, google-chrome "
-                        "is on PATH (install Debian's chromium, or set CLINBENCH_CHROMIUM)");
+    all_missing(".png",
+                "no headless browser: none of chromium, chromium-browser, google-chrome "
+                "is on PATH (install Debian's chromium, or set CLINBENCH_CHROMIUM)");
     return {};
   }
   if (::access(chromium.c_str(), X_OK) != 0) {
@@ -223,20 +227,20 @@ Result<void> write_static_figures(const json& data, const fs::path& out_dir,
       continue;
     }
     const fs::path shot = tmp.path() / (id + ".png");
-    const std::string why = run_tool(
-        {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         "--no-first-run", "--disable-extensions", "--disable-background-networking",
-         "--user-data-dir=" + (tmp.path() / "chromium-profile").string(),
-         // Headless Chromium with a fresh profile draws nothing in a window under about
-         // 130 pixels tall: small figures get a white margin instead.
-         fmt::format("--window-size={},{}", std::max(w, kMinShot), std::max(h, kMinShot)),
-         "--screenshot=" + shot.string(),
-         "file://" + fs::absolute(out_dir / (id + ".svg")).lexically_normal().string()},
-        tmp.path() / "chromium.log");
+    const std::string why =
+        run_tool({chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                  "--no-first-run", "--disable-extensions", "--disable-background-networking",
+                  "--user-data-dir=" + (tmp.path() / "chromium-profile").string(),
+                  // Headless Chromium with a fresh profile draws nothing in a window under about
+                  // 130 pixels tall: small figures get a white margin instead.
+                  fmt::format("--window-size={},{}", std::max(w, kMinShot), std::max(h, kMinShot)),
+                  "--screenshot=" + shot.string(),
+                  "file://" + fs::absolute(out_dir / (id + ".svg")).lexically_normal().string()},
+                 tmp.path() / "chromium.log");
     std::error_code rc;
     if (!why.empty() || !fs::exists(shot, rc)) {
-      outcome.missing.push_back(fmt::format(
-          "{}: {}", png.string(), why.empty() ? "chromium wrote no screenshot" : why));
+      outcome.missing.push_back(
+          fmt::format("{}: {}", png.string(), why.empty() ? "chromium wrote no screenshot" : why));
       continue;
     }
     fs::rename(shot, png, rc);

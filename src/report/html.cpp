@@ -1,6 +1,8 @@
 // The self-contained page: the data document as inert JSON, the charting library and the page's
 // script inlined, and a Content-Security-Policy that allows no network request and only the
 // page's own scripts (by hash), so even markup that escaped into the page could not run.
+#include "report/html.h"
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -9,7 +11,6 @@
 #include "clinbench/hash.h"
 #include "clinbench/report.h"
 #include "report/assets.h"
-#include "report/html.h"
 
 namespace clinbench {
 
@@ -61,10 +62,17 @@ std::string json_for_script(const json& data) {
   // no "</script>" or "<!--" can end or alter the element.
   for (char c : text) {
     switch (c) {
-      case '<': out += "\\u003c"; break;
-      case '>': out += "\\u003e"; break;
-      case '&': out += "\\u0026"; break;
-      default: out += c;
+      case '<':
+        out += "\\u003c";
+        break;
+      case '>':
+        out += "\\u003e";
+        break;
+      case '&':
+        out += "\\u0026";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -86,12 +94,23 @@ std::string html_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -101,10 +120,9 @@ std::string html_escape(std::string_view text) {
 
 std::string render_report_html(const json& data) {
   using report::script_safe;
-  const std::string scripts[] = {script_safe(report_asset_vega_js()),
-                                 script_safe(report_asset_vega_lite_js()),
-                                 script_safe(report_asset_vega_embed_js()),
-                                 script_safe(report_asset_dashboard_js())};
+  const std::string scripts[] = {
+      script_safe(report_asset_vega_js()), script_safe(report_asset_vega_lite_js()),
+      script_safe(report_asset_vega_embed_js()), script_safe(report_asset_dashboard_js())};
   std::string hashes;
   for (const auto& s : scripts) hashes += " " + report::script_hash(s);
   const std::string title = data.contains("title") && data["title"].is_string()
@@ -121,8 +139,9 @@ std::string render_report_html(const json& data) {
       hashes);
   page += "<title>" + report::html_escape(title) + "</title>\n";
   page += "<style>\n" + std::string(report_asset_dashboard_css()) + "\n</style>\n</head>\n<body>\n";
-  page += "<div id=\"app\"><noscript>This report needs JavaScript to draw its charts; its data "
-          "is in the clinbench-data element of this file.</noscript></div>\n";
+  page +=
+      "<div id=\"app\"><noscript>This report needs JavaScript to draw its charts; its data "
+      "is in the clinbench-data element of this file.</noscript></div>\n";
   page += "<script type=\"application/json\" id=\"clinbench-data\">" +
           report::json_for_script(data) + "</script>\n";
   for (const auto& s : scripts) page += "<script>" + s + "</script>\n";

@@ -104,8 +104,12 @@ json message_spec(const std::vector<std::string>& lines) {
           {"width", std::max<std::size_t>(300, longest * 13 / 2)},
           {"height", std::max<std::size_t>(40, 18 * lines.size())},
           {"view", {{"stroke", nullptr}}},
-          {"mark", {{"type", "text"}, {"align", "left"}, {"baseline", "middle"}, {"fontSize", 12},
-                    {"color", "#444"}}},
+          {"mark",
+           {{"type", "text"},
+            {"align", "left"},
+            {"baseline", "middle"},
+            {"fontSize", 12},
+            {"color", "#444"}}},
           {"encoding",
            {{"x", {{"value", 0}}},
             {"y", {{"field", "i"}, {"type", "ordinal"}, {"axis", nullptr}}},
@@ -162,9 +166,9 @@ std::vector<std::string> short_model_labels(const std::vector<std::string>& name
     const std::string head = n.substr(0, prefix);
     const std::string mid = n.substr(prefix, n.size() - prefix - suffix);
     const std::string tail = n.substr(n.size() - suffix);
-    std::string label =
-        (head.size() > 12 ? utf8_head(head, 6) + "…" + utf8_tail(head, 4) : head) + mid +
-        (tail.size() > 12 ? utf8_head(tail, 5) + "…" + utf8_tail(tail, 5) : tail);
+    std::string label = (head.size() > 12 ? utf8_head(head, 6) + "…" + utf8_tail(head, 4) : head) +
+                        mid +
+                        (tail.size() > 12 ? utf8_head(tail, 5) + "…" + utf8_tail(tail, 5) : tail);
     if (label.size() > 2 * kShortLabel) {
       label = utf8_head(label, kShortLabel - 2) + "…" + utf8_tail(label, kShortLabel - 2);
     }
@@ -200,15 +204,19 @@ json model_legend(const RunView& run) {
   return legend;
 }
 
-json accuracy_bars_spec(json rows, const json& y_encoding,
-                        const std::string& offset_field, const std::string& color_title,
-                        int rows_drawn) {
-  const json tooltip = json::array(
-      {{{"field", "model"}}, {{"field", "dataset"}}, {{"field", "split"}},
-       {{"field", "question_type"}},
-       {{"field", "accuracy"}, {"format", ".1%"}}, {{"field", "ci_low"}, {"format", ".1%"}},
-       {{"field", "ci_high"}, {"format", ".1%"}}, {{"field", "correct"}}, {{"field", "scored"}},
-       {{"field", "items"}}, {{"field", "note"}}});
+json accuracy_bars_spec(json rows, const json& y_encoding, const std::string& offset_field,
+                        const std::string& color_title, int rows_drawn) {
+  const json tooltip = json::array({{{"field", "model"}},
+                                    {{"field", "dataset"}},
+                                    {{"field", "split"}},
+                                    {{"field", "question_type"}},
+                                    {{"field", "accuracy"}, {"format", ".1%"}},
+                                    {{"field", "ci_low"}, {"format", ".1%"}},
+                                    {{"field", "ci_high"}, {"format", ".1%"}},
+                                    {{"field", "correct"}},
+                                    {{"field", "scored"}},
+                                    {{"field", "items"}},
+                                    {{"field", "note"}}});
   const json x = {{"field", "accuracy"},
                   {"type", "quantitative"},
                   {"scale", {{"domain", {0, 1}}}},
@@ -221,26 +229,33 @@ json accuracy_bars_spec(json rows, const json& y_encoding,
       {"height", std::max(60, 16 * rows_drawn)},
       {"encoding", {{"y", y_encoding}, {"yOffset", offset}}},
       {"layer",
-       json::array(
-           {{{"transform", {{{"filter", "datum.accuracy != null"}}}},
-             {"mark", {{"type", "bar"}}},
-             {"encoding",
-              {{"x", x},
-               {"color", {{"field", offset_field}, {"type", "nominal"}, {"title", color_title},
-                          {"legend", {{"orient", "bottom"}, {"labelLimit", 220},
-                                      {"columns", 2}}}}},
-               {"tooltip", tooltip}}}},
-            {{"transform", {{{"filter", "datum.accuracy != null"}}}},
-             {"mark", {{"type", "rule"}, {"color", "#222"}}},
-             {"encoding", {{"x", {{"field", "ci_low"}, {"type", "quantitative"}}},
-                           {"x2", {{"field", "ci_high"}}},
-                           {"tooltip", tooltip}}}},
-            {{"transform", {{{"filter", "datum.accuracy == null"}}}},
-             {"mark", {{"type", "text"}, {"align", "left"}, {"dx", 3}, {"color", "#555"},
+       json::array({{{"transform", {{{"filter", "datum.accuracy != null"}}}},
+                     {"mark", {{"type", "bar"}}},
+                     {"encoding",
+                      {{"x", x},
+                       {"color",
+                        {{"field", offset_field},
+                         {"type", "nominal"},
+                         {"title", color_title},
+                         {"legend", {{"orient", "bottom"}, {"labelLimit", 220}, {"columns", 2}}}}},
+                       {"tooltip", tooltip}}}},
+                    {{"transform", {{{"filter", "datum.accuracy != null"}}}},
+                     {"mark", {{"type", "rule"}, {"color", "#222"}}},
+                     {"encoding",
+                      {{"x", {{"field", "ci_low"}, {"type", "quantitative"}}},
+                       {"x2", {{"field", "ci_high"}}},
+                       {"tooltip", tooltip}}}},
+                    {{"transform", {{{"filter", "datum.accuracy == null"}}}},
+                     {"mark",
+                      {{"type", "text"},
+                       {"align", "left"},
+                       {"dx", 3},
+                       {"color", "#555"},
                        {"fontStyle", "italic"}}},
-             {"encoding", {{"x", {{"datum", 0}, {"type", "quantitative"}}},
-                           {"text", {{"field", "note_label"}}},
-                           {"tooltip", tooltip}}}}})},
+                     {"encoding",
+                      {{"x", {{"datum", 0}, {"type", "quantitative"}}},
+                       {"text", {{"field", "note_label"}}},
+                       {"tooltip", tooltip}}}}})},
       {"resolve", {{"scale", {{"x", "shared"}}}}}};
 }
 

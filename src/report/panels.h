@@ -13,8 +13,8 @@
 namespace clinbench::report {
 
 struct Panel {
-  std::string id;           // unique, stable: the page's element id and the tests' handle
-  std::string figure;       // the figure it belongs to: "figure1", "figure2", ...
+  std::string id;      // unique, stable: the page's element id and the tests' handle
+  std::string figure;  // the figure it belongs to: "figure1", "figure2", ...
   std::string title;
   std::string description;  // what it shows and from which stored fields (docs/report.md)
   // A complete Vega-Lite spec with its data inline ("data": {"values": [...]}), the numbers as
@@ -23,9 +23,9 @@ struct Panel {
 };
 
 struct Figure {
-  std::string id;     // "figure1", ...
+  std::string id;  // "figure1", ...
   std::string title;
-  int columns = 1;    // panels per row, on the page and in the static SVG
+  int columns = 1;  // panels per row, on the page and in the static SVG
 };
 
 // In page order.
@@ -33,21 +33,21 @@ const std::vector<Figure>& dashboard_figures();
 const std::vector<Panel>& dashboard_panels();
 
 // The panel builders, by file (panels_*.cpp).
-nlohmann::json accuracy_by_split_spec(const RunView& run);        // figure 1.1
-nlohmann::json memory_and_init_spec(const RunView& run);          // figure 1.2
-nlohmann::json loading_strategies_spec(const RunView& run);       // figure 1.3
-nlohmann::json dataset_splits_spec(const RunView& run);           // figure 1.4
-nlohmann::json question_types_spec(const RunView& run);           // figure 1.5
-nlohmann::json accuracy_by_type_spec(const RunView& run);         // figure 1.6
-nlohmann::json token_efficiency_spec(const RunView& run);         // figure 1.7
-nlohmann::json reasoning_length_spec(const RunView& run);         // figure 1.8
-nlohmann::json tokens_stacked_spec(const RunView& run);           // figure 1.9
-nlohmann::json efficiency_labeled_spec(const RunView& run);       // figure 2
-nlohmann::json generalization_gap_spec(const RunView& run);       // figure 3
-nlohmann::json average_tokens_spec(const RunView& run);           // figure 4
-nlohmann::json fidelity_kl_spec(const RunView& run);              // figure 5.1
-nlohmann::json fidelity_flips_spec(const RunView& run);           // figure 5.2
-nlohmann::json fidelity_size_spec(const RunView& run);            // figure 5.3
+nlohmann::json accuracy_by_split_spec(const RunView& run);   // figure 1.1
+nlohmann::json memory_and_init_spec(const RunView& run);     // figure 1.2
+nlohmann::json loading_strategies_spec(const RunView& run);  // figure 1.3
+nlohmann::json dataset_splits_spec(const RunView& run);      // figure 1.4
+nlohmann::json question_types_spec(const RunView& run);      // figure 1.5
+nlohmann::json accuracy_by_type_spec(const RunView& run);    // figure 1.6
+nlohmann::json token_efficiency_spec(const RunView& run);    // figure 1.7
+nlohmann::json reasoning_length_spec(const RunView& run);    // figure 1.8
+nlohmann::json tokens_stacked_spec(const RunView& run);      // figure 1.9
+nlohmann::json efficiency_labeled_spec(const RunView& run);  // figure 2
+nlohmann::json generalization_gap_spec(const RunView& run);  // figure 3
+nlohmann::json average_tokens_spec(const RunView& run);      // figure 4
+nlohmann::json fidelity_kl_spec(const RunView& run);         // figure 5.1
+nlohmann::json fidelity_flips_spec(const RunView& run);      // figure 5.2
+nlohmann::json fidelity_size_spec(const RunView& run);       // figure 5.3
 
 // --- spec helpers (panel_specs.cpp) ----------------------------------------------------------
 // A panel that draws its lines of text (why there is nothing to plot), as text marks.

@@ -37,8 +37,11 @@ json bars_by_label(json rows, std::size_t labels, const json& x, const json& col
           {"height", std::max<std::size_t>(60, 24 * labels)},
           {"mark", {{"type", "bar"}}},
           {"encoding",
-           {{"y", {{"field", "label"}, {"type", "nominal"}, {"title", nullptr},
-                   {"axis", {{"labelLimit", 150}}}}},
+           {{"y",
+             {{"field", "label"},
+              {"type", "nominal"},
+              {"title", nullptr},
+              {"axis", {{"labelLimit", 150}}}}},
             {"x", x},
             {"color", color},
             {"tooltip", tooltip}}}};
@@ -58,10 +61,16 @@ json dataset_splits_spec(const RunView& run) {
   json rows = json::array();
   for (const auto& [key, counts] : groups) {
     const std::string label = group_label(key.first, key.second);
-    rows.push_back({{"dataset", key.first}, {"split", key.second}, {"label", label},
-                    {"kind", "labeled"}, {"count", counts.first}});
-    rows.push_back({{"dataset", key.first}, {"split", key.second}, {"label", label},
-                    {"kind", "unlabeled"}, {"count", counts.second}});
+    rows.push_back({{"dataset", key.first},
+                    {"split", key.second},
+                    {"label", label},
+                    {"kind", "labeled"},
+                    {"count", counts.first}});
+    rows.push_back({{"dataset", key.first},
+                    {"split", key.second},
+                    {"label", label},
+                    {"kind", "unlabeled"},
+                    {"count", counts.second}});
   }
   const json& datasets = run.metadata.contains("datasets") ? run.metadata["datasets"] : json();
   if (datasets.is_object()) {
@@ -81,17 +90,24 @@ json dataset_splits_spec(const RunView& run) {
   if (rows.empty()) return message_spec({"No dataset is recorded in this run."});
   std::set<std::string> labels;
   for (const auto& r : rows) labels.insert(str(r["label"]));
-  const json tooltip = json::array({{{"field", "dataset"}}, {{"field", "split"}},
-                                    {{"field", "kind"}}, {{"field", "count"}},
+  const json tooltip = json::array({{{"field", "dataset"}},
+                                    {{"field", "split"}},
+                                    {{"field", "kind"}},
+                                    {{"field", "count"}},
                                     {{"field", "rows_read"}, {"title", "lines read"}},
                                     {{"field", "items_in_file"}, {"title", "items in file"}},
                                     {{"field", "selected"}}});
   return bars_by_label(std::move(rows), labels.size(),
-                       {{"field", "count"}, {"type", "quantitative"}, {"stack", "zero"},
+                       {{"field", "count"},
+                        {"type", "quantitative"},
+                        {"stack", "zero"},
                         {"title", "items (invalid: lines)"}},
-                       {{"field", "kind"}, {"type", "nominal"}, {"title", nullptr},
-                        {"scale", {{"domain", {"labeled", "unlabeled", "invalid lines"}},
-                                   {"range", {"#4c78a8", "#9ecae9", "#e45756"}}}},
+                       {{"field", "kind"},
+                        {"type", "nominal"},
+                        {"title", nullptr},
+                        {"scale",
+                         {{"domain", {"labeled", "unlabeled", "invalid lines"}},
+                          {"range", {"#4c78a8", "#9ecae9", "#e45756"}}}},
                         {"legend", {{"orient", "bottom"}}}},
                        tooltip);
 }
@@ -107,18 +123,23 @@ json question_types_spec(const RunView& run) {
   for (const auto& [key, n] : counts) {
     const auto& [dataset, split, type] = key;
     labels.insert(group_label(dataset, split));
-    rows.push_back({{"dataset", dataset}, {"split", split},
-                    {"label", group_label(dataset, split)}, {"question_type", type},
+    rows.push_back({{"dataset", dataset},
+                    {"split", split},
+                    {"label", group_label(dataset, split)},
+                    {"question_type", type},
                     {"items", n}});
   }
-  return bars_by_label(
-      std::move(rows), labels.size(),
-      {{"field", "items"}, {"type", "quantitative"}, {"title", "items"}},
-      {{"field", "question_type"}, {"type", "nominal"}, {"title", nullptr},
-       {"sort", {"multi_choice", "open_ended_multi_choice", "open_ended"}},
-       {"legend", {{"orient", "bottom"}, {"columns", 1}}}},
-      json::array({{{"field", "dataset"}}, {{"field", "split"}}, {{"field", "question_type"}},
-                   {{"field", "items"}}}));
+  return bars_by_label(std::move(rows), labels.size(),
+                       {{"field", "items"}, {"type", "quantitative"}, {"title", "items"}},
+                       {{"field", "question_type"},
+                        {"type", "nominal"},
+                        {"title", nullptr},
+                        {"sort", {"multi_choice", "open_ended_multi_choice", "open_ended"}},
+                        {"legend", {{"orient", "bottom"}, {"columns", 1}}}},
+                       json::array({{{"field", "dataset"}},
+                                    {{"field", "split"}},
+                                    {{"field", "question_type"}},
+                                    {{"field", "items"}}}));
 }
 
 }  // namespace clinbench::report

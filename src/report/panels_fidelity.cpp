@@ -156,42 +156,62 @@ json fidelity_kl_spec(const RunView& run) {
                   {"scale", {{"type", "symlog"}, {"constant", constant}}},
                   {"axis", {{"format", "~g"}, {"values", symlog_ticks(rows, constant)}}},
                   {"title", "KL(reference ‖ candidate), nats (symlog)"}};
-  const json color = {{"field", "measure"},
-                      {"type", "nominal"},
-                      {"title", nullptr},
-                      {"scale", {{"domain", {"answer letters", "reasoning trace"}},
-                                 {"range", {"#1f77b4", "#ff7f0e"}}}},
-                      {"legend", {{"orient", "bottom"}}}};
-  const json tooltip = json::array(
-      {{{"field", "candidate"}}, {{"field", "id"}, {"title", "item"}}, {{"field", "measure"}},
-       {{"field", "kl"}, {"format", ".4g"}, {"title", "KL (nats)"}},
-       {{"field", "reference_choice"}}, {{"field", "candidate_choice"}}, {{"field", "flipped"}},
-       {{"field", "trace_tokens"}}});
-  const json summary_tooltip = json::array(
-      {{{"field", "candidate"}}, {{"field", "measure"}}, {{"field", "stat"}},
-       {{"field", "kl"}, {"format", ".4g"}, {"title", "KL (nats)"}}, {{"field", "items"}}});
+  const json color = {
+      {"field", "measure"},
+      {"type", "nominal"},
+      {"title", nullptr},
+      {"scale",
+       {{"domain", {"answer letters", "reasoning trace"}}, {"range", {"#1f77b4", "#ff7f0e"}}}},
+      {"legend", {{"orient", "bottom"}}}};
+  const json tooltip = json::array({{{"field", "candidate"}},
+                                    {{"field", "id"}, {"title", "item"}},
+                                    {{"field", "measure"}},
+                                    {{"field", "kl"}, {"format", ".4g"}, {"title", "KL (nats)"}},
+                                    {{"field", "reference_choice"}},
+                                    {{"field", "candidate_choice"}},
+                                    {{"field", "flipped"}},
+                                    {{"field", "trace_tokens"}}});
+  const json summary_tooltip =
+      json::array({{{"field", "candidate"}},
+                   {{"field", "measure"}},
+                   {{"field", "stat"}},
+                   {{"field", "kl"}, {"format", ".4g"}, {"title", "KL (nats)"}},
+                   {{"field", "items"}}});
   const json y = candidate_axis(labels, nullptr);
-  const json offset = {{"field", "measure"}, {"type", "nominal"},
+  const json offset = {{"field", "measure"},
+                       {"type", "nominal"},
                        {"scale", {{"domain", {"answer letters", "reasoning trace"}}}}};
-  return {{"data", {{"values", rows}}},
-          {"width", 300},
-          {"height", std::max<std::size_t>(80, 44 * labels.size())},
-          {"layer",
-           json::array(
-               {{{"mark", {{"type", "tick"}, {"thickness", 1.5}, {"opacity", 0.6}}},
-                 {"encoding", {{"x", x}, {"y", y}, {"yOffset", offset}, {"color", color},
-                               {"tooltip", tooltip}}}},
-                {{"data", {{"values", summary}}},
-                 {"mark", {{"type", "point"}, {"filled", true}, {"size", 60},
-                           {"stroke", "#222"}, {"strokeWidth", 1}}},
-                 {"encoding",
-                  {{"x", x}, {"y", y}, {"yOffset", offset}, {"color", color},
-                   {"shape", {{"field", "stat"}, {"type", "nominal"}, {"title", nullptr},
-                              {"scale", {{"domain", {"mean", "99th percentile"}},
-                                         {"range", {"diamond", "triangle-right"}}}},
-                              {"legend", {{"orient", "bottom"}}}}},
-                   {"tooltip", summary_tooltip}}}}})},
-          {"resolve", {{"scale", {{"x", "shared"}}}}}};
+  return {
+      {"data", {{"values", rows}}},
+      {"width", 300},
+      {"height", std::max<std::size_t>(80, 44 * labels.size())},
+      {"layer",
+       json::array(
+           {{{"mark", {{"type", "tick"}, {"thickness", 1.5}, {"opacity", 0.6}}},
+             {"encoding",
+              {{"x", x}, {"y", y}, {"yOffset", offset}, {"color", color}, {"tooltip", tooltip}}}},
+            {{"data", {{"values", summary}}},
+             {"mark",
+              {{"type", "point"},
+               {"filled", true},
+               {"size", 60},
+               {"stroke", "#222"},
+               {"strokeWidth", 1}}},
+             {"encoding",
+              {{"x", x},
+               {"y", y},
+               {"yOffset", offset},
+               {"color", color},
+               {"shape",
+                {{"field", "stat"},
+                 {"type", "nominal"},
+                 {"title", nullptr},
+                 {"scale",
+                  {{"domain", {"mean", "99th percentile"}},
+                   {"range", {"diamond", "triangle-right"}}}},
+                 {"legend", {{"orient", "bottom"}}}}},
+               {"tooltip", summary_tooltip}}}}})},
+      {"resolve", {{"scale", {{"x", "shared"}}}}}};
 }
 
 json fidelity_flips_spec(const RunView& run) {
@@ -214,7 +234,8 @@ json fidelity_flips_spec(const RunView& run) {
       const json& cand_ok = field(it, "candidate_correct");
       std::string effect = "unlabeled";
       if (ref_ok.is_boolean() && cand_ok.is_boolean()) {
-        effect = ref_ok == cand_ok ? "both wrong" : (cand_ok.get<bool>() ? "now right" : "now wrong");
+        effect =
+            ref_ok == cand_ok ? "both wrong" : (cand_ok.get<bool>() ? "now right" : "now wrong");
       }
       rows.push_back({{"candidate", labels[c]},
                       {"id", id},
@@ -240,32 +261,39 @@ json fidelity_flips_spec(const RunView& run) {
     }
     return message_spec(lines);
   }
-  const json tooltip = json::array(
-      {{{"field", "candidate"}}, {{"field", "id"}, {"title", "item"}},
-       {{"field", "reference_choice"}}, {{"field", "candidate_choice"}},
-       {{"field", "answer"}, {"title", "label"}}, {{"field", "effect"}},
-       {{"field", "answer_kl"}, {"format", ".4g"}, {"title", "answer KL (nats)"}}});
+  const json tooltip =
+      json::array({{{"field", "candidate"}},
+                   {{"field", "id"}, {"title", "item"}},
+                   {{"field", "reference_choice"}},
+                   {{"field", "candidate_choice"}},
+                   {{"field", "answer"}, {"title", "label"}},
+                   {{"field", "effect"}},
+                   {{"field", "answer_kl"}, {"format", ".4g"}, {"title", "answer KL (nats)"}}});
   json x = candidate_axis(labels, nullptr);
   x["axis"]["orient"] = "top";
   x["axis"]["labelAngle"] = labels.size() > 3 ? -30 : 0;
-  const json y = {{"field", "id"}, {"type", "nominal"}, {"title", "item (reference → candidate)"},
-                  {"sort", ids}, {"axis", {{"labelLimit", 150}}}};
+  const json y = {{"field", "id"},
+                  {"type", "nominal"},
+                  {"title", "item (reference → candidate)"},
+                  {"sort", ids},
+                  {"axis", {{"labelLimit", 150}}}};
   return {{"data", {{"values", rows}}},
           {"width", std::max<std::size_t>(160, 90 * labels.size())},
           {"height", std::max<std::size_t>(40, 18 * ids.size())},
           {"encoding", {{"x", x}, {"y", y}, {"tooltip", tooltip}}},
           {"layer",
-           json::array(
-               {{{"mark", {{"type", "rect"}, {"opacity", 0.35}}},
-                 {"encoding",
-                  {{"color", {{"field", "effect"}, {"type", "nominal"}, {"title", nullptr},
-                              {"scale", {{"domain", {"now wrong", "now right", "both wrong",
-                                                     "unlabeled"}},
-                                         {"range", {"#d62728", "#2ca02c", "#999999",
-                                                    "#bbbbbb"}}}},
-                              {"legend", {{"orient", "bottom"}}}}}}}},
-                {{"mark", {{"type", "text"}, {"fontSize", 11}, {"limit", 85}}},
-                 {"encoding", {{"text", {{"field", "change"}}}}}}})}};
+           json::array({{{"mark", {{"type", "rect"}, {"opacity", 0.35}}},
+                         {"encoding",
+                          {{"color",
+                            {{"field", "effect"},
+                             {"type", "nominal"},
+                             {"title", nullptr},
+                             {"scale",
+                              {{"domain", {"now wrong", "now right", "both wrong", "unlabeled"}},
+                               {"range", {"#d62728", "#2ca02c", "#999999", "#bbbbbb"}}}},
+                             {"legend", {{"orient", "bottom"}}}}}}}},
+                        {{"mark", {{"type", "text"}, {"fontSize", 11}, {"limit", 85}}},
+                         {"encoding", {{"text", {{"field", "change"}}}}}}})}};
 }
 
 namespace {
@@ -379,49 +407,67 @@ json fidelity_size_spec(const RunView& run) {
                          fmt::format("{} items measured on {}.", field(doc, "items").dump(),
                                      str(field(doc, "dataset")))});
   }
-  const json tooltip = json::array(
-      {{{"field", "model"}}, {{"field", "role"}}, {{"field", "path"}}, {{"field", "strategy"}},
-       {{"field", "recipe"}}, {{"field", "weight_bytes"}, {"format", ","}},
-       {{"field", "weight_mib"}, {"format", ",.2f"}, {"title", "MiB"}},
-       {{"field", "bits_per_weight"}, {"format", ".2f"}},
-       {{"field", "accuracy"}, {"format", ".1%"}}, {{"field", "ci_low"}, {"format", ".1%"}},
-       {{"field", "ci_high"}, {"format", ".1%"}}, {{"field", "correct"}}, {{"field", "labeled"}},
-       {{"field", "answer_kl_mean"}, {"format", ".4g"}}, {{"field", "flip_rate"}, {"format", ".1%"}},
-       {{"field", "mcnemar_p"}, {"format", ".3g"}, {"title", "McNemar p"}}});
+  const json tooltip =
+      json::array({{{"field", "model"}},
+                   {{"field", "role"}},
+                   {{"field", "path"}},
+                   {{"field", "strategy"}},
+                   {{"field", "recipe"}},
+                   {{"field", "weight_bytes"}, {"format", ","}},
+                   {{"field", "weight_mib"}, {"format", ",.2f"}, {"title", "MiB"}},
+                   {{"field", "bits_per_weight"}, {"format", ".2f"}},
+                   {{"field", "accuracy"}, {"format", ".1%"}},
+                   {{"field", "ci_low"}, {"format", ".1%"}},
+                   {{"field", "ci_high"}, {"format", ".1%"}},
+                   {{"field", "correct"}},
+                   {{"field", "labeled"}},
+                   {{"field", "answer_kl_mean"}, {"format", ".4g"}},
+                   {{"field", "flip_rate"}, {"format", ".1%"}},
+                   {{"field", "mcnemar_p"}, {"format", ".3g"}, {"title", "McNemar p"}}});
   const json x = {{"field", "weight_mib"},
                   {"type", "quantitative"},
                   {"scale", {{"zero", false}, {"nice", true}, {"padding", 16}}},
                   {"axis", {{"format", ",.3~f"}}},
                   {"title", "weight MiB (weight_bytes at the types loaded)"}};
-  const json color = {{"field", "role"}, {"type", "nominal"}, {"title", nullptr},
-                      {"scale", {{"domain", {"reference", "candidate"}},
-                                 {"range", {"#222222", "#1f77b4"}}}},
-                      {"legend", {{"orient", "bottom"}}}};
+  const json color = {
+      {"field", "role"},
+      {"type", "nominal"},
+      {"title", nullptr},
+      {"scale", {{"domain", {"reference", "candidate"}}, {"range", {"#222222", "#1f77b4"}}}},
+      {"legend", {{"orient", "bottom"}}}};
   return {{"data", {{"values", rows}}},
           {"width", kSizeWidth},
           {"height", kSizeHeight},
           {"transform", {{{"filter", "datum.accuracy != null"}}}},
-          {"layer",
-           json::array(
-               {{{"mark", {{"type", "rule"}, {"opacity", 0.6}}},
-                 {"encoding", {{"x", x},
-                               {"y", {{"field", "ci_low"}, {"type", "quantitative"}}},
-                               {"y2", {{"field", "ci_high"}}},
-                               {"color", color}}}},
-                {{"mark", {{"type", "point"}, {"filled", true}, {"size", 80}}},
-                 {"encoding", {{"x", x},
-                               {"y", {{"field", "accuracy"}, {"type", "quantitative"},
+          {"layer", json::array({{{"mark", {{"type", "rule"}, {"opacity", 0.6}}},
+                                  {"encoding",
+                                   {{"x", x},
+                                    {"y", {{"field", "ci_low"}, {"type", "quantitative"}}},
+                                    {"y2", {{"field", "ci_high"}}},
+                                    {"color", color}}}},
+                                 {{"mark", {{"type", "point"}, {"filled", true}, {"size", 80}}},
+                                  {"encoding",
+                                   {{"x", x},
+                                    {"y",
+                                     {{"field", "accuracy"},
+                                      {"type", "quantitative"},
                                       {"scale", {{"domain", {0, 1}}}},
                                       {"axis", {{"format", ".0%"}}},
                                       {"title", "accuracy (95% Wilson interval)"}}},
-                               {"color", color},
-                               {"tooltip", tooltip}}}},
-                {{"mark", {{"type", "text"}, {"align", "left"}, {"dx", 7}, {"dy", -7},
-                           {"limit", 150}, {"fontSize", 11}}},
-                 {"encoding", {{"x", x},
-                               {"y", {{"field", "label_y"}, {"type", "quantitative"}}},
-                               {"text", {{"field", "model"}}},
-                               {"color", color}}}}})}};
+                                    {"color", color},
+                                    {"tooltip", tooltip}}}},
+                                 {{"mark",
+                                   {{"type", "text"},
+                                    {"align", "left"},
+                                    {"dx", 7},
+                                    {"dy", -7},
+                                    {"limit", 150},
+                                    {"fontSize", 11}}},
+                                  {"encoding",
+                                   {{"x", x},
+                                    {"y", {{"field", "label_y"}, {"type", "quantitative"}}},
+                                    {"text", {{"field", "model"}}},
+                                    {"color", color}}}}})}};
 }
 
 }  // namespace clinbench::report

@@ -37,8 +37,11 @@ json memory_and_init_spec(const RunView& run) {
         if (!a.contains(key) || !a[key].is_number()) continue;
         const double bytes = a[key].get<double>();
         any_device = any_device || std::string(key) == "peak_device_bytes";
-        rows.push_back({{"model", name}, {"strategy", strategy}, {"measure", measure},
-                        {"bytes", a[key]}, {"mib", bytes / kMiB}});
+        rows.push_back({{"model", name},
+                        {"strategy", strategy},
+                        {"measure", measure},
+                        {"bytes", a[key]},
+                        {"mib", bytes / kMiB}});
       }
       // The plan beside the peak: how close the loading chain's projection came.
       for (const char* side : {"host", "device"}) {
@@ -54,7 +57,9 @@ json memory_and_init_spec(const RunView& run) {
                         {"mib", bytes / kMiB}});
       }
       if (a.contains("init_ms") && a["init_ms"].is_number()) {
-        rows.push_back({{"model", name}, {"strategy", strategy}, {"measure", "init"},
+        rows.push_back({{"model", name},
+                        {"strategy", strategy},
+                        {"measure", "init"},
                         {"init_ms", a["init_ms"]}});
       }
     }
@@ -65,7 +70,8 @@ json memory_and_init_spec(const RunView& run) {
   if (rows.empty()) return message_spec({"No model is recorded in this run."});
   const int n = static_cast<int>(run.models.size());
   const json y = model_axis(run);
-  const json mem_tooltip = json::array({{{"field", "model"}}, {{"field", "strategy"}},
+  const json mem_tooltip = json::array({{{"field", "model"}},
+                                        {{"field", "strategy"}},
                                         {{"field", "measure"}},
                                         {{"field", "mib"}, {"format", ",.1f"}, {"title", "MiB"}},
                                         {{"field", "bytes"}, {"format", ","}}});
@@ -105,18 +111,22 @@ json memory_and_init_spec(const RunView& run) {
               {{"x", {{"datum", 0}, {"type", "quantitative"}}},
                {"text", {{"field", "note"}}}}}}})}};
   if (!any_device) memory["title"]["subtitle"] = "device: none measured (no accelerator)";
-  json init = {
-      {"width", 90},
-      {"height", std::max(60, 26 * n)},
-      {"title", {{"text", "time to initialize"}, {"fontSize", 11}}},
-      {"transform", {{{"filter", "datum.measure == 'init'"}}}},
-      {"mark", {{"type", "bar"}, {"color", "#54a24b"}}},
-      {"encoding",
-       {{"y", {{"field", "model"}, {"type", "nominal"}, {"sort", run.model_names()},
-               {"axis", nullptr}, {"title", nullptr}}},
-        {"x", {{"field", "init_ms"}, {"type", "quantitative"}, {"title", "ms"}}},
-        {"tooltip", json::array({{{"field", "model"}}, {{"field", "strategy"}},
-                                 {{"field", "init_ms"}, {"format", ",.1f"}}})}}}};
+  json init = {{"width", 90},
+               {"height", std::max(60, 26 * n)},
+               {"title", {{"text", "time to initialize"}, {"fontSize", 11}}},
+               {"transform", {{{"filter", "datum.measure == 'init'"}}}},
+               {"mark", {{"type", "bar"}, {"color", "#54a24b"}}},
+               {"encoding",
+                {{"y",
+                  {{"field", "model"},
+                   {"type", "nominal"},
+                   {"sort", run.model_names()},
+                   {"axis", nullptr},
+                   {"title", nullptr}}},
+                 {"x", {{"field", "init_ms"}, {"type", "quantitative"}, {"title", "ms"}}},
+                 {"tooltip", json::array({{{"field", "model"}},
+                                          {{"field", "strategy"}},
+                                          {{"field", "init_ms"}, {"format", ",.1f"}}})}}}};
   return {{"data", {{"values", rows}}},
           {"hconcat", json::array({memory, init})},
           {"resolve", {{"scale", {{"y", "shared"}}}}}};
@@ -143,11 +153,16 @@ json loading_strategies_spec(const RunView& run) {
     }
   }
   if (rows.empty()) return message_spec({"No attempt log is recorded in this run."});
-  const json tooltip = json::array(
-      {{{"field", "model"}}, {{"field", "strategy"}}, {{"field", "label"}, {"title", "outcome"}},
-       {{"field", "reason"}}, {{"field", "exit_code"}}, {{"field", "signal"}},
-       {{"field", "init_ms"}, {"format", ",.1f"}}});
-  const json x = {{"field", "strategy"}, {"type", "nominal"}, {"title", nullptr},
+  const json tooltip = json::array({{{"field", "model"}},
+                                    {{"field", "strategy"}},
+                                    {{"field", "label"}, {"title", "outcome"}},
+                                    {{"field", "reason"}},
+                                    {{"field", "exit_code"}},
+                                    {{"field", "signal"}},
+                                    {{"field", "init_ms"}, {"format", ",.1f"}}});
+  const json x = {{"field", "strategy"},
+                  {"type", "nominal"},
+                  {"title", nullptr},
                   {"sort", {"native", "quantize:q8", "quantize:q4", "offload", "cpu"}},
                   {"axis", {{"labelAngle", -30}}}};
   const int n = static_cast<int>(run.models.size());
@@ -155,17 +170,18 @@ json loading_strategies_spec(const RunView& run) {
           {"width", 260},
           {"height", std::max(60, 26 * n)},
           {"encoding", {{"x", x}, {"y", model_axis(run)}, {"tooltip", tooltip}}},
-          {"layer",
-           json::array(
-               {{{"mark", {{"type", "rect"}, {"stroke", "white"}}},
-                 {"encoding",
-                  {{"color", {{"field", "label"}, {"type", "nominal"}, {"title", nullptr},
-                              {"scale", {{"domain", {"succeeded", "skipped", "failed", "crashed"}},
-                                         {"range", {"#54a24b", "#bab0ac", "#f58518",
-                                                    "#e45756"}}}},
-                              {"legend", {{"orient", "bottom"}}}}}}}},
-                {{"mark", {{"type", "text"}, {"fontSize", 10}, {"limit", 80}}},
-                 {"encoding", {{"text", {{"field", "label"}}}}}}})}};
+          {"layer", json::array({{{"mark", {{"type", "rect"}, {"stroke", "white"}}},
+                                  {"encoding",
+                                   {{"color",
+                                     {{"field", "label"},
+                                      {"type", "nominal"},
+                                      {"title", nullptr},
+                                      {"scale",
+                                       {{"domain", {"succeeded", "skipped", "failed", "crashed"}},
+                                        {"range", {"#54a24b", "#bab0ac", "#f58518", "#e45756"}}}},
+                                      {"legend", {{"orient", "bottom"}}}}}}}},
+                                 {{"mark", {{"type", "text"}, {"fontSize", 10}, {"limit", 80}}},
+                                  {"encoding", {{"text", {{"field", "label"}}}}}}})}};
 }
 
 }  // namespace clinbench::report

@@ -52,44 +52,61 @@ json efficiency_spec(const RunView& run, bool labeled) {
                          fmt::format("Accuracy needs labeled items; {} of {} items are unlabeled.",
                                      unlabeled_items(run), run.items.size())});
   }
-  const json tooltip = json::array(
-      {{{"field", "model"}}, {{"field", "group"}, {"title", "dataset · split"}},
-       {{"field", "accuracy"}, {"format", ".1%"}}, {{"field", "ci_low"}, {"format", ".1%"}},
-       {{"field", "ci_high"}, {"format", ".1%"}}, {{"field", "scored"}},
-       {{"field", "avg_tokens"}, {"format", ".1f"}, {"title", "tokens per item"}},
-       {{"field", "avg_prompt_tokens"}, {"format", ".1f"}},
-       {{"field", "avg_output_tokens"}, {"format", ".1f"}}});
+  const json tooltip =
+      json::array({{{"field", "model"}},
+                   {{"field", "group"}, {"title", "dataset · split"}},
+                   {{"field", "accuracy"}, {"format", ".1%"}},
+                   {{"field", "ci_low"}, {"format", ".1%"}},
+                   {{"field", "ci_high"}, {"format", ".1%"}},
+                   {{"field", "scored"}},
+                   {{"field", "avg_tokens"}, {"format", ".1f"}, {"title", "tokens per item"}},
+                   {{"field", "avg_prompt_tokens"}, {"format", ".1f"}},
+                   {{"field", "avg_output_tokens"}, {"format", ".1f"}}});
   const json x = {{"field", "avg_tokens"},
                   {"type", "quantitative"},
                   {"scale", {{"zero", false}, {"nice", true}, {"padding", 16}}},
                   {"axis", {{"format", ",.0f"}}},
                   {"title", "average tokens per item (prompt + output)"}};
-  const json color = {{"field", "model"}, {"type", "nominal"}, {"sort", run.model_names()},
+  const json color = {{"field", "model"},
+                      {"type", "nominal"},
+                      {"sort", run.model_names()},
                       {"legend", model_legend(run)}};
-  json layers = json::array(
-      {{{"mark", {{"type", "rule"}, {"opacity", 0.6}}},
-        {"encoding", {{"x", x},
+  json layers =
+      json::array({{{"mark", {{"type", "rule"}, {"opacity", 0.6}}},
+                    {"encoding",
+                     {{"x", x},
                       {"y", {{"field", "ci_low"}, {"type", "quantitative"}}},
                       {"y2", {{"field", "ci_high"}}},
                       {"color", color}}}},
-       {{"mark", {{"type", "point"}, {"filled", true}, {"size", labeled ? 90 : 60}}},
-        {"encoding", {{"x", x},
-                      {"y", {{"field", "accuracy"}, {"type", "quantitative"},
-                             {"scale", {{"domain", {0, 1}}}}, {"axis", {{"format", ".0%"}}},
-                             {"title", "accuracy (95% Wilson interval)"}}},
+                   {{"mark", {{"type", "point"}, {"filled", true}, {"size", labeled ? 90 : 60}}},
+                    {"encoding",
+                     {{"x", x},
+                      {"y",
+                       {{"field", "accuracy"},
+                        {"type", "quantitative"},
+                        {"scale", {{"domain", {0, 1}}}},
+                        {"axis", {{"format", ".0%"}}},
+                        {"title", "accuracy (95% Wilson interval)"}}},
                       {"color", color},
-                      {"shape", {{"field", "group"}, {"type", "nominal"},
-                                 {"title", "dataset · split"},
-                                 {"legend", {{"orient", "bottom"}, {"labelLimit", 200}}}}},
+                      {"shape",
+                       {{"field", "group"},
+                        {"type", "nominal"},
+                        {"title", "dataset · split"},
+                        {"legend", {{"orient", "bottom"}, {"labelLimit", 200}}}}},
                       {"tooltip", tooltip}}}}});
   if (labeled) {
-    layers.push_back(
-        {{"mark", {{"type", "text"}, {"align", "left"}, {"dx", 7}, {"dy", -7}, {"limit", 180},
-                   {"fontSize", 11}}},
-         {"encoding", {{"x", x},
-                       {"y", {{"field", "accuracy"}, {"type", "quantitative"}}},
-                       {"text", {{"field", "model"}}},
-                       {"color", color}}}});
+    layers.push_back({{"mark",
+                       {{"type", "text"},
+                        {"align", "left"},
+                        {"dx", 7},
+                        {"dy", -7},
+                        {"limit", 180},
+                        {"fontSize", 11}}},
+                      {"encoding",
+                       {{"x", x},
+                        {"y", {{"field", "accuracy"}, {"type", "quantitative"}}},
+                        {"text", {{"field", "model"}}},
+                        {"color", color}}}});
   }
   return {{"data", {{"values", values}}},
           {"width", labeled ? 560 : 260},
@@ -119,7 +136,7 @@ json accuracy_by_type_spec(const RunView& run) {
   std::set<std::string> groups;
   for (const auto& a : run.results_json["accuracy"]) {
     if (a["question_type"] == kAllQuestionTypes) continue;
-    if (a["labeled"] == 0) continue;  // an unlabeled split: panel 1 says "no labels"
+    if (a["labeled"] == 0) continue;          // an unlabeled split: panel 1 says "no labels"
     if (a["note"] == "not scored") continue;  // open_ended: never scored, as the panel says
     groups.insert(group_label(str(a["dataset"]), str(a["split"])));
     json r = a;
@@ -132,11 +149,13 @@ json accuracy_by_type_spec(const RunView& run) {
   }
   for (auto& r : rows) {
     const std::string type = str(r["question_type"]);
-    r["type_label"] = groups.size() > 1 ? type + " · " + group_label(str(r["dataset"]), str(r["split"]))
-                                        : type;
+    r["type_label"] =
+        groups.size() > 1 ? type + " · " + group_label(str(r["dataset"]), str(r["split"])) : type;
   }
   const int n = static_cast<int>(rows.size());
-  const json y = {{"field", "type_label"}, {"type", "nominal"}, {"title", nullptr},
+  const json y = {{"field", "type_label"},
+                  {"type", "nominal"},
+                  {"title", nullptr},
                   {"axis", {{"labelLimit", 150}}}};
   json spec = accuracy_bars_spec(std::move(rows), y, "model", "model", n);
   spec["layer"][0]["encoding"]["color"]["sort"] = run.model_names();
@@ -169,40 +188,50 @@ json generalization_gap_spec(const RunView& run) {
     r["tmv_high"] = g["ci_low"].is_null() ? json() : json(-g["ci_low"].get<double>());
     rows.push_back(std::move(r));
   }
-  const json tooltip = json::array(
-      {{{"field", "model"}}, {{"field", "dataset"}},
-       {{"field", "test_minus_val"}, {"format", "+.1%"}, {"title", "test − val"}},
-       {{"field", "tmv_low"}, {"format", "+.1%"}}, {{"field", "tmv_high"}, {"format", "+.1%"}},
-       {{"field", "reference_accuracy"}, {"format", ".1%"}, {"title", "val accuracy"}},
-       {{"field", "other_accuracy"}, {"format", ".1%"}, {"title", "test accuracy"}},
-       {{"field", "note"}}});
-  const json x = {{"field", "test_minus_val"}, {"type", "quantitative"},
-                  {"scale", {{"domain", {-1, 1}}}}, {"axis", {{"format", "+.0%"}}},
+  const json tooltip =
+      json::array({{{"field", "model"}},
+                   {{"field", "dataset"}},
+                   {{"field", "test_minus_val"}, {"format", "+.1%"}, {"title", "test − val"}},
+                   {{"field", "tmv_low"}, {"format", "+.1%"}},
+                   {{"field", "tmv_high"}, {"format", "+.1%"}},
+                   {{"field", "reference_accuracy"}, {"format", ".1%"}, {"title", "val accuracy"}},
+                   {{"field", "other_accuracy"}, {"format", ".1%"}, {"title", "test accuracy"}},
+                   {{"field", "note"}}});
+  const json x = {{"field", "test_minus_val"},
+                  {"type", "quantitative"},
+                  {"scale", {{"domain", {-1, 1}}}},
+                  {"axis", {{"format", "+.0%"}}},
                   {"title", "test − validation accuracy (Newcombe 95% interval)"}};
-  const json y = {{"field", "label"}, {"type", "nominal"}, {"title", nullptr},
-                  {"axis", {{"labelLimit", 220}}}};
+  const json y = {
+      {"field", "label"}, {"type", "nominal"}, {"title", nullptr}, {"axis", {{"labelLimit", 220}}}};
   const int n = static_cast<int>(rows.size());
-  return {{"data", {{"values", rows}}},
-          {"width", 520},
-          {"height", std::max(60, 22 * n)},
-          {"encoding", {{"y", y}}},
-          {"layer",
-           json::array(
-               {{{"transform", {{{"filter", "datum.test_minus_val != null"}}}},
-                 {"mark", {{"type", "bar"}}},
-                 {"encoding", {{"x", x}, {"tooltip", tooltip},
-                               {"color", {{"condition", {{"test", "datum.test_minus_val < 0"},
-                                                         {"value", "#d62728"}}},
-                                          {"value", "#2ca02c"}}}}}},
-                {{"transform", {{{"filter", "datum.test_minus_val != null"}}}},
-                 {"mark", {{"type", "rule"}, {"color", "#222"}}},
-                 {"encoding", {{"x", {{"field", "tmv_low"}, {"type", "quantitative"}}},
-                               {"x2", {{"field", "tmv_high"}}}}}},
-                {{"transform", {{{"filter", "datum.test_minus_val == null"}}}},
-                 {"mark", {{"type", "text"}, {"align", "left"}, {"color", "#555"},
-                           {"fontStyle", "italic"}}},
-                 {"encoding", {{"x", {{"datum", -1}, {"type", "quantitative"}}},
-                               {"text", {{"field", "note"}}}, {"tooltip", tooltip}}}}})}};
+  return {
+      {"data", {{"values", rows}}},
+      {"width", 520},
+      {"height", std::max(60, 22 * n)},
+      {"encoding", {{"y", y}}},
+      {"layer",
+       json::array(
+           {{{"transform", {{{"filter", "datum.test_minus_val != null"}}}},
+             {"mark", {{"type", "bar"}}},
+             {"encoding",
+              {{"x", x},
+               {"tooltip", tooltip},
+               {"color",
+                {{"condition", {{"test", "datum.test_minus_val < 0"}, {"value", "#d62728"}}},
+                 {"value", "#2ca02c"}}}}}},
+            {{"transform", {{{"filter", "datum.test_minus_val != null"}}}},
+             {"mark", {{"type", "rule"}, {"color", "#222"}}},
+             {"encoding",
+              {{"x", {{"field", "tmv_low"}, {"type", "quantitative"}}},
+               {"x2", {{"field", "tmv_high"}}}}}},
+            {{"transform", {{{"filter", "datum.test_minus_val == null"}}}},
+             {"mark",
+              {{"type", "text"}, {"align", "left"}, {"color", "#555"}, {"fontStyle", "italic"}}},
+             {"encoding",
+              {{"x", {{"datum", -1}, {"type", "quantitative"}}},
+               {"text", {{"field", "note"}}},
+               {"tooltip", tooltip}}}}})}};
 }
 
 }  // namespace clinbench::report

@@ -27,7 +27,9 @@ int64_t nice_step(double x) {
 const json kTokenKinds = {"input (prompt)", "output"};
 
 json token_color() {
-  return {{"field", "kind"}, {"type", "nominal"}, {"title", nullptr},
+  return {{"field", "kind"},
+          {"type", "nominal"},
+          {"title", nullptr},
           {"scale", {{"domain", kTokenKinds}, {"range", {"#4c78a8", "#f58518"}}}},
           {"legend", {{"orient", "bottom"}}}};
 }
@@ -44,8 +46,10 @@ json reasoning_length_spec(const RunView& run) {
   for (const auto& it : run.items) ++bins[{it.model, it.reasoning_tokens / width * width}];
   json rows = json::array();
   for (const auto& [key, n] : bins) {
-    rows.push_back({{"model", key.first}, {"bin_start", key.second},
-                    {"bin_end", key.second + width}, {"items", n}});
+    rows.push_back({{"model", key.first},
+                    {"bin_start", key.second},
+                    {"bin_end", key.second + width},
+                    {"items", n}});
   }
   const int n_models = static_cast<int>(run.model_names().size());
   return {{"data", {{"values", rows}}},
@@ -54,23 +58,36 @@ json reasoning_length_spec(const RunView& run) {
           {"mark", {{"type", "rect"}}},
           {"encoding",
            {{"y", model_axis(run)},
-            {"x", {{"field", "bin_start"}, {"type", "quantitative"},
-                   {"title", "reasoning tokens per item"}}},
+            {"x",
+             {{"field", "bin_start"},
+              {"type", "quantitative"},
+              {"title", "reasoning tokens per item"}}},
             {"x2", {{"field", "bin_end"}}},
-            {"color", {{"field", "items"}, {"type", "quantitative"}, {"title", "items"},
-                       {"scale", {{"scheme", "blues"}}},
-                       {"legend", {{"orient", "bottom"}, {"format", ",.0f"}}}}},
-            {"tooltip", json::array({{{"field", "model"}}, {{"field", "bin_start"}},
-                                     {{"field", "bin_end"}}, {{"field", "items"}}})}}}};
+            {"color",
+             {{"field", "items"},
+              {"type", "quantitative"},
+              {"title", "items"},
+              {"scale", {{"scheme", "blues"}}},
+              {"legend", {{"orient", "bottom"}, {"format", ",.0f"}}}}},
+            {"tooltip", json::array({{{"field", "model"}},
+                                     {{"field", "bin_start"}},
+                                     {{"field", "bin_end"}},
+                                     {{"field", "items"}}})}}}};
 }
 
 json tokens_stacked_spec(const RunView& run) {
   json rows = json::array();
   for (const auto& u : run.results_json["usage"]) {
-    rows.push_back({{"model", u["model"]}, {"dataset", u["dataset"]}, {"kind", kTokenKinds[0]},
-                    {"tokens", u["prompt_tokens"]}, {"items", u["items"]}});
-    rows.push_back({{"model", u["model"]}, {"dataset", u["dataset"]}, {"kind", kTokenKinds[1]},
-                    {"tokens", u["output_tokens"]}, {"items", u["items"]}});
+    rows.push_back({{"model", u["model"]},
+                    {"dataset", u["dataset"]},
+                    {"kind", kTokenKinds[0]},
+                    {"tokens", u["prompt_tokens"]},
+                    {"items", u["items"]}});
+    rows.push_back({{"model", u["model"]},
+                    {"dataset", u["dataset"]},
+                    {"kind", kTokenKinds[1]},
+                    {"tokens", u["output_tokens"]},
+                    {"items", u["items"]}});
   }
   if (rows.empty()) return message_spec({"No item is recorded in this run."});
   const int n_models = static_cast<int>(run.model_names().size());
@@ -80,12 +97,17 @@ json tokens_stacked_spec(const RunView& run) {
           {"mark", {{"type", "bar"}, {"stroke", "white"}, {"strokeWidth", 0.5}}},
           {"encoding",
            {{"y", model_axis(run)},
-            {"x", {{"field", "tokens"}, {"type", "quantitative"}, {"stack", "zero"},
-                   {"title", "tokens (all items)"}}},
+            {"x",
+             {{"field", "tokens"},
+              {"type", "quantitative"},
+              {"stack", "zero"},
+              {"title", "tokens (all items)"}}},
             {"color", token_color()},
             {"detail", {{"field", "dataset"}}},
-            {"tooltip", json::array({{{"field", "model"}}, {{"field", "dataset"}},
-                                     {{"field", "kind"}}, {{"field", "tokens"}, {"format", ","}},
+            {"tooltip", json::array({{{"field", "model"}},
+                                     {{"field", "dataset"}},
+                                     {{"field", "kind"}},
+                                     {{"field", "tokens"}, {"format", ","}},
                                      {{"field", "items"}}})}}}};
 }
 
@@ -94,21 +116,31 @@ json average_tokens_spec(const RunView& run) {
   std::set<std::string> datasets;
   for (const auto& u : run.results_json["usage"]) {
     datasets.insert(str(u["dataset"]));
-    rows.push_back({{"model", u["model"]}, {"dataset", u["dataset"]}, {"kind", kTokenKinds[0]},
-                    {"avg_tokens", u["avg_prompt_tokens"]}, {"items", u["items"]}});
-    rows.push_back({{"model", u["model"]}, {"dataset", u["dataset"]}, {"kind", kTokenKinds[1]},
-                    {"avg_tokens", u["avg_output_tokens"]}, {"items", u["items"]}});
+    rows.push_back({{"model", u["model"]},
+                    {"dataset", u["dataset"]},
+                    {"kind", kTokenKinds[0]},
+                    {"avg_tokens", u["avg_prompt_tokens"]},
+                    {"items", u["items"]}});
+    rows.push_back({{"model", u["model"]},
+                    {"dataset", u["dataset"]},
+                    {"kind", kTokenKinds[1]},
+                    {"avg_tokens", u["avg_output_tokens"]},
+                    {"items", u["items"]}});
   }
   if (rows.empty()) return message_spec({"No item is recorded in this run."});
   const int n_bars = static_cast<int>(run.model_names().size() * datasets.size());
-  json encoding = {
-      {"y", model_axis(run)},
-      {"x", {{"field", "avg_tokens"}, {"type", "quantitative"}, {"stack", "zero"},
-             {"title", "average tokens per item"}}},
-      {"color", token_color()},
-      {"tooltip", json::array({{{"field", "model"}}, {{"field", "dataset"}}, {{"field", "kind"}},
-                               {{"field", "avg_tokens"}, {"format", ",.1f"}},
-                               {{"field", "items"}}})}};
+  json encoding = {{"y", model_axis(run)},
+                   {"x",
+                    {{"field", "avg_tokens"},
+                     {"type", "quantitative"},
+                     {"stack", "zero"},
+                     {"title", "average tokens per item"}}},
+                   {"color", token_color()},
+                   {"tooltip", json::array({{{"field", "model"}},
+                                            {{"field", "dataset"}},
+                                            {{"field", "kind"}},
+                                            {{"field", "avg_tokens"}, {"format", ",.1f"}},
+                                            {{"field", "items"}}})}};
   encoding["y"]["axis"]["labelLimit"] = 260;
   if (datasets.size() > 1) {
     encoding["yOffset"] = {{"field", "dataset"}, {"type", "nominal"}};

@@ -1,9 +1,10 @@
 // write_report and write_compare_report: the page, then the static figures.
+#include "clinbench/report.h"
+
 #include <fmt/format.h>
 
 #include <system_error>
 
-#include "clinbench/report.h"
 #include "report/figures.h"
 #include "store/atomic_file.h"
 

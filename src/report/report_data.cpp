@@ -26,11 +26,13 @@ void flatten(const json& j, const std::string& prefix, json& rows) {
     bool scalars = true;
     for (const auto& v : j) scalars = scalars && !v.is_structured();
     if (!scalars) {
-      for (std::size_t i = 0; i < j.size(); ++i) flatten(j[i], fmt::format("{}[{}]", prefix, i), rows);
+      for (std::size_t i = 0; i < j.size(); ++i)
+        flatten(j[i], fmt::format("{}[{}]", prefix, i), rows);
       return;
     }
     std::string joined;
-    for (const auto& v : j) joined += (joined.empty() ? "" : " ") + (v.is_string() ? str(v) : v.dump());
+    for (const auto& v : j)
+      joined += (joined.empty() ? "" : " ") + (v.is_string() ? str(v) : v.dump());
     rows.push_back({{"key", prefix}, {"value", joined}});
     return;
   }
@@ -59,39 +61,40 @@ json attempts_table(const RunView& run) {
       }
     }
   }
-  return {{"id", "attempts"},
-          {"title", "Attempt log"},
-          {"description",
-           "Every loading strategy tried per model (models.attempt_log, docs/attempt-log.md)."},
-          {"columns", json::array({{{"key", "model"}},
-                                   {{"key", "step"}},
-                                   {{"key", "strategy"}},
-                                   {{"key", "recipe"}},
-                                   {{"key", "outcome"}},
-                                   {{"key", "reason"}},
-                                   {{"key", "peak_rss_bytes"}, {"label", "peak host"},
-                                    {"format", "bytes"}},
-                                   {{"key", "peak_device_bytes"}, {"label", "peak device"},
-                                    {"format", "bytes"}},
-                                   {{"key", "init_ms"}, {"format", "ms"}},
-                                   {{"key", "wall_ms"}, {"format", "ms"}},
-                                   {{"key", "exit_code"}},
-                                   {{"key", "signal"}},
-                                   {{"key", "log_tail"}, {"format", "pre"}}})},
-          {"rows", rows}};
+  return {
+      {"id", "attempts"},
+      {"title", "Attempt log"},
+      {"description",
+       "Every loading strategy tried per model (models.attempt_log, docs/attempt-log.md)."},
+      {"columns",
+       json::array({{{"key", "model"}},
+                    {{"key", "step"}},
+                    {{"key", "strategy"}},
+                    {{"key", "recipe"}},
+                    {{"key", "outcome"}},
+                    {{"key", "reason"}},
+                    {{"key", "peak_rss_bytes"}, {"label", "peak host"}, {"format", "bytes"}},
+                    {{"key", "peak_device_bytes"}, {"label", "peak device"}, {"format", "bytes"}},
+                    {{"key", "init_ms"}, {"format", "ms"}},
+                    {{"key", "wall_ms"}, {"format", "ms"}},
+                    {{"key", "exit_code"}},
+                    {{"key", "signal"}},
+                    {{"key", "log_tail"}, {"format", "pre"}}})},
+      {"rows", rows}};
 }
 
 json models_table(const RunView& run) {
   json rows = json::array();
   for (const auto& m : run.models) {
-    rows.push_back({{"name", m.name}, {"strategy", m.strategy}, {"path", m.path},
-                    {"sha256", m.sha256}});
+    rows.push_back(
+        {{"name", m.name}, {"strategy", m.strategy}, {"path", m.path}, {"sha256", m.sha256}});
   }
   return {{"id", "models"},
           {"title", "Models"},
           {"description", "The models table of run.db."},
-          {"columns", json::array({{{"key", "name"}}, {{"key", "strategy"}}, {{"key", "path"}},
-                                   {{"key", "sha256"}}})},
+          {"columns",
+           json::array(
+               {{{"key", "name"}}, {{"key", "strategy"}}, {{"key", "path"}}, {{"key", "sha256"}}})},
           {"rows", rows}};
 }
 
@@ -156,7 +159,8 @@ json panel_json(const std::string& id, const std::string& title, const std::stri
 Result<json> report_data(const std::filesystem::path& run_dir) {
   auto run = report::load_run(run_dir);
   if (!run) return std::unexpected(run.error());
-  const std::string name = std::filesystem::absolute(run_dir).lexically_normal().filename().string();
+  const std::string name =
+      std::filesystem::absolute(run_dir).lexically_normal().filename().string();
   json doc = report::document_header("run", "clinbench report: " + name);
   doc["run_dir"] = run_dir.string();
   doc["notices"] = report::run_notices(*run, "");
@@ -165,13 +169,14 @@ Result<json> report_data(const std::filesystem::path& run_dir) {
   for (const auto& f : report::dashboard_figures()) {
     json panels = json::array();
     for (const auto& p : report::dashboard_panels()) {
-      if (p.figure == f.id) panels.push_back(report::panel_json(p.id, p.title, p.description, p.build(*run)));
+      if (p.figure == f.id)
+        panels.push_back(report::panel_json(p.id, p.title, p.description, p.build(*run)));
     }
     figures.push_back(report::figure_json(f, std::move(panels)));
   }
   doc["figures"] = std::move(figures);
-  doc["tables"] = json::array({report::models_table(*run), report::attempts_table(*run),
-                               report::provenance_table(*run)});
+  doc["tables"] = json::array(
+      {report::models_table(*run), report::attempts_table(*run), report::provenance_table(*run)});
   json items = json::array();
   for (const auto& it : run->items) items.push_back(json(item_to_json(it)));
   doc["items"] = std::move(items);

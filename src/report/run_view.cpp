@@ -64,9 +64,8 @@ Result<RunView> load_run(const fs::path& run_dir) {
   for (const auto& m : view.models) {
     json log = json::parse(m.attempt_log, nullptr, false);
     if (log.is_discarded()) {
-      return make_error(ErrorCode::kCorrupt,
-                        fmt::format("{}: model '{}': attempt_log is not JSON",
-                                    RunPaths::db(run_dir).string(), m.name));
+      return make_error(ErrorCode::kCorrupt, fmt::format("{}: model '{}': attempt_log is not JSON",
+                                                         RunPaths::db(run_dir).string(), m.name));
     }
     if (log.is_object()) log = log.empty() ? json::array() : json::array({log});
     view.attempt_logs.push_back(std::move(log));
@@ -97,8 +96,8 @@ void load_fidelity(const fs::path& path, RunView& run) {
   }
   const std::string format = doc.value("format", std::string());
   if (format != kFidelityFormat) {
-    run.fidelity_problem = fmt::format("{}: format '{}', expected '{}'", path.string(), format,
-                                       kFidelityFormat);
+    run.fidelity_problem =
+        fmt::format("{}: format '{}', expected '{}'", path.string(), format, kFidelityFormat);
     return;
   }
   run.fidelity = std::move(doc);

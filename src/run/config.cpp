@@ -341,8 +341,8 @@ class ConfigReader {
     for (std::string_view key : keys) {
       if (const toml::node* node = t.get(key)) {
         error(node, t.key_path(key),
-              fmt::format("only for backend = \"{}\" (this model's backend is \"{}\")",
-                          backend, backend == std::string_view("llama") ? "openai" : "llama"));
+              fmt::format("only for backend = \"{}\" (this model's backend is \"{}\")", backend,
+                          backend == std::string_view("llama") ? "openai" : "llama"));
       }
     }
   }
@@ -358,8 +358,8 @@ class ConfigReader {
     if (!has_name) m->name = default_name(m->path);
     m->path = resolve(base_, m->path);
     if (t.string("strategy", &m->strategy)) {
-      if (m->strategy != "auto" && (!strategy_from_string(m->strategy) ||
-                                    m->strategy == to_string(Strategy::kRemote))) {
+      if (m->strategy != "auto" &&
+          (!strategy_from_string(m->strategy) || m->strategy == to_string(Strategy::kRemote))) {
         error(t.get("strategy"), t.key_path("strategy"),
               fmt::format("unknown strategy '{}' (expected one of: {})", m->strategy,
                           strategy_names()));
@@ -420,8 +420,7 @@ class ConfigReader {
     }
     t.non_negative("retry_backoff", &m->retry_backoff_s);
     m->strategy = to_string(Strategy::kRemote);
-    reject_keys(t, {"path", "strategy", "recipe", "host_memory", "device_memory", "ctx",
-                    "threads"},
+    reject_keys(t, {"path", "strategy", "recipe", "host_memory", "device_memory", "ctx", "threads"},
                 "llama");
   }
 

@@ -152,8 +152,8 @@ void after_turn(InFlight& f, const Result<Generation>& g, const EvalSettings& s)
   } else if (f.turn == 1) {  // open_ended_multi_choice: now map the answer to a letter
     r.prediction = g->text;
     if (g->truncated) r.extra["open_answer_truncated"] = true;
-    f.messages.push_back({"user", fmt::format("Options:\n{}\n{}", options_block(item),
-                                              s.prompts.map_instruction)});
+    f.messages.push_back(
+        {"user", fmt::format("Options:\n{}\n{}", options_block(item), s.prompts.map_instruction)});
     if (s.decoding.constrained_answer) f.params.constrained_answer_letters = letters_of(item);
     f.turn = 2;
     return;
@@ -186,7 +186,9 @@ void score_loglik(Backend& backend, InFlight& f) {
       }
     }
     r.extraction_rule = "loglik_normalized";
-    r.extra["loglik"] = {{"raw", raw}, {"normalized", norm}, {"prefix_ms", sc->prefill_ms},
+    r.extra["loglik"] = {{"raw", raw},
+                         {"normalized", norm},
+                         {"prefix_ms", sc->prefill_ms},
                          {"continuations_ms", sc->continuation_ms}};
   }
   r.trace = trace_json(f.messages);

@@ -23,7 +23,8 @@ Result<std::vector<std::pair<std::string, Item>>> read_item_lines(const std::str
       return make_error(ErrorCode::kCorrupt, fmt::format("{}:{}: not an item line", path, lineno));
     }
     auto item = item_from_wire(j.at("item"));
-    if (!item) return std::unexpected(item.error().with_context(fmt::format("{}:{}", path, lineno)));
+    if (!item)
+      return std::unexpected(item.error().with_context(fmt::format("{}:{}", path, lineno)));
     out.emplace_back(j.value("dataset", ""), std::move(*item));
   }
   return out;

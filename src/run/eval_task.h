@@ -6,7 +6,6 @@
 #pragma once
 
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
 #include "clinbench/item.h"

@@ -39,7 +39,8 @@ json comparable(const json& cfg) {
   c["decoding"] = d;
   c["models"] = json::array();
   for (const auto& m : cfg.value("models", json::array())) {
-    c["models"].push_back({{"name", m.value("name", "")}, {"backend", m.value("backend", "llama")},
+    c["models"].push_back({{"name", m.value("name", "")},
+                           {"backend", m.value("backend", "llama")},
                            {"api_model", m.value("api_model", "")}});
   }
   c["datasets"] = json::array();
@@ -78,9 +79,9 @@ Result<Source> open_source(const fs::path& dir) {
   auto meta = store->all_metadata();
   if (!meta) return std::unexpected(meta.error());
   if (!meta->contains("config") || !(*meta)["config"].is_object()) {
-    return make_error(ErrorCode::kCorrupt,
-                      fmt::format("{}: no config recorded (not written by clinbench run)",
-                                  dir.string()));
+    return make_error(
+        ErrorCode::kCorrupt,
+        fmt::format("{}: no config recorded (not written by clinbench run)", dir.string()));
   }
   Source s{dir, std::move(*store), (*meta)["config"], *meta, std::nullopt};
   const json& sh = s.config.value("shard", json());
@@ -254,8 +255,8 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
     dc.seed = dj.value("seed", uint64_t{0});
     auto sel = select_dataset(dc, strict, std::nullopt);
     if (!sel) {
-      outcome.warnings.push_back(fmt::format("gaps of dataset '{}' not checked: {}", dc.name,
-                                             sel.error().message));
+      outcome.warnings.push_back(
+          fmt::format("gaps of dataset '{}' not checked: {}", dc.name, sel.error().message));
       continue;
     }
     inputs["datasets"][dc.name] = dc.path;
@@ -304,10 +305,10 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
     for (const auto& [i, m] : recs) {
       strategies.insert(m.strategy);
       if (m.sha256 != merged.sha256) {
-        outcome.warnings.push_back(fmt::format("model '{}': {} evaluated a different file "
-                                               "(sha256 {} vs {})",
-                                               name, sources[i].dir.string(), m.sha256,
-                                               merged.sha256));
+        outcome.warnings.push_back(
+            fmt::format("model '{}': {} evaluated a different file "
+                        "(sha256 {} vs {})",
+                        name, sources[i].dir.string(), m.sha256, merged.sha256));
       }
       shards.push_back({{"run_dir", merge_info["sources"][i]["run_dir"]},
                         {"strategy", m.strategy},

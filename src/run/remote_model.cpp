@@ -15,9 +15,7 @@
 
 namespace clinbench {
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 AttemptLog run_remote_model(const ModelConfig& mc, const std::string& items_path,
                             const EvalSettings& settings, const std::vector<std::string>& notes,
@@ -55,9 +53,9 @@ AttemptLog run_remote_model(const ModelConfig& mc, const std::string& items_path
   if (!mc.api_key_env.empty()) {
     const char* key = std::getenv(mc.api_key_env.c_str());
     if (key == nullptr || key[0] == '\0') {
-      return finish(Outcome::kFailed,
-                    fmt::format("environment variable {} (api_key_env) is not set or empty",
-                                mc.api_key_env));
+      return finish(
+          Outcome::kFailed,
+          fmt::format("environment variable {} (api_key_env) is not set or empty", mc.api_key_env));
     }
     o.api_key = key;
   }
@@ -87,8 +85,7 @@ AttemptLog run_remote_model(const ModelConfig& mc, const std::string& items_path
       on_record(nlohmann::json(item_to_json(r)));
     }
   };
-  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, mc.in_flight)),
-                                    items->size());
+  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, mc.in_flight)), items->size());
   std::vector<std::thread> threads;
   for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
   work();

@@ -7,15 +7,15 @@
 #include <fstream>
 #include <map>
 
+#include "backend/openai_backend.h"
 #include "clinbench/dataset.h"
 #include "clinbench/evaluate.h"
 #include "clinbench/provenance.h"
 #include "clinbench/results.h"
 #include "clinbench/select.h"
 #include "clinbench/store.h"
-#include "backend/openai_backend.h"
-#include "run/remote_model.h"
 #include "run/dataset_selection.h"
+#include "run/remote_model.h"
 #include "run/run_exports.h"
 
 namespace clinbench {
@@ -27,13 +27,14 @@ namespace {
 
 struct LoadedDataset {
   const DatasetConfig* config;
-  std::vector<Item> items;   // after subset and shard
+  std::vector<Item> items;  // after subset and shard
   size_t rows_skipped = 0;
 };
 
 std::string safe_name(const std::string& s) {
   std::string out;
-  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
+  for (char c : s)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
   return out;
 }
 
@@ -65,8 +66,10 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
     LoadedDataset ld{&dc, std::move(sel->items), ds->issues.size()};
     json issues = json::array();
     for (const auto& is : ds->issues) issues.push_back(is.to_string());
-    skipped[dc.name] = {{"rows", ds->rows}, {"items", ds->items.size()},
-                        {"selected", ld.items.size()}, {"skipped_rows", ds->issues.size()},
+    skipped[dc.name] = {{"rows", ds->rows},
+                        {"items", ds->items.size()},
+                        {"selected", ld.items.size()},
+                        {"skipped_rows", ds->issues.size()},
                         {"issues", issues}};
     outcome.dataset_rows_skipped += static_cast<int64_t>(ds->issues.size());
     if (!ds->issues.empty()) {
@@ -93,7 +96,8 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
   fs::create_directories(RunPaths::attempts(run_dir));
 
   // Provenance at start (kept from the first invocation when resuming).
-  json inputs = {{"models", json::object()}, {"datasets", json::object()},
+  json inputs = {{"models", json::object()},
+                 {"datasets", json::object()},
                  {"config", ro.config_path.empty() ? json(nullptr) : json(ro.config_path)}};
   for (const auto& m : cfg.models) {
     if (!m.remote()) inputs["models"][m.name] = m.path;  // a remote model has no file to hash
@@ -138,12 +142,13 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
       }
     }
     if (pending == 0) {
-      progress({.model = mc.name,
-                .message = fmt::format("model {}: every item already done", mc.name)});
+      progress(
+          {.model = mc.name, .message = fmt::format("model {}: every item already done", mc.name)});
       fs::remove(items_path);
       continue;
     }
-    progress({.model = mc.name, .total = pending,
+    progress({.model = mc.name,
+              .total = pending,
               .message = fmt::format("model {}: {} {} for {} item(s)", mc.name,
                                      mc.remote() ? "evaluating through" : "loading",
                                      mc.remote() ? mc.base_url : mc.path, pending)});
@@ -198,8 +203,9 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
         remote_settings.decoding.scoring = Scoring::kGenerate;
       }
       if (settings.decoding.constrained_answer) {
-        notes.push_back("constrained_answer unavailable (no grammar over the OpenAI API); the "
-                        "answer is extracted from the reply");
+        notes.push_back(
+            "constrained_answer unavailable (no grammar over the OpenAI API); the "
+            "answer is extracted from the reply");
         remote_settings.decoding.constrained_answer = false;
       }
       for (const auto& n : notes) {
@@ -236,10 +242,10 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
       ++outcome.models_failed;
       const Attempt* last = log->attempts.empty() ? nullptr : &log->attempts.back();
       progress({.model = mc.name,
-                .message = fmt::format("model {}: {}{}; {} item(s) recorded; going on", mc.name,
-                                       mc.remote() ? "the server could not be used"
-                                                   : "no strategy loaded it",
-                                       last ? " (last: " + last->reason + ")" : "", tick.done)});
+                .message = fmt::format(
+                    "model {}: {}{}; {} item(s) recorded; going on", mc.name,
+                    mc.remote() ? "the server could not be used" : "no strategy loaded it",
+                    last ? " (last: " + last->reason + ")" : "", tick.done)});
     }
   }
 

@@ -39,7 +39,9 @@ Result<std::string> write_run_exports(const RunStore& store, const fs::path& run
   json models = json::array();
   if (auto ms = store.models()) {
     for (const auto& m : *ms) {
-      models.push_back({{"name", m.name}, {"path", m.path}, {"sha256", m.sha256},
+      models.push_back({{"name", m.name},
+                        {"path", m.path},
+                        {"sha256", m.sha256},
                         {"strategy", m.strategy},
                         {"attempt_log", json::parse(m.attempt_log, nullptr, false)}});
     }

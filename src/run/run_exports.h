@@ -3,9 +3,8 @@
 #pragma once
 
 #include <filesystem>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "clinbench/error.h"
 #include "clinbench/store.h"
@@ -19,7 +18,6 @@ Result<void> write_text_atomic(const std::filesystem::path& path, const std::str
 // manifest's inputs ({"models": {name: path}, "datasets": {name: path}, "config": path|null}).
 // Returns the terminal summary table.
 Result<std::string> write_run_exports(const RunStore& store, const std::filesystem::path& run_dir,
-                                      const nlohmann::json& datasets,
-                                      const nlohmann::json& inputs);
+                                      const nlohmann::json& datasets, const nlohmann::json& inputs);
 
 }  // namespace clinbench

@@ -56,7 +56,8 @@ Result<ItemRecord> item_record_from_json(const json& j) {
     if (!j.at("tokens_per_s").is_null()) r.tokens_per_s = j.at("tokens_per_s").get<double>();
     r.choice = j.at("choice").get<std::string>();
     r.prediction = j.at("prediction").get<std::string>();
-    if (!j.at("correct_answer").is_null()) r.correct_answer = j.at("correct_answer").get<std::string>();
+    if (!j.at("correct_answer").is_null())
+      r.correct_answer = j.at("correct_answer").get<std::string>();
     if (!j.at("correct").is_null()) r.correct = j.at("correct").get<bool>();
     r.extraction_rule = j.at("extraction_rule").get<std::string>();
     r.truncated = j.at("truncated").get<bool>();

@@ -87,7 +87,7 @@ RunLock::~RunLock() {
 
 std::optional<pid_t> lock_holder(const std::filesystem::path& run_dir) {
   const std::string path = (run_dir / "lock").string();
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:123456 0 EOF"; waiters have "->" after the id.
   const std::string dev_ino =

@@ -95,7 +95,8 @@ void BackgroundProcess::stop() {
 
 Result<int> free_local_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_error(ErrorCode::kResource, fmt::format("socket: {}", std::strerror(errno)));
+  if (fd < 0)
+    return make_error(ErrorCode::kResource, fmt::format("socket: {}", std::strerror(errno)));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -33,7 +33,8 @@ std::string to_hex(const unsigned char* d, unsigned n) {
 Result<std::string> sha256_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return make_error(ErrorCode::kIo, fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    return make_error(ErrorCode::kIo,
+                      fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   }
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());

@@ -5,9 +5,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <string_view>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clinbench/error.h"
@@ -15,13 +15,13 @@
 namespace clinbench {
 
 struct SpawnOptions {
-  std::vector<std::string> argv;               // argv[0] is the executable path
+  std::vector<std::string> argv;                // argv[0] is the executable path
   std::optional<uint64_t> address_space_limit;  // RLIMIT_AS, bytes
   // The supervisor reads the child's anonymous and shared resident memory (RssAnon + RssShmem
   // of /proc/PID/status) every few milliseconds and kills it (SIGKILL) once it is over this.
   // File-backed pages (mmap'd weights, which the kernel can evict and read again) do not count.
   std::optional<uint64_t> resident_limit;
-  std::string stderr_path;                      // child's stderr (and stdout) go here
+  std::string stderr_path;                               // child's stderr (and stdout) go here
   std::vector<std::pair<std::string, std::string>> env;  // added to the environment
   // When set, each complete line the child writes to fd 3 is passed here as it arrives (without
   // the newline) instead of being collected in ChildResult::result.
@@ -31,8 +31,8 @@ struct SpawnOptions {
 struct ChildResult {
   std::optional<int> exit_code;
   std::optional<int> signal;
-  uint64_t peak_rss_bytes = 0;   // ru_maxrss of the child
-  std::string result;            // what the child wrote to fd 3
+  uint64_t peak_rss_bytes = 0;  // ru_maxrss of the child
+  std::string result;           // what the child wrote to fd 3
   double wall_ms = 0;
   // Killed for going over resident_limit, and the resident memory seen then.
   bool over_resident_limit = false;

@@ -1,8 +1,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,11 +117,14 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
     }
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
-    struct rlimit core{0, 0};
+    struct rlimit core {
+      0, 0
+    };
     ::setrlimit(RLIMIT_CORE, &core);
     if (o.address_space_limit) {
-      struct rlimit as{static_cast<rlim_t>(*o.address_space_limit),
-                       static_cast<rlim_t>(*o.address_space_limit)};
+      struct rlimit as {
+        static_cast<rlim_t>(*o.address_space_limit), static_cast<rlim_t>(*o.address_space_limit)
+      };
       ::setrlimit(RLIMIT_AS, &as);
     }
     ::execve(argv[0], argv.data(), envp.data());
@@ -178,7 +181,7 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
   r.over_resident_limit = over.load();
   r.resident_bytes_at_kill = over_bytes.load();
   int status = 0;
-  struct rusage ru{};
+  struct rusage ru {};
   while (::wait4(pid, &status, 0, &ru) < 0) {
     if (errno != EINTR) {
       return make_error(ErrorCode::kInternal, fmt::format("wait4: {}", std::strerror(errno)));

@@ -1,12 +1,13 @@
 // The llama backend on the real model: batched option log-likelihoods (shared prefix copied to
 // one sequence per option) equal a plain full-sequence evaluation; generation respects budgets.
+#include "backend/llama_backend.h"
+
 #include <gtest/gtest.h>
 #include <llama.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "backend/llama_backend.h"
 #include "model/backend_init.h"
 #include "test_util.h"
 
@@ -84,7 +85,9 @@ TEST(RunBackend, BatchedLoglikEqualsFullSequenceEvaluation) {
   auto backend = make_llama_backend(l.model, l.ctx);
   const std::vector<ChatMessage> msgs = {{"user", "Once upon a time"}};
   const std::vector<std::pair<std::string, std::string>> conts = {
-      {"A", " there was a little girl named Lily"}, {"B", " the dog"}, {"C", " a"},
+      {"A", " there was a little girl named Lily"},
+      {"B", " the dog"},
+      {"C", " a"},
       {"D", " big red ball in the park and she was happy"}};
   auto scores = backend->loglik(msgs, "Answer:", conts);
   ASSERT_TRUE(scores) << scores.error().message;
@@ -107,8 +110,12 @@ TEST(RunBackend, LoglikWithMoreOptionsThanSequencesAndASmallBatch) {
   auto backend = make_llama_backend(l.model, l.ctx);
   const std::vector<ChatMessage> msgs = {{"user", "Once upon a time"}};
   const std::vector<std::pair<std::string, std::string>> conts = {
-      {"A", " there was a little girl named Lily"}, {"B", " the dog"}, {"C", " a"},
-      {"D", " big red ball in the park"}, {"E", " Tom and Sue went"}, {"F", " cat"},
+      {"A", " there was a little girl named Lily"},
+      {"B", " the dog"},
+      {"C", " a"},
+      {"D", " big red ball in the park"},
+      {"E", " Tom and Sue went"},
+      {"F", " cat"},
       {"G", " a bird sang in the tree"}};
   auto scores = backend->loglik(msgs, "Answer:", conts);
   ASSERT_TRUE(scores) << scores.error().message;

@@ -1,11 +1,11 @@
 // The vectorised log-sum-exp against a plain double-precision reference.
+#include "backend/log_sum_exp.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
-
-#include "backend/log_sum_exp.h"
 
 namespace clinbench {
 namespace {

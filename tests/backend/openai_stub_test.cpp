@@ -33,8 +33,9 @@ using Clock = std::chrono::steady_clock;
 std::string reply_sse(const std::string& text) {
   nlohmann::json c1 = {{"choices", {{{"index", 0}, {"delta", {{"content", text}}}}}},
                        {"model", "stub-model"}};
-  nlohmann::json c2 = {{"choices", {{{"index", 0}, {"delta", nlohmann::json::object()},
-                                     {"finish_reason", "stop"}}}}};
+  nlohmann::json c2 = {
+      {"choices",
+       {{{"index", 0}, {"delta", nlohmann::json::object()}, {"finish_reason", "stop"}}}}};
   nlohmann::json c3 = {{"choices", nlohmann::json::array()},
                        {"usage", {{"prompt_tokens", 20}, {"completion_tokens", 4}}}};
   return "data: " + c1.dump() + "\n\ndata: " + c2.dump() + "\n\ndata: " + c3.dump() +
@@ -421,8 +422,9 @@ TEST(OpenAIStub, UnreachableServerFailsTheModelAndTheRunGoesOn) {
   ASSERT_TRUE(model && *model);
   auto log = nlohmann::json::parse((*model)->attempt_log);
   EXPECT_EQ(log["attempts"][0]["outcome"], "failed");
-  EXPECT_NE(log["attempts"][0]["reason"].get<std::string>().find("GET http://127.0.0.1:1/v1/models"),
-            std::string::npos)
+  EXPECT_NE(
+      log["attempts"][0]["reason"].get<std::string>().find("GET http://127.0.0.1:1/v1/models"),
+      std::string::npos)
       << log["attempts"][0]["reason"];
 }
 
@@ -452,8 +454,8 @@ TEST(OpenAIStub, RunOverHttpsFromTheCommandLine) {
 
   // --ca-cert with an http:// URL is a usage error naming the flag.
   auto usage = testing::run_command({testing::clinbench_binary(), "run", "--base-url",
-                                     "http://127.0.0.1:9/v1", "--ca-cert", tls.first,
-                                     "--dataset", dataset, "--out", dir.file("run3")});
+                                     "http://127.0.0.1:9/v1", "--ca-cert", tls.first, "--dataset",
+                                     dataset, "--out", dir.file("run3")});
   EXPECT_EQ(usage.exit_code, 2);
   EXPECT_NE(usage.err.find("--ca-cert: applies to an https:// base URL only"), std::string::npos)
       << usage.err;

@@ -1,11 +1,12 @@
 // The OpenAI chat API on the wire: streamed and plain answers, every malformed answer an error
 // naming what was wrong; the model list; base URLs; Retry-After and backoff.
+#include "backend/openai_wire.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "backend/http_client.h"
-#include "backend/openai_wire.h"
 
 namespace clinbench {
 namespace {
@@ -17,8 +18,10 @@ std::string sse(const std::vector<std::string>& chunks, bool done = true) {
   return s;
 }
 
-const char* kFirst = R"({"choices":[{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}],"model":"m"})";
-const char* kText = R"({"choices":[{"index":0,"delta":{"content":"Answer: B"},"finish_reason":null}]})";
+const char* kFirst =
+    R"({"choices":[{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}],"model":"m"})";
+const char* kText =
+    R"({"choices":[{"index":0,"delta":{"content":"Answer: B"},"finish_reason":null}]})";
 const char* kStop = R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})";
 const char* kUsage = R"({"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3}})";
 

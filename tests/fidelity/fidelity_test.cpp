@@ -1,14 +1,14 @@
 // Fidelity on the real stories260K model (F32) and on synthetic models: the reference against
 // itself, q8 against q4, sensitivity ranking and the recipe written from it, the CLI's three
 // forms end to end.
+#include "clinbench/fidelity.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "clinbench/dataset.h"
-#include "clinbench/fidelity.h"
 #include "clinbench/load.h"
 #include "clinbench/select.h"
 #include "test_util.h"
@@ -206,10 +206,25 @@ TEST(Fidelity, CommandsRunEndToEndOnSyntheticModels) {
     SCOPED_TRACE(arch);
     const std::string f16 = testing::synthetic_model(arch, "f16");
     testing::ScratchDir dir;
-    auto r = testing::run_command({testing::clinbench_binary(), "fidelity", "--reference", f16,
-                                   "--candidate", "quantize:q8", "--candidate",
-                                   "quantize:q4@uniform", "--dataset", dataset, "--limit", "3",
-                                   "--trace-tokens", "4", "--ctx", "512", "--threads", "1", "--out",
+    auto r = testing::run_command({testing::clinbench_binary(),
+                                   "fidelity",
+                                   "--reference",
+                                   f16,
+                                   "--candidate",
+                                   "quantize:q8",
+                                   "--candidate",
+                                   "quantize:q4@uniform",
+                                   "--dataset",
+                                   dataset,
+                                   "--limit",
+                                   "3",
+                                   "--trace-tokens",
+                                   "4",
+                                   "--ctx",
+                                   "512",
+                                   "--threads",
+                                   "1",
+                                   "--out",
                                    dir.file("fid")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("quantize:q4@uniform"), std::string::npos) << r.out;
@@ -219,8 +234,8 @@ TEST(Fidelity, CommandsRunEndToEndOnSyntheticModels) {
     EXPECT_GT(j["candidates"][1]["summary"]["answer_kl_mean"].get<double>(), 0.0);
 
     r = testing::run_command({testing::clinbench_binary(), "fidelity", "--sensitivity", f16,
-                              "--dataset", dataset, "--limit", "2", "--trace-tokens", "2",
-                              "--ctx", "512", "--threads", "1", "--out", dir.file("sens")});
+                              "--dataset", dataset, "--limit", "2", "--trace-tokens", "2", "--ctx",
+                              "512", "--threads", "1", "--out", dir.file("sens")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto s = nlohmann::json::parse(testing::read_file(dir.file("sens/sensitivity.json")));
     // 2 blocks x (attn q, k, v, output, ffn), the embeddings and the output head.
@@ -256,8 +271,8 @@ TEST(Fidelity, BadRequestsAreNamed) {
   r = run({"--reference", model, "--dataset", dataset});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--reference needs --candidate"), std::string::npos) << r.err;
-  r = run({"--reference", model, "--candidate", "quantize:q4@no-such-recipe", "--dataset",
-           dataset});
+  r = run(
+      {"--reference", model, "--candidate", "quantize:q4@no-such-recipe", "--dataset", dataset});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("--candidate quantize:q4@no-such-recipe"), std::string::npos) << r.err;
   r = run({"--reference", model, "--candidate", "offload", "--dataset", dataset});

@@ -1,8 +1,8 @@
 // Bad model files: each variant of a real GGUF (truncations, bad magic, flipped bytes in the
 // header and tensor table, data past the end, unknown architecture) gives one clear error line
 // naming the file, a non-zero exit, and no crash of clinbench.
-#include <gtest/gtest.h>
 #include <gguf.h>
+#include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
@@ -46,7 +46,9 @@ std::vector<Variant> make_variants(const std::string& good) {
                      good.size() / 2, good.size() - 1}) {
     v.push_back({"truncated at " + std::to_string(cut), good.substr(0, cut)});
   }
-  for (const char* magic : {"GGUG", "ggml", "\x7f" "ELF"}) {
+  for (const char* magic : {"GGUG", "ggml",
+                            "\x7f"
+                            "ELF"}) {
     std::string s = good;
     std::memcpy(s.data(), magic, 4);
     v.push_back({std::string("magic ") + magic, s});
@@ -108,7 +110,8 @@ TEST(CorruptGguf, EveryVariantGivesOneClearErrorAndNoCrash) {
     const auto& var = variants[i];
     const std::string path = dir.file("variant" + std::to_string(i) + ".gguf");
     testing::write_file(path, var.bytes);
-    CommandResult r = testing::run_command({testing::clinbench_binary(), "inspect", "--no-hash", path});
+    CommandResult r =
+        testing::run_command({testing::clinbench_binary(), "inspect", "--no-hash", path});
     EXPECT_EQ(r.signal, 0) << var.name << " crashed clinbench: " << r.err;
     // `load` plans in a child process: the same one-line error comes back through it.
     CommandResult l = testing::run_command(
@@ -169,17 +172,17 @@ TEST(CorruptGguf, SpecificErrorsSayWhatIsWrong) {
 TEST(CorruptGguf, LoadOfBadFilesFailsCleanly) {
   ScratchDir dir;
   testing::write_file(dir.file("text.gguf"), "this is not a model\n");
-  for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"load", dir.file("text.gguf")},
-                                             {"load", dir.file("nothing.gguf")},
-                                             {"load", dir.path()},
-                                             {"load", testing::stories_model(), "--host-memory", "12XB"},
-                                             {"load", testing::stories_model(), "--strategy", "fast"},
-                                             {"load", testing::stories_model(), "--recipe", "nope"},
-                                             {"load", testing::stories_model(), "--isolation", "thread"},
-                                             {"load", testing::stories_model(), "--host-limit", "rlimit"},
-                                             {"load", testing::stories_model(), "--device-memory", "-3G"},
-                                             {"inspect", testing::stories_model(), "--device-memory", "lots"}}) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"load", dir.file("text.gguf")},
+           {"load", dir.file("nothing.gguf")},
+           {"load", dir.path()},
+           {"load", testing::stories_model(), "--host-memory", "12XB"},
+           {"load", testing::stories_model(), "--strategy", "fast"},
+           {"load", testing::stories_model(), "--recipe", "nope"},
+           {"load", testing::stories_model(), "--isolation", "thread"},
+           {"load", testing::stories_model(), "--host-limit", "rlimit"},
+           {"load", testing::stories_model(), "--device-memory", "-3G"},
+           {"inspect", testing::stories_model(), "--device-memory", "lots"}}) {
     std::vector<std::string> argv = {testing::clinbench_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     CommandResult r = testing::run_command(argv);

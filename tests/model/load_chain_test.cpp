@@ -85,9 +85,9 @@ TEST(LoadChain, NativeGreedyOutputEqualsLlamaCpp) {
   // llama-simple, not llama-completion: the latter writes its output from a log thread and now
   // and then exits before that thread has written anything. llama-simple decodes greedily and
   // prints the prompt's pieces (the BOS as "<s>") and then each new token.
-  testing::CommandResult ref = testing::run_command(
-      {testing::llama_tool("llama-simple"), "-m", testing::stories_model(), "-n", "16",
-       "Once upon a time"});
+  testing::CommandResult ref =
+      testing::run_command({testing::llama_tool("llama-simple"), "-m", testing::stories_model(),
+                            "-n", "16", "Once upon a time"});
   ASSERT_EQ(ref.exit_code, 0) << ref.err;
   std::string theirs = ref.out;
   if (theirs.starts_with("<s>")) theirs.erase(0, 3);
@@ -137,10 +137,10 @@ TEST(LoadChain, CrashingWorkerIsSurvivedAndRecorded) {
 class FallbackTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    model_ = testing::synthetic_model("llama", "f32",
-                                      {"--layers", "4", "--embd", "512", "--ff", "1536", "--heads",
-                                       "8", "--kv-heads", "4", "--ctx", "512", "--vocab",
-                                       "llama-spm"});
+    model_ =
+        testing::synthetic_model("llama", "f32",
+                                 {"--layers", "4", "--embd", "512", "--ff", "1536", "--heads", "8",
+                                  "--kv-heads", "4", "--ctx", "512", "--vocab", "llama-spm"});
   }
   std::string model_;
 };

@@ -69,7 +69,7 @@ TEST(Recipe, MixedKeepsSensitiveTensorsHigher) {
   };
   EXPECT_EQ(type_of(*mixed, "token_embd.weight"), "q6_K");
   EXPECT_EQ(type_of(*mixed, "output.weight"), "q6_K");
-  EXPECT_EQ(type_of(*mixed, "output_norm.weight"), "f16");  // 1-D: as stored
+  EXPECT_EQ(type_of(*mixed, "output_norm.weight"), "f16");    // 1-D: as stored
   EXPECT_EQ(type_of(*mixed, "blk.0.attn_v.weight"), "q6_K");  // first eighth
   EXPECT_EQ(type_of(*mixed, "blk.1.attn_v.weight"), "q4_K");
   EXPECT_EQ(type_of(*mixed, "blk.7.attn_v.weight"), "q6_K");  // last eighth

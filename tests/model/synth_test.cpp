@@ -1,10 +1,11 @@
 // Synthetic models of several architectures load and generate; a sparse 8B-shaped file plans.
+#include "clinbench/synth.h"
+
 #include <gtest/gtest.h>
 
 #include "clinbench/load.h"
 #include "clinbench/model_info.h"
 #include "clinbench/plan.h"
-#include "clinbench/synth.h"
 #include "test_util.h"
 
 namespace clinbench {

@@ -1,13 +1,13 @@
 // `clinbench report` end to end: a real run of stories260K (two loading strategies of the same
 // file, a labeled and an unlabeled split, a reply and a dataset question carrying markup, and the
-// fidelity.json of q8 and q4 against the file written into it), its page opened in headless Chromium by web/test/dashboard_test.mjs (playwright-core), its static
-// figures, and `report --compare` of two real runs. Needs what scripts/setup.sh installs: Node.js,
-// Debian's chromium, and web/node_modules (npm ci).
+// fidelity.json of q8 and q4 against the file written into it), its page opened in headless
+// Chromium by web/test/dashboard_test.mjs (playwright-core), its static figures, and `report
+// --compare` of two real runs. Needs what scripts/setup.sh installs: Node.js, Debian's chromium,
+// and web/node_modules (npm ci).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "clinbench/store.h"
@@ -98,9 +98,9 @@ void store_markup_reply(const std::string& run_dir) {
 testing::CommandResult run_page_checks(const std::string& page, const std::string& results,
                                        const std::string& screenshot,
                                        const std::string& fidelity = "") {
-  std::vector<std::string> argv = {"/usr/bin/env", "node",
-                                   std::string(CLINBENCH_SOURCE_DIR) + "/web/test/dashboard_test.mjs",
-                                   "--page", page};
+  std::vector<std::string> argv = {
+      "/usr/bin/env", "node", std::string(CLINBENCH_SOURCE_DIR) + "/web/test/dashboard_test.mjs",
+      "--page", page};
   if (!results.empty()) argv.insert(argv.end(), {"--results", results});
   if (!fidelity.empty()) argv.insert(argv.end(), {"--fidelity", fidelity});
   if (!screenshot.empty()) argv.insert(argv.end(), {"--screenshot", screenshot});
@@ -111,18 +111,18 @@ TEST(ReportBrowserEndToEnd, RealRunDashboardFiguresAndComparison) {
   testing::ScratchDir dir;
   const std::string run_a = dir.file("run-a");
   store_markup_reply(run_a);
-  const auto cfg_a = write_config(
-      dir, "run-a", {{"stories-native", "native"}, {"stories-q8", "quantize:q8"}}, 24);
+  const auto cfg_a =
+      write_config(dir, "run-a", {{"stories-native", "native"}, {"stories-q8", "quantize:q8"}}, 24);
   auto ra = testing::run_command({testing::clinbench_binary(), "run", "--config", cfg_a});
   ASSERT_EQ(ra.exit_code, 0) << ra.err << ra.out;
   EXPECT_NE(ra.out.find("no labels"), std::string::npos) << ra.out;
 
   // Quantization fidelity of the same file, written into the run directory: figure 5.
-  auto fid = testing::run_command(
-      {testing::clinbench_binary(), "fidelity", "--reference", testing::stories_model(),
-       "--candidate", "quantize:q8", "--candidate", "quantize:q4", "--dataset",
-       data("labeled_val.jsonl"), "--trace-tokens", "8", "--ctx", "512", "--threads", "1",
-       "--out", run_a});
+  auto fid =
+      testing::run_command({testing::clinbench_binary(), "fidelity", "--reference",
+                            testing::stories_model(), "--candidate", "quantize:q8", "--candidate",
+                            "quantize:q4", "--dataset", data("labeled_val.jsonl"), "--trace-tokens",
+                            "8", "--ctx", "512", "--threads", "1", "--out", run_a});
   ASSERT_EQ(fid.exit_code, 0) << fid.err << fid.out;
 
   // The report, with its static figures (node and chromium are installed by setup.sh).

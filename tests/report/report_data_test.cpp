@@ -24,7 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const char* kEvil = "</script><script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned=2\">";
+const char* kEvil =
+    "</script><script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned=2\">";
 
 ItemRecord item(const std::string& model, const std::string& dataset, const std::string& split,
                 int i, std::optional<bool> correct, const std::string& type = "multi_choice") {
@@ -82,8 +83,8 @@ void write_run(const fs::path& dir, const std::string& second_model = "model-b",
   auto store = RunStore::open(dir);
   ASSERT_TRUE(store) << store.error().message;
   for (const auto& m : {std::string("model-a"), second_model}) {
-    ASSERT_TRUE(store->put_model({m, "/models/m.gguf", "abc", "quantize:q8",
-                                  attempt_log("quantize:q8"), ""}));
+    ASSERT_TRUE(store->put_model(
+        {m, "/models/m.gguf", "abc", "quantize:q8", attempt_log("quantize:q8"), ""}));
     for (int i = 0; i < 8; ++i) {
       const bool right = (i % 3 != 0) != (flip && m != "model-a" && i < 4);
       ItemRecord r = item(m, "cure", "val", i, right);
@@ -96,10 +97,18 @@ void write_run(const fs::path& dir, const std::string& second_model = "model-b",
     }
     ASSERT_TRUE(store->record_item(item(m, "cure", "val", 99, true, "open_ended")));
   }
-  ASSERT_TRUE(store->set_metadata("datasets", {{"cure", {{"rows", 18}, {"items", 17}, {"selected", 17},
-                                                         {"skipped_rows", 1}, {"issues", {"line 4: bad"}}}},
-                                               {"both", {{"rows", 16}, {"items", 16}, {"selected", 16},
-                                                         {"skipped_rows", 0}, {"issues", json::array()}}}}));
+  ASSERT_TRUE(store->set_metadata("datasets", {{"cure",
+                                                {{"rows", 18},
+                                                 {"items", 17},
+                                                 {"selected", 17},
+                                                 {"skipped_rows", 1},
+                                                 {"issues", {"line 4: bad"}}}},
+                                               {"both",
+                                                {{"rows", 16},
+                                                 {"items", 16},
+                                                 {"selected", 16},
+                                                 {"skipped_rows", 0},
+                                                 {"issues", json::array()}}}}));
 }
 
 using report_test::panel;
@@ -213,7 +222,8 @@ TEST(ReportData, GapPanelSaysWhyWhenNoDatasetHasBothSplits) {
   ASSERT_TRUE(doc);
   const std::string text = panel(*doc, "gap")["spec"]["data"]["values"].dump();
   EXPECT_NE(text.find("no dataset was evaluated on both a 'val' and a 'test' split"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("demo-test · test"), std::string::npos) << text;
   // A model without attempt log is still in the strategies' and memory panels' axes.
   EXPECT_NE(panel(*doc, "memory")["spec"].dump().find("No model is recorded"), std::string::npos);
@@ -271,7 +281,8 @@ TEST(ReportData, LongModelNamesKeepThePartThatTellsThemApart) {
   EXPECT_EQ(report::short_model_labels(shortn), shortn);
   std::vector<std::string> names;
   for (int i = 0; i < 10; ++i) {
-    names.push_back(fmt::format("hospital-finetuned-llama-3.1-8b-{}-q4_k_m-calibrated-on-notes", i));
+    names.push_back(
+        fmt::format("hospital-finetuned-llama-3.1-8b-{}-q4_k_m-calibrated-on-notes", i));
   }
   const auto labels = report::short_model_labels(names);
   ASSERT_EQ(labels.size(), names.size());
@@ -331,7 +342,8 @@ TEST(ReportHtml, PageEmbedsTheDocumentAndOnlyItsOwnScripts) {
   const auto start = page.find(start_tag);
   ASSERT_NE(start, std::string::npos);
   const auto end = page.find("</script>", start);
-  const json back = json::parse(page.substr(start + start_tag.size(), end - start - start_tag.size()));
+  const json back =
+      json::parse(page.substr(start + start_tag.size(), end - start - start_tag.size()));
   EXPECT_EQ(back, *doc);
   // No address the page could fetch: every http(s) URL in it is inert text (schema ids, licence
   // comments), and the policy allows no source but the page's own scripts.

@@ -254,8 +254,8 @@ TEST(ReportFidelity, SizePanelLabelsOfNearbyPointsDoNotOverlap) {
   const auto same = std::vector<ItemFidelity>{
       item("q-1", "A", "A", "A", 0.0, 0.0), item("q-2", "B", "B", "B", 0.0, 0.0),
       item("q-3", "C", "C", "C", 0.0, 0.0), item("q-4", "A", "B", "B", 0.0, 0.0)};
-  for (const auto& [label, bytes] : {std::pair{"q8-a", 1'100'000}, {"q8-b", 1'110'000},
-                                     {"q8-c", 1'120'000}, {"q4", 600'000}}) {
+  for (const auto& [label, bytes] :
+       {std::pair{"q8-a", 1'100'000}, {"q8-b", 1'110'000}, {"q8-c", 1'120'000}, {"q4", 600'000}}) {
     r.candidates.push_back(
         candidate({label, r.reference.path, Strategy::kQuantizeQ8, "mixed"}, bytes, same, 0.0));
   }

@@ -75,21 +75,26 @@ TEST(ConfigRemote, ErrorsNameTheKey) {
                "models[0].base_url: 'h:8080/v1' is not an http:// or https:// URL");
   expect_error("[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"",
                "models[0].name: missing (a remote model needs a name or an api_model)");
-  expect_error("[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
-               "in_flight = 0",
-               "models[0].in_flight: must be between 1 and 1024, got 0");
-  expect_error("[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
-               "timeout = 0",
-               "models[0].timeout: must be more than 0 seconds");
-  expect_error("[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
-               "retries = \"3\"",
-               "models[0].retries: expected an integer, got a string");
-  expect_error("[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
-               "api_key_env = \"\"",
-               "models[0].api_key_env: is empty");
-  expect_error("[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
-               "ctx = 2048",
-               "models[0].ctx: only for backend = \"llama\"");
+  expect_error(
+      "[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
+      "in_flight = 0",
+      "models[0].in_flight: must be between 1 and 1024, got 0");
+  expect_error(
+      "[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
+      "timeout = 0",
+      "models[0].timeout: must be more than 0 seconds");
+  expect_error(
+      "[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
+      "retries = \"3\"",
+      "models[0].retries: expected an integer, got a string");
+  expect_error(
+      "[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
+      "api_key_env = \"\"",
+      "models[0].api_key_env: is empty");
+  expect_error(
+      "[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
+      "ctx = 2048",
+      "models[0].ctx: only for backend = \"llama\"");
   expect_error(
       "[[models]]\nbackend = \"openai\"\nbase_url = \"https://h/v1\"\nname = \"x\"\n"
       "ca_cert = \"\"",
@@ -104,9 +109,10 @@ TEST(ConfigRemote, ErrorsNameTheKey) {
                "models[0].base_url: only for backend = \"openai\"");
   expect_error("[[models]]\npath = \"m.gguf\"\nstrategy = \"remote\"",
                "models[0].strategy: unknown strategy 'remote'");
-  expect_error("[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
-               "api_kye_env = \"K\"",
-               "models[0].api_kye_env: unknown key");
+  expect_error(
+      "[[models]]\nbackend = \"openai\"\nbase_url = \"http://h/v1\"\nname = \"x\"\n"
+      "api_kye_env = \"K\"",
+      "models[0].api_kye_env: unknown key");
 }
 
 }  // namespace

@@ -1,13 +1,14 @@
 // Sharding and merge: shards 0/3, 1/3, 2/3 of a real stories260K run, merged, equal the
 // unsharded run item for item, and the merged directory packages and verifies. Merge refuses
 // overlapping runs, runs of different configs and a shard given twice; it lists gaps.
+#include "clinbench/merge.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <optional>
 
 #include "clinbench/config.h"
-#include "clinbench/merge.h"
 #include "clinbench/package.h"
 #include "clinbench/provenance.h"
 #include "clinbench/run.h"
@@ -128,14 +129,13 @@ TEST(RunShardMerge, ThreeShardsMergedEqualTheUnshardedRun) {
   EXPECT_EQ(part.exit_code, 1) << part.err;
   EXPECT_NE(part.err.find("gap: shard 1/3 was not given"), std::string::npos) << part.err;
   EXPECT_NE(part.err.find("gap: model stories, dataset "), std::string::npos) << part.err;
-  auto overlap = testing::run_command({testing::clinbench_binary(), "merge", dir.file("bad"),
-                                       shards[0].string(), dir.file("all")});
+  auto overlap = testing::run_command(
+      {testing::clinbench_binary(), "merge", dir.file("bad"), shards[0].string(), dir.file("all")});
   EXPECT_EQ(overlap.exit_code, 2) << overlap.err;
-  EXPECT_NE(overlap.err.find("in more than one run directory"), std::string::npos)
-      << overlap.err;
+  EXPECT_NE(overlap.err.find("in more than one run directory"), std::string::npos) << overlap.err;
   EXPECT_FALSE(std::filesystem::exists(dir.file("bad") + "/run.db"));
-  auto again = testing::run_command({testing::clinbench_binary(), "merge", dir.file("merged"),
-                                     shards[0].string()});
+  auto again = testing::run_command(
+      {testing::clinbench_binary(), "merge", dir.file("merged"), shards[0].string()});
   EXPECT_EQ(again.exit_code, 2) << again.err;
   EXPECT_NE(again.err.find("not an empty directory"), std::string::npos) << again.err;
 }
@@ -202,8 +202,7 @@ TEST(MergeRefusals, OverlapListsTheItemsAndWritesNothing) {
   fake_run(dir.file("b"), fake_config(std::nullopt), {"cb-val-002", "cb-val-003"});
   auto r = merge_runs(dir.file("out"), {dir.file("a"), dir.file("b")});
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("item cb-val-002: in"), std::string::npos)
-      << r.error().message;
+  EXPECT_NE(r.error().message.find("item cb-val-002: in"), std::string::npos) << r.error().message;
   EXPECT_FALSE(std::filesystem::exists(dir.file("out")));
 }
 

@@ -1,20 +1,19 @@
 // `clinbench run` end to end on the real stories260K model: all three question types, both
 // scoring methods, a labeled and an unlabeled split, resume after SIGKILL at several points,
 // the run-directory lock, and bad dataset rows.
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "clinbench/store.h"
 #include "test_util.h"
@@ -173,7 +172,8 @@ TEST(RunEndToEnd, LoglikScoresLetteredItemsWithoutGeneration) {
 TEST(RunEndToEnd, PackageAndVerifyARealRun) {
   testing::ScratchDir dir;
   const auto cfg = write_config(dir, "loglik");
-  ASSERT_EQ(testing::run_command({testing::clinbench_binary(), "run", "--config", cfg}).exit_code, 0);
+  ASSERT_EQ(testing::run_command({testing::clinbench_binary(), "run", "--config", cfg}).exit_code,
+            0);
   auto p = testing::run_command({testing::clinbench_binary(), "package", dir.file("run"), "--model",
                                  "stories", "--dataset", "test", "-o", dir.file("sub.zip")});
   ASSERT_EQ(p.exit_code, 0) << p.err;
@@ -182,7 +182,8 @@ TEST(RunEndToEnd, PackageAndVerifyARealRun) {
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   const auto manifest = nlohmann::json::parse(testing::read_file(dir.file("run/manifest.json")));
   EXPECT_EQ(manifest["format"], "clinbench.manifest/1");
-  auto host = nlohmann::json::parse(testing::read_file(dir.file("run/results.json")))["metadata"]["host"];
+  auto host =
+      nlohmann::json::parse(testing::read_file(dir.file("run/results.json")))["metadata"]["host"];
   EXPECT_TRUE(host["accelerator"].is_object()) << host.dump();
 }
 
@@ -190,7 +191,8 @@ TEST(RunEndToEnd, LoglikMatchesBetweenIsolationModes) {
   testing::ScratchDir a, b;
   const auto ca = write_config(a, "loglik");
   const auto cb = write_config(b, "loglik");
-  ASSERT_EQ(testing::run_command({testing::clinbench_binary(), "run", "--config", ca}).exit_code, 0);
+  ASSERT_EQ(testing::run_command({testing::clinbench_binary(), "run", "--config", ca}).exit_code,
+            0);
   ASSERT_EQ(testing::run_command(
                 {testing::clinbench_binary(), "run", "--config", cb, "--isolation", "none"})
                 .exit_code,
@@ -255,10 +257,16 @@ TEST(RunEndToEnd, SecondProcessOnTheSameRunDirectoryIsRefused) {
 
 TEST(RunEndToEnd, BadRowsAreSkippedAndCountedOrFailWithStrict) {
   testing::ScratchDir dir;
-  const std::vector<std::string> base = {testing::clinbench_binary(), "run", "--model",
-                                         testing::stories_model(), "--dataset",
-                                         data("curebench_broken.jsonl"), "--max-tokens", "8",
-                                         "--scoring", "loglik"};
+  const std::vector<std::string> base = {testing::clinbench_binary(),
+                                         "run",
+                                         "--model",
+                                         testing::stories_model(),
+                                         "--dataset",
+                                         data("curebench_broken.jsonl"),
+                                         "--max-tokens",
+                                         "8",
+                                         "--scoring",
+                                         "loglik"};
   auto args = base;
   args.insert(args.end(), {"--out", dir.file("lenient")});
   auto r = testing::run_command(args);
@@ -317,9 +325,11 @@ TEST(RunEndToEnd, ParallelSequencesGiveTheSameAnswersAsOneAtATime) {
   testing::ScratchDir a, b;
   const auto ca = write_config(a, "generate");
   const auto cb = write_config(b, "generate");
-  auto ra = testing::run_command({testing::clinbench_binary(), "run", "--config", ca, "--parallel", "1"});
+  auto ra =
+      testing::run_command({testing::clinbench_binary(), "run", "--config", ca, "--parallel", "1"});
   ASSERT_EQ(ra.exit_code, 0) << ra.err;
-  auto rb = testing::run_command({testing::clinbench_binary(), "run", "--config", cb, "--parallel", "5"});
+  auto rb =
+      testing::run_command({testing::clinbench_binary(), "run", "--config", cb, "--parallel", "5"});
   ASSERT_EQ(rb.exit_code, 0) << rb.err;
   const auto sa = read_samples(a.file("run/samples.jsonl"));
   const auto sb = read_samples(b.file("run/samples.jsonl"));

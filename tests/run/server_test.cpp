@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "clinbench/config.h"
@@ -31,9 +31,8 @@ class LlamaServer {
   }
   void start() {
     auto p = BackgroundProcess::start(
-        {testing::llama_tool("llama-server"), "-m", testing::stories_model(), "--host",
-         "127.0.0.1", "--port", std::to_string(port_), "-c", "4096", "-np", "4", "-t", "2",
-         "--no-webui"},
+        {testing::llama_tool("llama-server"), "-m", testing::stories_model(), "--host", "127.0.0.1",
+         "--port", std::to_string(port_), "-c", "4096", "-np", "4", "-t", "2", "--no-webui"},
         dir_.file("server.log"));
     if (!p) throw std::runtime_error(p.error().message);
     process_ = std::move(*p);

@@ -33,8 +33,8 @@ testing::CommandResult bash_in(const std::string& dir, const std::string& env,
                                const std::string& cmd) {
   const std::string bin = std::filesystem::path(testing::clinbench_binary()).parent_path();
   return testing::run_command(
-      {"/bin/bash", "-c", "cd '" + dir + "' && export PATH='" + bin + "':$PATH " + env + " && " +
-                              cmd});
+      {"/bin/bash", "-c",
+       "cd '" + dir + "' && export PATH='" + bin + "':$PATH " + env + " && " + cmd});
 }
 
 TEST(RunSlurmScript, TheDocumentedJobArrayAndMergeJobWork) {
@@ -56,14 +56,15 @@ TEST(RunSlurmScript, TheDocumentedJobArrayAndMergeJobWork) {
   testing::write_file(dir.file("run.toml"),
                       "[[models]]\nname = \"llama-3-8b\"\npath = \"" + testing::stories_model() +
                           "\"\nctx = 1024\nthreads = 2\n\n[[datasets]]\nname = \"medqa\"\n"
-                          "path = \"" + dataset + "\"\n\n[decoding]\nmax_tokens = 8\n");
+                          "path = \"" +
+                          dataset + "\"\n\n[decoding]\nmax_tokens = 8\n");
   testing::write_file(dir.file("clinbench-array.sbatch"), script);
   const int n = 3;
   for (int i = 0; i < n; ++i) {
-    auto r = bash_in(dir.path(),
-                     "SLURM_ARRAY_TASK_COUNT=" + std::to_string(n) +
-                         " SLURM_ARRAY_TASK_ID=" + std::to_string(i),
-                     "bash clinbench-array.sbatch");
+    auto r = bash_in(
+        dir.path(),
+        "SLURM_ARRAY_TASK_COUNT=" + std::to_string(n) + " SLURM_ARRAY_TASK_ID=" + std::to_string(i),
+        "bash clinbench-array.sbatch");
     ASSERT_EQ(r.exit_code, 0) << "task " << i << ": " << r.err;
   }
   auto merged = bash_in(dir.path(), "", merge_job);

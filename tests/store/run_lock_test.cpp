@@ -1,5 +1,7 @@
 // The run directory lock: a second RunStore on the same directory, in this process or another,
 // gets a clear error naming the directory and the holder's PID; the lock dies with its holder.
+#include "store/run_lock.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,7 +12,6 @@
 #include <string>
 
 #include "clinbench/store.h"
-#include "store/run_lock.h"
 #include "store_test_util.h"
 
 namespace clinbench {

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "clinbench/units.h"
+
+#include <gtest/gtest.h>
 
 namespace clinbench {
 namespace {
@@ -16,7 +16,8 @@ TEST(Units, ParsesSizesWithUnits) {
 }
 
 TEST(Units, RejectsBadSizesNamingTheText) {
-  for (const char* bad : {"12XB", "", "GB", "-5G", "1.2.3G", "12 G B", "0.5", "1e3G", "99999999999T"}) {
+  for (const char* bad :
+       {"12XB", "", "GB", "-5G", "1.2.3G", "12 G B", "0.5", "1e3G", "99999999999T"}) {
     auto r = parse_size(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);

@@ -16,10 +16,13 @@ struct ChatMessage {
   std::string content;
 };
 
+// A turn's token budget when none is configured (DecodingConfig::max_tokens).
+inline constexpr int kDefaultMaxTokens = 512;
+
 struct GenerationParams {
-  int max_tokens = 512;      // the turn's token budget
-  float temperature = 0.0f;  // 0: greedy
-  uint64_t seed = 0;         // used when sampling
+  int max_tokens = kDefaultMaxTokens;  // the turn's token budget
+  float temperature = 0.0f;            // 0: greedy
+  uint64_t seed = 0;                   // used when sampling
   // Letters the answer may take; when non-empty, after the free reply the model is made to
   // write "Answer: X" with X constrained by a grammar to these letters.
   std::vector<std::string> constrained_answer_letters;

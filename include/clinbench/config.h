@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "clinbench/error.h"
+#include "clinbench/evaluate.h"
+#include "clinbench/plan.h"
 
 namespace clinbench {
 
@@ -17,10 +19,10 @@ struct ModelConfig {
   std::string name;  // key in the run; default: the file stem
   std::string path;  // GGUF file
   std::string strategy = "auto";
-  std::string recipe = "mixed";
+  std::string recipe = kDefaultRecipe;
   std::optional<uint64_t> host_memory;    // bytes
   std::optional<uint64_t> device_memory;  // bytes
-  uint32_t ctx = 4096;
+  uint32_t ctx = kDefaultContext;
   int threads = 0;  // 0: all cores
   // backend = "openai": a model served over the OpenAI-compatible HTTP API (llama-server, vLLM,
   // TGI; docs/scale-out.md). path, strategy, recipe, memory, ctx and threads are llama-only.
@@ -45,32 +47,6 @@ struct DatasetConfig {
   uint64_t seed = 0;            // which subset (deterministic for a seed)
 };
 
-enum class Scoring { kGenerate, kLoglik };
-const char* to_string(Scoring s);
-std::optional<Scoring> scoring_from_string(const std::string& s);
-
-struct PromptConfig {
-  std::string system = "You are a careful clinical expert. Answer medical questions accurately.";
-  std::string multi_choice_instruction =
-      "Think briefly, then give your final answer on the last line as 'Answer: X', where X is "
-      "the letter of the correct option.";
-  std::string open_instruction = "Answer the question concisely.";
-  std::string map_instruction =
-      "Which option matches your answer? Reply with 'Answer: X', where X is the option letter.";
-};
-
-struct DecodingConfig {
-  Scoring scoring = Scoring::kGenerate;
-  int max_tokens = 512;             // per turn
-  float temperature = 0.0f;         // 0: greedy
-  uint64_t seed = 0;                // sampling seed
-  bool constrained_answer = false;  // grammar-constrained final "Answer: X"
-  bool strict = false;              // a bad dataset row fails the run
-  // Items whose generation turns decode together as parallel sequences in one context (1-7).
-  // On CPUs decode is bound by memory bandwidth, so a few sequences cost little more than one.
-  int parallel = 4;
-};
-
 struct RunConfig {
   std::vector<ModelConfig> models;
   std::vector<DatasetConfig> datasets;
@@ -85,5 +61,36 @@ struct RunConfig {
 Result<RunConfig> read_run_config(const std::filesystem::path& path);
 Result<RunConfig> parse_run_config(std::string_view toml_text, const std::string& source_name);
 nlohmann::json to_json(const RunConfig& config);
+
+}  // namespace clinbench
+
+namespace clinbench {
+
+// The flags of `clinbench run` (docs/cli.md): a config file or the short form (one model and
+// one dataset), then overrides of what either gives. Unset fields change nothing.
+struct RunFlags {
+  std::string config;    // TOML file; exclusive with model, base_url and dataset
+  std::string model;     // short form: a GGUF file
+  std::string base_url;  // short form: a served model instead of `model`
+  std::string api_model;
+  std::string dataset;  // short form
+  std::optional<size_t> limit;
+  std::string out;
+  std::string scoring;
+  std::string strategy;
+  std::string shard;  // "I/N"
+  std::string ca_cert;
+  std::optional<int> in_flight;
+  std::optional<int> max_tokens;
+  std::optional<uint32_t> ctx;
+  std::optional<uint64_t> seed;  // the subset's seed (short form) and the sampling seed
+  std::optional<int> parallel;
+  bool constrained_answer = false;
+  bool strict = false;
+};
+
+// The run config the flags ask for. Errors: the config file's (read_run_config), and
+// kInvalidArgument naming the flag for flags that conflict, are missing or have a bad value.
+Result<RunConfig> run_config_from_flags(const RunFlags& flags);
 
 }  // namespace clinbench

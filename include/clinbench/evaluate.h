@@ -2,17 +2,50 @@
 // extraction, scoring and per-item telemetry.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "clinbench/backend.h"
-#include "clinbench/config.h"
 #include "clinbench/item.h"
-#include "clinbench/store.h"
+#include "clinbench/record.h"
 
 namespace clinbench {
+
+// The protocol's settings: the [prompts] and [decoding] tables of a run's config
+// (docs/config.md).
+enum class Scoring { kGenerate, kLoglik };
+const char* to_string(Scoring s);
+std::optional<Scoring> scoring_from_string(const std::string& s);
+
+struct PromptConfig {
+  std::string system = "You are a careful clinical expert. Answer medical questions accurately.";
+  std::string multi_choice_instruction =
+      "Think briefly, then give your final answer on the last line as 'Answer: X', where X is "
+      "the letter of the correct option.";
+  std::string open_instruction = "Answer the question concisely.";
+  std::string map_instruction =
+      "Which option matches your answer? Reply with 'Answer: X', where X is the option letter.";
+};
+
+struct DecodingConfig {
+  Scoring scoring = Scoring::kGenerate;
+  int max_tokens = kDefaultMaxTokens;  // per turn
+  float temperature = 0.0f;            // 0: greedy
+  uint64_t seed = 0;                   // sampling seed
+  bool constrained_answer = false;     // grammar-constrained final "Answer: X"
+  bool strict = false;                 // a bad dataset row fails the run
+  // Items whose generation turns decode together as parallel sequences in one context (1-7).
+  // On CPUs decode is bound by memory bandwidth, so a few sequences cost little more than one.
+  int parallel = 4;
+};
+
+// One item to evaluate and the name of its dataset in the run.
+struct DatasetItem {
+  std::string dataset;
+  Item item;
+};
 
 struct EvalSettings {
   PromptConfig prompts;
@@ -39,19 +72,11 @@ std::vector<ChatMessage> opening_messages(const Item& item, const PromptConfig& 
 ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& settings,
                          const std::string& model, const std::string& dataset);
 
-// Evaluates several items of `model` ((dataset name, item) pairs) with their generation turns
-// decoded together (Backend::generate_many: parallel sequences in one context), in the given
-// order. The records equal evaluate_item's under greedy decoding, except for timings, which are
-// wall-clock intervals shared with the items decoded alongside.
-std::vector<ItemRecord> evaluate_items(Backend& backend,
-                                       const std::vector<std::pair<std::string, Item>>& items,
+// Evaluates several items of `model` with their generation turns decoded together
+// (Backend::generate_many: parallel sequences in one context), in the given order. The records
+// equal evaluate_item's under greedy decoding, except for timings, which are wall-clock
+// intervals shared with the items decoded alongside.
+std::vector<ItemRecord> evaluate_items(Backend& backend, const std::vector<DatasetItem>& items,
                                        const EvalSettings& settings, const std::string& model);
-
-// Wire forms between the supervisor and a worker (JSON objects).
-nlohmann::json item_to_wire(const Item& item);
-Result<Item> item_from_wire(const nlohmann::json& j);
-Result<ItemRecord> item_record_from_json(const nlohmann::json& j);
-nlohmann::json to_json(const EvalSettings& settings);
-Result<EvalSettings> eval_settings_from_json(const nlohmann::json& j);
 
 }  // namespace clinbench

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "clinbench/config.h"
+#include "clinbench/evaluate.h"
 #include "clinbench/error.h"
 #include "clinbench/item.h"
 #include "clinbench/model_info.h"

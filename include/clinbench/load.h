@@ -1,29 +1,26 @@
 // The loading chain: plan, then try strategies in order, each in its own worker process, with
-// warm-up validation after a successful load. The attempt log it returns is the record every
-// later command consumes (docs/attempt-log.md).
+// warm-up validation after a successful load, and the work the worker then does with the model
+// (a WorkerTask). The attempt log it returns (attempt.h) is the record every later command
+// consumes (docs/attempt-log.md). Implemented by src/worker/, which owns both sides of the
+// supervisor-worker protocol.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
+#include "clinbench/attempt.h"
 #include "clinbench/error.h"
+#include "clinbench/evaluate.h"
+#include "clinbench/item.h"
 #include "clinbench/plan.h"
-#include "clinbench/strategy.h"
+#include "clinbench/record.h"
 
 namespace clinbench {
-
-enum class Outcome { kOk, kSkipped, kFailed, kCrashed };
-const char* to_string(Outcome o);
-
-enum class Isolation {
-  kProcess,  // each attempt in its own worker process (default)
-  kNone,     // in this process; model and context freed and the heap trimmed between attempts
-};
-const char* to_string(Isolation i);
 
 // How a worker is held to the host budget.
 enum class HostLimit {
@@ -34,130 +31,47 @@ enum class HostLimit {
 };
 const char* to_string(HostLimit l);
 
-struct WarmupOptions {
-  bool enabled = true;
-  bool required = true;  // a failed warm-up fails the attempt
-  std::string prompt = "A 54-year-old man with type 2 diabetes is started on";
-  int n_predict = 8;  // tokens of the greedy generation
+// Evaluate `items` with the loaded model through the protocol engine (evaluate.h), emitting one
+// ItemRecord per item as it finishes.
+struct EvalTask {
+  std::string model;  // the model's name in the run (ItemRecord::model)
+  std::vector<DatasetItem> items;
+  EvalSettings settings;
 };
 
-struct RoundTrip {
-  std::string text;
-  bool ok = false;
-  std::string got;  // detokenized text when it differs
-  int n_tokens = 0;
-};
-
-struct WarmupReport {
-  bool ran = false;
-  bool passed = false;
-  std::vector<std::string> warnings;
-  std::vector<std::string> failures;
-  std::vector<RoundTrip> round_trips;
-  bool chat_template_present = false;
-  bool chat_template_ok = false;
-  std::string chat_rendered;  // the rendered system+user conversation
-  int bos = -1;
-  int eos = -1;
-  bool add_bos = false;
-  std::string generation;  // greedy continuation of the prompt
-  std::vector<int> generated_tokens;
-  bool logits_finite = false;
-  double ms = 0;
-};
-
-struct Placement {
-  int n_gpu_layers = 0;
-  int n_layers = 0;
-  std::string load_mode;                // "mmap" (as stored) or "quantize-stream"
-  std::vector<TypeCount> tensor_types;  // after quantization
-  std::vector<TensorChoice> fallbacks;  // tensors whose wanted type could not be used
-};
-
-struct Attempt {
-  Strategy strategy = Strategy::kNative;
-  std::string recipe;
-  Outcome outcome = Outcome::kSkipped;
-  std::string reason;
-  Isolation isolation = Isolation::kProcess;
-  Bytes projected_host;
-  Bytes projected_device;
-  uint64_t available_host = 0;
-  uint64_t available_device = 0;
-  std::optional<uint64_t> peak_rss_bytes;
-  std::optional<uint64_t> peak_device_bytes;
-  // What llama.cpp allocated for the loaded model and its context (weights, kv, compute; no
-  // overhead), per side, to set against the projection; null when the attempt did not get
-  // that far.
-  std::optional<Bytes> allocated_host;
-  std::optional<Bytes> allocated_device;
-  // Device memory the worker allocated and held before loading, so that the attempt saw only
-  // the device budget (--device-memory) free: a budget below the card's free memory is real.
-  std::optional<uint64_t> device_withheld_bytes;
-  // How the host budget was enforced on the worker: "address_space", "resident", or "" (no
-  // budget, in-process, or a sanitizer build with kAuto).
-  std::string host_limit;
-  std::optional<double> init_ms;  // load + context creation
-  double wall_ms = 0;             // the whole attempt, worker start to exit
-  Placement placement;
-  WarmupReport warmup;
-  std::optional<int> exit_code;
-  std::optional<int> signal;
-  std::string log_tail;  // last lines the worker wrote to stderr
-  // strategy remote (backend = "openai"): {"base_url", "api_model", "server_models"} as the
-  // server listed them (GET /models); null for models loaded here.
-  nlohmann::json remote;
-};
-
-struct AttemptLog {
-  std::string model_path;
-  std::string model_sha256;  // "" when hashing was skipped
-  std::string architecture;
-  std::string requested;  // "auto" or one strategy name
-  uint32_t n_ctx = 0;
-  Accelerator accelerator;
-  double plan_ms = 0;
-  std::vector<Attempt> attempts;
-  std::optional<size_t> succeeded;  // index into attempts
-  std::string started_at;           // ISO-8601 UTC
-  double wall_ms = 0;
-};
+// What a worker does with the model after a successful load and warm-up: nothing (load only),
+// or an evaluation. The worker module carries it across the process boundary.
+using WorkerTask = std::variant<std::monostate, EvalTask>;
 
 struct LoadOptions {
   std::string strategy = "auto";  // "auto" or a strategy name
-  std::string recipe = "mixed";
+  std::string recipe = kDefaultRecipe;
   std::optional<uint64_t> host_budget;    // default: MemAvailable
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
-  uint32_t n_ctx = 4096;
-  uint32_t n_batch = 512;
+  uint32_t n_ctx = kDefaultContext;
+  uint32_t n_batch = kDefaultBatch;
   int n_threads = 0;  // 0: all cores
   Isolation isolation = Isolation::kProcess;
   bool skip_over_budget = true;  // false: attempt even what the plan says will not fit
   HostLimit host_limit = HostLimit::kAuto;
   bool hash = true;
   WarmupOptions warmup;
-  // Work the worker does after a successful load and warm-up ({} for none; see
-  // run/eval_task.h for {"kind": "eval", ...}). Each JSON record the task emits reaches
-  // on_record in the supervisor, in order, as soon as it is produced.
-  nlohmann::json task = nlohmann::json::object();
-  std::function<void(const nlohmann::json&)> on_record;
+  // Work the worker does after a successful load and warm-up. Each record the task emits
+  // reaches on_record in the supervisor (this thread), in order, as soon as it is produced; an
+  // error on_record returns (a record that could not be stored) stops the attempt and the chain,
+  // and run_load_chain returns it.
+  WorkerTask task;
+  std::function<Result<void>(const ItemRecord&)> on_record;
   // Stop the chain after an attempt that produced records, whatever its outcome: a model that
   // loaded and then crashed mid-task is not retried with another strategy, so one model's items
   // never mix strategies (a later resume finishes them).
   bool stop_after_records = false;
 };
 
-nlohmann::json to_json(const Attempt& a);
-nlohmann::json to_json(const AttemptLog& log);
-Result<AttemptLog> attempt_log_from_json(const nlohmann::json& j);
-
 // Runs the chain for one model. Errors only for problems with the request itself (unreadable or
 // corrupt model, unknown strategy or recipe); a model that fails every strategy is a log with no
 // success, not an error.
 Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptions& options);
-
-// Text table of the attempts, for terminals.
-std::string format_attempt_log(const AttemptLog& log);
 
 // MemAvailable from /proc/meminfo, in bytes (0 if unreadable).
 uint64_t host_available_memory();

@@ -14,6 +14,12 @@
 
 namespace clinbench {
 
+// Defaults of every option struct that plans or loads a model (PlanOptions, LoadOptions,
+// ModelConfig, the worker's attempt spec, fidelity's sessions), stated once here.
+inline constexpr uint32_t kDefaultContext = 4096;  // tokens
+inline constexpr uint32_t kDefaultBatch = 512;     // tokens per llama_decode batch
+inline constexpr const char* kDefaultRecipe = "mixed";
+
 // Sequences every context is created with: the shared prompt plus one per option of an item
 // (up to 7) for log-likelihood scoring. The KV buffer is unified, so this does not multiply it.
 inline constexpr uint32_t kSequences = 8;
@@ -50,10 +56,10 @@ struct StrategyPlan {
 };
 
 struct PlanOptions {
-  uint32_t n_ctx = 4096;  // 0: the model's training context; capped at it
-  uint32_t n_batch = 512;
+  uint32_t n_ctx = kDefaultContext;  // 0: the model's training context; capped at it
+  uint32_t n_batch = kDefaultBatch;
   uint32_t n_seq = kSequences;  // parallel sequences (one unified KV buffer)
-  std::string recipe = "mixed";
+  std::string recipe = kDefaultRecipe;
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
 };
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "clinbench/stats.h"
-#include "clinbench/store.h"
+#include "clinbench/record.h"
 
 namespace clinbench {
 

@@ -8,7 +8,7 @@
 
 #include "clinbench/config.h"
 #include "clinbench/error.h"
-#include "clinbench/load.h"
+#include "clinbench/attempt.h"
 
 namespace clinbench {
 

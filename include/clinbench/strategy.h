@@ -17,8 +17,6 @@ enum class Strategy {
   kQuantizeQ4,  // "quantize:q4": float weights quantized to 4-bit while loading, in memory
   kOffload,     // "offload": stored precision, as many layers on the accelerator as fit
   kCpu,         // "cpu": everything on the host
-  kRemote,      // "remote": served over HTTP (backend = "openai"); nothing loaded here. Not a
-                // strategy the loading chain can try: only the attempt log of a remote model has it
 };
 
 const char* to_string(Strategy s);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "clinbench/plan.h"
 #include "fidelity/measure.h"
 
 namespace clinbench {
@@ -15,7 +16,7 @@ Result<FidelityModel> parse_candidate(const std::string& text, const std::string
   if (auto s = strategy_from_string(head); s && is_quantize(*s)) {
     m.path = reference_path;
     m.strategy = *s;
-    m.recipe = at == std::string::npos ? "mixed" : text.substr(at + 1);
+    m.recipe = at == std::string::npos ? kDefaultRecipe : text.substr(at + 1);
     if (auto r = resolve_recipe(m.recipe); !r) {
       return std::unexpected(r.error().with_context("--candidate " + text));
     }

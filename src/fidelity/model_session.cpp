@@ -43,19 +43,18 @@ Result<ModelUse> with_model(const FidelityModel& model, const FidelityOptions& o
   AttemptSpec spec;
   spec.model_path = model.path;
   spec.strategy = model.strategy;
-  spec.recipe = model.recipe.empty() ? "mixed" : model.recipe;
+  spec.recipe = model.recipe.empty() ? kDefaultRecipe : model.recipe;
   spec.n_ctx = options.n_ctx;
-  spec.n_batch = 512;
   spec.n_threads = options.n_threads;
   spec.n_gpu_layers = 999;  // every layer on the accelerator when there is one
   spec.warmup.enabled = false;
   std::optional<Error> work_error;
   reset_peak_resident();
   Attempt a = execute_attempt(
-      spec, [&](llama_model* m, llama_context* ctx, const AttemptSpec&) -> Result<nlohmann::json> {
+      spec, [&](llama_model* m, llama_context* ctx, const AttemptSpec&) -> Result<void> {
         LlamaProbe probe(m, ctx);
         if (auto r = work(probe); !r) work_error = r.error();
-        return nlohmann::json::object();
+        return {};
       });
   const uint64_t peak = peak_resident_bytes();
   malloc_trim(0);  // the model is freed; give the heap back before the next one

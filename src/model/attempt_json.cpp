@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "clinbench/load.h"
+#include "clinbench/attempt.h"
 
 namespace clinbench {
 
@@ -56,16 +56,8 @@ const char* to_string(Outcome o) {
 
 const char* to_string(Isolation i) { return i == Isolation::kProcess ? "process" : "none"; }
 
-const char* to_string(HostLimit l) {
-  switch (l) {
-    case HostLimit::kAddressSpace:
-      return "address_space";
-    case HostLimit::kResident:
-      return "resident";
-    case HostLimit::kAuto:
-      break;
-  }
-  return "auto";
+std::string strategy_name(const Attempt& a) {
+  return a.remote.is_null() ? to_string(a.strategy) : kRemoteStrategyName;
 }
 
 json to_json(const Attempt& a) {
@@ -78,7 +70,7 @@ json to_json(const Attempt& a) {
   json fallbacks = json::array();
   for (const auto& c : a.placement.fallbacks) fallbacks.push_back(choice_json(c));
   return {
-      {"strategy", to_string(a.strategy)},
+      {"strategy", strategy_name(a)},
       {"recipe", a.recipe.empty() ? json(nullptr) : json(a.recipe)},
       {"outcome", to_string(a.outcome)},
       {"reason", a.reason},
@@ -139,8 +131,98 @@ json to_json(const AttemptLog& log) {
           {"wall_ms", log.wall_ms},
           {"succeeded", log.succeeded ? json(*log.succeeded) : json(nullptr)},
           {"strategy",
-           log.succeeded ? json(to_string(log.attempts[*log.succeeded].strategy)) : json(nullptr)},
+           log.succeeded ? json(strategy_name(log.attempts[*log.succeeded])) : json(nullptr)},
           {"attempts", attempts}};
+}
+
+Result<Attempt> attempt_from_json(const json& ja) {
+  try {
+    Attempt a;
+    const std::string strategy = ja.at("strategy").get<std::string>();
+    if (strategy == kRemoteStrategyName) {
+      a.remote = ja.value("remote", json());
+      if (!a.remote.is_object()) {
+        return make_error(ErrorCode::kCorrupt, "strategy remote without its 'remote' object");
+      }
+    } else if (auto s = strategy_from_string(strategy)) {
+      a.strategy = *s;
+    } else {
+      return make_error(ErrorCode::kCorrupt, fmt::format("unknown strategy '{}'", strategy));
+    }
+    a.recipe = ja.at("recipe").is_null() ? "" : ja.at("recipe").get<std::string>();
+    const std::string outcome = ja.at("outcome").get<std::string>();
+    bool found = false;
+    for (const auto& [k, v] : kOutcomes) {
+      if (outcome == v) {
+        a.outcome = k;
+        found = true;
+      }
+    }
+    if (!found) {
+      return make_error(ErrorCode::kCorrupt, fmt::format("unknown outcome '{}'", outcome));
+    }
+    a.reason = ja.value("reason", "");
+    a.isolation =
+        ja.value("isolation", "process") == "none" ? Isolation::kNone : Isolation::kProcess;
+    a.projected_host = bytes_from_json(ja.at("projected").at("host"));
+    a.projected_device = bytes_from_json(ja.at("projected").at("device"));
+    a.available_host = ja.at("available").value("host", uint64_t{0});
+    a.available_device = ja.at("available").value("device", uint64_t{0});
+    a.peak_rss_bytes = opt_from<uint64_t>(ja, "peak_rss_bytes");
+    a.peak_device_bytes = opt_from<uint64_t>(ja, "peak_device_bytes");
+    if (auto it = ja.find("allocated"); it != ja.end() && !it->is_null()) {
+      a.allocated_host = bytes_from_json(it->at("host"));
+      a.allocated_device = bytes_from_json(it->at("device"));
+    }
+    a.device_withheld_bytes = opt_from<uint64_t>(ja, "device_withheld_bytes");
+    a.host_limit = opt_from<std::string>(ja, "host_limit").value_or("");
+    a.init_ms = opt_from<double>(ja, "init_ms");
+    a.wall_ms = ja.value("wall_ms", 0.0);
+    const auto& p = ja.at("placement");
+    a.placement.n_gpu_layers = p.value("n_gpu_layers", 0);
+    a.placement.n_layers = p.value("n_layers", 0);
+    a.placement.load_mode = p.value("load_mode", "");
+    for (const auto& t : p.value("tensor_types", json::array())) {
+      a.placement.tensor_types.push_back({t.value("type", ""), t.value("tensors", uint64_t{0}),
+                                          t.value("elements", uint64_t{0}),
+                                          t.value("bytes", uint64_t{0})});
+    }
+    for (const auto& f : p.value("fallbacks", json::array())) {
+      TensorChoice c;
+      c.name = f.value("tensor", "");
+      c.source_type = f.value("source_type", "");
+      c.wanted_type = f.value("wanted_type", "");
+      c.type = f.value("type", "");
+      c.fallback_reason = f.value("reason", "");
+      c.bytes = f.value("bytes", uint64_t{0});
+      a.placement.fallbacks.push_back(c);
+    }
+    const auto& w = ja.at("warmup");
+    a.warmup.ran = w.value("ran", false);
+    a.warmup.passed = w.value("passed", false);
+    a.warmup.warnings = w.value("warnings", std::vector<std::string>{});
+    a.warmup.failures = w.value("failures", std::vector<std::string>{});
+    for (const auto& r : w.value("round_trips", json::array())) {
+      a.warmup.round_trips.push_back(
+          {r.value("text", ""), r.value("ok", false), r.value("got", ""), r.value("tokens", 0)});
+    }
+    a.warmup.chat_template_present = w.value("chat_template_present", false);
+    a.warmup.chat_template_ok = w.value("chat_template_ok", false);
+    a.warmup.chat_rendered = w.value("chat_rendered", "");
+    a.warmup.bos = w.value("bos", -1);
+    a.warmup.eos = w.value("eos", -1);
+    a.warmup.add_bos = w.value("add_bos", false);
+    a.warmup.generation = w.value("generation", "");
+    a.warmup.generated_tokens = w.value("generated_tokens", std::vector<int>{});
+    a.warmup.logits_finite = w.value("logits_finite", false);
+    a.warmup.ms = w.value("ms", 0.0);
+    a.exit_code = opt_from<int>(ja, "exit_code");
+    a.signal = opt_from<int>(ja, "signal");
+    a.log_tail = ja.value("log_tail", "");
+    return a;
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kCorrupt, fmt::format("attempt: {}", e.what()));
+  }
 }
 
 Result<AttemptLog> attempt_log_from_json(const json& j) {
@@ -164,83 +246,9 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
     log.wall_ms = j.value("wall_ms", 0.0);
     log.succeeded = opt_from<size_t>(j, "succeeded");
     for (const auto& ja : j.at("attempts")) {
-      Attempt a;
-      auto s = strategy_from_string(ja.at("strategy").get<std::string>());
-      if (!s) return make_error(ErrorCode::kCorrupt, "attempt log: unknown strategy");
-      a.strategy = *s;
-      a.recipe = ja.at("recipe").is_null() ? "" : ja.at("recipe").get<std::string>();
-      const std::string outcome = ja.at("outcome").get<std::string>();
-      bool found = false;
-      for (const auto& [k, v] : kOutcomes) {
-        if (outcome == v) {
-          a.outcome = k;
-          found = true;
-        }
-      }
-      if (!found) {
-        return make_error(ErrorCode::kCorrupt,
-                          fmt::format("attempt log: unknown outcome '{}'", outcome));
-      }
-      a.reason = ja.value("reason", "");
-      a.isolation =
-          ja.value("isolation", "process") == "none" ? Isolation::kNone : Isolation::kProcess;
-      a.projected_host = bytes_from_json(ja.at("projected").at("host"));
-      a.projected_device = bytes_from_json(ja.at("projected").at("device"));
-      a.available_host = ja.at("available").value("host", uint64_t{0});
-      a.available_device = ja.at("available").value("device", uint64_t{0});
-      a.peak_rss_bytes = opt_from<uint64_t>(ja, "peak_rss_bytes");
-      a.peak_device_bytes = opt_from<uint64_t>(ja, "peak_device_bytes");
-      if (auto it = ja.find("allocated"); it != ja.end() && !it->is_null()) {
-        a.allocated_host = bytes_from_json(it->at("host"));
-        a.allocated_device = bytes_from_json(it->at("device"));
-      }
-      a.device_withheld_bytes = opt_from<uint64_t>(ja, "device_withheld_bytes");
-      a.host_limit = opt_from<std::string>(ja, "host_limit").value_or("");
-      a.init_ms = opt_from<double>(ja, "init_ms");
-      a.wall_ms = ja.value("wall_ms", 0.0);
-      const auto& p = ja.at("placement");
-      a.placement.n_gpu_layers = p.value("n_gpu_layers", 0);
-      a.placement.n_layers = p.value("n_layers", 0);
-      a.placement.load_mode = p.value("load_mode", "");
-      for (const auto& t : p.value("tensor_types", json::array())) {
-        a.placement.tensor_types.push_back({t.value("type", ""), t.value("tensors", uint64_t{0}),
-                                            t.value("elements", uint64_t{0}),
-                                            t.value("bytes", uint64_t{0})});
-      }
-      for (const auto& f : p.value("fallbacks", json::array())) {
-        TensorChoice c;
-        c.name = f.value("tensor", "");
-        c.source_type = f.value("source_type", "");
-        c.wanted_type = f.value("wanted_type", "");
-        c.type = f.value("type", "");
-        c.fallback_reason = f.value("reason", "");
-        c.bytes = f.value("bytes", uint64_t{0});
-        a.placement.fallbacks.push_back(c);
-      }
-      const auto& w = ja.at("warmup");
-      a.warmup.ran = w.value("ran", false);
-      a.warmup.passed = w.value("passed", false);
-      a.warmup.warnings = w.value("warnings", std::vector<std::string>{});
-      a.warmup.failures = w.value("failures", std::vector<std::string>{});
-      for (const auto& r : w.value("round_trips", json::array())) {
-        a.warmup.round_trips.push_back(
-            {r.value("text", ""), r.value("ok", false), r.value("got", ""), r.value("tokens", 0)});
-      }
-      a.warmup.chat_template_present = w.value("chat_template_present", false);
-      a.warmup.chat_template_ok = w.value("chat_template_ok", false);
-      a.warmup.chat_rendered = w.value("chat_rendered", "");
-      a.warmup.bos = w.value("bos", -1);
-      a.warmup.eos = w.value("eos", -1);
-      a.warmup.add_bos = w.value("add_bos", false);
-      a.warmup.generation = w.value("generation", "");
-      a.warmup.generated_tokens = w.value("generated_tokens", std::vector<int>{});
-      a.warmup.logits_finite = w.value("logits_finite", false);
-      a.warmup.ms = w.value("ms", 0.0);
-      a.exit_code = opt_from<int>(ja, "exit_code");
-      a.signal = opt_from<int>(ja, "signal");
-      a.log_tail = ja.value("log_tail", "");
-      a.remote = ja.value("remote", json());
-      log.attempts.push_back(std::move(a));
+      auto a = attempt_from_json(ja);
+      if (!a) return std::unexpected(a.error().with_context("attempt log"));
+      log.attempts.push_back(std::move(*a));
     }
     if (log.succeeded && *log.succeeded >= log.attempts.size()) {
       return make_error(ErrorCode::kCorrupt, "attempt log: 'succeeded' points past the attempts");

@@ -21,6 +21,7 @@
 #include "model/llama_log.h"
 #include "model/quantize_load.h"
 #include "model/simulate.h"
+#include "model/strategy_table.h"
 #include "model/warmup.h"
 #include "util/test_crash.h"
 
@@ -36,55 +37,11 @@ uint64_t device_free(ggml_backend_dev_t dev) {
 
 }  // namespace
 
-nlohmann::json to_json(const AttemptSpec& s) {
-  return {{"model_path", s.model_path},
-          {"strategy", to_string(s.strategy)},
-          {"recipe", s.recipe},
-          {"n_ctx", s.n_ctx},
-          {"n_batch", s.n_batch},
-          {"n_threads", s.n_threads},
-          {"n_gpu_layers", s.n_gpu_layers},
-          {"device_budget", s.device_budget ? nlohmann::json(*s.device_budget) : nlohmann::json()},
-          {"warmup",
-           {{"enabled", s.warmup.enabled},
-            {"required", s.warmup.required},
-            {"prompt", s.warmup.prompt},
-            {"n_predict", s.warmup.n_predict}}},
-          {"task", s.task}};
-}
-
-Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j) {
-  try {
-    AttemptSpec s;
-    s.model_path = j.at("model_path").get<std::string>();
-    auto st = strategy_from_string(j.at("strategy").get<std::string>());
-    if (!st) return make_error(ErrorCode::kInvalidArgument, "worker spec: unknown strategy");
-    s.strategy = *st;
-    s.recipe = j.at("recipe").get<std::string>();
-    s.n_ctx = j.at("n_ctx").get<uint32_t>();
-    s.n_batch = j.at("n_batch").get<uint32_t>();
-    s.n_threads = j.at("n_threads").get<int>();
-    s.n_gpu_layers = j.at("n_gpu_layers").get<int>();
-    if (j.contains("device_budget") && !j.at("device_budget").is_null()) {
-      s.device_budget = j.at("device_budget").get<uint64_t>();
-    }
-    const auto& w = j.at("warmup");
-    s.warmup.enabled = w.at("enabled").get<bool>();
-    s.warmup.required = w.at("required").get<bool>();
-    s.warmup.prompt = w.at("prompt").get<std::string>();
-    s.warmup.n_predict = w.at("n_predict").get<int>();
-    s.task = j.value("task", nlohmann::json::object());
-    return s;
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::kInvalidArgument, fmt::format("worker spec: {}", e.what()));
-  }
-}
-
 Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   ensure_llama_backend();
   Attempt a;
   a.strategy = spec.strategy;
-  a.recipe = is_quantize(spec.strategy) ? spec.recipe : "";
+  a.recipe = records_recipe(spec.strategy) ? spec.recipe : "";
   a.outcome = Outcome::kFailed;
   test_crash_hook(to_string(spec.strategy));
 
@@ -130,19 +87,19 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   if (!info) return fail(info.error().message);
   a.placement.n_layers = static_cast<int>(info->n_layer);
 
+  const StrategyDef& def = strategy_def(spec.strategy);
   llama_model_params mp = llama_model_default_params();
-  const int layers_on_device = acc && spec.strategy != Strategy::kCpu
-                                   ? std::clamp(spec.n_gpu_layers, 0, a.placement.n_layers)
-                                   : 0;
-  place_layers(mp, llama_gpu_layers(layers_on_device));
-  a.placement.n_gpu_layers = layers_on_device;
+  const int on_device =
+      layers_on_device(spec.strategy, spec.n_gpu_layers, a.placement.n_layers, acc != nullptr);
+  place_layers(mp, llama_gpu_layers(on_device));
+  a.placement.n_gpu_layers = on_device;
 
   const auto t0 = std::chrono::steady_clock::now();
   llama_model_ptr model;
   std::vector<TensorChoice> choices;
   {
     LogCapture capture;
-    if (is_quantize(spec.strategy)) {
+    if (def.load == WeightLoad::kQuantized) {
       if (!is_float_type(info->dominant_type)) {
         return fail(fmt::format("weights are stored as {}; quantize:* needs f32/f16/bf16",
                                 info->dominant_type));
@@ -152,12 +109,12 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
       auto c = apply_recipe(*recipe, spec.strategy, *info);
       if (!c) return fail(c.error().message);
       choices = std::move(*c);
-      a.placement.load_mode = "quantize-stream";
+      a.placement.load_mode = to_string(def.load);
       auto m = load_quantized_model(*info, choices, mp, n_threads);
       if (!m) return fail(m.error().message);
       model.reset(*m);
     } else {
-      a.placement.load_mode = "mmap";
+      a.placement.load_mode = to_string(def.load);
       mp.load_mode = LLAMA_LOAD_MODE_MMAP;
       model.reset(llama_model_load_from_file(spec.model_path.c_str(), mp));
       if (!model) {

@@ -17,6 +17,7 @@
 #include "model/backend_init.h"
 #include "model/llama_log.h"
 #include "model/simulate.h"
+#include "model/strategy_table.h"
 
 namespace clinbench {
 
@@ -36,77 +37,14 @@ Accelerator find_accelerator() {
   return acc;
 }
 
-uint64_t layer_weight_bytes(const ModelInfo& m, int layer) {
-  uint64_t sum = 0;
-  for (const auto& t : m.tensors) {
-    if (t.layer == layer) sum += t.bytes;
-  }
-  return sum;
-}
-
-// The output head's weights (output norm and projection; a tied head is a copy of the token
-// embeddings), which llama.cpp puts on the accelerator with the first offloaded layer.
-uint64_t output_head_bytes(const ModelInfo& m) {
-  uint64_t sum = 0, embeddings = 0;
-  bool projection = false;
-  for (const auto& t : m.tensors) {
-    if (t.layer >= 0) continue;
-    if (t.name.rfind("output", 0) == 0) sum += t.bytes;
-    if (t.name == "output.weight") projection = true;
-    if (t.name == "token_embd.weight") embeddings = t.bytes;
-  }
-  return projection ? sum : sum + embeddings;
-}
-
-// Offload: the most layers whose simulated device memory fits `budget`. An estimate from the
-// tensor sizes (all compute buffers, the output head, then layers from the last, as llama.cpp
-// offloads them) picks where to start; simulations then step up or down from it, so the
-// plan is what llama.cpp allocates for the layer count it settles on.
-struct OffloadFit {
-  int layers = 0;
-  Simulated memory;
-};
-
-Result<OffloadFit> fit_offload(const PlanningFile& planning, const ModelInfo& model,
-                               const Simulated& full, SimulationShape shape, uint64_t budget,
-                               uint64_t reserve) {
-  budget -= std::min(budget, reserve);
-  const int n_layers = static_cast<int>(model.n_layer);
-  const uint64_t kv_layer = n_layers > 0 ? full.device.kv / n_layers : 0;
-  int k = 0;
-  uint64_t dev = full.device.compute + output_head_bytes(model);
-  for (int l = n_layers - 1; l >= 0 && dev <= budget; --l) {
-    dev += layer_weight_bytes(model, l) + kv_layer;
-    if (dev <= budget) ++k;
-  }
-  auto simulate_k = [&](int layers) {
-    shape.n_gpu_layers = llama_gpu_layers(layers);
-    return planning.simulate(shape);
-  };
-  auto sim = simulate_k(k);
-  if (!sim) return std::unexpected(sim.error());
-  while (k > 0 && sim->device.total() > budget) {
-    sim = simulate_k(--k);
-    if (!sim) return std::unexpected(sim.error());
-  }
-  while (k < n_layers) {
-    auto more = simulate_k(k + 1);
-    if (!more) return std::unexpected(more.error());
-    if (more->device.total() > budget) break;
-    ++k;
-    sim = std::move(more);
-  }
-  return OffloadFit{k, *sim};
-}
-
 // Every strategy's plan, from llama.cpp's simulation of the planning file: once as stored with
-// all layers on the accelerator, once with none there (when there is one), once per quantize:*
-// strategy with the recipe's types.
+// all layers on the accelerator, once with none there (when there is one), and what each
+// strategy of the table simulates beyond that (model/strategy_table.cpp).
 Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const ModelInfo& model,
                                                   const Recipe& recipe, const Plan& plan,
                                                   const PlanOptions& options) {
   const bool acc = plan.accelerator.present;
-  SimulationShape shape{acc ? -1 : 0, plan.n_ctx, options.n_batch, options.n_seq};
+  const SimulationShape shape{acc ? -1 : 0, plan.n_ctx, options.n_batch, options.n_seq};
   auto full = planning.simulate(shape);
   if (!full) return std::unexpected(full.error());
   Simulated host_only = *full;
@@ -117,73 +55,14 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
   }
   const uint64_t overhead = host_process_overhead();
   const uint64_t reserve = acc ? device_compute_reserve() : 0;
-  const int n_layers = static_cast<int>(model.n_layer);
-
+  const PlanInputs in{planning, model,  recipe,    plan.accelerator, options,
+                      shape,    *full, host_only, reserve};
   std::vector<StrategyPlan> out;
-  for (Strategy s : auto_chain()) {
+  for (const StrategyDef& def : strategy_table()) {
     StrategyPlan p;
-    p.strategy = s;
-    p.n_layers = n_layers;
-    switch (s) {
-      case Strategy::kNative: {
-        p.host = full->host;
-        p.device = full->device;
-        p.n_gpu_layers = acc ? n_layers : 0;
-        p.weight_bytes = model.weight_bytes;
-        break;
-      }
-      case Strategy::kQuantizeQ8:
-      case Strategy::kQuantizeQ4: {
-        p.recipe = recipe.name;
-        if (!is_float_type(model.dominant_type)) {
-          p.applicable = false;
-          p.reason = fmt::format(
-              "weights are stored as {}, already quantized; quantize:* "
-              "applies to f32/f16/bf16 models",
-              model.dominant_type.empty() ? "unknown" : model.dominant_type);
-        }
-        auto choices = apply_recipe(recipe, s, model);
-        if (!choices) return std::unexpected(choices.error());
-        uint64_t qbytes = 0;
-        for (const auto& c : *choices) qbytes += c.bytes;
-        p.weight_bytes = qbytes;
-        p.n_gpu_layers = acc ? n_layers : 0;
-        p.host = full->host;
-        p.device = full->device;
-        if (p.applicable) {
-          // The model as the strategy will build it, tensor types and all.
-          auto q = planning.simulate_with_types(*choices, shape);
-          if (!q) return std::unexpected(q.error());
-          p.host = q->host;
-          p.device = q->device;
-        }
-        p.tensor_choices = std::move(*choices);
-        break;
-      }
-      case Strategy::kOffload: {
-        p.weight_bytes = model.weight_bytes;
-        if (!acc) {
-          // No accelerator: zero layers fit on it, so everything stays on the host.
-          p.host = host_only.host;
-          p.reason = "no accelerator: 0 layers offloaded, everything on the host";
-          break;
-        }
-        const uint64_t budget = options.device_budget.value_or(plan.accelerator.free);
-        auto fit = fit_offload(planning, model, *full, shape, budget, reserve);
-        if (!fit) return std::unexpected(fit.error());
-        p.n_gpu_layers = fit->layers;
-        p.host = fit->memory.host;
-        p.device = fit->memory.device;
-        break;
-      }
-      case Strategy::kCpu: {
-        p.host = host_only.host;
-        p.weight_bytes = model.weight_bytes;
-        break;
-      }
-      case Strategy::kRemote:  // not in auto_chain(): nothing is loaded here
-        break;
-    }
+    p.strategy = def.strategy;
+    p.n_layers = static_cast<int>(model.n_layer);
+    if (auto r = def.plan(in, p); !r) return std::unexpected(r.error());
     p.host.overhead = overhead;
     if (p.device.weights + p.device.kv + p.device.compute > 0) p.device.overhead = reserve;
     out.push_back(std::move(p));
@@ -249,7 +128,7 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
   // The context never exceeds what the model was trained for.
   plan.n_ctx = options.n_ctx != 0 ? options.n_ctx : model.n_ctx_train;
   if (model.n_ctx_train != 0) plan.n_ctx = std::min(plan.n_ctx, model.n_ctx_train);
-  if (plan.n_ctx == 0) plan.n_ctx = 4096;
+  if (plan.n_ctx == 0) plan.n_ctx = kDefaultContext;
 
   auto recipe = resolve_recipe(options.recipe);
   if (!recipe) return std::unexpected(recipe.error());

@@ -22,8 +22,8 @@ struct Simulated {
 
 struct SimulationShape {
   int n_gpu_layers = 0;  // -1: all
-  uint32_t n_ctx = 4096;
-  uint32_t n_batch = 512;
+  uint32_t n_ctx = kDefaultContext;
+  uint32_t n_batch = kDefaultBatch;
   uint32_t n_seq = 1;
 };
 

@@ -9,24 +9,11 @@
 #include <sstream>
 
 #include "model/ggml_types.h"
+#include "model/strategy_table.h"
 
 namespace clinbench {
 
 namespace {
-
-struct StrategyName {
-  Strategy strategy;
-  const char* name;
-};
-
-constexpr std::array<StrategyName, 6> kStrategyNames = {{
-    {Strategy::kNative, "native"},
-    {Strategy::kQuantizeQ8, "quantize:q8"},
-    {Strategy::kQuantizeQ4, "quantize:q4"},
-    {Strategy::kOffload, "offload"},
-    {Strategy::kCpu, "cpu"},
-    {Strategy::kRemote, "remote"},
-}};
 
 // llama.cpp's use_more_bits: the first and last eighth of the blocks, and every third between.
 bool edge_layer(int layer, int n_layer) {
@@ -35,10 +22,10 @@ bool edge_layer(int layer, int n_layer) {
 }
 
 std::string symbolic_type(const std::string& sym, Strategy s, const std::string& source) {
-  const bool q4 = s == Strategy::kQuantizeQ4;
-  if (sym == "low") return q4 ? "q4_K" : "q8_0";
-  if (sym == "high") return q4 ? "q6_K" : "f16";
-  if (sym == "embd") return q4 ? "q6_K" : "q8_0";
+  const QuantizeTypes& types = strategy_def(s).quantize;
+  if (sym == "low") return types.low;
+  if (sym == "high") return types.high;
+  if (sym == "embd") return types.embd;
   if (sym == "keep") return source;
   return sym;
 }
@@ -72,28 +59,25 @@ std::optional<ggml_type> type_from_name(const std::string& name) {
   return std::nullopt;
 }
 
-const char* to_string(Strategy s) {
-  for (const auto& e : kStrategyNames) {
-    if (e.strategy == s) return e.name;
-  }
-  return "unknown";
-}
+const char* to_string(Strategy s) { return strategy_def(s).name; }
 
 std::optional<Strategy> strategy_from_string(std::string_view text) {
-  for (const auto& e : kStrategyNames) {
-    if (text == e.name) return e.strategy;
+  for (const auto& d : strategy_table()) {
+    if (text == d.name) return d.strategy;
   }
   return std::nullopt;
 }
 
 const std::vector<Strategy>& auto_chain() {
-  static const std::vector<Strategy> chain = {Strategy::kNative, Strategy::kQuantizeQ8,
-                                              Strategy::kQuantizeQ4, Strategy::kOffload,
-                                              Strategy::kCpu};
+  static const std::vector<Strategy> chain = [] {
+    std::vector<Strategy> v;
+    for (const auto& d : strategy_table()) v.push_back(d.strategy);
+    return v;
+  }();
   return chain;
 }
 
-bool is_quantize(Strategy s) { return s == Strategy::kQuantizeQ8 || s == Strategy::kQuantizeQ4; }
+bool is_quantize(Strategy s) { return strategy_def(s).load == WeightLoad::kQuantized; }
 
 const std::vector<Recipe>& builtin_recipes() {
   static const std::vector<Recipe> recipes = {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "clinbench/load.h"
+#include "clinbench/attempt.h"
 
 struct llama_model;
 struct llama_context;

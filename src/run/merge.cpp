@@ -11,8 +11,8 @@
 #include "clinbench/provenance.h"
 #include "clinbench/select.h"
 #include "clinbench/store.h"
-#include "run/dataset_selection.h"
-#include "run/run_exports.h"
+#include "config/dataset_selection.h"
+#include "run/exports.h"
 
 namespace clinbench {
 

@@ -6,27 +6,25 @@
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "backend/openai_backend.h"
 #include "clinbench/provenance.h"
-#include "run/eval_task.h"
 #include "util/clock.h"
 
 namespace clinbench {
 
-namespace {}  // namespace
-
-AttemptLog run_remote_model(const ModelConfig& mc, const std::string& items_path,
-                            const EvalSettings& settings, const std::vector<std::string>& notes,
-                            const std::function<void(const nlohmann::json&)>& on_record) {
+Result<AttemptLog> run_remote_model(
+    const ModelConfig& mc, const std::vector<DatasetItem>& items, const EvalSettings& settings,
+    const std::vector<std::string>& notes,
+    const std::function<Result<void>(const ItemRecord&)>& on_record) {
   const auto t0 = std::chrono::steady_clock::now();
   AttemptLog log;
   log.model_path = mc.base_url;
-  log.requested = to_string(Strategy::kRemote);
+  log.requested = kRemoteStrategyName;
   log.started_at = utc_timestamp();
   Attempt a;
-  a.strategy = Strategy::kRemote;
   a.isolation = Isolation::kNone;
   a.remote = {{"base_url", mc.base_url},
               {"api_model", mc.api_model},
@@ -70,26 +68,31 @@ AttemptLog run_remote_model(const ModelConfig& mc, const std::string& items_path
   }
   auto backend = make_openai_backend(o);
   if (!backend) return finish(Outcome::kFailed, backend.error().message);
-  auto items = read_item_lines(items_path);
-  if (!items) return finish(Outcome::kFailed, items.error().message);
 
   // `in_flight` items at once, each one turn after another through the protocol engine; a
-  // record is emitted as soon as its item is done.
+  // record is emitted as soon as its item is done. A record that cannot be taken stops them all.
   std::mutex emit_mu;
+  std::optional<Error> sink_error;
+  std::atomic<bool> stop{false};
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < items->size(); i = next++) {
-      const auto& [dataset, item] = (*items)[i];
+    for (size_t i = next++; i < items.size() && !stop; i = next++) {
+      const auto& [dataset, item] = items[i];
       ItemRecord r = evaluate_item(**backend, item, settings, mc.name, dataset);
       std::lock_guard<std::mutex> lock(emit_mu);
-      on_record(nlohmann::json(item_to_json(r)));
+      if (stop) return;
+      if (auto taken = on_record(r); !taken) {
+        sink_error = taken.error();
+        stop = true;
+      }
     }
   };
-  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, mc.in_flight)), items->size());
+  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, mc.in_flight)), items.size());
   std::vector<std::thread> threads;
   for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
   work();
   for (auto& t : threads) t.join();
+  if (sink_error) return std::unexpected(*sink_error);
   return finish(Outcome::kOk, "");
 }
 

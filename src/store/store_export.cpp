@@ -1,4 +1,4 @@
-// Exports of run.db: samples.jsonl and results.json (docs/run-directory.md).
+// The export of run.db: samples.jsonl (docs/run-directory.md).
 #include <fmt/format.h>
 
 #include "clinbench/store.h"
@@ -12,18 +12,8 @@ using OrderedJson = nlohmann::ordered_json;
 
 // Model output may hold invalid UTF-8 (a multi-byte character cut by the token budget); it is
 // written with U+FFFD rather than failing the export.
-std::string dump(const OrderedJson& value, int indent = -1) {
-  return value.dump(indent, ' ', false, OrderedJson::error_handler_t::replace);
-}
-
-// Re-reads a JSON value keeping its keys in stored order. Stored values are validated on write,
-// so a parse failure means the database was edited by hand.
-Result<OrderedJson> ordered(std::string_view text, std::string_view what) {
-  auto value = OrderedJson::parse(text, nullptr, false);
-  if (value.is_discarded()) {
-    return make_error(ErrorCode::kCorrupt, fmt::format("{} is not valid JSON", what));
-  }
-  return value;
+std::string dump(const OrderedJson& value) {
+  return value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
 }
 
 }  // namespace
@@ -71,70 +61,6 @@ Result<void> RunStore::export_samples_jsonl(const std::filesystem::path& path) c
   });
   if (!written) return std::unexpected(written.error().with_context("exporting " + path.string()));
   return file->commit();
-}
-
-Result<void> RunStore::export_results_json(const std::filesystem::path& path) const {
-  OrderedJson out;
-  out["format"] = "clinbench-results";
-  out["schema_version"] = kRunStoreSchemaVersion;
-
-  OrderedJson metadata = OrderedJson::object();
-  {
-    auto s = store::Statement::prepare(impl_->db.get(), impl_->file,
-                                       "SELECT key, value FROM metadata ORDER BY key");
-    if (!s) return std::unexpected(s.error());
-    for (;;) {
-      auto row = s->step();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) break;
-      const std::string key = s->column_text(0);
-      auto value = ordered(s->column_text(1), fmt::format("{}: metadata \"{}\"", impl_->file, key));
-      if (!value) return std::unexpected(value.error());
-      metadata[key] = std::move(*value);
-    }
-  }
-  out["metadata"] = std::move(metadata);
-
-  auto models = this->models();
-  if (!models) return std::unexpected(models.error());
-  OrderedJson model_list = OrderedJson::array();
-  for (const ModelRecord& m : *models) {
-    auto log =
-        ordered(m.attempt_log, fmt::format("{}: attempt_log of model \"{}\"", impl_->file, m.name));
-    if (!log) return std::unexpected(log.error());
-    OrderedJson jm;
-    jm["name"] = m.name;
-    jm["path"] = m.path;
-    jm["sha256"] = m.sha256;
-    jm["strategy"] = m.strategy;
-    jm["attempt_log"] = std::move(*log);
-    jm["updated_at"] = m.updated_at;
-    model_list.push_back(std::move(jm));
-  }
-  out["models"] = std::move(model_list);
-
-  auto counts = this->counts();
-  if (!counts) return std::unexpected(counts.error());
-  OrderedJson count_list = OrderedJson::array();
-  for (const ItemCounts& c : *counts) {
-    OrderedJson jc;
-    jc["model"] = c.model;
-    jc["dataset"] = c.dataset;
-    jc["split"] = c.split;
-    jc["question_type"] = c.question_type;
-    jc["total"] = c.total;
-    jc["labeled"] = c.labeled;
-    jc["scored"] = c.scored;
-    jc["correct"] = c.correct;
-    jc["truncated"] = c.truncated;
-    jc["errors"] = c.errors;
-    count_list.push_back(std::move(jc));
-  }
-  out["counts"] = std::move(count_list);
-
-  std::string text = dump(out, 2);
-  text += '\n';
-  return store::write_file_atomically(path, text);
 }
 
 }  // namespace clinbench

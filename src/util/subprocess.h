@@ -24,8 +24,9 @@ struct SpawnOptions {
   std::string stderr_path;                               // child's stderr (and stdout) go here
   std::vector<std::pair<std::string, std::string>> env;  // added to the environment
   // When set, each complete line the child writes to fd 3 is passed here as it arrives (without
-  // the newline) instead of being collected in ChildResult::result.
-  std::function<void(std::string_view)> on_line;
+  // the newline) instead of being collected in ChildResult::result. Returning false stops the
+  // child: it is killed (SIGKILL) and the rest of what it writes is dropped.
+  std::function<bool(std::string_view)> on_line;
 };
 
 struct ChildResult {
@@ -37,6 +38,7 @@ struct ChildResult {
   // Killed for going over resident_limit, and the resident memory seen then.
   bool over_resident_limit = false;
   uint64_t resident_bytes_at_kill = 0;
+  bool stopped = false;  // killed because on_line returned false
 };
 
 // Runs the child to completion. The child gets fd 3 as a pipe for its result, no core dumps,

@@ -157,6 +157,11 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
       }
     });
   }
+  auto deliver = [&](std::string_view line) {
+    if (r.stopped || o.on_line(line)) return;
+    r.stopped = true;
+    ::kill(pid, SIGKILL);  // not reaped yet, so the PID is still the child's
+  };
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(pipefd[0], buf, sizeof(buf));
@@ -166,13 +171,13 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
     if (o.on_line) {
       size_t nl;
       while ((nl = r.result.find('\n')) != std::string::npos) {
-        o.on_line(std::string_view(r.result).substr(0, nl));
+        deliver(std::string_view(r.result).substr(0, nl));
         r.result.erase(0, nl + 1);
       }
     }
   }
   if (o.on_line && !r.result.empty()) {
-    o.on_line(r.result);  // a last line without newline (a worker cut short)
+    deliver(r.result);  // a last line without newline (a worker cut short)
     r.result.clear();
   }
   ::close(pipefd[0]);

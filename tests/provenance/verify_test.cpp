@@ -8,6 +8,7 @@
 #include "clinbench/package.h"
 #include "clinbench/provenance.h"
 #include "clinbench/store.h"
+#include "run/exports.h"
 #include "store/store_test_util.h"
 #include "test_util.h"
 
@@ -53,9 +54,8 @@ class VerifyRun : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(store->record_item(store_test::sample_item("tiny", "val", i)));
     }
-    ASSERT_TRUE(store->export_samples_jsonl(RunPaths::samples(run_dir())));
-    ASSERT_TRUE(store->export_results_json(RunPaths::results(run_dir())));
-    auto w = write_manifest(*store, run_dir(), inputs());
+    // The exports a run ends with, the manifest last.
+    auto w = write_run_exports(*store, run_dir(), nlohmann::json::object(), inputs());
     ASSERT_TRUE(w) << w.error().message;
   }
 

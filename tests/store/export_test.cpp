@@ -1,4 +1,4 @@
-// Exports: samples.jsonl and results.json, written atomically.
+// The store's export, samples.jsonl, written atomically (results.json: tests/run/exports_test).
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -93,56 +93,6 @@ TEST(StoreExport, SamplesJsonlHasOneDocumentedObjectPerItem) {
   EXPECT_TRUE(temporaries(dir.run_dir()).empty());
 }
 
-TEST(StoreExport, ResultsJsonHasMetadataModelsAndCounts) {
-  ScratchDir dir;
-  auto store = RunStore::open(dir.run_dir());
-  ASSERT_TRUE(store);
-  ASSERT_TRUE(store->set_metadata("build", {{"llama_commit", "80fb11a"}}));
-  ModelRecord m;
-  m.name = "m";
-  m.path = "m.gguf";
-  m.strategy = "native";
-  m.attempt_log =
-      R"({"format":"clinbench.attempt_log/1","attempts":[{"strategy":"native","outcome":"ok"}]})";
-  ASSERT_TRUE(store->put_model(m));
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->record_item(sample_item("m", "cure", i)));
-  ItemRecord test_item = sample_item("m", "cure", 9);
-  test_item.split = "test";
-  test_item.correct_answer.reset();
-  test_item.correct.reset();
-  ASSERT_TRUE(store->record_item(test_item));
-
-  const auto path = RunPaths::results(dir.run_dir());
-  auto exported = store->export_results_json(path);
-  ASSERT_TRUE(exported) << exported.error().message;
-  auto results = nlohmann::json::parse(read_file(path), nullptr, false);
-  ASSERT_FALSE(results.is_discarded());
-  EXPECT_EQ(results["format"], "clinbench-results");
-  EXPECT_EQ(results["schema_version"], kRunStoreSchemaVersion);
-  EXPECT_EQ(results["metadata"]["build"]["llama_commit"], "80fb11a");
-  ASSERT_EQ(results["models"].size(), 1u);
-  EXPECT_EQ(results["models"][0]["strategy"], "native");
-  EXPECT_EQ(results["models"][0]["attempt_log"]["attempts"][0]["outcome"], "ok");
-  ASSERT_EQ(results["counts"].size(), 2u);
-  const auto& test_counts = results["counts"][0];
-  EXPECT_EQ(test_counts["split"], "test");
-  EXPECT_EQ(test_counts["total"], 1);
-  EXPECT_EQ(test_counts["labeled"], 0);
-  EXPECT_EQ(test_counts["correct"], 0);
-  const auto& val_counts = results["counts"][1];
-  EXPECT_EQ(val_counts["model"], "m");
-  EXPECT_EQ(val_counts["dataset"], "cure");
-  EXPECT_EQ(val_counts["split"], "val");
-  EXPECT_EQ(val_counts["question_type"], "multi_choice");
-  EXPECT_EQ(val_counts["total"], 3);
-  EXPECT_EQ(val_counts["labeled"], 3);
-  EXPECT_EQ(val_counts["scored"], 3);
-  EXPECT_EQ(val_counts["correct"], 1);
-  EXPECT_EQ(val_counts["truncated"], 0);
-  EXPECT_EQ(val_counts["errors"], 0);
-  EXPECT_TRUE(temporaries(dir.run_dir()).empty());
-}
-
 TEST(StoreExport, ReplacesAnOlderExportWhole) {
   ScratchDir dir;
   auto store = RunStore::open(dir.run_dir());
@@ -161,10 +111,10 @@ TEST(StoreExport, UnwritableDestinationIsAnErrorAndLeavesNoTemporary) {
   ScratchDir dir;
   auto store = RunStore::open(dir.run_dir());
   ASSERT_TRUE(store);
-  auto missing_dir = store->export_results_json(dir.path() / "no" / "such" / "results.json");
+  auto missing_dir = store->export_samples_jsonl(dir.path() / "no" / "such" / "samples.jsonl");
   ASSERT_FALSE(missing_dir);
   EXPECT_EQ(missing_dir.error().code, ErrorCode::kIo);
-  EXPECT_NE(missing_dir.error().message.find("results.json"), std::string::npos);
+  EXPECT_NE(missing_dir.error().message.find("samples.jsonl"), std::string::npos);
 
   // The target is a directory: the rename fails and the temporary file is removed.
   const auto target = dir.path() / "occupied";

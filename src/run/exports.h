@@ -11,9 +11,6 @@
 
 namespace clinbench {
 
-// Writes `text` to path through a temporary file and a rename.
-Result<void> write_text_atomic(const std::filesystem::path& path, const std::string& text);
-
 // `datasets`: the per-dataset selection summary (results.json "datasets"); `inputs`: the
 // manifest's inputs ({"models": {name: path}, "datasets": {name: path}, "config": path|null}).
 // Returns the terminal summary table.

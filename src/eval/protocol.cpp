@@ -74,6 +74,22 @@ void take_answer(ItemRecord& r, const Item& item, const Generation& g) {
 
 }  // namespace
 
+const char* to_string(Scoring s) {
+  switch (s) {
+    case Scoring::kGenerate:
+      return "generate";
+    case Scoring::kLoglik:
+      return "loglik";
+  }
+  return "unknown";
+}
+
+std::optional<Scoring> scoring_from_string(const std::string& s) {
+  if (s == "generate") return Scoring::kGenerate;
+  if (s == "loglik") return Scoring::kLoglik;
+  return std::nullopt;
+}
+
 namespace {
 
 // One item on its way through the protocol: the record so far, the conversation, and what the
@@ -225,8 +241,7 @@ ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings&
   return f.r;
 }
 
-std::vector<ItemRecord> evaluate_items(Backend& backend,
-                                       const std::vector<std::pair<std::string, Item>>& items,
+std::vector<ItemRecord> evaluate_items(Backend& backend, const std::vector<DatasetItem>& items,
                                        const EvalSettings& s, const std::string& model) {
   std::vector<InFlight> flights;
   flights.reserve(items.size());

@@ -1,4 +1,4 @@
-#include "run/dataset_selection.h"
+#include "config/dataset_selection.h"
 
 #include <fmt/format.h>
 

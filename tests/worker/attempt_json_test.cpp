@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "clinbench/load.h"
-#include "model/attempt_runner.h"
+#include "worker/protocol.h"
 
 namespace clinbench {
 namespace {

@@ -19,6 +19,7 @@
 
 #include "clinbench/dataset.h"
 #include "clinbench/select.h"
+#include "clinbench/attempt.h"
 #include "clinbench/strategy.h"
 #include "clinbench/units.h"
 
@@ -26,21 +27,6 @@ namespace clinbench {
 
 namespace fs = std::filesystem;
 
-const char* to_string(Scoring s) {
-  switch (s) {
-    case Scoring::kGenerate:
-      return "generate";
-    case Scoring::kLoglik:
-      return "loglik";
-  }
-  return "unknown";
-}
-
-std::optional<Scoring> scoring_from_string(const std::string& s) {
-  if (s == "generate") return Scoring::kGenerate;
-  if (s == "loglik") return Scoring::kLoglik;
-  return std::nullopt;
-}
 
 namespace {
 
@@ -358,8 +344,7 @@ class ConfigReader {
     if (!has_name) m->name = default_name(m->path);
     m->path = resolve(base_, m->path);
     if (t.string("strategy", &m->strategy)) {
-      if (m->strategy != "auto" &&
-          (!strategy_from_string(m->strategy) || m->strategy == to_string(Strategy::kRemote))) {
+      if (m->strategy != "auto" && !strategy_from_string(m->strategy)) {
         error(t.get("strategy"), t.key_path("strategy"),
               fmt::format("unknown strategy '{}' (expected one of: {})", m->strategy,
                           strategy_names()));
@@ -419,7 +404,7 @@ class ConfigReader {
       error(t.get("timeout"), t.key_path("timeout"), "must be more than 0 seconds");
     }
     t.non_negative("retry_backoff", &m->retry_backoff_s);
-    m->strategy = to_string(Strategy::kRemote);
+    m->strategy = kRemoteStrategyName;
     reject_keys(t, {"path", "strategy", "recipe", "host_memory", "device_memory", "ctx", "threads"},
                 "llama");
   }

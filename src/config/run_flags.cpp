@@ -1,0 +1,116 @@
+// `clinbench run`'s flags turned into a RunConfig: the short form and the overrides.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "clinbench/attempt.h"
+#include "clinbench/config.h"
+#include "clinbench/select.h"
+
+namespace clinbench {
+
+namespace {
+
+// The name a path stands for: its stem, or the folder's name for "data/mmlu/".
+std::string name_of(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  std::string stem = std::filesystem::path(path).stem().string();
+  return stem.empty() ? "dataset" : stem;
+}
+
+Result<RunConfig> short_form(const RunFlags& f) {
+  if (f.model.empty() == f.base_url.empty() || f.dataset.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "run needs --config FILE, or --dataset and one of --model and --base-url");
+  }
+  RunConfig cfg;
+  ModelConfig m;
+  if (!f.base_url.empty()) {
+    m.backend = "openai";
+    m.base_url = f.base_url;
+    m.api_model = f.api_model;
+    m.strategy = kRemoteStrategyName;
+    m.name = f.api_model.empty() ? "remote" : name_of(f.api_model);
+  } else {
+    m.path = f.model;
+    m.name = name_of(f.model);
+  }
+  cfg.models.push_back(m);
+  DatasetConfig d;
+  d.path = f.dataset;
+  d.name = name_of(f.dataset);
+  d.limit = f.limit;
+  if (f.seed) d.seed = *f.seed;
+  cfg.datasets.push_back(d);
+  cfg.out = "runs/" + m.name + "-" + d.name;
+  return cfg;
+}
+
+Result<void> override_models(const RunFlags& f, RunConfig& cfg) {
+  for (auto& m : cfg.models) {
+    if (m.remote()) {
+      if (f.in_flight) m.in_flight = *f.in_flight;
+      if (!f.ca_cert.empty()) {
+        if (m.base_url.rfind("https://", 0) != 0) {
+          return make_error(
+              ErrorCode::kInvalidArgument,
+              fmt::format("--ca-cert: applies to an https:// base URL only, not {}", m.base_url));
+        }
+        m.ca_cert = f.ca_cert;
+      }
+      continue;  // --strategy and --ctx are for models loaded here
+    }
+    if (!f.strategy.empty()) m.strategy = f.strategy;
+    if (f.ctx) m.ctx = *f.ctx;
+  }
+  return {};
+}
+
+Result<void> override_decoding(const RunFlags& f, RunConfig& cfg) {
+  if (!f.scoring.empty()) {
+    auto s = scoring_from_string(f.scoring);
+    if (!s) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("--scoring: unknown value '{}' (expected generate or loglik)", f.scoring));
+    }
+    cfg.decoding.scoring = *s;
+  }
+  if (f.max_tokens) cfg.decoding.max_tokens = *f.max_tokens;
+  if (f.parallel) cfg.decoding.parallel = *f.parallel;
+  if (f.seed) cfg.decoding.seed = *f.seed;
+  if (f.constrained_answer) cfg.decoding.constrained_answer = true;
+  if (f.strict) cfg.decoding.strict = true;
+  return {};
+}
+
+}  // namespace
+
+Result<RunConfig> run_config_from_flags(const RunFlags& f) {
+  Result<RunConfig> cfg;
+  if (!f.config.empty()) {
+    if (!f.model.empty() || !f.dataset.empty() || !f.base_url.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--config and --model/--base-url/--dataset are exclusive");
+    }
+    cfg = read_run_config(f.config);
+  } else {
+    cfg = short_form(f);
+  }
+  if (!cfg) return cfg;
+  if (!f.out.empty()) cfg->out = f.out;
+  if (cfg->out.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "no run directory: give --out or out = in the config");
+  }
+  if (auto r = override_decoding(f, *cfg); !r) return std::unexpected(r.error());
+  if (auto r = override_models(f, *cfg); !r) return std::unexpected(r.error());
+  if (!f.shard.empty()) {
+    auto sh = parse_shard(f.shard);
+    if (!sh) return std::unexpected(sh.error().with_context("--shard"));
+    cfg->shard = *sh;
+  }
+  return cfg;
+}
+
+}  // namespace clinbench

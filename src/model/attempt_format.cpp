@@ -1,0 +1,58 @@
+// The attempt log as a text table, for terminals.
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "clinbench/attempt.h"
+#include "clinbench/units.h"
+
+namespace clinbench {
+
+std::string format_attempt_log(const AttemptLog& log) {
+  std::ostringstream out;
+  out << fmt::format(
+      "model {} ({}), context {}, accelerator: {}\n", log.model_path, log.architecture, log.n_ctx,
+      log.accelerator.present
+          ? fmt::format("{} {} ({} free)", log.accelerator.name, log.accelerator.description,
+                        format_bytes(log.accelerator.free))
+          : std::string("none"));
+  out << fmt::format("{:<3} {:<12} {:<8} {:>11} {:>11} {:>11} {:>9} {:>9}  {}\n", "#", "strategy",
+                     "outcome", "proj.host", "proj.device", "peak RSS", "init ms", "wall ms",
+                     "reason");
+  for (size_t i = 0; i < log.attempts.size(); ++i) {
+    const Attempt& a = log.attempts[i];
+    out << fmt::format("{:<3} {:<12} {:<8} {:>11} {:>11} {:>11} {:>9} {:>9.0f}  {}\n", i + 1,
+                       strategy_name(a), to_string(a.outcome),
+                       format_bytes(a.projected_host.total()),
+                       format_bytes(a.projected_device.total()),
+                       a.peak_rss_bytes ? format_bytes(*a.peak_rss_bytes) : "-",
+                       a.init_ms ? fmt::format("{:.0f}", *a.init_ms) : "-", a.wall_ms,
+                       a.outcome == Outcome::kOk ? "" : a.reason);
+    if (a.device_withheld_bytes) {
+      out << fmt::format("      device budget: {} held back, peak device use {}\n",
+                         format_bytes(*a.device_withheld_bytes),
+                         a.peak_device_bytes ? format_bytes(*a.peak_device_bytes) : "-");
+    }
+    for (const auto& w : a.warmup.warnings) out << "      warning: " << w << "\n";
+    for (const auto& f : a.placement.fallbacks) {
+      out << fmt::format("      fallback: {} {} -> {} ({})\n", f.name, f.wanted_type, f.type,
+                         f.fallback_reason);
+    }
+    if (a.outcome == Outcome::kCrashed || a.outcome == Outcome::kFailed) {
+      if (!a.log_tail.empty()) {
+        std::istringstream lines(a.log_tail);
+        std::string line;
+        while (std::getline(lines, line)) out << "      | " << line << "\n";
+      }
+    }
+  }
+  if (log.succeeded) {
+    out << fmt::format("loaded with {} in {:.0f} ms\n",
+                       strategy_name(log.attempts[*log.succeeded]), log.wall_ms);
+  } else {
+    out << "no strategy succeeded\n";
+  }
+  return out.str();
+}
+
+}  // namespace clinbench

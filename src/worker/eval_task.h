@@ -1,0 +1,25 @@
+// The evaluation task a worker runs with the model it loaded: every item through the protocol
+// engine (evaluate.h) on the llama.cpp backend, one record emitted per item as it finishes.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "clinbench/error.h"
+#include "clinbench/evaluate.h"
+#include "clinbench/load.h"
+#include "model/attempt_runner.h"
+
+namespace clinbench {
+
+// Where a finished record goes: the supervisor's store (in-process) or the pipe (in a worker).
+// An error stops the task: a record that cannot be delivered must not be followed by others.
+using RecordSink = std::function<Result<void>(const ItemRecord& record)>;
+
+// The after-load work of an evaluation of `items`. The task fails with the sink's error, or
+// with the items it could not deliver.
+AfterLoad make_eval_task(std::vector<DatasetItem> items, std::string model, EvalSettings settings,
+                         RecordSink emit);
+
+}  // namespace clinbench

@@ -1,0 +1,264 @@
+// The loading chain (load.h): plan in a child process, then try the strategies in order, each
+// attempt in its own worker (supervisor.h), until one loads.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <variant>
+
+#include "clinbench/load.h"
+#include "clinbench/model_info.h"
+#include "clinbench/units.h"
+#include "model/plan_child.h"
+#include "worker/supervisor.h"
+
+namespace clinbench {
+
+namespace {
+
+// AddressSanitizer reserves terabytes of shadow address space, so an address-space limit would
+// stop every sanitized worker before it starts.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSpaceLimitUsable = false;
+#else
+constexpr bool kAddressSpaceLimitUsable = true;
+#endif
+
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<std::vector<Strategy>> requested_strategies(const std::string& requested) {
+  if (requested == "auto") return auto_chain();
+  if (auto s = strategy_from_string(requested)) return std::vector<Strategy>{*s};
+  std::string names = "auto";
+  const auto& chain = auto_chain();
+  for (size_t i = 0; i < chain.size(); ++i) {
+    names += (i + 1 == chain.size() ? " or " : ", ") + std::string(to_string(chain[i]));
+  }
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("unknown strategy '{}' (expected {})", requested, names));
+}
+
+// The address-space limit makes an attempt that does not fit fail for real. GPU drivers reserve
+// far more address space than they use, so with an accelerator the supervisor watches the
+// worker's resident memory instead. AddressSanitizer's shadow memory rules out the first and
+// inflates the second: auto enforces neither there.
+WorkerLimits worker_limits(const LoadOptions& o, bool accelerator) {
+  WorkerLimits limits;
+  if (!o.host_budget) return limits;
+  HostLimit how = o.host_limit;
+  if (how == HostLimit::kAuto && kAddressSpaceLimitUsable) {
+    how = accelerator ? HostLimit::kResident : HostLimit::kAddressSpace;
+  }
+  if (how == HostLimit::kAddressSpace) limits.address_space = *o.host_budget;
+  if (how == HostLimit::kResident) limits.resident = *o.host_budget;
+  return limits;
+}
+
+// Why the plan rules the strategy out, with the numbers; nullopt when it may be tried.
+std::optional<std::string> skip_reason(const StrategyPlan& sp, const LoadOptions& o,
+                                       const Plan& plan, uint64_t host_avail, uint64_t dev_avail) {
+  if (!sp.applicable) return sp.reason;
+  if (!o.skip_over_budget) return std::nullopt;
+  if (sp.host.total() > host_avail) {
+    return fmt::format("projected host memory {} exceeds the available {}",
+                       format_bytes(sp.host.total()), format_bytes(host_avail));
+  }
+  if (plan.accelerator.present && sp.device.total() > dev_avail) {
+    return fmt::format("projected device memory {} exceeds the available {}",
+                       format_bytes(sp.device.total()), format_bytes(dev_avail));
+  }
+  return std::nullopt;
+}
+
+// The attempt as the plan projects it, before it is tried (or skipped).
+Attempt planned_attempt(const StrategyPlan& sp, const LoadOptions& o, const Plan& plan,
+                        uint64_t host_avail, uint64_t dev_avail) {
+  Attempt a;
+  a.strategy = sp.strategy;
+  a.recipe = is_quantize(sp.strategy) ? o.recipe : "";
+  a.isolation = o.isolation;
+  a.projected_host = sp.host;
+  a.projected_device = sp.device;
+  a.available_host = host_avail;
+  a.available_device = plan.accelerator.present ? dev_avail : 0;
+  a.placement.n_gpu_layers = sp.n_gpu_layers;
+  a.placement.n_layers = sp.n_layers;
+  return a;
+}
+
+AttemptSpec attempt_spec(const std::string& model_path, const StrategyPlan& sp,
+                         const LoadOptions& o, const Plan& plan) {
+  AttemptSpec spec;
+  spec.model_path = model_path;
+  spec.strategy = sp.strategy;
+  spec.recipe = o.recipe;
+  spec.n_ctx = plan.n_ctx;
+  spec.n_batch = o.n_batch;
+  spec.n_threads = o.n_threads;
+  spec.n_gpu_layers = sp.n_gpu_layers;
+  if (plan.accelerator.present) spec.device_budget = o.device_budget;
+  spec.warmup = o.warmup;
+  return spec;
+}
+
+// The task's items, written once for every worker of the chain.
+class ItemsFile {
+ public:
+  ~ItemsFile() {
+    if (dir_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  Result<std::string> write(const std::vector<DatasetItem>& items) {
+    std::error_code ec;
+    std::string tmpl = std::filesystem::temp_directory_path(ec) / "clinbench-items-XXXXXX";
+    if (ec || ::mkdtemp(tmpl.data()) == nullptr) {
+      return make_error(ErrorCode::kIo,
+                        fmt::format("cannot make a directory for the worker's items ({})",
+                                    ec ? ec.message() : std::strerror(errno)));
+    }
+    dir_ = tmpl;
+    const std::string path = dir_ + "/items.jsonl";
+    if (auto w = write_items_file(path, items); !w) return std::unexpected(w.error());
+    return path;
+  }
+
+ private:
+  std::string dir_;
+};
+
+// One attempt that the plan allows, with the chain's task.
+Attempt try_strategy(const AttemptSpec& spec, const LoadOptions& o, const WorkerLimits& limits,
+                     const std::string& items_path, const RecordSink& sink) {
+  const auto* task = std::get_if<EvalTask>(&o.task);
+  if (o.isolation == Isolation::kProcess) {
+    WorkerSpec ws{spec, std::nullopt};
+    if (task) ws.eval = EvalJob{items_path, task->model, task->settings};
+    return run_in_worker(ws, limits, sink);
+  }
+  AfterLoad after_load;
+  if (task) after_load = make_eval_task(task->items, task->model, task->settings, sink);
+  return run_in_process(spec, after_load);
+}
+
+}  // namespace
+
+uint64_t host_available_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t value = 0;
+  std::string unit;
+  while (in >> key >> value) {
+    std::getline(in, unit);
+    if (key == "MemAvailable:") return value * 1024;
+  }
+  return 0;
+}
+
+const char* to_string(HostLimit l) {
+  switch (l) {
+    case HostLimit::kAddressSpace:
+      return "address_space";
+    case HostLimit::kResident:
+      return "resident";
+    case HostLimit::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto strategies = requested_strategies(o.strategy);
+  if (!strategies) return std::unexpected(strategies.error());
+  auto recipe = resolve_recipe(o.recipe);
+  if (!recipe) return std::unexpected(recipe.error());
+  auto info = read_model_info(model_path, {.hash = o.hash});
+  if (!info) return std::unexpected(info.error());
+  PlanOptions po;
+  po.n_ctx = o.n_ctx;
+  po.n_batch = o.n_batch;
+  po.recipe = o.recipe;
+  po.device_budget = o.device_budget;
+  // With worker processes the plan is built in one too, so that this process never opens the
+  // accelerator (model/plan_child.h).
+  auto plan =
+      o.isolation == Isolation::kProcess ? plan_model_in_child(*info, po) : plan_model(*info, po);
+  if (!plan) return std::unexpected(plan.error());
+
+  AttemptLog log;
+  log.model_path = model_path;
+  log.model_sha256 = info->sha256.value_or("");
+  log.architecture = info->architecture;
+  log.requested = o.strategy;
+  log.n_ctx = plan->n_ctx;
+  log.accelerator = plan->accelerator;
+  log.plan_ms = plan->plan_ms;
+  log.started_at = iso_now();
+  const uint64_t host_avail = o.host_budget.value_or(host_available_memory());
+  const uint64_t dev_avail = o.device_budget.value_or(plan->accelerator.free);
+  const WorkerLimits limits = worker_limits(o, plan->accelerator.present);
+
+  ItemsFile items_file;
+  std::string items_path;
+  if (const auto* task = std::get_if<EvalTask>(&o.task);
+      task && o.isolation == Isolation::kProcess) {
+    auto path = items_file.write(task->items);
+    if (!path) return std::unexpected(path.error());
+    items_path = *path;
+  }
+  // Records reach on_record through here; its first error ends the chain and is returned.
+  bool records_seen = false;
+  std::optional<Error> sink_error;
+  const RecordSink sink = [&](const ItemRecord& r) -> Result<void> {
+    records_seen = true;
+    if (!o.on_record) return {};
+    auto taken = o.on_record(r);
+    if (!taken) sink_error = taken.error();
+    return taken;
+  };
+
+  for (Strategy s : *strategies) {
+    const StrategyPlan* sp = find_plan(*plan, s);
+    Attempt a = planned_attempt(*sp, o, *plan, host_avail, dev_avail);
+    if (auto why = skip_reason(*sp, o, *plan, host_avail, dev_avail)) {
+      a.outcome = Outcome::kSkipped;
+      a.reason = std::move(*why);
+    } else {
+      records_seen = false;
+      Attempt done =
+          try_strategy(attempt_spec(model_path, *sp, o, *plan), o, limits, items_path, sink);
+      done.projected_host = a.projected_host;
+      done.projected_device = a.projected_device;
+      done.available_host = a.available_host;
+      done.available_device = a.available_device;
+      if (done.placement.n_layers == 0) done.placement = a.placement;
+      a = std::move(done);
+    }
+    log.attempts.push_back(std::move(a));
+    if (sink_error) return std::unexpected(*sink_error);
+    if (log.attempts.back().outcome == Outcome::kOk) {
+      log.succeeded = log.attempts.size() - 1;
+      break;
+    }
+    if (records_seen && o.stop_after_records) break;
+  }
+  log.wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return log;
+}
+
+}  // namespace clinbench

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "clinbench/evaluate.h"
 #include "clinbench/error.h"
+#include "clinbench/evaluate.h"
 #include "clinbench/item.h"
 #include "clinbench/model_info.h"
 #include "clinbench/stats.h"

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "clinbench/stats.h"
 #include "clinbench/record.h"
+#include "clinbench/stats.h"
 
 namespace clinbench {
 

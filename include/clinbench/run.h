@@ -6,9 +6,9 @@
 #include <functional>
 #include <string>
 
+#include "clinbench/attempt.h"
 #include "clinbench/config.h"
 #include "clinbench/error.h"
-#include "clinbench/attempt.h"
 
 namespace clinbench {
 

@@ -17,16 +17,15 @@
 #include <sstream>
 #include <system_error>
 
+#include "clinbench/attempt.h"
 #include "clinbench/dataset.h"
 #include "clinbench/select.h"
-#include "clinbench/attempt.h"
 #include "clinbench/strategy.h"
 #include "clinbench/units.h"
 
 namespace clinbench {
 
 namespace fs = std::filesystem;
-
 
 namespace {
 

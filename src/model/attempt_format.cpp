@@ -47,8 +47,8 @@ std::string format_attempt_log(const AttemptLog& log) {
     }
   }
   if (log.succeeded) {
-    out << fmt::format("loaded with {} in {:.0f} ms\n",
-                       strategy_name(log.attempts[*log.succeeded]), log.wall_ms);
+    out << fmt::format("loaded with {} in {:.0f} ms\n", strategy_name(log.attempts[*log.succeeded]),
+                       log.wall_ms);
   } else {
     out << "no strategy succeeded\n";
   }

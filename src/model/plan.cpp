@@ -55,7 +55,7 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
   }
   const uint64_t overhead = host_process_overhead();
   const uint64_t reserve = acc ? device_compute_reserve() : 0;
-  const PlanInputs in{planning, model,  recipe,    plan.accelerator, options,
+  const PlanInputs in{planning, model, recipe,    plan.accelerator, options,
                       shape,    *full, host_only, reserve};
   std::vector<StrategyPlan> out;
   for (const StrategyDef& def : strategy_table()) {

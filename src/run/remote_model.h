@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "clinbench/attempt.h"
 #include "clinbench/config.h"
 #include "clinbench/evaluate.h"
-#include "clinbench/attempt.h"
 
 namespace clinbench {
 
@@ -19,9 +19,9 @@ namespace clinbench {
 // key is a failed attempt with the reason; a request that keeps failing is that item's error.
 // The only error is on_record's: the first one stops every thread and is returned. `notes` go
 // into the attempt's remote.notes (e.g. why loglik scoring was replaced).
-Result<AttemptLog> run_remote_model(const ModelConfig& mc, const std::vector<DatasetItem>& items,
-                                    const EvalSettings& settings,
-                                    const std::vector<std::string>& notes,
-                                    const std::function<Result<void>(const ItemRecord&)>& on_record);
+Result<AttemptLog> run_remote_model(
+    const ModelConfig& mc, const std::vector<DatasetItem>& items, const EvalSettings& settings,
+    const std::vector<std::string>& notes,
+    const std::function<Result<void>(const ItemRecord&)>& on_record);
 
 }  // namespace clinbench

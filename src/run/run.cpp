@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "backend/openai_backend.h"
 #include "clinbench/dataset.h"
 #include "clinbench/evaluate.h"
 #include "clinbench/load.h"
@@ -17,7 +18,6 @@
 #include "clinbench/store.h"
 #include "config/dataset_selection.h"
 #include "run/exports.h"
-#include "backend/openai_backend.h"
 #include "run/remote_model.h"
 #include "store/atomic_file.h"
 
@@ -238,7 +238,8 @@ Result<void> evaluate_model(RunContext& run, const ModelConfig& mc) {
     if (run.ro.progress) run.ro.progress(p);
   };
   if (pending->empty()) {
-    progress({.model = mc.name, .message = fmt::format("model {}: every item already done", mc.name)});
+    progress(
+        {.model = mc.name, .message = fmt::format("model {}: every item already done", mc.name)});
     return {};
   }
   const int64_t total = static_cast<int64_t>(pending->size());
@@ -313,9 +314,9 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
   std::error_code ec;
   fs::create_directories(RunPaths::attempts(cfg.out), ec);
   if (ec) {
-    return make_error(ErrorCode::kIo, fmt::format("{}: cannot create: {}",
-                                                  RunPaths::attempts(cfg.out).string(),
-                                                  ec.message()));
+    return make_error(
+        ErrorCode::kIo,
+        fmt::format("{}: cannot create: {}", RunPaths::attempts(cfg.out).string(), ec.message()));
   }
   const json inputs = run_inputs(cfg, ro);
   if (auto r = record_start(*store, cfg, inputs, datasets->summary); !r) {

@@ -1,12 +1,13 @@
 // The end of a run: results.json (clinbench.results/1) and the summaries, written from the store
 // by the one writer there is (run/exports.cpp), then the manifest.
+#include "run/exports.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "clinbench/store.h"
-#include "run/exports.h"
 #include "store/store_test_util.h"
 
 namespace clinbench {

@@ -15,48 +15,12 @@
 #include <set>
 
 #include "clinbench/provenance.h"
+#include "util/utf8.h"
 
 namespace clinbench {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Appends `text` to out with every byte that does not start a well-formed UTF-8 sequence (bad
-// lead byte, truncated or overlong sequence, surrogate, above U+10FFFF) replaced by U+FFFD.
-void append_utf8(std::string& out, std::string_view text) {
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t len = 0;
-    uint32_t cp = 0, min = 0;
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    }
-    bool ok = len > 0 && i + len <= text.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      ok = (cc & 0xC0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (ok) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out.append(kReplacement);
-      ++i;
-    }
-  }
-}
 
 struct ZipDiscard {
   void operator()(zip_t* z) const { zip_discard(z); }
@@ -177,9 +141,7 @@ std::string csv_quote(std::string_view field) {
   std::string out;
   out.reserve(field.size() + 2);
   out += '"';
-  std::string clean;
-  append_utf8(clean, field);
-  for (char c : clean) {
+  for (char c : valid_utf8(field)) {
     if (c == '"') out += '"';
     out += c;
   }

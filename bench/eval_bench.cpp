@@ -41,7 +41,6 @@
 #include <vector>
 
 #include "backend/llama_backend.h"
-#include "backend/llama_chat.h"
 #include "clinbench/backend.h"
 #include "clinbench/dataset.h"
 #include "clinbench/evaluate.h"
@@ -50,6 +49,7 @@
 #include "clinbench/synth.h"
 #include "clinbench/version.h"
 #include "model/backend_init.h"
+#include "model/llama_chat.h"
 #include "util/clock.h"
 
 using namespace clinbench;
@@ -637,7 +637,7 @@ int main(int argc, char** argv) {
     }
 
     // The peer's task files, from clinbench's own prompts: one per chunk of items.
-    // The prompts exactly as LlamaBackend renders and tokenizes them (backend/llama_chat).
+    // The prompts exactly as LlamaBackend renders and tokenizes them (model/llama_chat).
     const LlamaChat chat(model.get());
     const llama_token bos_token = llama_vocab_bos(chat.vocab());
     const std::string bos = bos_token >= 0 ? chat.piece(bos_token, true) : "";

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "backend/llama_backend.h"
+#include "clinbench/atomic_file.h"
 #include "clinbench/backend.h"
 #include "clinbench/dataset.h"
 #include "clinbench/evaluate.h"
@@ -667,7 +668,10 @@ int main(int argc, char** argv) {
       task_files.push_back(fmt::format("{}/mmlu-medical-{}-{}.bin", o.work, b, e));
       std::vector<McTask> part(tasks.begin() + static_cast<std::ptrdiff_t>(b),
                                tasks.begin() + static_cast<std::ptrdiff_t>(e));
-      std::ofstream(task_files.back(), std::ios::binary) << encode_mc_tasks(part);
+      if (auto w = write_file_atomically(task_files.back(), encode_mc_tasks(part)); !w) {
+        std::cerr << w.error().message << "\n";
+        return 1;
+      }
     }
 
     json mj;
@@ -945,7 +949,10 @@ int main(int argc, char** argv) {
       "vs llama-bench -p 0 -n {} (avg_ts); medians of {} reps; paired: median of the ratios of "
       "the interleaved chunks\n",
       o.max_tokens, o.reps);
-  std::ofstream(o.out) << result.dump(2) << "\n";
+  if (auto w = write_file_atomically(o.out, result.dump(2) + "\n"); !w) {
+    std::cerr << w.error().message << "\n";
+    return 1;
+  }
   fmt::print("written to {}\n", o.out);
   return 0;
 }

@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "backend/llama_backend.h"
-#include "backend/llama_chat.h"
+#include "clinbench/atomic_file.h"
 #include "clinbench/backend.h"
 #include "clinbench/dataset.h"
 #include "clinbench/evaluate.h"
@@ -50,6 +50,7 @@
 #include "clinbench/synth.h"
 #include "clinbench/version.h"
 #include "model/backend_init.h"
+#include "model/llama_chat.h"
 #include "util/clock.h"
 
 using namespace clinbench;
@@ -637,7 +638,7 @@ int main(int argc, char** argv) {
     }
 
     // The peer's task files, from clinbench's own prompts: one per chunk of items.
-    // The prompts exactly as LlamaBackend renders and tokenizes them (backend/llama_chat).
+    // The prompts exactly as LlamaBackend renders and tokenizes them (model/llama_chat).
     const LlamaChat chat(model.get());
     const llama_token bos_token = llama_vocab_bos(chat.vocab());
     const std::string bos = bos_token >= 0 ? chat.piece(bos_token, true) : "";
@@ -667,7 +668,10 @@ int main(int argc, char** argv) {
       task_files.push_back(fmt::format("{}/mmlu-medical-{}-{}.bin", o.work, b, e));
       std::vector<McTask> part(tasks.begin() + static_cast<std::ptrdiff_t>(b),
                                tasks.begin() + static_cast<std::ptrdiff_t>(e));
-      std::ofstream(task_files.back(), std::ios::binary) << encode_mc_tasks(part);
+      if (auto w = write_file_atomically(task_files.back(), encode_mc_tasks(part)); !w) {
+        std::cerr << w.error().message << "\n";
+        return 1;
+      }
     }
 
     json mj;
@@ -945,7 +949,10 @@ int main(int argc, char** argv) {
       "vs llama-bench -p 0 -n {} (avg_ts); medians of {} reps; paired: median of the ratios of "
       "the interleaved chunks\n",
       o.max_tokens, o.reps);
-  std::ofstream(o.out) << result.dump(2) << "\n";
+  if (auto w = write_file_atomically(o.out, result.dump(2) + "\n"); !w) {
+    std::cerr << w.error().message << "\n";
+    return 1;
+  }
   fmt::print("written to {}\n", o.out);
   return 0;
 }

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "clinbench/atomic_file.h"
 #include "clinbench/load.h"
 #include "clinbench/model_info.h"
 #include "clinbench/plan.h"
@@ -487,7 +488,10 @@ int main(int argc, char** argv) {
         "ratio {:.2f}x\n",
         s, ours, ftype, peer_ms, ours / peer_ms);
   }
-  std::ofstream(out) << result.dump(2) << "\n";
+  if (auto w = write_file_atomically(out, result.dump(2) + "\n"); !w) {
+    std::cerr << w.error().message << "\n";
+    return 1;
+  }
   fmt::print("\nwritten to {}\n", out);
   return 0;
 }

@@ -14,12 +14,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "clinbench/atomic_file.h"
 #include "clinbench/report.h"
 #include "clinbench/store.h"
 
@@ -112,7 +112,10 @@ Built build_page(const fs::path& run, const fs::path& page) {
   const std::string html = render_report_html(*data);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::ofstream(page, std::ios::binary) << html;
+  if (auto w = write_file_atomically(page, html); !w) {
+    std::fprintf(stderr, "report_bench: %s\n", w.error().message.c_str());
+    std::exit(1);
+  }
   return {ms, fs::file_size(page)};
 }
 
@@ -189,22 +192,26 @@ int main(int argc, char** argv) {
   std::cout << fmt::format("target: under 2000 ms to open: {}\n",
                            large_ready < 2000 ? "met" : "NOT met");
   if (!out.empty()) {
-    std::ofstream(out) << json{{"models", models},
-                               {"items_per_model", items},
-                               {"reps", reps},
-                               {"large",
-                                {{"build_ms", large.build_ms},
-                                 {"bytes", large.bytes},
-                                 {"ready_ms", large_ready},
-                                 {"wall_ms", large_wall}}},
-                               {"small",
-                                {{"build_ms", small.build_ms},
-                                 {"bytes", small.bytes},
-                                 {"ready_ms", small_ready},
-                                 {"wall_ms", small_wall}}},
-                               {"times", times}}
-                              .dump(2)
-                       << "\n";
+    const std::string summary = json{{"models", models},
+                                     {"items_per_model", items},
+                                     {"reps", reps},
+                                     {"large",
+                                      {{"build_ms", large.build_ms},
+                                       {"bytes", large.bytes},
+                                       {"ready_ms", large_ready},
+                                       {"wall_ms", large_wall}}},
+                                     {"small",
+                                      {{"build_ms", small.build_ms},
+                                       {"bytes", small.bytes},
+                                       {"ready_ms", small_ready},
+                                       {"wall_ms", small_wall}}},
+                                     {"times", times}}
+                                    .dump(2) +
+                                "\n";
+    if (auto w = write_file_atomically(out, summary); !w) {
+      std::fprintf(stderr, "report_bench: %s\n", w.error().message.c_str());
+      return 1;
+    }
   }
   return 0;
 }

@@ -28,7 +28,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -36,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "clinbench/atomic_file.h"
 #include "clinbench/config.h"
 #include "clinbench/provenance.h"
 #include "clinbench/run.h"
@@ -291,7 +291,10 @@ int main(int argc, char** argv) {
               {"build", build_info()},
               {"host", host_info()}};
   fs::create_directories(fs::path(o.out).parent_path());
-  std::ofstream(o.out) << out.dump(2) << "\n";
+  if (auto w = write_file_atomically(o.out, out.dump(2) + "\n"); !w) {
+    std::cerr << "server_bench: " << w.error().message << "\n";
+    return 1;
+  }
   std::cerr << "wrote " << o.out << "\n";
   return 0;
 }

@@ -150,7 +150,7 @@ DatasetCheck check_dataset(const std::filesystem::path& path, const ReadOptions&
 DatasetCheck check_dataset(const Dataset& dataset);
 
 // Machine-readable form (keys documented in docs/datasets.md). Every string in it is valid
-// UTF-8 (bytes of a broken file that are not are replaced by '?'), so dump() does not throw.
+// UTF-8 (bytes of a broken file that are not are replaced by U+FFFD), so dump() does not throw.
 nlohmann::json to_json(const DatasetCheck& check);
 // Human-readable report: counts table, flags, duplicate ids, invalid rows as path:line: reason
 // (the first 50; to_json has every one).

@@ -73,7 +73,4 @@ struct LoadOptions {
 // success, not an error.
 Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptions& options);
 
-// MemAvailable from /proc/meminfo, in bytes (0 if unreadable).
-uint64_t host_available_memory();
-
 }  // namespace clinbench

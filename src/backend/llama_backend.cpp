@@ -8,8 +8,8 @@
 #include <cmath>
 #include <vector>
 
-#include "backend/llama_chat.h"
 #include "backend/log_sum_exp.h"
+#include "model/llama_chat.h"
 #include "util/clock.h"
 
 namespace clinbench {
@@ -256,7 +256,7 @@ class LlamaBackend final : public Backend {
   }
 
  private:
-  // The model's template and tokenizer (backend/llama_chat.h).
+  // The model's template and tokenizer (model/llama_chat.h).
   Result<std::string> render(const std::vector<ChatMessage>& messages) {
     return chat_.render(messages);
   }

@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cmath>
 
-#include "backend/llama_chat.h"
 #include "model/backend_init.h"
+#include "model/llama_chat.h"
 #include "model/llama_log.h"
 
 namespace clinbench {

@@ -2,12 +2,12 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
 #include <initializer_list>
 #include <iostream>
 #include <utility>
 
 #include "cli/commands.h"
+#include "clinbench/atomic_file.h"
 #include "clinbench/load.h"
 #include "clinbench/model_info.h"
 #include "clinbench/plan.h"
@@ -59,18 +59,15 @@ bool choice_flag(const char* flag, const std::string& value,
   return false;
 }
 
-bool write_text(const std::string& path, const std::string& text, std::string* err) {
+// "-" is standard output; a file is replaced atomically, so a failed write keeps the old one.
+Result<void> write_text(const std::string& path, const std::string& text) {
   if (path.empty() || path == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return true;
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+      return make_error(ErrorCode::kIo, "standard output: cannot write");
+    }
+    return {};
   }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) {
-    *err = fmt::format("{}: cannot write", path);
-    return false;
-  }
-  return true;
+  return write_file_atomically(path, text);
 }
 
 Command inspect_command() {
@@ -217,9 +214,8 @@ Command load_command() {
                 std::cout << format_attempt_log(*log);
               }
               if (!o->json_out.empty()) {
-                std::string err;
-                if (!write_text(o->json_out, js, &err)) {
-                  std::fprintf(stderr, "clinbench: %s\n", err.c_str());
+                if (auto w = write_text(o->json_out, js); !w) {
+                  std::fprintf(stderr, "clinbench: %s\n", w.error().message.c_str());
                   return kExitFailed;
                 }
               }

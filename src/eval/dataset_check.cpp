@@ -5,6 +5,7 @@
 #include <set>
 
 #include "clinbench/dataset.h"
+#include "util/utf8.h"
 
 namespace clinbench {
 
@@ -13,43 +14,6 @@ namespace {
 // Enough to see what is wrong; the JSON report has them all.
 constexpr std::size_t kMaxIssuesInText = 50;
 constexpr std::size_t kMaxIdsInText = 20;
-
-// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?':
-// details can quote raw file content, and nlohmann::json::dump() throws on invalid UTF-8.
-std::string utf8(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    std::size_t length = byte < 0x80           ? 1
-                         : (byte >> 5) == 0x6  ? 2
-                         : (byte >> 4) == 0xE  ? 3
-                         : (byte >> 3) == 0x1E ? 4
-                                               : 0;
-    bool ok = length > 0 && i + length <= text.size();
-    for (std::size_t k = 1; ok && k < length; ++k) {
-      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    }
-    if (ok && length == 2) ok = byte >= 0xC2;  // no overlong forms
-    if (ok && length == 3) {
-      const auto second = static_cast<unsigned char>(text[i + 1]);
-      ok = !(byte == 0xE0 && second < 0xA0) && !(byte == 0xED && second >= 0xA0);
-    }
-    if (ok && length == 4) {
-      const auto second = static_cast<unsigned char>(text[i + 1]);
-      ok = byte <= 0xF4 && !(byte == 0xF0 && second < 0x90) && !(byte == 0xF4 && second >= 0x90);
-    }
-    if (!ok) {
-      out.push_back('?');
-      ++i;
-      continue;
-    }
-    out.append(text, i, length);
-    i += length;
-  }
-  return out;
-}
 
 bool is_scored(QuestionType type) { return type != QuestionType::kOpenEnded; }
 
@@ -126,12 +90,12 @@ DatasetCheck check_dataset(const std::filesystem::path& path, const ReadOptions&
 
 nlohmann::json to_json(const DatasetCheck& check) {
   nlohmann::json out;
-  out["path"] = utf8(check.path);
+  out["path"] = valid_utf8(check.path);
   out["format"] = check.format ? nlohmann::json(to_string(*check.format)) : nlohmann::json();
   out["ok"] = check.ok();
   if (check.error) {
     out["error"] = {{"code", to_string(check.error->code)},
-                    {"message", utf8(check.error->message)}};
+                    {"message", valid_utf8(check.error->message)}};
   }
   out["rows"] = check.rows;
   out["items"] = counts_json(check.total);
@@ -145,24 +109,24 @@ nlohmann::json to_json(const DatasetCheck& check) {
     entry["scored_labeled"] = split.scored_labeled;
     entry["has_labels"] = split.has_labels();
     entry["partially_labeled"] = split.partially_labeled();
-    splits[utf8(name)] = std::move(entry);
+    splits[valid_utf8(name)] = std::move(entry);
   }
   out["by_split"] = std::move(splits);
   nlohmann::json unlabeled = nlohmann::json::array();
-  for (const std::string& split : check.unlabeled_splits()) unlabeled.push_back(utf8(split));
+  for (const std::string& split : check.unlabeled_splits()) unlabeled.push_back(valid_utf8(split));
   out["unlabeled_splits"] = std::move(unlabeled);
   nlohmann::json duplicates = nlohmann::json::array();
-  for (const std::string& id : check.duplicate_ids) duplicates.push_back(utf8(id));
+  for (const std::string& id : check.duplicate_ids) duplicates.push_back(valid_utf8(id));
   out["duplicate_ids"] = std::move(duplicates);
   nlohmann::json problems = nlohmann::json::object();
   for (const auto& [problem, n] : check.problem_counts) problems[to_string(problem)] = n;
   out["problem_counts"] = std::move(problems);
   nlohmann::json issues = nlohmann::json::array();
   for (const RowIssue& issue : check.issues) {
-    issues.push_back({{"path", utf8(issue.path)},
+    issues.push_back({{"path", valid_utf8(issue.path)},
                       {"line", issue.line},
                       {"problem", to_string(issue.problem)},
-                      {"detail", utf8(issue.detail)}});
+                      {"detail", valid_utf8(issue.detail)}});
   }
   out["issues"] = std::move(issues);
   return out;

@@ -8,7 +8,7 @@
 
 #include "clinbench/fidelity.h"
 #include "clinbench/units.h"
-#include "store/atomic_file.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 
@@ -299,9 +299,8 @@ Result<void> write_fidelity_json(const std::string& dir, const std::string& name
   std::filesystem::create_directories(dir, ec);
   if (ec)
     return make_error(ErrorCode::kIo, fmt::format("{}: cannot create: {}", dir, ec.message()));
-  return store::write_file_atomically(
-      std::filesystem::path(dir) / name,
-      doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  return write_file_atomically(std::filesystem::path(dir) / name,
+                               doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace clinbench

@@ -3,27 +3,15 @@
 #include <fmt/format.h>
 #include <malloc.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include "clinbench/model_info.h"
 #include "model/attempt_runner.h"
+#include "util/process_memory.h"
 
 namespace clinbench {
 
 namespace {
-
-// VmHWM of this process in bytes; 0 where /proc is not there.
-uint64_t peak_resident_bytes() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.starts_with("VmHWM:")) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
-  }
-  return 0;
-}
-
-void reset_peak_resident() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 std::string describe(const FidelityModel& m) {
   return is_quantize(m.strategy)
@@ -49,14 +37,14 @@ Result<ModelUse> with_model(const FidelityModel& model, const FidelityOptions& o
   spec.n_gpu_layers = 999;  // every layer on the accelerator when there is one
   spec.warmup.enabled = false;
   std::optional<Error> work_error;
-  reset_peak_resident();
+  reset_peak_rss();
   Attempt a = execute_attempt(
       spec, [&](llama_model* m, llama_context* ctx, const AttemptSpec&) -> Result<void> {
         LlamaProbe probe(m, ctx);
         if (auto r = work(probe); !r) work_error = r.error();
         return {};
       });
-  const uint64_t peak = peak_resident_bytes();
+  const uint64_t peak = peak_rss_bytes();
   malloc_trim(0);  // the model is freed; give the heap back before the next one
   if (work_error) return std::unexpected(work_error->with_context(describe(model)));
   if (a.outcome != Outcome::kOk) {

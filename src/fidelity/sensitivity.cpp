@@ -11,7 +11,7 @@
 
 #include "clinbench/fidelity.h"
 #include "fidelity/measure.h"
-#include "store/atomic_file.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 
@@ -65,7 +65,7 @@ struct RecipeFile {
 };
 
 Result<std::string> write_recipe(const std::filesystem::path& path, const std::string& text) {
-  if (auto w = store::write_file_atomically(path, text); !w) return std::unexpected(w.error());
+  if (auto w = write_file_atomically(path, text); !w) return std::unexpected(w.error());
   return path.string();
 }
 
@@ -309,7 +309,7 @@ Result<SensitivityReport> run_sensitivity(const FidelityModel& reference,
       rep.chosen.bits_per_weight, rep.target_bytes, rep.target_bpw, rep.chosen.kl_mean,
       rep.uniform.name, rep.uniform.kl_mean);
   text += recipes[best].text;
-  if (auto w = store::write_file_atomically(rep.recipe_path, text); !w) {
+  if (auto w = write_file_atomically(rep.recipe_path, text); !w) {
     return std::unexpected(w.error());
   }
   rep.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

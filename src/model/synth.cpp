@@ -1,20 +1,16 @@
 #include "clinbench/synth.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <ggml.h>
 #include <gguf.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "model/gguf_file.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 
@@ -113,19 +109,6 @@ struct TensorPlan {
   ggml_type type;
   float fill;  // NaN: random; else a constant (norms 1, biases 0)
 };
-
-bool write_all(int fd, const void* data, size_t n, uint64_t off) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-    off += static_cast<uint64_t>(w);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -342,21 +325,13 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
     result.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
   }
 
-  // A temporary name of this process: two writers of the same path never share one.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return make_error(ErrorCode::kIo,
-                      fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
-  }
-  auto fail = [&](const std::string& why) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return make_error(ErrorCode::kIo, fmt::format("{}: {}", tmp, why));
-  };
-  std::vector<char> header(gguf_get_meta_size(g.get()));
+  // Written beside the target and renamed over it when complete: an interrupted synth (minutes
+  // for a 8B model) leaves no truncated GGUF behind.
+  auto file = AtomicFile::create(path);
+  if (!file) return std::unexpected(file.error());
+  std::string header(gguf_get_meta_size(g.get()), '\0');
   gguf_get_meta_data(g.get(), header.data());
-  if (!write_all(fd, header.data(), header.size(), 0)) return fail(std::strerror(errno));
+  if (auto w = file->write_at(0, header); !w) return std::unexpected(w.error());
   const size_t align = gguf_get_alignment(g.get());
   const uint64_t data_offset = (header.size() + align - 1) / align * align;
   uint64_t end = data_offset;
@@ -365,7 +340,8 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
         end, data_offset + gguf_get_tensor_offset(g.get(), i) + gguf_get_tensor_size(g.get(), i));
   }
   end = (end + align - 1) / align * align;
-  if (::ftruncate(fd, static_cast<off_t>(end)) != 0) return fail(std::strerror(errno));
+  // The tensor data starts as a hole: a sparse file stays one, and a full one is filled in below.
+  if (auto r = file->resize(end); !r) return std::unexpected(r.error());
 
   if (!o.sparse) {
     const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
@@ -407,21 +383,15 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
         for (unsigned th = 1; th < n_threads; ++th) pool.emplace_back(fill, th);
         fill(0);
         for (auto& th : pool) th.join();
-        if (!write_all(fd, out.data(), out.size(), off + static_cast<uint64_t>(r0) * row_bytes)) {
-          return fail(std::strerror(errno));
+        if (auto w = file->write_at(off + static_cast<uint64_t>(r0) * row_bytes,
+                                    std::string_view(out.data(), out.size()));
+            !w) {
+          return std::unexpected(w.error());
         }
       }
     }
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return make_error(ErrorCode::kIo, fmt::format("{}: {}", tmp, std::strerror(errno)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return make_error(ErrorCode::kIo,
-                      fmt::format("{}: cannot rename into place: {}", path, std::strerror(errno)));
-  }
+  if (auto c = file->commit(); !c) return std::unexpected(c.error());
   result.file_bytes = end;
   return result;
 }

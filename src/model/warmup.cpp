@@ -1,48 +1,14 @@
 #include "model/warmup.h"
 
-#include <chat.h>
 #include <fmt/format.h>
 #include <llama.h>
 
 #include <chrono>
 #include <cmath>
 
+#include "model/llama_chat.h"
+
 namespace clinbench {
-
-namespace {
-
-std::vector<llama_token> tokenize(const llama_vocab* vocab, const std::string& text,
-                                  bool add_special) {
-  int n = -llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), nullptr, 0,
-                          add_special, false);
-  std::vector<llama_token> out(static_cast<size_t>(std::max(n, 0)));
-  if (n > 0) {
-    llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), out.data(), n,
-                   add_special, false);
-  }
-  return out;
-}
-
-std::string detokenize(const llama_vocab* vocab, const std::vector<llama_token>& toks) {
-  std::string out(toks.size() * 8 + 16, '\0');
-  int n = llama_detokenize(vocab, toks.data(), static_cast<int32_t>(toks.size()), out.data(),
-                           static_cast<int32_t>(out.size()), false, false);
-  if (n < 0) {
-    out.resize(static_cast<size_t>(-n));
-    n = llama_detokenize(vocab, toks.data(), static_cast<int32_t>(toks.size()), out.data(),
-                         static_cast<int32_t>(out.size()), false, false);
-  }
-  out.resize(static_cast<size_t>(std::max(n, 0)));
-  return out;
-}
-
-std::string piece(const llama_vocab* vocab, llama_token t) {
-  char buf[256];
-  int n = llama_token_to_piece(vocab, t, buf, sizeof(buf), 0, false);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-}  // namespace
 
 const std::vector<std::string>& clinical_round_trip_strings() {
   static const std::vector<std::string> s = {
@@ -63,7 +29,7 @@ bool greedy_generate(llama_model* model, llama_context* ctx, const std::string& 
                      bool* logits_finite, std::string* error) {
   const llama_vocab* vocab = llama_model_get_vocab(model);
   const int n_vocab = llama_vocab_n_tokens(vocab);
-  std::vector<llama_token> toks = tokenize(vocab, prompt, true);
+  std::vector<llama_token> toks = tokenize_text(vocab, prompt, true, false);
   if (toks.empty()) {
     *error = "prompt tokenized to nothing";
     return false;
@@ -95,7 +61,7 @@ bool greedy_generate(llama_model* model, llama_context* ctx, const std::string& 
     next = best;
     if (llama_vocab_is_eog(vocab, next)) break;
     tokens->push_back(next);
-    *text += piece(vocab, next);
+    *text += token_piece(vocab, next, false);
     batch = llama_batch_get_one(&next, 1);
   }
   return true;
@@ -112,9 +78,9 @@ WarmupReport run_warmup(llama_model* model, llama_context* ctx, const WarmupOpti
   for (const auto& s : clinical_round_trip_strings()) {
     RoundTrip rt;
     rt.text = s;
-    auto toks = tokenize(vocab, s, false);
+    auto toks = tokenize_text(vocab, s, false, false);
     rt.n_tokens = static_cast<int>(toks.size());
-    std::string back = detokenize(vocab, toks);
+    std::string back = detokenize_text(vocab, toks, false, false);
     if (!back.empty() && back[0] == ' ' && s[0] != ' ') back.erase(0, 1);
     rt.ok = back == s;
     if (!rt.ok) {
@@ -134,37 +100,28 @@ WarmupReport run_warmup(llama_model* model, llama_context* ctx, const WarmupOpti
   if (r.add_bos && (r.bos < 0 || r.bos >= n_vocab)) {
     r.failures.push_back(fmt::format("the vocabulary asks for a BOS token but bos = {}", r.bos));
   }
-  const char* tmpl = llama_model_chat_template(model, nullptr);
-  r.chat_template_present = tmpl != nullptr && tmpl[0] != '\0';
+  const LlamaChat chat(model);
+  r.chat_template_present = chat.has_template();
   const std::string sys = "You are a careful clinical assistant.";
   const std::string user = "Which drug class does metformin belong to?";
-  try {
-    common_chat_templates_ptr tmpls =
-        common_chat_templates_init(model, r.chat_template_present ? "" : "chatml");
-    common_chat_templates_inputs in;
-    common_chat_msg m1;
-    m1.role = "system";
-    m1.content = sys;
-    common_chat_msg m2;
-    m2.role = "user";
-    m2.content = user;
-    in.messages = {m1, m2};
-    in.add_generation_prompt = true;
-    in.use_jinja = true;
-    r.chat_rendered = common_chat_templates_apply(tmpls.get(), in).prompt;
+  // A template that does not parse is a failure here, though prompts would fall back to chatml.
+  if (!chat.template_error().empty()) {
+    r.failures.push_back(fmt::format("chat template failed to render: {}", chat.template_error()));
+  } else if (auto rendered = chat.render({{"system", sys}, {"user", user}}); !rendered) {
+    r.failures.push_back(rendered.error().message);
+  } else {
+    r.chat_rendered = std::move(*rendered);
     r.chat_template_ok = r.chat_rendered.find(sys) != std::string::npos &&
                          r.chat_rendered.find(user) != std::string::npos;
     if (!r.chat_template_ok) {
       r.failures.push_back("the chat template's rendering lacks the system or user message");
     }
-  } catch (const std::exception& e) {
-    r.failures.push_back(fmt::format("chat template failed to render: {}", e.what()));
   }
   if (!r.chat_template_present) {
     r.warnings.push_back("the model has no chat template; prompts use the ChatML fallback");
   }
   if (r.chat_template_ok && r.add_bos && r.bos >= 0) {
-    const std::string bos_text = piece(vocab, r.bos);
+    const std::string bos_text = token_piece(vocab, r.bos, false);
     if (!bos_text.empty() && r.chat_rendered.rfind(bos_text, 0) == 0) {
       r.warnings.push_back(
           "the chat template writes the BOS token and the tokenizer adds one too: prompts "

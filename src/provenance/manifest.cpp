@@ -6,7 +6,7 @@
 
 #include "clinbench/provenance.h"
 #include "clinbench/store.h"
-#include "store/atomic_file.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 namespace {
@@ -128,7 +128,7 @@ Result<void> write_manifest(const RunStore& store, const fs::path& run_dir,
 
   const std::string text =
       manifest.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-  if (auto w = store::write_file_atomically(RunPaths::manifest(run_dir), text); !w) {
+  if (auto w = write_file_atomically(RunPaths::manifest(run_dir), text); !w) {
     return std::unexpected(w.error());
   }
   return {};

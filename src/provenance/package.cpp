@@ -1,76 +1,33 @@
 // The CURE-Bench submission zip: submission.csv and meta_data.json at its root.
 #include "clinbench/package.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 #include <zip.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <memory>
 #include <set>
 
 #include "clinbench/provenance.h"
+#include "util/atomic_file.h"
+#include "util/utf8.h"
 
 namespace clinbench {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Appends `text` to out with every byte that does not start a well-formed UTF-8 sequence (bad
-// lead byte, truncated or overlong sequence, surrogate, above U+10FFFF) replaced by U+FFFD.
-void append_utf8(std::string& out, std::string_view text) {
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t len = 0;
-    uint32_t cp = 0, min = 0;
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    }
-    bool ok = len > 0 && i + len <= text.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      ok = (cc & 0xC0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (ok) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out.append(kReplacement);
-      ++i;
-    }
-  }
-}
-
 struct ZipDiscard {
   void operator()(zip_t* z) const { zip_discard(z); }
 };
 using ZipPtr = std::unique_ptr<zip_t, ZipDiscard>;
 
-// Removes the temporary file unless it was renamed into place.
-struct TempFile {
-  fs::path path;
-  bool keep = false;
-  ~TempFile() {
-    if (!keep) ::unlink(path.c_str());
-  }
+struct ZipSourceFree {
+  void operator()(zip_source_t* s) const { zip_source_free(s); }
 };
+using ZipSourcePtr = std::unique_ptr<zip_source_t, ZipSourceFree>;
 
 Error zip_io_error(const fs::path& path, std::string_view doing, const char* why) {
   return Error{ErrorCode::kIo, fmt::format("{}: {}: {}", path.string(), doing, why)};
@@ -109,44 +66,50 @@ Result<void> add_entry(zip_t* z, const fs::path& zip_path, const char* name,
   return {};
 }
 
-Result<void> sync_file(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(zip_io_error(path, "cannot open", std::strerror(errno)));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return std::unexpected(zip_io_error(path, "cannot sync", std::strerror(err)));
-  return {};
-}
-
-// Writes the two files into zip_path through a temporary file beside it.
-Result<void> write_zip(const fs::path& zip_path, const std::string& csv, const std::string& meta,
-                       time_t mtime) {
-  TempFile temp{fs::path(zip_path.string() + fmt::format(".tmp.{}", getpid()))};
-  ::unlink(temp.path.c_str());
-  int err = 0;
-  ZipPtr z(zip_open(temp.path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err));
-  if (!z) {
-    zip_error_t ze;
-    zip_error_init_with_code(&ze, err);
-    Error e = zip_io_error(temp.path, "cannot create", zip_error_strerror(&ze));
-    zip_error_fini(&ze);
+// The archive's bytes, built in memory: written through write_file_atomically like every other
+// file, where libzip's own writer would rename its temporary file into place without a sync.
+Result<std::string> build_zip(const fs::path& zip_path, const std::string& csv,
+                              const std::string& meta, time_t mtime) {
+  auto libzip_error = [&](zip_error_t* ze) {
+    Error e = zip_io_error(zip_path, "cannot build the archive", zip_error_strerror(ze));
+    zip_error_fini(ze);
     return std::unexpected(std::move(e));
+  };
+  zip_error_t ze;
+  zip_error_init(&ze);
+  ZipSourcePtr buffer(zip_source_buffer_create(nullptr, 0, 0, &ze));
+  if (!buffer) return libzip_error(&ze);
+  ZipPtr z(zip_open_from_source(buffer.get(), ZIP_TRUNCATE, &ze));
+  if (!z) return libzip_error(&ze);  // the source is still ours: buffer frees it
+  zip_error_fini(&ze);
+  // The archive took our reference; a second one keeps the bytes readable after zip_close.
+  zip_source_keep(buffer.get());
+  if (auto r = add_entry(z.get(), zip_path, "submission.csv", csv, mtime); !r) {
+    return std::unexpected(r.error());
   }
-  if (auto r = add_entry(z.get(), zip_path, "submission.csv", csv, mtime); !r) return r;
-  if (auto r = add_entry(z.get(), zip_path, "meta_data.json", meta, mtime); !r) return r;
+  if (auto r = add_entry(z.get(), zip_path, "meta_data.json", meta, mtime); !r) {
+    return std::unexpected(r.error());
+  }
   if (zip_close(z.get()) != 0) {  // on failure the archive stays open: z discards it
-    return std::unexpected(zip_io_error(temp.path, "cannot write", zip_strerror(z.get())));
+    return std::unexpected(
+        zip_io_error(zip_path, "cannot build the archive", zip_strerror(z.get())));
   }
   z.release();  // zip_close freed it
-  if (auto r = sync_file(temp.path); !r) return r;
-  if (std::rename(temp.path.c_str(), zip_path.c_str()) != 0) {
-    return std::unexpected(zip_io_error(zip_path,
-                                        fmt::format("cannot rename {} onto it", temp.path.string()),
-                                        std::strerror(errno)));
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_source_stat(buffer.get(), &st) != 0 || (st.valid & ZIP_STAT_SIZE) == 0 ||
+      zip_source_open(buffer.get()) != 0) {
+    return std::unexpected(zip_io_error(zip_path, "cannot read the archive back",
+                                        zip_error_strerror(zip_source_error(buffer.get()))));
   }
-  temp.keep = true;
-  return {};
+  std::string bytes(st.size, '\0');
+  const zip_int64_t n = zip_source_read(buffer.get(), bytes.data(), st.size);
+  zip_source_close(buffer.get());
+  if (n < 0 || static_cast<zip_uint64_t>(n) != st.size) {
+    return std::unexpected(zip_io_error(zip_path, "cannot read the archive back",
+                                        zip_error_strerror(zip_source_error(buffer.get()))));
+  }
+  return bytes;
 }
 
 std::string join(const std::set<std::string>& names) {
@@ -177,9 +140,7 @@ std::string csv_quote(std::string_view field) {
   std::string out;
   out.reserve(field.size() + 2);
   out += '"';
-  std::string clean;
-  append_utf8(clean, field);
-  for (char c : clean) {
+  for (char c : valid_utf8(field)) {
     if (c == '"') out += '"';
     out += c;
   }
@@ -296,7 +257,9 @@ Result<PackageSummary> write_submission(const RunStore& store, const std::string
   // The entries carry the time the last item finished, so packaging the same run twice gives
   // the same bytes.
   const time_t mtime = parse_timestamp(latest).value_or(std::time(nullptr));
-  if (auto w = write_zip(zip_path, csv, meta_text, mtime); !w) return std::unexpected(w.error());
+  auto bytes = build_zip(zip_path, csv, meta_text, mtime);
+  if (!bytes) return std::unexpected(bytes.error());
+  if (auto w = write_file_atomically(zip_path, *bytes); !w) return std::unexpected(w.error());
   return s;
 }
 

@@ -12,7 +12,7 @@
 #include <system_error>
 
 #include "report/assets.h"
-#include "store/atomic_file.h"
+#include "util/atomic_file.h"
 #include "util/subprocess.h"
 
 namespace clinbench::report {
@@ -42,12 +42,6 @@ class TempDir {
  private:
   fs::path path_;
 };
-
-bool write_text(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  return static_cast<bool>(out);
-}
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -170,15 +164,20 @@ Result<void> write_static_figures(const json& data, const fs::path& out_dir,
   TempDir tmp;
   if (tmp.path().empty()) {
     all_missing(".svg", "cannot create a temporary directory");
+    all_missing(".png", "made from the SVG, which could not be made");
     return {};
   }
-  if (!write_text(tmp.path() / "vega.js", report_asset_vega_js()) ||
-      !write_text(tmp.path() / "vega-lite.js", report_asset_vega_lite_js()) ||
-      !write_text(tmp.path() / "render_figures.js", report_asset_render_figures_js()) ||
-      !write_text(tmp.path() / "specs.json",
-                  specs.dump(-1, ' ', false, json::error_handler_t::replace))) {
-    all_missing(".svg", fmt::format("cannot write to {}", tmp.path().string()));
-    return {};
+  const std::string specs_text = specs.dump(-1, ' ', false, json::error_handler_t::replace);
+  for (const auto& [name, text] :
+       {std::pair<const char*, std::string_view>{"vega.js", report_asset_vega_js()},
+        {"vega-lite.js", report_asset_vega_lite_js()},
+        {"render_figures.js", report_asset_render_figures_js()},
+        {"specs.json", specs_text}}) {
+    if (auto w = write_file_atomically(tmp.path() / name, text); !w) {
+      all_missing(".svg", w.error().message);
+      all_missing(".png", "made from the SVG, which could not be made");
+      return {};
+    }
   }
   // Render into the scratch directory, then move each file: a failed run leaves the previous
   // figures, never half of new ones.
@@ -199,8 +198,8 @@ Result<void> write_static_figures(const json& data, const fs::path& out_dir,
       outcome.missing.push_back(fmt::format("{}: the renderer wrote nothing", svg.string()));
       continue;
     }
-    if (auto w = store::write_file_atomically(svg, content); !w) {
-      outcome.missing.push_back(fmt::format("{}: {}", svg.string(), w.error().message));
+    if (auto w = write_file_atomically(svg, content); !w) {
+      outcome.missing.push_back(w.error().message);  // it names the SVG
       continue;
     }
     outcome.files.push_back(svg);
@@ -243,10 +242,16 @@ Result<void> write_static_figures(const json& data, const fs::path& out_dir,
           fmt::format("{}: {}", png.string(), why.empty() ? "chromium wrote no screenshot" : why));
       continue;
     }
-    fs::rename(shot, png, rc);
-    if (rc) fs::copy_file(shot, png, fs::copy_options::overwrite_existing, rc);
-    if (rc) {
-      outcome.missing.push_back(fmt::format("{}: {}", png.string(), rc.message()));
+    // Copied rather than renamed: the scratch directory may be on another file system, where a
+    // rename fails and a plain copy could leave half a PNG over the previous one.
+    const std::string pixels = read_text(shot);
+    if (pixels.empty()) {
+      outcome.missing.push_back(
+          fmt::format("{}: chromium wrote an empty screenshot", png.string()));
+      continue;
+    }
+    if (auto written = write_file_atomically(png, pixels); !written) {
+      outcome.missing.push_back(written.error().message);
       continue;
     }
     outcome.files.push_back(png);

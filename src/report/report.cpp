@@ -6,7 +6,7 @@
 #include <system_error>
 
 #include "report/figures.h"
-#include "store/atomic_file.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 
@@ -23,7 +23,7 @@ Result<ReportOutcome> write_page(const json& data, const fs::path& page) {
                       fmt::format("{}: cannot write the page: directory {} does not exist",
                                   page.string(), parent.string()));
   }
-  if (auto w = store::write_file_atomically(page, render_report_html(data)); !w) {
+  if (auto w = write_file_atomically(page, render_report_html(data)); !w) {
     return std::unexpected(w.error());
   }
   ReportOutcome outcome;

@@ -8,6 +8,8 @@
 #include <tuple>
 #include <utility>
 
+#include "util/utf8.h"
+
 namespace clinbench {
 
 namespace {
@@ -45,40 +47,8 @@ struct Group {
   }
 };
 
-// Replaces bytes that are not UTF-8 by U+FFFD, so nlohmann's dump() never throws.
-std::string utf8(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80           ? 1
-                      : (c >> 5) == 0x6  ? 2
-                      : (c >> 4) == 0xE  ? 3
-                      : (c >> 3) == 0x1E ? 4
-                                         : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      ok = (cc & 0xC0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    if (ok &&
-        ((len == 2 && cp < 0x80) || (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-         (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))) {
-      ok = false;  // overlong, surrogate or out of range
-    }
-    if (ok) {
-      out.append(s, i, len);
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
+// Bytes that are not UTF-8 become U+FFFD, so nlohmann's dump() never throws.
+std::string utf8(const std::string& s) { return valid_utf8(s); }
 
 std::size_t display_width(const std::string& s) {
   std::size_t n = 0;

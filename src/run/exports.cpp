@@ -4,7 +4,7 @@
 
 #include "clinbench/provenance.h"
 #include "clinbench/results.h"
-#include "store/atomic_file.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 
@@ -47,7 +47,7 @@ Result<std::string> write_run_exports(const RunStore& store, const fs::path& run
       {run_dir / "summary.csv", summary_csv(results)},
   };
   for (const auto& [path, text] : files) {
-    if (auto r = store::write_file_atomically(path, text); !r) return std::unexpected(r.error());
+    if (auto r = write_file_atomically(path, text); !r) return std::unexpected(r.error());
   }
   if (auto r = write_manifest(store, run_dir, inputs); !r) return std::unexpected(r.error());
   return summary_table(results);

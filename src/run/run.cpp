@@ -19,7 +19,7 @@
 #include "config/dataset_selection.h"
 #include "run/exports.h"
 #include "run/remote_model.h"
-#include "store/atomic_file.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 
@@ -198,7 +198,7 @@ Result<void> record_model(RunStore& store, const fs::path& run_dir, const ModelC
                           const AttemptLog& log, const json& log_json) {
   const fs::path path = RunPaths::attempts(run_dir) /
                         (safe_name(mc.name) + "." + safe_name(utc_timestamp()) + ".json");
-  if (auto w = store::write_file_atomically(path, log_json.dump(2) + "\n"); !w) return w;
+  if (auto w = write_file_atomically(path, log_json.dump(2) + "\n"); !w) return w;
   ModelRecord mr;
   mr.name = mc.name;
   mr.path = mc.remote() ? "" : mc.path;  // "": nothing to hash in the manifest

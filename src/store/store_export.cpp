@@ -2,8 +2,8 @@
 #include <fmt/format.h>
 
 #include "clinbench/store.h"
-#include "store/atomic_file.h"
 #include "store/run_store_impl.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 namespace {
@@ -52,7 +52,7 @@ nlohmann::ordered_json item_to_json(const ItemRecord& r) {
 }
 
 Result<void> RunStore::export_samples_jsonl(const std::filesystem::path& path) const {
-  auto file = store::AtomicFile::create(path);
+  auto file = AtomicFile::create(path);
   if (!file) return std::unexpected(file.error());
   auto written = impl_->for_each_item({}, [&](const ItemRecord& r) -> Result<void> {
     std::string line = dump(item_to_json(r));

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "util/process_memory.h"
 #include "util/subprocess.h"
 
 extern char** environ;
@@ -44,23 +45,6 @@ std::string self_executable() {
   buf[n] = '\0';
   return buf;
 }
-
-namespace {
-
-// RssAnon + RssShmem of a /proc/PID/status file, in bytes; 0 when it cannot be read.
-uint64_t resident_anon_shmem_bytes(const std::string& status_path) {
-  std::ifstream in(status_path);
-  std::string line;
-  uint64_t kb = 0;
-  while (std::getline(in, line)) {
-    if (line.rfind("RssAnon:", 0) == 0 || line.rfind("RssShmem:", 0) == 0) {
-      kb += std::strtoull(line.c_str() + line.find(':') + 1, nullptr, 10);
-    }
-  }
-  return kb * 1024;
-}
-
-}  // namespace
 
 Result<ChildResult> run_child(const SpawnOptions& o) {
   if (o.argv.empty()) return make_error(ErrorCode::kInternal, "run_child: empty argv");
@@ -144,9 +128,8 @@ Result<ChildResult> run_child(const SpawnOptions& o) {
   std::thread watchdog;
   if (o.resident_limit) {
     watchdog = std::thread([&, limit = *o.resident_limit] {
-      const std::string status = fmt::format("/proc/{}/status", pid);
       while (!child_done.load()) {
-        const uint64_t resident = resident_anon_shmem_bytes(status);
+        const uint64_t resident = resident_anon_shmem_bytes(pid);
         if (resident > limit) {
           over_bytes = resident;
           over = true;

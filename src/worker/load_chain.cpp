@@ -8,7 +8,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <variant>
 
@@ -16,6 +15,7 @@
 #include "clinbench/model_info.h"
 #include "clinbench/units.h"
 #include "model/plan_child.h"
+#include "util/process_memory.h"
 #include "worker/supervisor.h"
 
 namespace clinbench {
@@ -156,18 +156,6 @@ Attempt try_strategy(const AttemptSpec& spec, const LoadOptions& o, const Worker
 
 }  // namespace
 
-uint64_t host_available_memory() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t value = 0;
-  std::string unit;
-  while (in >> key >> value) {
-    std::getline(in, unit);
-    if (key == "MemAvailable:") return value * 1024;
-  }
-  return 0;
-}
-
 const char* to_string(HostLimit l) {
   switch (l) {
     case HostLimit::kAddressSpace:
@@ -208,7 +196,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   log.accelerator = plan->accelerator;
   log.plan_ms = plan->plan_ms;
   log.started_at = iso_now();
-  const uint64_t host_avail = o.host_budget.value_or(host_available_memory());
+  const uint64_t host_avail = o.host_budget.value_or(available_host_memory_bytes());
   const uint64_t dev_avail = o.device_budget.value_or(plan->accelerator.free);
   const WorkerLimits limits = worker_limits(o, plan->accelerator.present);
 

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "clinbench/store.h"
-#include "store/atomic_file.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 
@@ -138,7 +138,7 @@ Result<void> write_items_file(const std::filesystem::path& path,
     text += dump(json{{"dataset", dataset}, {"item", item_to_wire(item)}});
     text += '\n';
   }
-  return store::write_file_atomically(path, text);
+  return write_file_atomically(path, text);
 }
 
 Result<std::vector<DatasetItem>> read_items_file(const std::filesystem::path& path) {

@@ -9,25 +9,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "clinbench/units.h"
+#include "util/process_memory.h"
 #include "util/subprocess.h"
 
 namespace clinbench {
 
 namespace {
-
-uint64_t read_status_kb(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const size_t klen = std::strlen(key);
-  while (std::getline(in, line)) {
-    if (line.compare(0, klen, key) == 0) return std::strtoull(line.c_str() + klen, nullptr, 10);
-  }
-  return 0;
-}
 
 // A private directory for one worker's log, removed with everything in it when done.
 class TempDir {
@@ -143,15 +133,12 @@ Attempt run_in_worker(const WorkerSpec& spec, const WorkerLimits& limits, const 
 }
 
 Attempt run_in_process(const AttemptSpec& spec, const AfterLoad& after_load) {
-  {
-    std::ofstream clear("/proc/self/clear_refs");
-    clear << "5";
-  }
+  reset_peak_rss();
   const auto t0 = std::chrono::steady_clock::now();
   Attempt a = execute_attempt(spec, after_load);
   a.wall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  a.peak_rss_bytes = read_status_kb("VmHWM:") * 1024;
+  a.peak_rss_bytes = peak_rss_bytes();
   a.isolation = Isolation::kNone;
   malloc_trim(0);  // model and context are freed; give the heap back too
   return a;

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "clinbench/store.h"
-#include "store/atomic_file.h"
 #include "store_test_util.h"
+#include "util/atomic_file.h"
 
 namespace clinbench {
 namespace {
@@ -131,7 +131,7 @@ TEST(StoreExport, AbandonedAtomicFileRemovesItsTemporary) {
   const auto target = dir.path() / "out.json";
   write_file(target, "old");
   {
-    auto file = store::AtomicFile::create(target);
+    auto file = AtomicFile::create(target);
     ASSERT_TRUE(file);
     ASSERT_TRUE(file->append("new but never committed"));
     EXPECT_EQ(temporaries(dir.path()).size(), 1u);

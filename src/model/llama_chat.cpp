@@ -1,0 +1,86 @@
+#include "model/llama_chat.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace clinbench {
+
+std::vector<llama_token> tokenize_text(const llama_vocab* vocab, std::string_view text,
+                                       bool add_special, bool parse_special) {
+  const int n = -llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), nullptr, 0,
+                                add_special, parse_special);
+  std::vector<llama_token> out(static_cast<size_t>(std::max(n, 0)));
+  if (n > 0) {
+    llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), out.data(), n,
+                   add_special, parse_special);
+  }
+  return out;
+}
+
+std::string detokenize_text(const llama_vocab* vocab, const std::vector<llama_token>& tokens,
+                            bool remove_special, bool unparse_special) {
+  std::string out(tokens.size() * 8 + 16, '\0');
+  int n = llama_detokenize(vocab, tokens.data(), static_cast<int32_t>(tokens.size()), out.data(),
+                           static_cast<int32_t>(out.size()), remove_special, unparse_special);
+  if (n < 0) {  // too small: -n is the size needed
+    out.resize(static_cast<size_t>(-n));
+    n = llama_detokenize(vocab, tokens.data(), static_cast<int32_t>(tokens.size()), out.data(),
+                         static_cast<int32_t>(out.size()), remove_special, unparse_special);
+  }
+  out.resize(static_cast<size_t>(std::max(n, 0)));
+  return out;
+}
+
+std::string token_piece(const llama_vocab* vocab, llama_token token, bool special) {
+  char buf[256];
+  const int n = llama_token_to_piece(vocab, token, buf, sizeof(buf), 0, special);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+LlamaChat::LlamaChat(const llama_model* model) : vocab_(llama_model_get_vocab(model)) {
+  const char* tmpl = llama_model_chat_template(model, nullptr);
+  has_template_ = tmpl != nullptr && tmpl[0] != '\0';
+  try {
+    templates_ = common_chat_templates_init(model, has_template_ ? "" : "chatml");
+  } catch (const std::exception& e) {
+    template_error_ = e.what();
+    templates_ = common_chat_templates_init(model, "chatml");
+  }
+  const llama_token bos = llama_vocab_bos(vocab_);
+  if (bos >= 0) bos_text_ = piece(bos, true);
+}
+
+Result<std::string> LlamaChat::render(const std::vector<ChatMessage>& messages) const {
+  try {
+    common_chat_templates_inputs in;
+    for (const auto& m : messages) {
+      common_chat_msg cm;
+      cm.role = m.role;
+      cm.content = m.content;
+      in.messages.push_back(cm);
+    }
+    in.add_generation_prompt = true;
+    in.use_jinja = true;
+    return common_chat_templates_apply(templates_.get(), in).prompt;
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("chat template failed to render: {}", e.what()));
+  }
+}
+
+std::vector<llama_token> LlamaChat::tokenize(const std::string& text, bool add_special,
+                                             bool parse_special) const {
+  return tokenize_text(vocab_, text, add_special, parse_special);
+}
+
+std::vector<llama_token> LlamaChat::tokenize_prompt(const std::string& text) const {
+  const bool template_has_bos = !bos_text_.empty() && text.rfind(bos_text_, 0) == 0;
+  return tokenize(text, !template_has_bos, true);
+}
+
+std::string LlamaChat::piece(llama_token t, bool special) const {
+  return token_piece(vocab_, t, special);
+}
+
+}  // namespace clinbench

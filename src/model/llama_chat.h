@@ -1,0 +1,56 @@
+// The model's own chat template and tokenizer: how a conversation becomes prompt tokens, and
+// tokens become text. The one implementation: the evaluation backend, the fidelity probe and the
+// warm-up validation all go through here, so they see exactly the same prompts and tokens.
+#pragma once
+
+#include <chat.h>
+#include <llama.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clinbench/backend.h"
+
+namespace clinbench {
+
+// The vocabulary's tokens for text. add_special: BOS (and EOS) as the vocabulary asks;
+// parse_special: special-token text ("<|eot_id|>") becomes that token, not its characters.
+std::vector<llama_token> tokenize_text(const llama_vocab* vocab, std::string_view text,
+                                       bool add_special, bool parse_special);
+// The text of tokens. remove_special: drop BOS/EOS the vocabulary adds; unparse_special: write
+// special tokens as their text instead of dropping them.
+std::string detokenize_text(const llama_vocab* vocab, const std::vector<llama_token>& tokens,
+                            bool remove_special, bool unparse_special);
+// The text of one token; special tokens (control tokens such as BOS) are "" unless special.
+std::string token_piece(const llama_vocab* vocab, llama_token token, bool special);
+
+// REQUIRES: the model outlives the LlamaChat.
+class LlamaChat {
+ public:
+  // The model's template, or chatml when it has none or its template does not parse.
+  explicit LlamaChat(const llama_model* model);
+
+  // Whether the model carries a chat template (tokenizer.chat_template).
+  bool has_template() const { return has_template_; }
+  // Why the model's template could not be used, "" when it could: chatml renders instead.
+  const std::string& template_error() const { return template_error_; }
+
+  // The conversation rendered with the template, generation prompt added.
+  Result<std::string> render(const std::vector<ChatMessage>& messages) const;
+  std::vector<llama_token> tokenize(const std::string& text, bool add_special,
+                                    bool parse_special) const;
+  // A rendered prompt: special tokens parsed; BOS added unless the template wrote it.
+  std::vector<llama_token> tokenize_prompt(const std::string& text) const;
+  std::string piece(llama_token t, bool special) const;
+  const llama_vocab* vocab() const { return vocab_; }
+
+ private:
+  const llama_vocab* vocab_;
+  bool has_template_ = false;
+  std::string template_error_;
+  common_chat_templates_ptr templates_;
+  std::string bos_text_;
+};
+
+}  // namespace clinbench

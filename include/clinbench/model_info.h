@@ -55,9 +55,11 @@ struct InspectOptions {
 };
 
 // Reads and validates a GGUF file's header, key-value pairs and tensor table, and checks that
-// every tensor's data lies inside the file. Errors name the file and the problem (missing,
-// a directory, not a GGUF, truncated, corrupt table, data past the end, unsupported
-// architecture).
+// every tensor's data lies inside the file, and checks the hyperparameters llama.cpp would abort
+// on or misread (block count, heads, widths, context, experts, special tokens; see
+// model/hparams_check.h). Errors name the file and the problem (missing, a directory, not a
+// GGUF, truncated, corrupt table, data past the end, unsupported architecture, the key and
+// value of a bad hyperparameter).
 Result<ModelInfo> read_model_info(const std::string& path, const InspectOptions& options = {});
 
 // True when the ggml type name is a float type that quantize:* strategies can convert from.

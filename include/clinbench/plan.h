@@ -85,6 +85,10 @@ uint64_t device_compute_reserve();
 uint64_t startup_address_space();
 
 Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options);
+// plan_model in a child process (`clinbench __plan`, model/plan_child.h), so that this process
+// never opens the accelerator and a crash inside llama.cpp while planning is an error
+// ("the planning process was killed by SIGABRT: ..."), not the end of the caller.
+Result<Plan> plan_model_in_child(const ModelInfo& model, const PlanOptions& options);
 
 const StrategyPlan* find_plan(const Plan& plan, Strategy s);
 

@@ -102,7 +102,8 @@ Command inspect_command() {
               po.n_ctx = o->n_ctx;
               po.recipe = o->recipe;
               po.device_budget = *dev;
-              auto plan = plan_model(*info, po);
+              // In a child, as `load` plans: a crash inside llama.cpp is an error, not an abort.
+              auto plan = plan_model_in_child(*info, po);
               if (!plan) return report_error(plan.error());
               if (o->json) {
                 nlohmann::json j = to_json(*info);

@@ -10,6 +10,7 @@
 
 #include "clinbench/hash.h"
 #include "model/gguf_file.h"
+#include "model/hparams_check.h"
 
 namespace clinbench {
 
@@ -89,6 +90,8 @@ Result<ModelInfo> read_model_info(const std::string& path, const InspectOptions&
       info.dominant_type = type;
     }
   }
+  // Before anything hands the file to llama.cpp, which aborts on some of these values.
+  if (auto checked = check_hparams(g, info); !checked) return std::unexpected(checked.error());
   if (options.hash) {
     auto h = sha256_file(path);
     if (!h) return std::unexpected(h.error());

@@ -11,7 +11,7 @@
 
 namespace clinbench {
 
-Result<Plan> plan_model_in_child(const ModelInfo& model, const PlanOptions& options);
+// plan_model_in_child is declared in clinbench/plan.h.
 
 // The child's entry point: writes "plan {json}" or "error {json}" to file descriptor 3.
 int plan_child_main(int argc, char** argv);

@@ -1,9 +1,11 @@
-// The loading chain plans in a child process (model/plan_child.h): the plan it gets back equals
-// the one built in-process, errors keep their code and message, and a crash while planning is an
-// error of the command, not of the supervisor.
+// The loading chain and `inspect` plan in a child process (model/plan_child.h): the plan it gets
+// back equals the one built in-process, errors keep their code and message, and a crash while
+// planning is an error of the command, not of the supervisor.
 #include "model/plan_child.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "clinbench/load.h"
 #include "clinbench/model_info.h"
@@ -80,6 +82,26 @@ TEST(LoadChainPlanChild, ACrashWhilePlanningIsAnErrorNotTheEnd) {
   auto again = run_load_chain(testing::stories_model(), o);
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_TRUE(again->succeeded.has_value());
+}
+
+// `inspect` plans in a child as `load` does: an abort inside llama.cpp that no check foresaw is
+// one line and exit 1 from both, not the end of clinbench.
+TEST(LoadChainPlanChild, InspectPlansInAChildToo) {
+  ::setenv("CLINBENCH_TEST_CRASH", "plan=abort", 1);
+  const std::string model = testing::stories_model();
+  testing::CommandResult i =
+      testing::run_command({testing::clinbench_binary(), "inspect", "--no-hash", model});
+  testing::CommandResult l = testing::run_command(
+      {testing::clinbench_binary(), "load", "--no-hash", "--ctx", "256", model});
+  ::unsetenv("CLINBENCH_TEST_CRASH");
+  for (const auto* r : {&i, &l}) {
+    EXPECT_EQ(r->signal, 0) << r->err;
+    EXPECT_EQ(r->exit_code, 1) << r->err;
+    EXPECT_EQ(r->err.find("clinbench: " + model + ": the planning process was killed by SIGABRT"),
+              0u)
+        << r->err;
+  }
+  EXPECT_EQ(i.err, l.err);
 }
 
 }  // namespace

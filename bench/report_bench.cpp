@@ -62,7 +62,12 @@ void write_synthetic_run(const fs::path& dir, int models, int items) {
                                    {"reason", ""},
                                    {"peak_rss_bytes", 3e9},
                                    {"init_ms", 4000 + m}}})}};
-    (void)store->put_model({name, "/models/" + name + ".gguf", "", "native", log.dump(), ""});
+    if (auto ok =
+            store->put_model({name, "/models/" + name + ".gguf", "", "native", log.dump(), ""});
+        !ok) {
+      std::fprintf(stderr, "report_bench: %s\n", ok.error().message.c_str());
+      std::exit(1);
+    }
     for (int i = 0; i < items; ++i) {
       ItemRecord r;
       r.model = name;

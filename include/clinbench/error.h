@@ -28,8 +28,15 @@ struct Error {
   Error with_context(const std::string& what) const& { return {code, what + ": " + message}; }
 };
 
+// A value or the Error that kept it from being made. [[nodiscard]]: an ignored Result is a
+// dropped error, which the compiler reports (-Werror makes it fail the build). Where failing
+// really does not matter, say why and test it: `if (!r) { /* why */ }`, never `(void)`.
 template <typename T>
-using Result = std::expected<T, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using std::expected<T, Error>::expected;
+  Result(std::expected<T, Error> e) : std::expected<T, Error>(std::move(e)) {}  // NOLINT
+};
 
 inline std::unexpected<Error> make_error(ErrorCode code, std::string message) {
   return std::unexpected<Error>(Error{code, std::move(message)});

@@ -17,6 +17,7 @@ enum ExitCode : int {
   kExitFailed = 1,  // the command ran and its outcome is negative (no strategy loaded, ...)
   kExitUsage = 2,   // bad flags or values
   kExitInput = 3,   // a bad input file (missing, corrupt, unsupported)
+  kExitInternal = 4,  // a bug: an exception escaped the library
 };
 
 struct Command {

@@ -1,5 +1,6 @@
 // clinbench command line: parses flags and dispatches through the subcommand table.
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "cli/commands.h"
@@ -31,5 +32,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : clinbench::cli::kExitUsage;
   }
-  return handler ? handler() : clinbench::cli::kExitUsage;
+  if (!handler) return clinbench::cli::kExitUsage;
+  // Errors are values; an exception that still escapes (a library's, an allocation's) is a bug,
+  // reported as one line with its own exit code rather than std::terminate's abort.
+  try {
+    return handler();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "clinbench: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "clinbench: internal error: an unknown exception\n");
+  }
+  return clinbench::cli::kExitInternal;
 }

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "clinbench/plan.h"
@@ -68,9 +69,15 @@ std::optional<int> run_child_command(int argc, char** argv) {
   startup_address_space();
   if (argc < 2) return std::nullopt;
   const std::string command = argv[1];
-  if (command == "__worker") return worker_main(argc, argv);
-  if (command == "__plan") return plan_child_main(argc, argv);
-  return std::nullopt;
+  if (command != "__worker" && command != "__plan") return std::nullopt;
+  // An exception that escapes is a bug; the supervisor sees the exit code and this line in the
+  // worker's log tail.
+  try {
+    return command == "__worker" ? worker_main(argc, argv) : plan_child_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "clinbench %s: internal error: %s\n", argv[1], e.what());
+  }
+  return 4;
 }
 
 }  // namespace clinbench

@@ -171,7 +171,7 @@ LoadOptions load_options(const ModelConfig& mc, const RunOptions& ro) {
 }
 
 // A served model, with what its API cannot do replaced (and said so).
-Result<AttemptLog> evaluate_remote(const ModelConfig& mc, std::vector<DatasetItem> items,
+Result<AttemptLog> evaluate_remote(const ModelConfig& mc, const std::vector<DatasetItem>& items,
                                    const EvalSettings& settings, const RunOptions& ro,
                                    const std::function<Result<void>(const ItemRecord&)>& sink) {
   EvalSettings remote_settings = settings;
@@ -269,7 +269,7 @@ Result<void> evaluate_model(RunContext& run, const ModelConfig& mc) {
   const EvalSettings settings{run.cfg.prompts, run.cfg.decoding};
   Result<AttemptLog> log;
   if (mc.remote()) {
-    log = evaluate_remote(mc, std::move(*pending), settings, run.ro, sink);
+    log = evaluate_remote(mc, *pending, settings, run.ro, sink);
   } else {
     LoadOptions lo = load_options(mc, run.ro);
     lo.task = EvalTask{mc.name, std::move(*pending), settings};

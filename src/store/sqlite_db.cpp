@@ -32,11 +32,24 @@ ErrorCode error_code_for(int sqlite_rc) {
 
 Error sqlite_error(sqlite3* db, int rc, const std::string& file, std::string_view doing) {
   // sqlite3_errmsg describes the most recent failure on the connection, which is this one; with
-  // no connection fall back to the generic text of the code.
+  // no connection fall back to the generic text of the code. (sqlite3_system_errno is not added:
+  // the unix VFS reads errno when asked, after later system calls may have changed it.)
   const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   return Error{error_code_for(rc),
                fmt::format("{}: {}: {} ({})", file, doing, message, sqlite3_errstr(rc))};
 }
+
+namespace {
+
+std::string statement_summary(sqlite3_stmt* stmt) {
+  // The statement's first words say what was being done; its column list says nothing more.
+  std::string sql = stmt != nullptr ? sqlite3_sql(stmt) : "";
+  if (const auto paren = sql.find(" ("); paren != std::string::npos) sql.resize(paren);
+  if (sql.size() > 60) sql = sql.substr(0, 57) + "...";
+  return sql;
+}
+
+}  // namespace
 
 Result<SqliteHandle> open_database(const std::string& file, bool read_only) {
   sqlite3* raw = nullptr;
@@ -120,7 +133,7 @@ Result<bool> Statement::step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   Error error =
-      sqlite_error(db_, rc, file_, fmt::format("running \"{}\"", sqlite3_sql(stmt_.get())));
+      sqlite_error(db_, rc, file_, fmt::format("running \"{}\"", statement_summary(stmt_.get())));
   sqlite3_reset(stmt_.get());
   return std::unexpected(std::move(error));
 }

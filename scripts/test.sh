@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds clinbench and runs every test. On a fresh Debian 12 machine this installs everything
-# first (scripts/setup.sh). Needs ../shared beside the repository (the real model and datasets).
+# Builds clinbench, lints it (scripts/lint.sh) and runs every test. On a fresh Debian 12 machine
+# this installs everything first (scripts/setup.sh). Needs ../shared beside the repository (the
+# real model and datasets).
 #
 #   scripts/test.sh              release build in build/, then ctest
 #   scripts/test.sh --sanitize   ASan+UBSan build in build-asan/, then ctest
@@ -22,6 +23,8 @@ if [ ! -f ../shared/models/stories260K.gguf ]; then
 fi
 cmake -S . -B "$build" -G Ninja "${cmake_args[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)"
+# Format and clang-tidy (.clang-tidy) before any test: a finding fails the run like a test.
+scripts/lint.sh "$build"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$build"

@@ -140,7 +140,7 @@ Result<RunStore> RunStore::open(const std::filesystem::path& run_dir,
   }
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
-  if (ec || !std::filesystem::is_directory(run_dir)) {
+  if (ec || !std::filesystem::is_directory(run_dir, ec)) {
     return make_error(ErrorCode::kIo,
                       fmt::format("run directory {}: cannot create it: {}", run_dir.string(),
                                   ec ? ec.message() : "a file of that name exists"));

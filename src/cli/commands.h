@@ -14,9 +14,9 @@ namespace clinbench::cli {
 // Process exit codes.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailed = 1,  // the command ran and its outcome is negative (no strategy loaded, ...)
-  kExitUsage = 2,   // bad flags or values
-  kExitInput = 3,   // a bad input file (missing, corrupt, unsupported)
+  kExitFailed = 1,    // the command ran and its outcome is negative (no strategy loaded, ...)
+  kExitUsage = 2,     // bad flags or values
+  kExitInput = 3,     // a bad input file (missing, corrupt, unsupported)
   kExitInternal = 4,  // a bug: an exception escaped the library
 };
 

@@ -44,6 +44,9 @@ struct Recipe {
 };
 
 const std::vector<Recipe>& builtin_recipes();
+// The recipes as `load --list-recipes` prints them: a line with each name and description, then
+// a line per rule (pattern, type, " layers=edges").
+std::string format_recipes(const std::vector<Recipe>& recipes);
 // A built-in name ("mixed", "uniform") or the path of a recipe file (docs/recipes.md): one rule
 // per line, "PATTERN TYPE [layers=edges]", '#' comments. Errors name the file and line.
 Result<Recipe> resolve_recipe(const std::string& name_or_path);

@@ -30,6 +30,108 @@ std::string excerpt(const std::string& body) {
 
 bool retried_status(int status) { return status == 408 || status == 429 || status >= 500; }
 
+// "1 try", "3 tries": how many tries a request took, for messages.
+std::string tries_text(int tries) {
+  return fmt::format("{} tr{}", tries, tries == 1 ? "y" : "ies");
+}
+
+// A new connection to origin with the timeouts, the API key and the CA to trust.
+std::unique_ptr<httplib::Client> new_client(const std::string& origin, double timeout_s,
+                                            const std::string& api_key,
+                                            const std::string& ca_cert) {
+  const auto secs = static_cast<time_t>(timeout_s);
+  const auto usecs = static_cast<time_t>((timeout_s - static_cast<double>(secs)) * 1e6);
+  auto client = std::make_unique<httplib::Client>(origin);
+  client->set_connection_timeout(secs, usecs);
+  client->set_read_timeout(secs, usecs);
+  client->set_write_timeout(secs, usecs);
+  client->set_keep_alive(true);
+  if (!api_key.empty()) client->set_bearer_token_auth(api_key);
+  client->enable_server_certificate_verification(true);
+  if (!ca_cert.empty()) client->set_ca_cert_path(ca_cert);
+  return client;
+}
+
+// What one try brought back.
+struct OneTry {
+  HttpResponse response;
+  std::string retry_after;  // the Retry-After header, "" without one
+  bool sent = false;        // an answer came back (of any status)
+  bool timed_out = false;
+  httplib::Error error = httplib::Error::Success;
+};
+
+// Sends the request once on client; a 2xx body goes to request.on_data when it is set.
+OneTry try_once(httplib::Client& client, const HttpRequest& request, const std::string& path,
+                double timeout_s) {
+  httplib::Request req;
+  req.method = request.method;
+  req.path = path;
+  if (request.method == "POST") {
+    req.body = request.body;
+    req.set_header("Content-Type", "application/json");
+  }
+  OneTry t;
+  HttpResponse& out = t.response;
+  const auto t0 = Clock::now();
+  req.response_handler = [&](const httplib::Response& r) {
+    out.status = r.status;
+    out.content_type = r.get_header_value("Content-Type");
+    t.retry_after = r.get_header_value("Retry-After");
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (seconds_since(t0) > timeout_s) {
+      t.timed_out = true;
+      return false;
+    }
+    if (out.status / 100 == 2 && request.on_data) return request.on_data({data, n});
+    out.body.append(data, n);
+    return true;
+  };
+  httplib::Response res;
+  t.sent = client.send(req, res, t.error);
+  out.ms = seconds_since(t0) * 1000.0;
+  if (!t.sent) t.timed_out = t.timed_out || seconds_since(t0) >= timeout_s * 0.999;
+  return t;
+}
+
+// The error that ends a request whose try got no answer, or nullopt when another try may get
+// one.
+std::optional<Error> unsent_error(const OneTry& t, const std::string& where, double timeout_s,
+                                  int tries, const std::string& ca_cert) {
+  if (t.timed_out) {
+    return Error{ErrorCode::kResource,
+                 fmt::format("{}: no complete answer within the timeout of {} s ({})", where,
+                             timeout_s, tries_text(tries))};
+  }
+  if (t.error == httplib::Error::Canceled && t.response.status / 100 == 2) {
+    return Error{ErrorCode::kInternal, fmt::format("{}: the answer was rejected", where)};
+  }
+  if (t.error == httplib::Error::SSLServerVerification) {
+    // Permanent: another try meets the same certificate.
+    return Error{ErrorCode::kIo,
+                 fmt::format("{}: the server's TLS certificate could not be verified "
+                             "(not signed by a trusted CA, or not for this host): trust "
+                             "its CA with the model's ca_cert (a PEM file)",
+                             where)};
+  }
+  if (t.error == httplib::Error::SSLLoadingCerts) {
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("{}: cannot load the CA certificates to trust from {} (not "
+                             "a PEM file of certificates?)",
+                             where,
+                             ca_cert.empty() ? std::string("the system's store")
+                                             : "ca_cert '" + ca_cert + "'")};
+  }
+  if (t.error == httplib::Error::SSLConnection) {
+    return Error{ErrorCode::kIo, fmt::format("{}: the TLS handshake failed (does the server speak "
+                                             "https on this port?)",
+                                             where)};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<BaseUrl> parse_base_url(const std::string& url) {
@@ -94,8 +196,6 @@ HttpClient::~HttpClient() = default;
 
 Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   const std::string where = fmt::format("{} {}", request.method, url(request.path));
-  const auto secs = static_cast<time_t>(timeout_s_);
-  const auto usecs = static_cast<time_t>((timeout_s_ - static_cast<double>(secs)) * 1e6);
   std::string last_error;
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<httplib::Client> client;
@@ -106,107 +206,36 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
         pool_->idle.pop_back();
       }
     }
-    if (!client) {
-      client = std::make_unique<httplib::Client>(base_.origin);
-      client->set_connection_timeout(secs, usecs);
-      client->set_read_timeout(secs, usecs);
-      client->set_write_timeout(secs, usecs);
-      client->set_keep_alive(true);
-      if (!api_key_.empty()) client->set_bearer_token_auth(api_key_);
-      client->enable_server_certificate_verification(true);
-      if (!ca_cert_.empty()) client->set_ca_cert_path(ca_cert_);
-    }
+    if (!client) client = new_client(base_.origin, timeout_s_, api_key_, ca_cert_);
     if (request.on_try) request.on_try();
 
-    httplib::Request req;
-    req.method = request.method;
-    req.path = base_.prefix + request.path;
-    if (request.method == "POST") {
-      req.body = request.body;
-      req.set_header("Content-Type", "application/json");
-    }
-    HttpResponse out;
-    out.tries = attempt + 1;
-    std::string retry_after;
-    bool timed_out = false;
-    const auto t0 = Clock::now();
-    req.response_handler = [&](const httplib::Response& r) {
-      out.status = r.status;
-      out.content_type = r.get_header_value("Content-Type");
-      retry_after = r.get_header_value("Retry-After");
-      return true;
-    };
-    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-      if (seconds_since(t0) > timeout_s_) {
-        timed_out = true;
-        return false;
+    OneTry t = try_once(*client, request, base_.prefix + request.path, timeout_s_);
+    t.response.tries = attempt + 1;
+    if (!t.sent) {
+      if (auto e = unsent_error(t, where, timeout_s_, attempt + 1, ca_cert_)) {
+        return std::unexpected(std::move(*e));
       }
-      if (out.status / 100 == 2 && request.on_data) return request.on_data({data, n});
-      out.body.append(data, n);
-      return true;
-    };
-    httplib::Response res;
-    httplib::Error err = httplib::Error::Success;
-    const bool sent = client->send(req, res, err);
-    out.ms = seconds_since(t0) * 1000.0;
-    bool retry = false;
-    if (!sent) {
-      timed_out = timed_out || seconds_since(t0) >= timeout_s_ * 0.999;
-      if (timed_out) {
-        return make_error(ErrorCode::kResource,
-                          fmt::format("{}: no complete answer within the timeout of {} s ({} "
-                                      "tr{})",
-                                      where, timeout_s_, attempt + 1, attempt == 0 ? "y" : "ies"));
-      }
-      if (err == httplib::Error::Canceled && out.status / 100 == 2) {
-        return make_error(ErrorCode::kInternal, fmt::format("{}: the answer was rejected", where));
-      }
-      if (err == httplib::Error::SSLServerVerification) {
-        // Permanent: another try meets the same certificate.
-        return make_error(ErrorCode::kIo,
-                          fmt::format("{}: the server's TLS certificate could not be verified "
-                                      "(not signed by a trusted CA, or not for this host): trust "
-                                      "its CA with the model's ca_cert (a PEM file)",
-                                      where));
-      }
-      if (err == httplib::Error::SSLLoadingCerts) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("{}: cannot load the CA certificates to trust from {} (not "
-                                      "a PEM file of certificates?)",
-                                      where,
-                                      ca_cert_.empty() ? std::string("the system's store")
-                                                       : "ca_cert '" + ca_cert_ + "'"));
-      }
-      if (err == httplib::Error::SSLConnection) {
-        return make_error(ErrorCode::kIo,
-                          fmt::format("{}: the TLS handshake failed (does the server speak "
-                                      "https on this port?)",
-                                      where));
-      }
-      last_error = httplib::to_string(err);
-      retry = true;
-    } else if (out.status / 100 == 2) {
+      last_error = httplib::to_string(t.error);
+    } else if (t.response.status / 100 == 2) {
       std::lock_guard<std::mutex> lock(pool_->mu);
       pool_->idle.push_back(std::move(client));
-      return out;
+      return std::move(t.response);
     } else {
-      last_error = fmt::format("HTTP {}: {}", out.status, excerpt(out.body));
-      retry = retried_status(out.status);
-      if (!retry) {
+      last_error = fmt::format("HTTP {}: {}", t.response.status, excerpt(t.response.body));
+      if (!retried_status(t.response.status)) {
         return make_error(ErrorCode::kIo, fmt::format("{}: {}", where, last_error));
       }
     }
     if (attempt >= policy_.retries) {
-      return make_error(ErrorCode::kIo,
-                        fmt::format("{}: {} ({} tr{}, giving up)", where, last_error, attempt + 1,
-                                    attempt == 0 ? "y" : "ies"));
+      return make_error(ErrorCode::kIo, fmt::format("{}: {} ({}, giving up)", where, last_error,
+                                                    tries_text(attempt + 1)));
     }
     double delay = 0;
     {
       std::lock_guard<std::mutex> lock(pool_->mu);
       delay = backoff_delay_s(policy_, attempt, pool_->rng);
     }
-    if (auto ra = parse_retry_after(retry_after, std::time(nullptr))) {
+    if (auto ra = parse_retry_after(t.retry_after, std::time(nullptr))) {
       delay = std::min(*ra, policy_.retry_after_max_s);
     }
     std::this_thread::sleep_for(std::chrono::duration<double>(delay));

@@ -11,6 +11,7 @@
 #include "clinbench/load.h"
 #include "clinbench/model_info.h"
 #include "clinbench/plan.h"
+#include "clinbench/strategy.h"
 #include "clinbench/synth.h"
 #include "clinbench/units.h"
 
@@ -117,111 +118,121 @@ Command inspect_command() {
           }};
 }
 
+// load's flags as given; apply_load_flags turns those that need parsing into `lo`.
+struct LoadFlags {
+  std::string model;
+  LoadOptions lo;
+  std::string host_memory, device_memory, isolation = "process", host_limit = "auto";
+  std::string rpc;
+  bool json = false, list_recipes = false, no_warmup = false, warmup_optional = false;
+  bool no_hash = false, attempt_all = false;
+  std::string json_out;
+};
+
+// Registers load's flags and positional model on sub, bound to *o.
+void add_load_flags(CLI::App* sub, LoadFlags* o) {
+  sub->add_option("model", o->model, "GGUF model file");
+  sub->add_option("--strategy", o->lo.strategy,
+                  "auto | native | quantize:q8 | quantize:q4 | offload | cpu")
+      ->capture_default_str();
+  sub->add_option("--recipe", o->lo.recipe, "quantization recipe: a built-in name or a recipe file")
+      ->capture_default_str();
+  sub->add_flag("--list-recipes", o->list_recipes, "list the built-in recipes and exit");
+  sub->add_option("--host-memory", o->host_memory,
+                  "host memory budget, e.g. 8GiB (default: MemAvailable); enforced "
+                  "on each worker (see --host-limit)");
+  sub->add_option("--host-limit", o->host_limit,
+                  "how the host budget is enforced: address-space (RLIMIT_AS, mmap'd "
+                  "weights count), resident (the worker is stopped once its anonymous "
+                  "and shared resident memory is over it), auto (address-space "
+                  "without an accelerator, resident with one)")
+      ->capture_default_str();
+  sub->add_option("--device-memory", o->device_memory,
+                  "accelerator memory budget (default: its free memory); enforced by "
+                  "allocating the rest of the free memory before each attempt");
+  sub->add_option("--ctx", o->lo.n_ctx, "context length")->capture_default_str();
+  sub->add_option("--threads", o->lo.n_threads, "CPU threads (0: all cores)")
+      ->capture_default_str();
+  sub->add_option("--isolation", o->isolation,
+                  "process: each attempt in a worker process; none: in this process")
+      ->capture_default_str();
+  sub->add_flag("--no-warmup", o->no_warmup, "skip warm-up validation");
+  sub->add_flag("--warmup-optional", o->warmup_optional,
+                "a failed warm-up is recorded but does not fail the attempt");
+  sub->add_option("--prompt", o->lo.warmup.prompt, "prompt of the warm-up generation");
+  sub->add_option("--n-predict", o->lo.warmup.n_predict, "tokens the warm-up generation produces")
+      ->capture_default_str();
+  sub->add_flag("--no-hash", o->no_hash, "skip the SHA-256 of the model file");
+  sub->add_flag("--attempt-all", o->attempt_all,
+                "attempt strategies the plan says do not fit (to check the plan)");
+  sub->add_flag("--json", o->json, "print the attempt log as JSON");
+  sub->add_option("--json-out", o->json_out, "also write the attempt log JSON here");
+  add_rpc_option(sub, &o->rpc);
+}
+
+// The flags that fill o.lo beyond their own option: std::nullopt when fine, else the exit code
+// after printing the error.
+std::optional<int> apply_load_flags(LoadFlags& o) {
+  auto host = size_flag("--host-memory", o.host_memory);
+  if (!host) return report_error(host.error());
+  auto dev = size_flag("--device-memory", o.device_memory);
+  if (!dev) return report_error(dev.error());
+  o.lo.host_budget = *host;
+  o.lo.device_budget = *dev;
+  if (!choice_flag("--isolation", o.isolation,
+                   {{"process", Isolation::kProcess}, {"none", Isolation::kNone}},
+                   &o.lo.isolation) ||
+      !choice_flag("--host-limit", o.host_limit,
+                   {{"auto", HostLimit::kAuto},
+                    {"address-space", HostLimit::kAddressSpace},
+                    {"resident", HostLimit::kResident}},
+                   &o.lo.host_limit)) {
+    return kExitUsage;
+  }
+  o.lo.warmup.enabled = !o.no_warmup;
+  o.lo.warmup.required = !o.warmup_optional;
+  o.lo.hash = !o.no_hash;
+  o.lo.skip_over_budget = !o.attempt_all;
+  return std::nullopt;
+}
+
+// The recipes listed, or the model loaded through the chain and its attempt log printed (text or
+// JSON, and to --json-out); the exit code.
+int run_load(LoadFlags& o) {
+  if (o.list_recipes) {
+    std::cout << format_recipes(builtin_recipes());
+    return kExitOk;
+  }
+  if (o.model.empty()) {
+    std::fprintf(stderr, "clinbench load: a model file is required\n");
+    return kExitUsage;
+  }
+  if (auto rc = apply_rpc_option(o.rpc)) return *rc;
+  if (auto rc = apply_load_flags(o)) return *rc;
+  auto log = run_load_chain(o.model, o.lo);
+  if (!log) return report_error(log.error());
+  const std::string js = to_json(*log).dump(2) + "\n";
+  if (o.json) {
+    std::cout << js;
+  } else {
+    std::cout << format_attempt_log(*log);
+  }
+  if (!o.json_out.empty()) {
+    if (auto w = write_text(o.json_out, js); !w) {
+      std::fprintf(stderr, "clinbench: %s\n", w.error().message.c_str());
+      return kExitFailed;
+    }
+  }
+  return log->succeeded ? kExitOk : kExitFailed;
+}
+
 Command load_command() {
   return {"load",
           "Load a model through the strategy chain with warm-up validation; print the attempt log",
           [](CLI::App* sub) -> std::function<int()> {
-            struct Opts {
-              std::string model;
-              LoadOptions lo;
-              std::string host_memory, device_memory, isolation = "process", host_limit = "auto";
-              std::string rpc;
-              bool json = false, list_recipes = false, no_warmup = false, warmup_optional = false;
-              bool no_hash = false, attempt_all = false;
-              std::string json_out;
-            };
-            auto o = std::make_shared<Opts>();
-            sub->add_option("model", o->model, "GGUF model file");
-            sub->add_option("--strategy", o->lo.strategy,
-                            "auto | native | quantize:q8 | quantize:q4 | offload | cpu")
-                ->capture_default_str();
-            sub->add_option("--recipe", o->lo.recipe,
-                            "quantization recipe: a built-in name or a recipe file")
-                ->capture_default_str();
-            sub->add_flag("--list-recipes", o->list_recipes, "list the built-in recipes and exit");
-            sub->add_option("--host-memory", o->host_memory,
-                            "host memory budget, e.g. 8GiB (default: MemAvailable); enforced "
-                            "on each worker (see --host-limit)");
-            sub->add_option("--host-limit", o->host_limit,
-                            "how the host budget is enforced: address-space (RLIMIT_AS, mmap'd "
-                            "weights count), resident (the worker is stopped once its anonymous "
-                            "and shared resident memory is over it), auto (address-space "
-                            "without an accelerator, resident with one)")
-                ->capture_default_str();
-            sub->add_option("--device-memory", o->device_memory,
-                            "accelerator memory budget (default: its free memory); enforced by "
-                            "allocating the rest of the free memory before each attempt");
-            sub->add_option("--ctx", o->lo.n_ctx, "context length")->capture_default_str();
-            sub->add_option("--threads", o->lo.n_threads, "CPU threads (0: all cores)")
-                ->capture_default_str();
-            sub->add_option("--isolation", o->isolation,
-                            "process: each attempt in a worker process; none: in this process")
-                ->capture_default_str();
-            sub->add_flag("--no-warmup", o->no_warmup, "skip warm-up validation");
-            sub->add_flag("--warmup-optional", o->warmup_optional,
-                          "a failed warm-up is recorded but does not fail the attempt");
-            sub->add_option("--prompt", o->lo.warmup.prompt, "prompt of the warm-up generation");
-            sub->add_option("--n-predict", o->lo.warmup.n_predict,
-                            "tokens the warm-up generation produces")
-                ->capture_default_str();
-            sub->add_flag("--no-hash", o->no_hash, "skip the SHA-256 of the model file");
-            sub->add_flag("--attempt-all", o->attempt_all,
-                          "attempt strategies the plan says do not fit (to check the plan)");
-            sub->add_flag("--json", o->json, "print the attempt log as JSON");
-            sub->add_option("--json-out", o->json_out, "also write the attempt log JSON here");
-            add_rpc_option(sub, &o->rpc);
-            return [o]() -> int {
-              if (o->list_recipes) {
-                for (const auto& r : builtin_recipes()) {
-                  std::cout << fmt::format("{:<8} {}\n", r.name, r.description);
-                  for (const auto& rule : r.rules) {
-                    std::cout << fmt::format("         {:<32} {}{}\n", rule.pattern, rule.type,
-                                             rule.edge_layers_only ? " layers=edges" : "");
-                  }
-                }
-                return kExitOk;
-              }
-              if (o->model.empty()) {
-                std::fprintf(stderr, "clinbench load: a model file is required\n");
-                return kExitUsage;
-              }
-              if (auto rc = apply_rpc_option(o->rpc)) return *rc;
-              auto host = size_flag("--host-memory", o->host_memory);
-              if (!host) return report_error(host.error());
-              auto dev = size_flag("--device-memory", o->device_memory);
-              if (!dev) return report_error(dev.error());
-              o->lo.host_budget = *host;
-              o->lo.device_budget = *dev;
-              if (!choice_flag("--isolation", o->isolation,
-                               {{"process", Isolation::kProcess}, {"none", Isolation::kNone}},
-                               &o->lo.isolation) ||
-                  !choice_flag("--host-limit", o->host_limit,
-                               {{"auto", HostLimit::kAuto},
-                                {"address-space", HostLimit::kAddressSpace},
-                                {"resident", HostLimit::kResident}},
-                               &o->lo.host_limit)) {
-                return kExitUsage;
-              }
-              o->lo.warmup.enabled = !o->no_warmup;
-              o->lo.warmup.required = !o->warmup_optional;
-              o->lo.hash = !o->no_hash;
-              o->lo.skip_over_budget = !o->attempt_all;
-              auto log = run_load_chain(o->model, o->lo);
-              if (!log) return report_error(log.error());
-              const std::string js = to_json(*log).dump(2) + "\n";
-              if (o->json) {
-                std::cout << js;
-              } else {
-                std::cout << format_attempt_log(*log);
-              }
-              if (!o->json_out.empty()) {
-                if (auto w = write_text(o->json_out, js); !w) {
-                  std::fprintf(stderr, "clinbench: %s\n", w.error().message.c_str());
-                  return kExitFailed;
-                }
-              }
-              return log->succeeded ? kExitOk : kExitFailed;
-            };
+            auto o = std::make_shared<LoadFlags>();
+            add_load_flags(sub, o.get());
+            return [o]() -> int { return run_load(*o); };
           }};
 }
 

@@ -99,6 +99,18 @@ const std::vector<Recipe>& builtin_recipes() {
   return recipes;
 }
 
+std::string format_recipes(const std::vector<Recipe>& recipes) {
+  std::string out;
+  for (const auto& r : recipes) {
+    out += fmt::format("{:<8} {}\n", r.name, r.description);
+    for (const auto& rule : r.rules) {
+      out += fmt::format("         {:<32} {}{}\n", rule.pattern, rule.type,
+                         rule.edge_layers_only ? " layers=edges" : "");
+    }
+  }
+  return out;
+}
+
 Result<Recipe> resolve_recipe(const std::string& name_or_path) {
   for (const auto& r : builtin_recipes()) {
     if (r.name == name_or_path) return r;

@@ -110,6 +110,286 @@ struct TensorPlan {
   float fill;  // NaN: random; else a constant (norms 1, biases 0)
 };
 
+// The weight matrices' type, from --type.
+Result<ggml_type> weight_type(const std::string& type) {
+  if (type == "f32") return GGML_TYPE_F32;
+  if (type == "f16") return GGML_TYPE_F16;
+  if (type == "q8_0") return GGML_TYPE_Q8_0;
+  if (type == "q4_0") return GGML_TYPE_Q4_0;
+  if (type == "q4_K") return GGML_TYPE_Q4_K;
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("--type: unknown type '{}' (expected f32, f16, q8_0, q4_0 or "
+                                "q4_K)",
+                                type));
+}
+
+// The head dimension of the shape, or an error naming the flags that do not fit together.
+Result<uint32_t> check_shape(const SynthShape& sh) {
+  if (sh.n_layer == 0 || sh.n_embd == 0 || sh.n_ff == 0 || sh.n_head == 0 || sh.n_head_kv == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--layers, --embd, --ff, --heads and --kv-heads must be positive");
+  }
+  if (sh.n_head % sh.n_head_kv != 0) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("--heads {} is not a multiple of --kv-heads {}", sh.n_head, sh.n_head_kv));
+  }
+  const uint32_t head_dim = sh.arch == "gemma2" && sh.n_embd == 3584 ? 256 : sh.n_embd / sh.n_head;
+  if (sh.arch != "gemma2" && sh.n_embd % sh.n_head != 0) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("--embd {} is not a multiple of --heads {}", sh.n_embd, sh.n_head));
+  }
+  if (head_dim % 2 != 0) {
+    return make_error(ErrorCode::kInvalidArgument, "head dimension (embd/heads) must be even");
+  }
+  return head_dim;
+}
+
+struct Vocab {
+  GgufFile file;
+  uint32_t n_vocab = 0;
+};
+
+// A real llama.cpp vocabulary file, whose tokenizer.* keys the model gets.
+Result<Vocab> open_vocab(const std::string& vpath) {
+  auto vocab = open_gguf(vpath);
+  if (!vocab) return std::unexpected(vocab.error().with_context("vocabulary"));
+  const int64_t tok_id = gguf_find_key(vocab->gguf.get(), "tokenizer.ggml.tokens");
+  if (tok_id < 0) {
+    return make_error(ErrorCode::kCorrupt, fmt::format("{}: no tokenizer.ggml.tokens", vpath));
+  }
+  const auto n_vocab = static_cast<uint32_t>(gguf_get_arr_n(vocab->gguf.get(), tok_id));
+  return Vocab{std::move(*vocab), n_vocab};
+}
+
+// general.* and the architecture's hyperparameters.
+void set_model_keys(gguf_context* g, const SynthOptions& o, const ArchDesc& arch, ggml_type wtype,
+                    uint32_t head_dim, uint32_t n_vocab) {
+  const SynthShape& sh = o.shape;
+  gguf_set_val_str(g, "general.architecture", arch.gguf_arch);
+  const std::string name =
+      o.name.empty() ? fmt::format("synthetic-{}-{}L-{}", sh.arch, sh.n_layer, sh.n_embd) : o.name;
+  gguf_set_val_str(g, "general.name", name.c_str());
+  gguf_set_val_str(g, "general.description",
+                   "synthetic model written by clinbench synth: random weights, real vocabulary");
+  gguf_set_val_u32(g, "general.file_type",
+                   wtype == GGML_TYPE_F32    ? 0
+                   : wtype == GGML_TYPE_F16  ? 1
+                   : wtype == GGML_TYPE_Q8_0 ? 7
+                   : wtype == GGML_TYPE_Q4_0 ? 2
+                                             : 15);
+  const std::string a = std::string(arch.gguf_arch) + ".";
+  auto u32 = [&](const std::string& k, uint32_t v) { gguf_set_val_u32(g, (a + k).c_str(), v); };
+  auto f32 = [&](const std::string& k, float v) { gguf_set_val_f32(g, (a + k).c_str(), v); };
+  u32("context_length", sh.n_ctx);
+  u32("embedding_length", sh.n_embd);
+  u32("block_count", sh.n_layer);
+  u32("feed_forward_length", sh.n_ff);
+  u32("attention.head_count", sh.n_head);
+  u32("attention.head_count_kv", sh.n_head_kv);
+  u32("rope.dimension_count", head_dim);
+  u32("vocab_size", n_vocab);
+  f32("rope.freq_base", arch.rope_base);
+  f32("attention.layer_norm_rms_epsilon", arch.rms_eps);
+  if (sh.arch == "gemma2") {
+    u32("attention.key_length", head_dim);
+    u32("attention.value_length", head_dim);
+    u32("attention.sliding_window", 4096);
+    f32("attn_logit_softcapping", 50.0f);
+    f32("final_logit_softcapping", 30.0f);
+  }
+}
+
+// Key-value i of vg, copied into g under the same key (types a vocabulary has; others skipped).
+void copy_kv(gguf_context* g, const gguf_context* vg, int64_t i, const std::string& key) {
+  switch (gguf_get_kv_type(vg, i)) {
+    case GGUF_TYPE_STRING:
+      gguf_set_val_str(g, key.c_str(), gguf_get_val_str(vg, i));
+      break;
+    case GGUF_TYPE_UINT32:
+      gguf_set_val_u32(g, key.c_str(), gguf_get_val_u32(vg, i));
+      break;
+    case GGUF_TYPE_INT32:
+      gguf_set_val_i32(g, key.c_str(), gguf_get_val_i32(vg, i));
+      break;
+    case GGUF_TYPE_BOOL:
+      gguf_set_val_bool(g, key.c_str(), gguf_get_val_bool(vg, i));
+      break;
+    case GGUF_TYPE_FLOAT32:
+      gguf_set_val_f32(g, key.c_str(), gguf_get_val_f32(vg, i));
+      break;
+    case GGUF_TYPE_ARRAY: {
+      const gguf_type at = gguf_get_arr_type(vg, i);
+      const size_t n = gguf_get_arr_n(vg, i);
+      if (at == GGUF_TYPE_STRING) {
+        std::vector<const char*> strs(n);
+        for (size_t k = 0; k < n; ++k) strs[k] = gguf_get_arr_str(vg, i, k);
+        gguf_set_arr_str(g, key.c_str(), strs.data(), n);
+      } else {
+        gguf_set_arr_data(g, key.c_str(), at, gguf_get_arr_data(vg, i), n);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// The vocabulary's tokenizer.* keys, with the architecture's chat template instead of its own.
+void copy_tokenizer(gguf_context* g, const gguf_context* vg, const char* chat_template) {
+  const int64_t n_kv = gguf_get_n_kv(vg);
+  for (int64_t i = 0; i < n_kv; ++i) {
+    const std::string key = gguf_get_key(vg, i);
+    if (key.rfind("tokenizer.", 0) != 0 || key == "tokenizer.chat_template") continue;
+    // gguf_set_kv copies all keys; copy one by one through a temporary context instead.
+    copy_kv(g, vg, i, key);
+  }
+  gguf_set_val_str(g, "tokenizer.chat_template", chat_template);
+}
+
+// The tensors, in llama.cpp's names and shapes; an error when a row is not whole blocks of its
+// type.
+Result<std::vector<TensorPlan>> plan_tensors(const SynthShape& sh, const ArchDesc& arch,
+                                             ggml_type wtype, uint32_t head_dim, uint32_t n_vocab) {
+  std::vector<TensorPlan> plan;
+  const float kRandom = std::nanf("");
+  const int64_t E = sh.n_embd, F = sh.n_ff, V = n_vocab;
+  const int64_t Q = static_cast<int64_t>(sh.n_head) * head_dim;
+  const int64_t KV = static_cast<int64_t>(sh.n_head_kv) * head_dim;
+  plan.push_back({"token_embd.weight", {E, V}, wtype, kRandom});
+  for (uint32_t l = 0; l < sh.n_layer; ++l) {
+    const std::string p = fmt::format("blk.{}.", l);
+    plan.push_back({p + "attn_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+    plan.push_back({p + "attn_q.weight", {E, Q}, wtype, kRandom});
+    plan.push_back({p + "attn_k.weight", {E, KV}, wtype, kRandom});
+    plan.push_back({p + "attn_v.weight", {E, KV}, wtype, kRandom});
+    if (arch.qkv_bias) {
+      plan.push_back({p + "attn_q.bias", {Q}, GGML_TYPE_F32, 0.0f});
+      plan.push_back({p + "attn_k.bias", {KV}, GGML_TYPE_F32, 0.0f});
+      plan.push_back({p + "attn_v.bias", {KV}, GGML_TYPE_F32, 0.0f});
+    }
+    plan.push_back({p + "attn_output.weight", {Q, E}, wtype, kRandom});
+    if (arch.post_norms)
+      plan.push_back({p + "post_attention_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+    plan.push_back({p + "ffn_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+    plan.push_back({p + "ffn_gate.weight", {E, F}, wtype, kRandom});
+    plan.push_back({p + "ffn_up.weight", {E, F}, wtype, kRandom});
+    plan.push_back({p + "ffn_down.weight", {F, E}, wtype, kRandom});
+    if (arch.post_norms) plan.push_back({p + "post_ffw_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+  }
+  plan.push_back({"output_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
+  if (!arch.tied_output) plan.push_back({"output.weight", {E, V}, wtype, kRandom});
+  for (auto& t : plan) {
+    if (t.ne[0] % ggml_blck_size(t.type) != 0) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("tensor {} has rows of {} values, not a multiple of {}'s "
+                      "block size {}: choose another --type or shape",
+                      t.name, t.ne[0], ggml_type_name(t.type), ggml_blck_size(t.type)));
+    }
+  }
+  return plan;
+}
+
+// Adds the planned tensors to g (their shapes made in meta); returns the number of parameters.
+uint64_t add_tensors(gguf_context* g, ggml_context* meta, const std::vector<TensorPlan>& plan) {
+  uint64_t n_params = 0;
+  for (const auto& t : plan) {
+    ggml_tensor* tensor = t.ne.size() == 1 ? ggml_new_tensor_1d(meta, t.type, t.ne[0])
+                                           : ggml_new_tensor_2d(meta, t.type, t.ne[0], t.ne[1]);
+    ggml_set_name(tensor, t.name.c_str());
+    gguf_add_tensor(g, tensor);
+    n_params += static_cast<uint64_t>(ggml_nelements(tensor));
+  }
+  return n_params;
+}
+
+struct DataLayout {
+  uint64_t offset = 0;  // of the tensor data
+  uint64_t end = 0;     // the file's size
+};
+
+// Writes the metadata and sizes the file for every tensor's data.
+Result<DataLayout> write_header(AtomicFile& file, const gguf_context* g) {
+  std::string header(gguf_get_meta_size(g), '\0');
+  gguf_get_meta_data(g, header.data());
+  if (auto w = file.write_at(0, header); !w) return std::unexpected(w.error());
+  const size_t align = gguf_get_alignment(g);
+  DataLayout layout;
+  layout.offset = (header.size() + align - 1) / align * align;
+  layout.end = layout.offset;
+  for (int64_t i = 0; i < gguf_get_n_tensors(g); ++i) {
+    layout.end = std::max<uint64_t>(
+        layout.end, layout.offset + gguf_get_tensor_offset(g, i) + gguf_get_tensor_size(g, i));
+  }
+  layout.end = (layout.end + align - 1) / align * align;
+  // The tensor data starts as a hole: a sparse file stays one, and a full one is filled in below.
+  if (auto r = file.resize(layout.end); !r) return std::unexpected(r.error());
+  return layout;
+}
+
+// Rows [r0, r0 + nr) of tensor t into out, in t's type, split across n_threads threads.
+void fill_rows(const TensorPlan& t, uint64_t seed, int64_t r0, int64_t nr, unsigned n_threads,
+               std::vector<float>& f32buf, std::vector<char>& out) {
+  const int64_t ncols = t.ne[0];
+  const size_t row_bytes = ggml_row_size(t.type, ncols);
+  // Random weights ~ U(-a, a) with standard deviation 0.02, as initialisers use.
+  const float scale = 0.02f * std::sqrt(3.0f);
+  f32buf.resize(static_cast<size_t>(nr * ncols));
+  out.resize(static_cast<size_t>(nr) * row_bytes);
+  auto fill = [&](unsigned th) {
+    const int64_t a0 = nr * th / n_threads, a1 = nr * (th + 1) / n_threads;
+    for (int64_t r = a0; r < a1; ++r) {
+      Rng rng(seed ^ name_hash(t.name) ^ (static_cast<uint64_t>(r0 + r) * 0x9e3779b9ull));
+      float* row = f32buf.data() + r * ncols;
+      for (int64_t c = 0; c < ncols; ++c) {
+        row[c] = std::isnan(t.fill) ? (rng.uniform() * 2.0f - 1.0f) * scale : t.fill;
+      }
+      char* dst = out.data() + static_cast<size_t>(r) * row_bytes;
+      if (t.type == GGML_TYPE_F32) {
+        std::memcpy(dst, row, row_bytes);
+      } else if (t.type == GGML_TYPE_F16) {
+        ggml_fp32_to_fp16_row(row, reinterpret_cast<ggml_fp16_t*>(dst), ncols);
+      } else {
+        ggml_quantize_chunk(t.type, row, dst, 0, 1, ncols, nullptr);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned th = 1; th < n_threads; ++th) pool.emplace_back(fill, th);
+  fill(0);
+  for (auto& th : pool) th.join();
+}
+
+// Every tensor's values, written in chunks of about 8 MiB of floats.
+Result<void> write_weights(AtomicFile& file, const gguf_context* g,
+                           const std::vector<TensorPlan>& plan, uint64_t data_offset,
+                           uint64_t seed) {
+  const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<float> f32buf;
+  std::vector<char> out;
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    const TensorPlan& t = plan[ti];
+    const int64_t ncols = t.ne[0];
+    const int64_t nrows = t.ne.size() > 1 ? t.ne[1] : 1;
+    const size_t row_bytes = ggml_row_size(t.type, ncols);
+    const uint64_t off = data_offset + gguf_get_tensor_offset(g, static_cast<int64_t>(ti));
+    const int64_t rows_per_chunk = std::max<int64_t>(1, (8 << 20) / (ncols * 4));
+    ggml_quantize_init(t.type);
+    for (int64_t r0 = 0; r0 < nrows; r0 += rows_per_chunk) {
+      const int64_t nr = std::min(rows_per_chunk, nrows - r0);
+      fill_rows(t, seed, r0, nr, n_threads, f32buf, out);
+      if (auto w = file.write_at(off + static_cast<uint64_t>(r0) * row_bytes,
+                                 std::string_view(out.data(), out.size()));
+          !w) {
+        return std::unexpected(w.error());
+      }
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 const std::vector<SynthPreset>& synth_presets() {
@@ -151,248 +431,37 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
                                   "gemma2 or mistral)",
                                   sh.arch));
   }
-  ggml_type wtype;
-  if (o.type == "f32")
-    wtype = GGML_TYPE_F32;
-  else if (o.type == "f16")
-    wtype = GGML_TYPE_F16;
-  else if (o.type == "q8_0")
-    wtype = GGML_TYPE_Q8_0;
-  else if (o.type == "q4_0")
-    wtype = GGML_TYPE_Q4_0;
-  else if (o.type == "q4_K")
-    wtype = GGML_TYPE_Q4_K;
-  else {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("--type: unknown type '{}' (expected f32, f16, q8_0, q4_0 or "
-                                  "q4_K)",
-                                  o.type));
-  }
-  if (sh.n_layer == 0 || sh.n_embd == 0 || sh.n_ff == 0 || sh.n_head == 0 || sh.n_head_kv == 0) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--layers, --embd, --ff, --heads and --kv-heads must be positive");
-  }
-  if (sh.n_head % sh.n_head_kv != 0) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("--heads {} is not a multiple of --kv-heads {}", sh.n_head, sh.n_head_kv));
-  }
-  const uint32_t head_dim = sh.arch == "gemma2" && sh.n_embd == 3584 ? 256 : sh.n_embd / sh.n_head;
-  if (sh.arch != "gemma2" && sh.n_embd % sh.n_head != 0) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("--embd {} is not a multiple of --heads {}", sh.n_embd, sh.n_head));
-  }
-  if (head_dim % 2 != 0) {
-    return make_error(ErrorCode::kInvalidArgument, "head dimension (embd/heads) must be even");
-  }
-
-  // Vocabulary: every tokenizer.* key of a real llama.cpp vocabulary file.
-  const std::string vpath = vocab_path(sh.vocab.empty() ? arch->vocab : sh.vocab);
-  auto vocab = open_gguf(vpath);
-  if (!vocab) return std::unexpected(vocab.error().with_context("vocabulary"));
-  const gguf_context* vg = vocab->gguf.get();
-  const int64_t tok_id = gguf_find_key(vg, "tokenizer.ggml.tokens");
-  if (tok_id < 0) {
-    return make_error(ErrorCode::kCorrupt, fmt::format("{}: no tokenizer.ggml.tokens", vpath));
-  }
-  const uint32_t n_vocab = static_cast<uint32_t>(gguf_get_arr_n(vg, tok_id));
+  auto wtype = weight_type(o.type);
+  if (!wtype) return std::unexpected(wtype.error());
+  auto head_dim = check_shape(sh);
+  if (!head_dim) return std::unexpected(head_dim.error());
+  auto vocab = open_vocab(vocab_path(sh.vocab.empty() ? arch->vocab : sh.vocab));
+  if (!vocab) return std::unexpected(vocab.error());
 
   std::unique_ptr<gguf_context, GgufDeleter> g(gguf_init_empty());
-  gguf_set_val_str(g.get(), "general.architecture", arch->gguf_arch);
-  const std::string name =
-      o.name.empty() ? fmt::format("synthetic-{}-{}L-{}", sh.arch, sh.n_layer, sh.n_embd) : o.name;
-  gguf_set_val_str(g.get(), "general.name", name.c_str());
-  gguf_set_val_str(g.get(), "general.description",
-                   "synthetic model written by clinbench synth: random weights, real vocabulary");
-  gguf_set_val_u32(g.get(), "general.file_type",
-                   wtype == GGML_TYPE_F32    ? 0
-                   : wtype == GGML_TYPE_F16  ? 1
-                   : wtype == GGML_TYPE_Q8_0 ? 7
-                   : wtype == GGML_TYPE_Q4_0 ? 2
-                                             : 15);
-  const std::string a = std::string(arch->gguf_arch) + ".";
-  auto u32 = [&](const std::string& k, uint32_t v) {
-    gguf_set_val_u32(g.get(), (a + k).c_str(), v);
-  };
-  auto f32 = [&](const std::string& k, float v) { gguf_set_val_f32(g.get(), (a + k).c_str(), v); };
-  u32("context_length", sh.n_ctx);
-  u32("embedding_length", sh.n_embd);
-  u32("block_count", sh.n_layer);
-  u32("feed_forward_length", sh.n_ff);
-  u32("attention.head_count", sh.n_head);
-  u32("attention.head_count_kv", sh.n_head_kv);
-  u32("rope.dimension_count", head_dim);
-  u32("vocab_size", n_vocab);
-  f32("rope.freq_base", arch->rope_base);
-  f32("attention.layer_norm_rms_epsilon", arch->rms_eps);
-  if (sh.arch == "gemma2") {
-    u32("attention.key_length", head_dim);
-    u32("attention.value_length", head_dim);
-    u32("attention.sliding_window", 4096);
-    f32("attn_logit_softcapping", 50.0f);
-    f32("final_logit_softcapping", 30.0f);
-  }
-  const int64_t n_kv = gguf_get_n_kv(vg);
-  for (int64_t i = 0; i < n_kv; ++i) {
-    const std::string key = gguf_get_key(vg, i);
-    if (key.rfind("tokenizer.", 0) != 0 || key == "tokenizer.chat_template") continue;
-    // gguf_set_kv copies all keys; copy one by one through a temporary context instead.
-    const gguf_type t = gguf_get_kv_type(vg, i);
-    switch (t) {
-      case GGUF_TYPE_STRING:
-        gguf_set_val_str(g.get(), key.c_str(), gguf_get_val_str(vg, i));
-        break;
-      case GGUF_TYPE_UINT32:
-        gguf_set_val_u32(g.get(), key.c_str(), gguf_get_val_u32(vg, i));
-        break;
-      case GGUF_TYPE_INT32:
-        gguf_set_val_i32(g.get(), key.c_str(), gguf_get_val_i32(vg, i));
-        break;
-      case GGUF_TYPE_BOOL:
-        gguf_set_val_bool(g.get(), key.c_str(), gguf_get_val_bool(vg, i));
-        break;
-      case GGUF_TYPE_FLOAT32:
-        gguf_set_val_f32(g.get(), key.c_str(), gguf_get_val_f32(vg, i));
-        break;
-      case GGUF_TYPE_ARRAY: {
-        const gguf_type at = gguf_get_arr_type(vg, i);
-        const size_t n = gguf_get_arr_n(vg, i);
-        if (at == GGUF_TYPE_STRING) {
-          std::vector<const char*> strs(n);
-          for (size_t k = 0; k < n; ++k) strs[k] = gguf_get_arr_str(vg, i, k);
-          gguf_set_arr_str(g.get(), key.c_str(), strs.data(), n);
-        } else {
-          gguf_set_arr_data(g.get(), key.c_str(), at, gguf_get_arr_data(vg, i), n);
-        }
-        break;
-      }
-      default:
-        break;
-    }
-  }
-  gguf_set_val_str(g.get(), "tokenizer.chat_template", arch->chat_template);
-
-  // Tensors, in llama.cpp's names and shapes.
-  std::vector<TensorPlan> plan;
-  const float kRandom = std::nanf("");
-  const int64_t E = sh.n_embd, F = sh.n_ff, V = n_vocab;
-  const int64_t Q = static_cast<int64_t>(sh.n_head) * head_dim;
-  const int64_t KV = static_cast<int64_t>(sh.n_head_kv) * head_dim;
-  plan.push_back({"token_embd.weight", {E, V}, wtype, kRandom});
-  for (uint32_t l = 0; l < sh.n_layer; ++l) {
-    const std::string p = fmt::format("blk.{}.", l);
-    plan.push_back({p + "attn_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
-    plan.push_back({p + "attn_q.weight", {E, Q}, wtype, kRandom});
-    plan.push_back({p + "attn_k.weight", {E, KV}, wtype, kRandom});
-    plan.push_back({p + "attn_v.weight", {E, KV}, wtype, kRandom});
-    if (arch->qkv_bias) {
-      plan.push_back({p + "attn_q.bias", {Q}, GGML_TYPE_F32, 0.0f});
-      plan.push_back({p + "attn_k.bias", {KV}, GGML_TYPE_F32, 0.0f});
-      plan.push_back({p + "attn_v.bias", {KV}, GGML_TYPE_F32, 0.0f});
-    }
-    plan.push_back({p + "attn_output.weight", {Q, E}, wtype, kRandom});
-    if (arch->post_norms)
-      plan.push_back({p + "post_attention_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
-    plan.push_back({p + "ffn_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
-    plan.push_back({p + "ffn_gate.weight", {E, F}, wtype, kRandom});
-    plan.push_back({p + "ffn_up.weight", {E, F}, wtype, kRandom});
-    plan.push_back({p + "ffn_down.weight", {F, E}, wtype, kRandom});
-    if (arch->post_norms) plan.push_back({p + "post_ffw_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
-  }
-  plan.push_back({"output_norm.weight", {E}, GGML_TYPE_F32, 1.0f});
-  if (!arch->tied_output) plan.push_back({"output.weight", {E, V}, wtype, kRandom});
-  for (auto& t : plan) {
-    if (t.ne[0] % ggml_blck_size(t.type) != 0) {
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          fmt::format("tensor {} has rows of {} values, not a multiple of {}'s "
-                      "block size {}: choose another --type or shape",
-                      t.name, t.ne[0], ggml_type_name(t.type), ggml_blck_size(t.type)));
-    }
-  }
-
-  const size_t meta_ctx_size = ggml_tensor_overhead() * (plan.size() + 1);
+  set_model_keys(g.get(), o, *arch, *wtype, *head_dim, vocab->n_vocab);
+  copy_tokenizer(g.get(), vocab->file.gguf.get(), arch->chat_template);
+  auto plan = plan_tensors(sh, *arch, *wtype, *head_dim, vocab->n_vocab);
+  if (!plan) return std::unexpected(plan.error());
+  const size_t meta_ctx_size = ggml_tensor_overhead() * (plan->size() + 1);
   ggml_init_params ip{meta_ctx_size, nullptr, true};
   std::unique_ptr<ggml_context, GgmlCtxDeleter> meta(ggml_init(ip));
   SynthResult result;
-  for (const auto& t : plan) {
-    ggml_tensor* tensor = t.ne.size() == 1
-                              ? ggml_new_tensor_1d(meta.get(), t.type, t.ne[0])
-                              : ggml_new_tensor_2d(meta.get(), t.type, t.ne[0], t.ne[1]);
-    ggml_set_name(tensor, t.name.c_str());
-    gguf_add_tensor(g.get(), tensor);
-    result.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
-  }
+  result.n_params = add_tensors(g.get(), meta.get(), *plan);
 
   // Written beside the target and renamed over it when complete: an interrupted synth (minutes
   // for a 8B model) leaves no truncated GGUF behind.
   auto file = AtomicFile::create(path);
   if (!file) return std::unexpected(file.error());
-  std::string header(gguf_get_meta_size(g.get()), '\0');
-  gguf_get_meta_data(g.get(), header.data());
-  if (auto w = file->write_at(0, header); !w) return std::unexpected(w.error());
-  const size_t align = gguf_get_alignment(g.get());
-  const uint64_t data_offset = (header.size() + align - 1) / align * align;
-  uint64_t end = data_offset;
-  for (int64_t i = 0; i < gguf_get_n_tensors(g.get()); ++i) {
-    end = std::max<uint64_t>(
-        end, data_offset + gguf_get_tensor_offset(g.get(), i) + gguf_get_tensor_size(g.get(), i));
-  }
-  end = (end + align - 1) / align * align;
-  // The tensor data starts as a hole: a sparse file stays one, and a full one is filled in below.
-  if (auto r = file->resize(end); !r) return std::unexpected(r.error());
-
+  auto layout = write_header(*file, g.get());
+  if (!layout) return std::unexpected(layout.error());
   if (!o.sparse) {
-    const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
-    std::vector<float> f32buf;
-    std::vector<char> out;
-    for (size_t ti = 0; ti < plan.size(); ++ti) {
-      const TensorPlan& t = plan[ti];
-      const int64_t ncols = t.ne[0];
-      const int64_t nrows = t.ne.size() > 1 ? t.ne[1] : 1;
-      const size_t row_bytes = ggml_row_size(t.type, ncols);
-      const uint64_t off = data_offset + gguf_get_tensor_offset(g.get(), static_cast<int64_t>(ti));
-      const int64_t rows_per_chunk = std::max<int64_t>(1, (8 << 20) / (ncols * 4));
-      // Random weights ~ U(-a, a) with standard deviation 0.02, as initialisers use.
-      const float scale = 0.02f * std::sqrt(3.0f);
-      ggml_quantize_init(t.type);
-      for (int64_t r0 = 0; r0 < nrows; r0 += rows_per_chunk) {
-        const int64_t nr = std::min(rows_per_chunk, nrows - r0);
-        f32buf.resize(static_cast<size_t>(nr * ncols));
-        out.resize(static_cast<size_t>(nr) * row_bytes);
-        auto fill = [&](unsigned th) {
-          const int64_t a0 = nr * th / n_threads, a1 = nr * (th + 1) / n_threads;
-          for (int64_t r = a0; r < a1; ++r) {
-            Rng rng(o.seed ^ name_hash(t.name) ^ (static_cast<uint64_t>(r0 + r) * 0x9e3779b9ull));
-            float* row = f32buf.data() + r * ncols;
-            for (int64_t c = 0; c < ncols; ++c) {
-              row[c] = std::isnan(t.fill) ? (rng.uniform() * 2.0f - 1.0f) * scale : t.fill;
-            }
-            char* dst = out.data() + static_cast<size_t>(r) * row_bytes;
-            if (t.type == GGML_TYPE_F32) {
-              std::memcpy(dst, row, row_bytes);
-            } else if (t.type == GGML_TYPE_F16) {
-              ggml_fp32_to_fp16_row(row, reinterpret_cast<ggml_fp16_t*>(dst), ncols);
-            } else {
-              ggml_quantize_chunk(t.type, row, dst, 0, 1, ncols, nullptr);
-            }
-          }
-        };
-        std::vector<std::thread> pool;
-        for (unsigned th = 1; th < n_threads; ++th) pool.emplace_back(fill, th);
-        fill(0);
-        for (auto& th : pool) th.join();
-        if (auto w = file->write_at(off + static_cast<uint64_t>(r0) * row_bytes,
-                                    std::string_view(out.data(), out.size()));
-            !w) {
-          return std::unexpected(w.error());
-        }
-      }
+    if (auto w = write_weights(*file, g.get(), *plan, layout->offset, o.seed); !w) {
+      return std::unexpected(w.error());
     }
   }
   if (auto c = file->commit(); !c) return std::unexpected(c.error());
-  result.file_bytes = end;
+  result.file_bytes = layout->end;
   return result;
 }
 

@@ -137,12 +137,8 @@ json merged_metadata(const std::vector<Source>& sources, const json& merge_info)
   return meta;
 }
 
-}  // namespace
-
-Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::path>& run_dirs) {
-  if (run_dirs.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "merge: no run directories given");
-  }
+// The output directory is new (absent or empty) and not one of the inputs.
+Result<void> check_output_dir(const fs::path& out_dir, const std::vector<fs::path>& run_dirs) {
   std::error_code ec;
   const fs::path out_abs = fs::weakly_canonical(out_dir, ec);
   for (const auto& d : run_dirs) {
@@ -157,7 +153,11 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
                                   "run directory)",
                                   out_dir.string()));
   }
+  return {};
+}
 
+// Opens every run directory; their configs must agree on what comparable() keeps.
+Result<std::vector<Source>> open_sources(const std::vector<fs::path>& run_dirs) {
   std::vector<Source> sources;
   for (const auto& d : run_dirs) {
     auto s = open_source(d);
@@ -173,9 +173,11 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
                                     sources.front().dir.string(), sources[i].dir.string(), *diff));
     }
   }
+  return sources;
+}
 
-  // Shards: one N for all, each index at most once; the indices not given are reported.
-  MergeOutcome outcome;
+// Shards: one N for all, each index at most once; the indices not given are returned ("1/3").
+Result<std::vector<std::string>> missing_shards(const std::vector<Source>& sources) {
   std::optional<int> count;
   std::map<int, fs::path> indices;
   for (const auto& s : sources) {
@@ -193,23 +195,33 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
                                     it->second.string(), s.dir.string()));
     }
   }
+  std::vector<std::string> missing;
   if (count) {
     for (int i = 0; i < *count; ++i) {
-      if (!indices.count(i)) outcome.missing_shards.push_back(format_shard({i, *count}));
+      if (!indices.count(i)) missing.push_back(format_shard({i, *count}));
     }
   }
+  return missing;
+}
 
-  // Items: each (model, dataset, id) in exactly one source.
-  using Key = std::tuple<std::string, std::string, std::string>;
-  std::map<Key, size_t> owner;
-  std::vector<std::vector<ItemRecord>> items(sources.size());
+using ItemKey = std::tuple<std::string, std::string, std::string>;  // (model, dataset, item id)
+
+struct SourceItems {
+  std::vector<std::vector<ItemRecord>> items;  // each source's, in the order of the sources
+  std::map<ItemKey, size_t> owner;             // the source each item is in
+};
+
+// Items: each (model, dataset, id) in exactly one source, else an error listing up to ten.
+Result<SourceItems> read_items(const std::vector<Source>& sources) {
+  SourceItems out;
+  out.items.resize(sources.size());
   std::vector<std::string> overlaps;
   size_t n_overlaps = 0;
   for (size_t i = 0; i < sources.size(); ++i) {
     auto its = sources[i].store.items();
     if (!its) return std::unexpected(its.error());
     for (auto& r : *its) {
-      auto [it, inserted] = owner.emplace(Key{r.model, r.dataset, r.item_id}, i);
+      auto [it, inserted] = out.owner.emplace(ItemKey{r.model, r.dataset, r.item_id}, i);
       if (!inserted) {
         if (++n_overlaps <= 10) {
           overlaps.push_back(fmt::format("  model {}, dataset {}, item {}: in {} and {}", r.model,
@@ -218,7 +230,7 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
         }
       }
     }
-    items[i] = std::move(*its);
+    out.items[i] = std::move(*its);
   }
   if (n_overlaps > 0) {
     std::string list;
@@ -228,11 +240,13 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
                                   "overlapping runs:{}{}",
                                   n_overlaps, list, n_overlaps > 10 ? "\n  ..." : ""));
   }
+  return out;
+}
 
-  // Gaps: the unsharded selection of every configured dataset, for every model.
-  const json& rc = sources.front().config;
-  const bool strict = rc.value("decoding", json::object()).value("strict", false);
-  json inputs = {{"models", json::object()}, {"datasets", json::object()}, {"config", nullptr}};
+// The model files of the run config that are here, for the manifest to hash; a warning for each
+// one that is not.
+void add_model_inputs(const json& rc, json& inputs, MergeOutcome& outcome) {
+  std::error_code ec;
   for (const auto& m : rc.value("models", json::array())) {
     const std::string path = m.value("path", "");
     if (m.value("backend", "llama") == "openai" || path.empty()) continue;
@@ -243,16 +257,29 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
           "model '{}': {} is not here; the manifest does not hash it", m.value("name", ""), path));
     }
   }
+}
+
+// A dataset of the recorded run config, as the run read it.
+DatasetConfig dataset_config(const json& dj) {
+  DatasetConfig dc;
+  dc.name = dj.value("name", "");
+  dc.path = dj.value("path", "");
+  dc.format = dj.value("format", "auto");
+  dc.split = dj.value("split", "");
+  if (dj.contains("limit") && dj["limit"].is_number_integer()) {
+    dc.limit = dj["limit"].get<size_t>();
+  }
+  dc.seed = dj.value("seed", uint64_t{0});
+  return dc;
+}
+
+// Gaps: the unsharded selection of every configured dataset, for every model, less the items
+// some source has. The datasets read go into the inputs; one that cannot be read is a warning.
+void add_dataset_gaps(const json& rc, const std::map<ItemKey, size_t>& owner, json& inputs,
+                      MergeOutcome& outcome) {
+  const bool strict = rc.value("decoding", json::object()).value("strict", false);
   for (const auto& dj : rc.value("datasets", json::array())) {
-    DatasetConfig dc;
-    dc.name = dj.value("name", "");
-    dc.path = dj.value("path", "");
-    dc.format = dj.value("format", "auto");
-    dc.split = dj.value("split", "");
-    if (dj.contains("limit") && dj["limit"].is_number_integer()) {
-      dc.limit = dj["limit"].get<size_t>();
-    }
-    dc.seed = dj.value("seed", uint64_t{0});
+    const DatasetConfig dc = dataset_config(dj);
     auto sel = select_dataset(dc, strict, std::nullopt);
     if (!sel) {
       outcome.warnings.push_back(
@@ -263,69 +290,117 @@ Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::p
     for (const auto& m : rc.value("models", json::array())) {
       MergeGap gap{m.value("name", ""), dc.name, {}};
       for (const auto& it : sel->items) {
-        if (!owner.count(Key{gap.model, dc.name, it.id})) gap.item_ids.push_back(it.id);
+        if (!owner.count(ItemKey{gap.model, dc.name, it.id})) gap.item_ids.push_back(it.id);
       }
       if (!gap.item_ids.empty()) outcome.gaps.push_back(std::move(gap));
     }
   }
+}
 
-  // The merged directory.
-  json merge_info = {{"sources", json::array()},
-                     {"missing_shards", outcome.missing_shards},
-                     {"gaps", json::object()}};
+// The "merge" metadata: the sources, the missing shards and the gaps.
+json merge_info(const std::vector<Source>& sources,
+                const std::vector<std::vector<ItemRecord>>& items, const MergeOutcome& outcome) {
+  std::error_code ec;
+  json info = {{"sources", json::array()},
+               {"missing_shards", outcome.missing_shards},
+               {"gaps", json::object()}};
   for (size_t i = 0; i < sources.size(); ++i) {
-    merge_info["sources"].push_back(
+    info["sources"].push_back(
         {{"run_dir", fs::absolute(sources[i].dir, ec).lexically_normal().string()},
          {"shard", sources[i].config.value("shard", json())},
          {"items", items[i].size()},
          {"host", sources[i].metadata.value(std::string(kMetadataHost), json())}});
   }
-  for (const auto& g : outcome.gaps) merge_info["gaps"][g.model + "/" + g.dataset] = g.item_ids;
-  json meta = merged_metadata(sources, merge_info);
-  meta["config"]["shard"] = nullptr;
-  meta["config"]["out"] = fs::absolute(out_dir, ec).lexically_normal().string();
+  for (const auto& g : outcome.gaps) info["gaps"][g.model + "/" + g.dataset] = g.item_ids;
+  return info;
+}
 
-  auto out = RunStore::open(out_dir);
-  if (!out) return std::unexpected(out.error());
-  for (const auto& [key, value] : meta.items()) {
-    if (auto r = out->set_metadata(key, value); !r) return std::unexpected(r.error());
+// One model's record from its record in each source (the source's index, the record): the
+// first's, with every shard's attempt log, and the strategies joined when they differ.
+ModelRecord merged_model(const std::string& name,
+                         const std::vector<std::pair<size_t, ModelRecord>>& recs,
+                         const std::vector<Source>& sources, const json& info,
+                         MergeOutcome& outcome) {
+  ModelRecord merged = recs.front().second;
+  json log = json::parse(merged.attempt_log, nullptr, false);
+  if (!log.is_object()) log = json::object();
+  json shards = json::array();
+  std::set<std::string> strategies;
+  for (const auto& [i, m] : recs) {
+    strategies.insert(m.strategy);
+    if (m.sha256 != merged.sha256) {
+      outcome.warnings.push_back(
+          fmt::format("model '{}': {} evaluated a different file "
+                      "(sha256 {} vs {})",
+                      name, sources[i].dir.string(), m.sha256, merged.sha256));
+    }
+    shards.push_back({{"run_dir", info["sources"][i]["run_dir"]},
+                      {"strategy", m.strategy},
+                      {"attempt_log", json::parse(m.attempt_log, nullptr, false)}});
   }
+  if (strategies.size() > 1) {
+    std::string all;
+    for (const auto& s : strategies) all += (all.empty() ? "" : ",") + s;
+    outcome.warnings.push_back(
+        fmt::format("model '{}': shards were loaded with different strategies ({})", name, all));
+    merged.strategy = all;
+  }
+  log["shards"] = shards;  // every shard's own attempt log
+  merged.attempt_log = log.dump();
+  return merged;
+}
+
+// Writes every model of the sources into the merged store, one record per name.
+Result<void> write_models(RunStore& out, const std::vector<Source>& sources, const json& info,
+                          MergeOutcome& outcome) {
   std::map<std::string, std::vector<std::pair<size_t, ModelRecord>>> models;
   for (size_t i = 0; i < sources.size(); ++i) {
     auto ms = sources[i].store.models();
     if (!ms) return std::unexpected(ms.error());
     for (auto& m : *ms) models[m.name].emplace_back(i, std::move(m));
   }
-  for (auto& [name, recs] : models) {
-    ModelRecord merged = recs.front().second;
-    json log = json::parse(merged.attempt_log, nullptr, false);
-    if (!log.is_object()) log = json::object();
-    json shards = json::array();
-    std::set<std::string> strategies;
-    for (const auto& [i, m] : recs) {
-      strategies.insert(m.strategy);
-      if (m.sha256 != merged.sha256) {
-        outcome.warnings.push_back(
-            fmt::format("model '{}': {} evaluated a different file "
-                        "(sha256 {} vs {})",
-                        name, sources[i].dir.string(), m.sha256, merged.sha256));
-      }
-      shards.push_back({{"run_dir", merge_info["sources"][i]["run_dir"]},
-                        {"strategy", m.strategy},
-                        {"attempt_log", json::parse(m.attempt_log, nullptr, false)}});
+  for (const auto& [name, recs] : models) {
+    if (auto r = out.put_model(merged_model(name, recs, sources, info, outcome)); !r) {
+      return std::unexpected(r.error());
     }
-    if (strategies.size() > 1) {
-      std::string all;
-      for (const auto& s : strategies) all += (all.empty() ? "" : ",") + s;
-      outcome.warnings.push_back(
-          fmt::format("model '{}': shards were loaded with different strategies ({})", name, all));
-      merged.strategy = all;
-    }
-    log["shards"] = shards;  // every shard's own attempt log
-    merged.attempt_log = log.dump();
-    if (auto r = out->put_model(merged); !r) return std::unexpected(r.error());
   }
-  for (const auto& its : items) {
+  return {};
+}
+
+}  // namespace
+
+Result<MergeOutcome> merge_runs(const fs::path& out_dir, const std::vector<fs::path>& run_dirs) {
+  if (run_dirs.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "merge: no run directories given");
+  }
+  if (auto r = check_output_dir(out_dir, run_dirs); !r) return std::unexpected(r.error());
+  auto sources = open_sources(run_dirs);
+  if (!sources) return std::unexpected(sources.error());
+  MergeOutcome outcome;
+  auto missing = missing_shards(*sources);
+  if (!missing) return std::unexpected(missing.error());
+  outcome.missing_shards = std::move(*missing);
+  auto items = read_items(*sources);
+  if (!items) return std::unexpected(items.error());
+
+  const json& rc = sources->front().config;
+  json inputs = {{"models", json::object()}, {"datasets", json::object()}, {"config", nullptr}};
+  add_model_inputs(rc, inputs, outcome);
+  add_dataset_gaps(rc, items->owner, inputs, outcome);
+
+  // The merged directory.
+  const json info = merge_info(*sources, items->items, outcome);
+  json meta = merged_metadata(*sources, info);
+  std::error_code ec;
+  meta["config"]["shard"] = nullptr;
+  meta["config"]["out"] = fs::absolute(out_dir, ec).lexically_normal().string();
+  auto out = RunStore::open(out_dir);
+  if (!out) return std::unexpected(out.error());
+  for (const auto& [key, value] : meta.items()) {
+    if (auto r = out->set_metadata(key, value); !r) return std::unexpected(r.error());
+  }
+  if (auto r = write_models(*out, *sources, info, outcome); !r) return std::unexpected(r.error());
+  for (const auto& its : items->items) {
     for (const auto& r : its) {
       if (auto w = out->record_item(r); !w) return std::unexpected(w.error());
       ++outcome.items;

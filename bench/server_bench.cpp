@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
   ModelConfig lm;
   lm.name = "model";
   lm.path = o.model;
-  lm.ctx = static_cast<uint32_t>(o.ctx_per_slot * 4);
+  lm.ctx = static_cast<uint32_t>(o.ctx_per_slot);
   lm.threads = o.threads;
   local.models.push_back(lm);
   local.out = o.work_dir + "/in-process";

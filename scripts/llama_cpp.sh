@@ -101,8 +101,9 @@ fi
 # output goes through an asynchronous log thread that can lose it at exit.
 # ggml's RPC backend and its server (ggml-rpc-server): a device over a socket, which the tests
 # use as an accelerator with a memory cap (patches/llama.cpp/0003) where there is no GPU.
-targets=(llama ggml llama-common llama-bench llama-perplexity llama-server llama-completion
-         llama-fit-params llama-quantize llama-simple ggml-rpc-server)
+# llama-batched-bench is the peer for continuous batching (N sequences decoding together).
+targets=(llama ggml llama-common llama-bench llama-batched-bench llama-perplexity llama-server
+         llama-completion llama-fit-params llama-quantize llama-simple ggml-rpc-server)
 if [ $DL = 1 ]; then
   # Later -D values win: shared libraries, backends as modules found next to the executable,
   # and a CPU backend for any x86-64-v3 machine (AVX2/FMA/F16C/BMI2) rather than this one.

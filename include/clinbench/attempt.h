@@ -105,7 +105,10 @@ struct AttemptLog {
   std::string model_sha256;  // "" when hashing was skipped
   std::string architecture;
   std::string requested;  // "auto" or one strategy name
-  uint32_t n_ctx = 0;
+  uint32_t n_ctx = 0;     // KV cells per sequence
+  uint32_t n_seq = 1;     // sequences (conversations in flight), each with its own cells
+  // What set n_seq: "requested", "items", "host memory", "device memory", "llama.cpp's limit".
+  std::string n_seq_bound;
   Accelerator accelerator;
   double plan_ms = 0;
   std::vector<Attempt> attempts;

@@ -37,6 +37,27 @@ struct Generation {
   double prefill_ms = 0;
   double decode_ms = 0;
   bool truncated = false;  // stopped by max_tokens before end-of-sequence
+  // Sequences decoding alongside this one (itself included), averaged over its decode steps;
+  // 1: alone; 0: unknown (a remote server batches as it likes).
+  double batch_width = 1;
+};
+
+// One conversation to continue, as a stream of them hands it to the backend.
+struct GenerationRequest {
+  size_t id = 0;  // the caller's, handed back with the result
+  std::vector<ChatMessage> messages;
+  GenerationParams params;
+};
+
+// Where a stream of generations comes from and where its results go (Backend::generate_stream).
+// next() is asked whenever the backend has room for another conversation: it returns the next
+// request, or nothing when none is ready now. done() may make new requests ready (the second
+// turn of a conversation, say); the stream ends when next() has nothing and nothing is in flight.
+class GenerationFeed {
+ public:
+  virtual ~GenerationFeed() = default;
+  virtual std::optional<GenerationRequest> next() = 0;
+  virtual void done(size_t id, Result<Generation> result) = 0;
 };
 
 struct OptionScore {
@@ -67,20 +88,16 @@ class Backend {
   // Renders the messages with the model's chat template and generates the assistant's reply.
   virtual Result<Generation> generate(const std::vector<ChatMessage>& messages,
                                       const GenerationParams& params) = 0;
-  // Several independent conversations; a backend may decode them together (parallel sequences
-  // in one context). Results are in the order given. Times are wall-clock intervals, shared with
-  // the conversations decoded alongside. The default generates them one after another.
+  // Generates the feed's conversations with up to `width` of them in flight at once (continuous
+  // batching: when one ends, the next is admitted). Each result goes to feed.done() as soon as
+  // it is ready; its times are the conversation's own (from its admission), and batch_width
+  // says how many it shared the decode steps with. The default generates them one at a time.
+  virtual void generate_stream(GenerationFeed& feed, int width);
+  // Several independent conversations through generate_stream; results in the order given.
   // REQUIRES: params.size() == conversations.size().
   virtual std::vector<Result<Generation>> generate_many(
       const std::vector<std::vector<ChatMessage>>& conversations,
-      const std::vector<GenerationParams>& params) {
-    std::vector<Result<Generation>> out;
-    out.reserve(conversations.size());
-    for (size_t i = 0; i < conversations.size(); ++i) {
-      out.push_back(generate(conversations[i], params[i]));
-    }
-    return out;
-  }
+      const std::vector<GenerationParams>& params, int width);
   // Log-likelihood of each continuation after the rendered messages plus `assistant_prefix`
   // (the start of the assistant's reply). The prefix is evaluated once and reused.
   virtual Result<LoglikScores> loglik(

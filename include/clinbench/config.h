@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clinbench/error.h"
@@ -83,14 +84,18 @@ struct RunFlags {
   std::optional<int> in_flight;
   std::optional<int> max_tokens;
   std::optional<uint32_t> ctx;
-  std::optional<uint64_t> seed;  // the subset's seed (short form) and the sampling seed
-  std::optional<int> parallel;
+  std::optional<uint64_t> seed;         // the subset's seed (short form) and the sampling seed
+  std::optional<std::string> parallel;  // "auto" or 1 .. 256
   bool constrained_answer = false;
   bool strict = false;
 };
 
 // The run config the flags ask for. Errors: the config file's (read_run_config), and
 // kInvalidArgument naming the flag for flags that conflict, are missing or have a bad value.
+// A `parallel` value as a flag gives it: "auto" (kParallelAuto) or 1 .. kMaxSequences; the
+// error names `what` (the flag).
+Result<int> parse_parallel(std::string_view what, std::string_view text);
+
 Result<RunConfig> run_config_from_flags(const RunFlags& flags);
 
 }  // namespace clinbench

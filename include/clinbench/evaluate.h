@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct PromptConfig {
       "Which option matches your answer? Reply with 'Answer: X', where X is the option letter.";
 };
 
+// DecodingConfig::parallel chosen by the memory plan ("auto").
+inline constexpr int kParallelAuto = 0;
+
 struct DecodingConfig {
   Scoring scoring = Scoring::kGenerate;
   int max_tokens = kDefaultMaxTokens;  // per turn
@@ -36,9 +40,10 @@ struct DecodingConfig {
   uint64_t seed = 0;                   // sampling seed
   bool constrained_answer = false;     // grammar-constrained final "Answer: X"
   bool strict = false;                 // a bad dataset row fails the run
-  // Items whose generation turns decode together as parallel sequences in one context (1-7).
-  // On CPUs decode is bound by memory bandwidth, so a few sequences cost little more than one.
-  int parallel = 4;
+  // Conversations in flight at once, each in a KV sequence of its own with `ctx` cells,
+  // continuously batched (backend/scheduler.h); 1 .. kMaxSequences, or kParallelAuto: the most
+  // whose KV the memory plan fits beside the model, up to the items to generate.
+  int parallel = kParallelAuto;
 };
 
 // One item to evaluate and the name of its dataset in the run.
@@ -72,11 +77,22 @@ std::vector<ChatMessage> opening_messages(const Item& item, const PromptConfig& 
 ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& settings,
                          const std::string& model, const std::string& dataset);
 
-// Evaluates several items of `model` with their generation turns decoded together
-// (Backend::generate_many: parallel sequences in one context), in the given order. The records
-// equal evaluate_item's under greedy decoding, except for timings, which are wall-clock
-// intervals shared with the items decoded alongside.
+// Called with each finished item's record; an error stops the evaluation.
+using RecordSink = std::function<Result<void>(const ItemRecord&)>;
+
+// Evaluates items of `model` as one stream: log-likelihood items first, then the generation
+// turns with up to `width` conversations in flight (Backend::generate_stream: continuous
+// batching in one context), each record handed to `emit` as soon as its item is done (not in
+// the given order). Under greedy decoding the records equal evaluate_item's up to the
+// floating-point order of different batches (docs/protocol.md); timings are each item's own,
+// from its admission. Returns the first error `emit` returned.
+Result<void> evaluate_stream(Backend& backend, const std::vector<DatasetItem>& items,
+                             const EvalSettings& settings, const std::string& model, int width,
+                             const RecordSink& emit);
+
+// evaluate_stream's records, in the given order.
 std::vector<ItemRecord> evaluate_items(Backend& backend, const std::vector<DatasetItem>& items,
-                                       const EvalSettings& settings, const std::string& model);
+                                       const EvalSettings& settings, const std::string& model,
+                                       int width);
 
 }  // namespace clinbench

@@ -48,7 +48,11 @@ struct LoadOptions {
   std::string recipe = kDefaultRecipe;
   std::optional<uint64_t> host_budget;    // default: MemAvailable
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
-  uint32_t n_ctx = kDefaultContext;
+  uint32_t n_ctx = kDefaultContext;       // KV cells per sequence
+  // Sequences: conversations in flight (decoding.parallel), 1 .. 256; 0: the most whose KV fits
+  // the budgets beside the model, up to max_seq (the run's items).
+  uint32_t n_seq = 1;
+  uint32_t max_seq = kMaxSequences;
   uint32_t n_batch = kDefaultBatch;
   int n_threads = 0;  // 0: all cores
   Isolation isolation = Isolation::kProcess;

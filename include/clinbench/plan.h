@@ -20,9 +20,8 @@ inline constexpr uint32_t kDefaultContext = 4096;  // tokens
 inline constexpr uint32_t kDefaultBatch = 512;     // tokens per llama_decode batch
 inline constexpr const char* kDefaultRecipe = "mixed";
 
-// Sequences every context is created with: the shared prompt plus one per option of an item
-// (up to 7) for log-likelihood scoring. The KV buffer is unified, so this does not multiply it.
-inline constexpr uint32_t kSequences = 8;
+// The most sequences (conversations in flight) a context can have: llama.cpp's LLAMA_MAX_SEQ.
+inline constexpr uint32_t kMaxSequences = 256;
 
 struct Bytes {
   uint64_t weights = 0;
@@ -56,16 +55,19 @@ struct StrategyPlan {
 };
 
 struct PlanOptions {
-  uint32_t n_ctx = kDefaultContext;  // 0: the model's training context; capped at it
+  uint32_t n_ctx = kDefaultContext;  // per sequence; 0: the model's training context; capped at it
   uint32_t n_batch = kDefaultBatch;
-  uint32_t n_seq = kSequences;  // parallel sequences (one unified KV buffer)
+  // Sequences (conversations in flight), each with n_ctx KV cells of its own: the KV cache holds
+  // n_ctx * n_seq cells. 1 .. kMaxSequences.
+  uint32_t n_seq = 1;
   std::string recipe = kDefaultRecipe;
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
 };
 
 struct Plan {
   Accelerator accelerator;
-  uint32_t n_ctx = 0;
+  uint32_t n_ctx = 0;  // per sequence
+  uint32_t n_seq = 1;
   std::vector<StrategyPlan> strategies;  // in auto_chain() order
   double plan_ms = 0;
 };

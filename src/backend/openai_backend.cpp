@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -83,6 +84,7 @@ class OpenAIBackend final : public Backend {
     g.prompt_tokens = reply->prompt_tokens;
     g.output_tokens = reply->completion_tokens;
     g.truncated = reply->finish_reason == "length";
+    g.batch_width = 0;  // the server's batching is not visible here
     g.ttft_ms = ms_between(start, first);
     g.prefill_ms = g.ttft_ms;  // as the client sees it: queueing and prompt evaluation
     g.decode_ms = ms_between(first, end);
@@ -93,24 +95,36 @@ class OpenAIBackend final : public Backend {
     return g;
   }
 
-  std::vector<Result<Generation>> generate_many(
-      const std::vector<std::vector<ChatMessage>>& conversations,
-      const std::vector<GenerationParams>& params) override {
-    std::vector<Result<Generation>> out(conversations.size(),
-                                        make_error(ErrorCode::kInternal, "not generated"));
-    std::atomic<size_t> next{0};
+  // Up to in_flight requests at once (the server's slots batch them); `width` is the
+  // in-process engine's and does not apply.
+  void generate_stream(GenerationFeed& feed, int /*width*/) override {
+    std::mutex m;
+    std::condition_variable cv;
+    int running = 0;
     auto work = [&] {
-      for (size_t i = next++; i < conversations.size(); i = next++) {
-        out[i] = generate(conversations[i], params[i]);
+      std::unique_lock<std::mutex> lock(m);
+      while (true) {
+        auto req = feed.next();
+        if (!req) {
+          if (running == 0) break;
+          cv.wait(lock);  // a reply may make another request ready
+          continue;
+        }
+        ++running;
+        lock.unlock();
+        Result<Generation> g = generate(req->messages, req->params);
+        lock.lock();
+        --running;
+        feed.done(req->id, std::move(g));
+        cv.notify_all();
       }
+      cv.notify_all();
     };
-    const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, options_.in_flight)),
-                                      conversations.size());
+    const int n = std::max(1, options_.in_flight);
     std::vector<std::thread> threads;
-    for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+    for (int t = 1; t < n; ++t) threads.emplace_back(work);
     work();
     for (auto& t : threads) t.join();
-    return out;
   }
 
   Result<LoglikScores> loglik(const std::vector<ChatMessage>&, const std::string&,

@@ -3,10 +3,10 @@
 // usage; times are measured here (time to first token from the stream).
 //
 // Contract: generate() is thread-safe, so several items may be evaluated at once (the run
-// supervisor keeps `in_flight` of them going). generate_many() sends up to in_flight requests at
-// once. loglik() is unsupported: the chat API returns no prompt-token logprobs, and llama-server
-// (llama.cpp 80fb11a) refuses "echo" on /completions, so it fails with kUnsupported and
-// kLoglikUnavailable says why. count_tokens() returns 0 (counting would cost a request).
+// supervisor keeps `in_flight` of them going). generate_stream() keeps up to in_flight requests
+// going at once. loglik() is unsupported: the chat API returns no prompt-token logprobs, and
+// llama-server (llama.cpp 80fb11a) refuses "echo" on /completions, so it fails with kUnsupported
+// and kLoglikUnavailable says why. count_tokens() returns 0 (counting would cost a request).
 #pragma once
 
 #include <memory>

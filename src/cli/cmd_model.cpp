@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "clinbench/atomic_file.h"
+#include "clinbench/config.h"
 #include "clinbench/load.h"
 #include "clinbench/model_info.h"
 #include "clinbench/plan.h"
@@ -79,6 +80,7 @@ Command inspect_command() {
               bool json = false;
               bool no_hash = false;
               uint32_t n_ctx = PlanOptions{}.n_ctx;
+              uint32_t n_seq = PlanOptions{}.n_seq;
               std::string device_memory, rpc;
               std::string recipe = PlanOptions{}.recipe;
             };
@@ -86,8 +88,13 @@ Command inspect_command() {
             sub->add_option("model", o->model, "GGUF model file")->required();
             sub->add_flag("--json", o->json, "print JSON instead of text");
             sub->add_flag("--no-hash", o->no_hash, "skip the streamed SHA-256 of the file");
-            sub->add_option("--ctx", o->n_ctx, "context length the plan assumes (0: training)")
+            sub->add_option("--ctx", o->n_ctx,
+                            "context length of each sequence the plan assumes (0: training)")
                 ->capture_default_str();
+            sub->add_option("--parallel", o->n_seq,
+                            "sequences (conversations in flight) the plan's KV holds, 1-256")
+                ->capture_default_str()
+                ->check(CLI::Range(1, static_cast<int>(kMaxSequences)));
             sub->add_option("--device-memory", o->device_memory,
                             "device budget for the offload plan (e.g. 16GiB)");
             sub->add_option("--recipe", o->recipe, "quantization recipe for quantize:* plans")
@@ -101,6 +108,7 @@ Command inspect_command() {
               if (!info) return report_error(info.error());
               PlanOptions po;
               po.n_ctx = o->n_ctx;
+              po.n_seq = o->n_seq;
               po.recipe = o->recipe;
               po.device_budget = *dev;
               // In a child, as `load` plans: a crash inside llama.cpp is an error, not an abort.
@@ -123,6 +131,7 @@ struct LoadFlags {
   std::string model;
   LoadOptions lo;
   std::string host_memory, device_memory, isolation = "process", host_limit = "auto";
+  std::string parallel = "1";
   std::string rpc;
   bool json = false, list_recipes = false, no_warmup = false, warmup_optional = false;
   bool no_hash = false, attempt_all = false;
@@ -150,7 +159,11 @@ void add_load_flags(CLI::App* sub, LoadFlags* o) {
   sub->add_option("--device-memory", o->device_memory,
                   "accelerator memory budget (default: its free memory); enforced by "
                   "allocating the rest of the free memory before each attempt");
-  sub->add_option("--ctx", o->lo.n_ctx, "context length")->capture_default_str();
+  sub->add_option("--ctx", o->lo.n_ctx, "context length of each sequence")->capture_default_str();
+  sub->add_option("--parallel", o->parallel,
+                  "sequences (conversations in flight) the context holds: 1-256, or auto (as "
+                  "many as fit the budgets, up to 256)")
+      ->capture_default_str();
   sub->add_option("--threads", o->lo.n_threads, "CPU threads (0: all cores)")
       ->capture_default_str();
   sub->add_option("--isolation", o->isolation,
@@ -189,6 +202,9 @@ std::optional<int> apply_load_flags(LoadFlags& o) {
                    &o.lo.host_limit)) {
     return kExitUsage;
   }
+  auto parallel = parse_parallel("--parallel", o.parallel);
+  if (!parallel) return report_error(parallel.error());
+  o.lo.n_seq = static_cast<uint32_t>(*parallel);  // kParallelAuto (0): planned
   o.lo.warmup.enabled = !o.no_warmup;
   o.lo.warmup.required = !o.warmup_optional;
   o.lo.hash = !o.no_hash;

@@ -96,8 +96,8 @@ Command run_command() {
             sub->add_flag("--strict", f.strict, "a bad dataset row fails the run");
             sub->add_option("--shard", f.shard, "evaluate shard I/N of the items");
             sub->add_option("--parallel", f.parallel,
-                            "items whose generation decodes together (1-7, default 4)")
-                ->check(CLI::Range(1, 7));
+                            "conversations in flight at once, continuously batched: auto (the "
+                            "default: as many as the memory plan fits) or 1-256");
             sub->add_option("--isolation", o->isolation, "process (default) | none");
             add_rpc_option(sub, &o->rpc);
             return [o]() -> int {

@@ -497,7 +497,16 @@ class ConfigReader {
     t.integer("seed", 0, std::numeric_limits<int64_t>::max(), &d->seed);
     t.boolean("constrained_answer", &d->constrained_answer);
     t.boolean("strict", &d->strict);
-    t.integer("parallel", 1, 7, &d->parallel);
+    if (const toml::node* n = t.get("parallel"); n != nullptr && n->is_string()) {
+      if (n->value_exact<std::string>() == "auto") {
+        d->parallel = kParallelAuto;
+      } else {
+        error(n, t.key_path("parallel"),
+              fmt::format("must be \"auto\" or an integer between 1 and {}", kMaxSequences));
+      }
+    } else {
+      t.integer("parallel", 1, static_cast<int64_t>(kMaxSequences), &d->parallel);
+    }
     t.finish();
   }
 
@@ -602,7 +611,9 @@ nlohmann::json to_json(const RunConfig& config) {
         {"seed", config.decoding.seed},
         {"constrained_answer", config.decoding.constrained_answer},
         {"strict", config.decoding.strict},
-        {"parallel", config.decoding.parallel}}},
+        {"parallel", config.decoding.parallel == kParallelAuto
+                         ? nlohmann::json("auto")
+                         : nlohmann::json(config.decoding.parallel)}}},
   };
 }
 

@@ -1,6 +1,7 @@
 // `clinbench run`'s flags turned into a RunConfig: the short form and the overrides.
 #include <fmt/format.h>
 
+#include <charconv>
 #include <filesystem>
 
 #include "clinbench/attempt.h"
@@ -77,7 +78,11 @@ Result<void> override_decoding(const RunFlags& f, RunConfig& cfg) {
     cfg.decoding.scoring = *s;
   }
   if (f.max_tokens) cfg.decoding.max_tokens = *f.max_tokens;
-  if (f.parallel) cfg.decoding.parallel = *f.parallel;
+  if (f.parallel) {
+    auto n = parse_parallel("--parallel", *f.parallel);
+    if (!n) return std::unexpected(n.error());
+    cfg.decoding.parallel = *n;
+  }
   if (f.seed) cfg.decoding.seed = *f.seed;
   if (f.constrained_answer) cfg.decoding.constrained_answer = true;
   if (f.strict) cfg.decoding.strict = true;
@@ -85,6 +90,19 @@ Result<void> override_decoding(const RunFlags& f, RunConfig& cfg) {
 }
 
 }  // namespace
+
+Result<int> parse_parallel(std::string_view what, std::string_view text) {
+  if (text == "auto") return kParallelAuto;
+  int n = 0;
+  const char* end = text.data() + text.size();
+  if (auto [p, ec] = std::from_chars(text.data(), end, n);
+      ec != std::errc() || p != end || n < 1 || n > static_cast<int>(kMaxSequences)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: '{}' is not auto or an integer between 1 and {}", what, text,
+                                  kMaxSequences));
+  }
+  return n;
+}
 
 Result<RunConfig> run_config_from_flags(const RunFlags& f) {
   Result<RunConfig> cfg;

@@ -1,6 +1,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <functional>
 
 #include "clinbench/evaluate.h"
 #include "clinbench/extract.h"
@@ -36,6 +39,14 @@ void add_generation(ItemRecord& r, const Generation& g, bool first_turn) {
   if (first_turn) {
     r.prompt_tokens = g.prompt_tokens;
     r.ttft_ms = g.ttft_ms;
+  }
+  // The batch width the item's tokens were decoded at, weighted by each turn's tokens.
+  if (g.batch_width > 0 && g.output_tokens > 0) {
+    const double before =
+        r.extra.contains("batch_width") ? r.extra["batch_width"].get<double>() : 0;
+    const auto done = static_cast<double>(r.reasoning_tokens);
+    const auto now = static_cast<double>(g.output_tokens);
+    r.extra["batch_width"] = (before * done + g.batch_width * now) / (done + now);
   }
   r.output_tokens.push_back(g.output_tokens);
   r.prefill_ms += g.prefill_ms;
@@ -241,29 +252,84 @@ ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings&
   return f.r;
 }
 
-std::vector<ItemRecord> evaluate_items(Backend& backend, const std::vector<DatasetItem>& items,
-                                       const EvalSettings& s, const std::string& model) {
+namespace {
+
+// Called with an item's position when its record is final; an error stops the stream.
+using FinishedSink = std::function<Result<void>(size_t)>;
+
+// The generation turns of a list of items as a stream: an item's second turn is handed out as
+// soon as its first is done, ahead of items not started, so it finds its first turn's KV.
+class ItemFeed final : public GenerationFeed {
+ public:
+  ItemFeed(std::vector<InFlight>& flights, const EvalSettings& s, const FinishedSink& finished)
+      : flights_(flights), s_(s), finished_(finished) {
+    for (size_t i = 0; i < flights.size(); ++i) {
+      if (!flights[i].done) ready_.push_back(i);
+    }
+  }
+  std::optional<GenerationRequest> next() override {
+    if (ready_.empty() || !status_) return std::nullopt;
+    const size_t i = ready_.front();
+    ready_.pop_front();
+    return GenerationRequest{i, flights_[i].messages, flights_[i].params};
+  }
+  void done(size_t id, Result<Generation> g) override {
+    InFlight& f = flights_[id];
+    after_turn(f, g, s_);
+    if (!f.done) {
+      ready_.push_front(id);
+    } else if (status_) {
+      status_ = finished_(id);
+    }
+  }
+  Result<void> status() const { return status_; }
+
+ private:
+  std::vector<InFlight>& flights_;
+  const EvalSettings& s_;
+  const FinishedSink& finished_;
+  std::deque<size_t> ready_;
+  Result<void> status_;
+};
+
+// Log-likelihood items first (one at a time), then the generation turns as one stream.
+Result<void> run_flights(Backend& backend, std::vector<InFlight>& flights, const EvalSettings& s,
+                         int width, const FinishedSink& finished) {
+  for (size_t i = 0; i < flights.size(); ++i) {
+    if (flights[i].turn != 0) continue;
+    score_loglik(backend, flights[i]);
+    if (auto r = finished(i); !r) return r;
+  }
+  ItemFeed feed(flights, s, finished);
+  backend.generate_stream(feed, width);
+  return feed.status();
+}
+
+std::vector<InFlight> begin_all(const std::vector<DatasetItem>& items, const EvalSettings& s,
+                                const std::string& model) {
   std::vector<InFlight> flights;
   flights.reserve(items.size());
   for (const auto& [dataset, item] : items) flights.push_back(begin(item, s, model, dataset));
-  for (auto& f : flights) {
-    if (f.turn == 0) score_loglik(backend, f);
-  }
-  // Generation turns of every unfinished item together, until none is left.
-  while (true) {
-    std::vector<InFlight*> active;
-    for (auto& f : flights) {
-      if (!f.done) active.push_back(&f);
-    }
-    if (active.empty()) break;
-    std::vector<std::vector<ChatMessage>> convs;
-    std::vector<GenerationParams> params;
-    for (auto* f : active) {
-      convs.push_back(f->messages);
-      params.push_back(f->params);
-    }
-    auto gens = backend.generate_many(convs, params);
-    for (size_t i = 0; i < active.size(); ++i) after_turn(*active[i], gens[i], s);
+  return flights;
+}
+
+}  // namespace
+
+Result<void> evaluate_stream(Backend& backend, const std::vector<DatasetItem>& items,
+                             const EvalSettings& s, const std::string& model, int width,
+                             const RecordSink& emit) {
+  std::vector<InFlight> flights = begin_all(items, s, model);
+  return run_flights(backend, flights, s, width,
+                     [&](size_t i) -> Result<void> { return emit(flights[i].r); });
+}
+
+std::vector<ItemRecord> evaluate_items(Backend& backend, const std::vector<DatasetItem>& items,
+                                       const EvalSettings& s, const std::string& model, int width) {
+  std::vector<InFlight> flights = begin_all(items, s, model);
+  // Nothing here can stop the stream: the sink keeps every record where it is.
+  if (auto r = run_flights(backend, flights, s, width, [](size_t) -> Result<void> { return {}; });
+      !r) {
+    std::abort();
   }
   std::vector<ItemRecord> out;
   out.reserve(flights.size());

@@ -125,6 +125,8 @@ json to_json(const AttemptLog& log) {
           {"architecture", log.architecture},
           {"requested", log.requested},
           {"n_ctx", log.n_ctx},
+          {"n_seq", log.n_seq},
+          {"n_seq_bound", log.n_seq_bound},
           {"accelerator", to_json(log.accelerator)},
           {"plan_ms", log.plan_ms},
           {"started_at", log.started_at},
@@ -240,6 +242,8 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
     log.architecture = j.value("architecture", "");
     log.requested = j.value("requested", "");
     log.n_ctx = j.value("n_ctx", 0u);
+    log.n_seq = j.value("n_seq", 1u);
+    log.n_seq_bound = j.value("n_seq_bound", "");
     log.accelerator = accelerator_from_json(j.at("accelerator"));
     log.plan_ms = j.value("plan_ms", 0.0);
     log.started_at = j.value("started_at", "");

@@ -35,156 +35,226 @@ uint64_t device_free(ggml_backend_dev_t dev) {
   return free;
 }
 
+// Threads for loading and inference: the spec's count, or one per hardware thread.
+int thread_count(const AttemptSpec& spec) {
+  return spec.n_threads > 0 ? spec.n_threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// One attempt, phase by phase (devices, plan, load, context, placement, warm-up, task). A phase
+// that fails records why in the attempt and returns false; once the device is metered, a failed
+// attempt records the device memory it had reached too. What the attempt holds is released
+// when it ends, in reverse order: context, model, then the withheld device memory.
+class AttemptRun {
+ public:
+  explicit AttemptRun(const AttemptSpec& spec) : spec_(spec) {
+    a_.strategy = spec.strategy;
+    a_.recipe = records_recipe(spec.strategy) ? spec.recipe : "";
+    a_.outcome = Outcome::kFailed;
+  }
+
+  const Attempt& attempt() const { return a_; }
+
+  // Devices: registers the RPC devices, finds the accelerator, holds back the device memory
+  // above the budget, and notes the free device memory the peak is measured from.
+  bool reserve_devices() {
+    n_threads_ = thread_count(spec_);
+    if (auto rpc = ensure_rpc_devices(); !rpc) {
+      a_.reason = rpc.error().message;
+      return false;
+    }
+    acc_ = accelerator_device();
+    // A device budget below the free memory is made real: the rest is allocated and held for the
+    // whole attempt, so a load that needs more than the budget fails in the driver.
+    if (acc_ && spec_.device_budget) {
+      const uint64_t free_now = device_free(acc_);
+      if (free_now > *spec_.device_budget) {
+        const uint64_t hold = free_now - *spec_.device_budget;
+        withheld_.reset(ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(acc_), hold));
+        if (!withheld_) {
+          a_.reason = fmt::format(
+              "could not hold back {} of device memory to enforce the device budget of {}",
+              format_bytes(hold), format_bytes(*spec_.device_budget));
+          return false;
+        }
+        a_.device_withheld_bytes = hold;
+      }
+    }
+    free_before_ = acc_ ? device_free(acc_) : 0;
+    min_free_ = free_before_;
+    return true;
+  }
+
+  // Plan: reads the model's header and places its layers on the device for the strategy.
+  bool plan() {
+    auto info = read_model_info(spec_.model_path, {.hash = false});
+    if (!info) return fail(info.error().message);
+    info_ = std::move(*info);
+    a_.placement.n_layers = static_cast<int>(info_.n_layer);
+    mp_ = llama_model_default_params();
+    const int on_device = layers_on_device(spec_.strategy, spec_.n_gpu_layers,
+                                           a_.placement.n_layers, acc_ != nullptr);
+    place_layers(mp_, llama_gpu_layers(on_device));
+    a_.placement.n_gpu_layers = on_device;
+    return true;
+  }
+
+  // Load: the weights quantized in memory by the recipe (quantize:*), or mapped as stored. Starts
+  // the init clock.
+  bool load_weights() {
+    const StrategyDef& def = strategy_def(spec_.strategy);
+    t0_ = std::chrono::steady_clock::now();
+    {
+      LogCapture capture;
+      if (def.load == WeightLoad::kQuantized) {
+        if (!is_float_type(info_.dominant_type)) {
+          return fail(fmt::format("weights are stored as {}; quantize:* needs f32/f16/bf16",
+                                  info_.dominant_type));
+        }
+        auto recipe = resolve_recipe(spec_.recipe);
+        if (!recipe) return fail(recipe.error().message);
+        auto c = apply_recipe(*recipe, spec_.strategy, info_);
+        if (!c) return fail(c.error().message);
+        choices_ = std::move(*c);
+        a_.placement.load_mode = to_string(def.load);
+        auto m = load_quantized_model(info_, choices_, mp_, n_threads_);
+        if (!m) return fail(m.error().message);
+        model_.reset(*m);
+      } else {
+        a_.placement.load_mode = to_string(def.load);
+        mp_.load_mode = LLAMA_LOAD_MODE_MMAP;
+        model_.reset(llama_model_load_from_file(spec_.model_path.c_str(), mp_));
+        if (!model_) {
+          return fail(fmt::format("llama.cpp failed to load the model: {}", capture.errors()));
+        }
+      }
+    }
+    sample_device();
+    return true;
+  }
+
+  // Context: creates it, stops the init clock, and records the memory it allocated.
+  bool create_context() {
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = spec_.n_ctx * spec_.n_seq;
+    cp.n_batch = spec_.n_batch;
+    cp.n_ubatch = std::min<uint32_t>(spec_.n_batch, 512);
+    cp.n_threads = n_threads_;
+    // One sequence per conversation in flight (backend/scheduler.h), each with KV cells of its
+    // own: per-sequence attention reads only its own cells (llama-batched-bench's default).
+    cp.n_seq_max = spec_.n_seq;
+    cp.kv_unified = false;
+    cp.n_threads_batch = n_threads_;
+    {
+      LogCapture capture;
+      ctx_.reset(llama_init_from_model(model_.get(), cp));
+      if (!ctx_) {
+        return fail(fmt::format("llama.cpp failed to create a context of {} x {} tokens: {}",
+                                spec_.n_seq, spec_.n_ctx, capture.errors()));
+      }
+    }
+    a_.init_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
+    sample_device();
+    const Simulated allocated = memory_breakdown(ctx_.get());
+    a_.allocated_host = allocated.host;
+    a_.allocated_device = allocated.device;
+    return true;
+  }
+
+  // Placement: the types actually held (largest first), and recipe fallbacks.
+  void record_tensor_types() {
+    std::map<std::string, TypeCount> hist;
+    for (size_t i = 0; i < info_.tensors.size(); ++i) {
+      const auto& t = info_.tensors[i];
+      const std::string type = choices_.empty() ? t.type : choices_[i].type;
+      auto& h = hist[type];
+      h.type = type;
+      h.tensors++;
+      h.elements += static_cast<uint64_t>(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]);
+      h.bytes += choices_.empty() ? t.bytes : choices_[i].bytes;
+      if (!choices_.empty() && !choices_[i].fallback_reason.empty()) {
+        a_.placement.fallbacks.push_back(choices_[i]);
+      }
+    }
+    for (auto& [k, v] : hist) a_.placement.tensor_types.push_back(v);
+    std::sort(a_.placement.tensor_types.begin(), a_.placement.tensor_types.end(),
+              [](const TypeCount& x, const TypeCount& y) { return x.bytes > y.bytes; });
+  }
+
+  // Warm-up: validates the loaded model when enabled; a failure ends the attempt if required.
+  bool warm_up() {
+    if (!spec_.warmup.enabled) return true;
+    a_.warmup = run_warmup(model_.get(), ctx_.get(), spec_.warmup);
+    sample_device();
+    if (!a_.warmup.passed && spec_.warmup.required) {
+      return fail("warm-up validation failed: " + a_.warmup.failures.front());
+    }
+    return true;
+  }
+
+  // Task: marks the attempt ok, runs the caller's work (its error fails the attempt), then
+  // records the peak device memory.
+  void run_task(const AfterLoad& after_load) {
+    a_.outcome = Outcome::kOk;
+    if (after_load) {
+      auto r = after_load(model_.get(), ctx_.get(), spec_);
+      if (!r) {
+        a_.outcome = Outcome::kFailed;
+        a_.reason = r.error().message;
+      }
+    }
+    sample_device();
+    record_peak();
+  }
+
+ private:
+  // Lowers the minimum free device memory seen to what is free now.
+  void sample_device() {
+    if (acc_) min_free_ = std::min(min_free_, device_free(acc_));
+  }
+
+  // The device memory the attempt used at its peak, from the free memory at the start.
+  void record_peak() {
+    if (acc_) a_.peak_device_bytes = free_before_ - min_free_;
+  }
+
+  // Records the reason with the device memory reached; returns false for the phase to return.
+  bool fail(std::string reason) {
+    sample_device();
+    record_peak();
+    a_.reason = std::move(reason);
+    return false;
+  }
+
+  const AttemptSpec& spec_;
+  Attempt a_;
+  int n_threads_ = 1;
+  ggml_backend_dev_t acc_ = nullptr;
+  ggml_backend_buffer_ptr withheld_;
+  uint64_t free_before_ = 0;
+  uint64_t min_free_ = 0;
+  ModelInfo info_;
+  llama_model_params mp_{};
+  std::chrono::steady_clock::time_point t0_;
+  llama_model_ptr model_;
+  std::vector<TensorChoice> choices_;
+  llama_context_ptr ctx_;
+};
+
 }  // namespace
 
 Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
   ensure_llama_backend();
-  Attempt a;
-  a.strategy = spec.strategy;
-  a.recipe = records_recipe(spec.strategy) ? spec.recipe : "";
-  a.outcome = Outcome::kFailed;
+  AttemptRun run(spec);
   test_crash_hook(to_string(spec.strategy));
-
-  const int n_threads = spec.n_threads > 0
-                            ? spec.n_threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (auto rpc = ensure_rpc_devices(); !rpc) {
-    a.reason = rpc.error().message;
-    return a;
+  if (!run.reserve_devices() || !run.plan() || !run.load_weights() || !run.create_context()) {
+    return run.attempt();
   }
-  ggml_backend_dev_t acc = accelerator_device();
-  // A device budget below the free memory is made real: the rest is allocated and held for the
-  // whole attempt, so a load that needs more than the budget fails in the driver.
-  ggml_backend_buffer_ptr withheld;
-  if (acc && spec.device_budget) {
-    const uint64_t free_now = device_free(acc);
-    if (free_now > *spec.device_budget) {
-      const uint64_t hold = free_now - *spec.device_budget;
-      withheld.reset(ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(acc), hold));
-      if (!withheld) {
-        a.reason = fmt::format(
-            "could not hold back {} of device memory to enforce the device budget of {}",
-            format_bytes(hold), format_bytes(*spec.device_budget));
-        return a;
-      }
-      a.device_withheld_bytes = hold;
-    }
-  }
-  const uint64_t free_before = acc ? device_free(acc) : 0;
-  uint64_t min_free = free_before;
-  auto sample_device = [&] {
-    if (acc) min_free = std::min(min_free, device_free(acc));
-  };
-  // A failed attempt records the device memory it had reached too.
-  auto fail = [&](std::string reason) {
-    sample_device();
-    if (acc) a.peak_device_bytes = free_before - min_free;
-    a.reason = std::move(reason);
-    return a;
-  };
-
-  auto info = read_model_info(spec.model_path, {.hash = false});
-  if (!info) return fail(info.error().message);
-  a.placement.n_layers = static_cast<int>(info->n_layer);
-
-  const StrategyDef& def = strategy_def(spec.strategy);
-  llama_model_params mp = llama_model_default_params();
-  const int on_device =
-      layers_on_device(spec.strategy, spec.n_gpu_layers, a.placement.n_layers, acc != nullptr);
-  place_layers(mp, llama_gpu_layers(on_device));
-  a.placement.n_gpu_layers = on_device;
-
-  const auto t0 = std::chrono::steady_clock::now();
-  llama_model_ptr model;
-  std::vector<TensorChoice> choices;
-  {
-    LogCapture capture;
-    if (def.load == WeightLoad::kQuantized) {
-      if (!is_float_type(info->dominant_type)) {
-        return fail(fmt::format("weights are stored as {}; quantize:* needs f32/f16/bf16",
-                                info->dominant_type));
-      }
-      auto recipe = resolve_recipe(spec.recipe);
-      if (!recipe) return fail(recipe.error().message);
-      auto c = apply_recipe(*recipe, spec.strategy, *info);
-      if (!c) return fail(c.error().message);
-      choices = std::move(*c);
-      a.placement.load_mode = to_string(def.load);
-      auto m = load_quantized_model(*info, choices, mp, n_threads);
-      if (!m) return fail(m.error().message);
-      model.reset(*m);
-    } else {
-      a.placement.load_mode = to_string(def.load);
-      mp.load_mode = LLAMA_LOAD_MODE_MMAP;
-      model.reset(llama_model_load_from_file(spec.model_path.c_str(), mp));
-      if (!model) {
-        return fail(fmt::format("llama.cpp failed to load the model: {}", capture.errors()));
-      }
-    }
-  }
-  sample_device();
-  llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = spec.n_ctx;
-  cp.n_batch = spec.n_batch;
-  cp.n_ubatch = std::min<uint32_t>(spec.n_batch, 512);
-  cp.n_threads = n_threads;
-  // Sequences share one KV buffer: log-likelihood scoring copies a prompt's cache to one
-  // sequence per option instead of evaluating it again.
-  cp.n_seq_max = kSequences;
-  cp.kv_unified = true;
-  cp.n_threads_batch = n_threads;
-  llama_context_ptr ctx;
-  {
-    LogCapture capture;
-    ctx.reset(llama_init_from_model(model.get(), cp));
-    if (!ctx) {
-      return fail(fmt::format("llama.cpp failed to create a context of {} tokens: {}", spec.n_ctx,
-                              capture.errors()));
-    }
-  }
-  a.init_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  sample_device();
-  const Simulated allocated = memory_breakdown(ctx.get());
-  a.allocated_host = allocated.host;
-  a.allocated_device = allocated.device;
-
-  // Placement: the types actually held, and recipe fallbacks.
-  std::map<std::string, TypeCount> hist;
-  for (size_t i = 0; i < info->tensors.size(); ++i) {
-    const auto& t = info->tensors[i];
-    const std::string type = choices.empty() ? t.type : choices[i].type;
-    auto& h = hist[type];
-    h.type = type;
-    h.tensors++;
-    h.elements += static_cast<uint64_t>(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]);
-    h.bytes += choices.empty() ? t.bytes : choices[i].bytes;
-    if (!choices.empty() && !choices[i].fallback_reason.empty()) {
-      a.placement.fallbacks.push_back(choices[i]);
-    }
-  }
-  for (auto& [k, v] : hist) a.placement.tensor_types.push_back(v);
-  std::sort(a.placement.tensor_types.begin(), a.placement.tensor_types.end(),
-            [](const TypeCount& x, const TypeCount& y) { return x.bytes > y.bytes; });
-
-  if (spec.warmup.enabled) {
-    a.warmup = run_warmup(model.get(), ctx.get(), spec.warmup);
-    sample_device();
-    if (!a.warmup.passed && spec.warmup.required) {
-      return fail("warm-up validation failed: " + a.warmup.failures.front());
-    }
-  }
-  a.outcome = Outcome::kOk;
-  if (after_load) {
-    auto r = after_load(model.get(), ctx.get(), spec);
-    if (!r) {
-      a.outcome = Outcome::kFailed;
-      a.reason = r.error().message;
-    }
-  }
-  sample_device();
-  if (acc) a.peak_device_bytes = free_before - min_free;
-  return a;
+  run.record_tensor_types();
+  if (!run.warm_up()) return run.attempt();
+  run.run_task(after_load);
+  return run.attempt();
 }
 
 }  // namespace clinbench

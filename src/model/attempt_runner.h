@@ -18,7 +18,8 @@ struct AttemptSpec {
   std::string model_path;
   Strategy strategy = Strategy::kNative;
   std::string recipe = kDefaultRecipe;
-  uint32_t n_ctx = kDefaultContext;
+  uint32_t n_ctx = kDefaultContext;  // per sequence
+  uint32_t n_seq = 1;                // sequences, each with its own n_ctx cells
   uint32_t n_batch = kDefaultBatch;
   int n_threads = 0;
   int n_gpu_layers = 0;

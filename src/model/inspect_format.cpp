@@ -48,6 +48,7 @@ Result<Plan> plan_from_json(const json& j) {
   try {
     Plan plan;
     plan.n_ctx = j.at("n_ctx").get<uint32_t>();
+    plan.n_seq = j.value("n_seq", 1u);
     plan.plan_ms = j.value("plan_ms", 0.0);
     plan.accelerator = accelerator_from_json(j.at("accelerator"));
     for (const auto& s : j.at("strategies")) {
@@ -116,6 +117,7 @@ json to_json(const Plan& plan) {
                           {"weight_bytes", p.weight_bytes}});
   }
   return {{"n_ctx", plan.n_ctx},
+          {"n_seq", plan.n_seq},
           {"plan_ms", plan.plan_ms},
           {"accelerator", to_json(plan.accelerator)},
           {"strategies", strategies}};
@@ -140,7 +142,9 @@ std::string format_inspect(const ModelInfo& info, const Plan& plan) {
     o << fmt::format("  {:<6} {:>5} tensors {:>14} params {:>12}\n", t.type, t.tensors, t.elements,
                      format_bytes(t.bytes));
   }
-  o << fmt::format("memory plan at context {} (accelerator: {}), {:.1f} ms:\n", plan.n_ctx,
+  o << fmt::format("memory plan at context {} (accelerator: {}), {:.1f} ms:\n",
+                   plan.n_seq > 1 ? fmt::format("{} x {} sequences", plan.n_ctx, plan.n_seq)
+                                  : std::to_string(plan.n_ctx),
                    plan.accelerator.present
                        ? fmt::format("{} {}", plan.accelerator.name, plan.accelerator.description)
                        : std::string("none"),

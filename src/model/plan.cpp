@@ -44,12 +44,12 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
                                                   const Recipe& recipe, const Plan& plan,
                                                   const PlanOptions& options) {
   const bool acc = plan.accelerator.present;
-  const SimulationShape shape{acc ? -1 : 0, plan.n_ctx, options.n_batch, options.n_seq};
+  const SimulationShape shape{acc ? -1 : 0, plan.n_ctx, options.n_batch, plan.n_seq};
   auto full = planning.simulate(shape);
   if (!full) return std::unexpected(full.error());
   Simulated host_only = *full;
   if (acc) {
-    auto h = planning.simulate({0, plan.n_ctx, options.n_batch, options.n_seq});
+    auto h = planning.simulate({0, plan.n_ctx, options.n_batch, plan.n_seq});
     if (!h) return std::unexpected(h.error());
     host_only = *h;
   }
@@ -126,6 +126,7 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
   Plan plan;
   plan.accelerator = find_accelerator();
   // The context never exceeds what the model was trained for.
+  plan.n_seq = std::clamp<uint32_t>(options.n_seq, 1, kMaxSequences);
   plan.n_ctx = options.n_ctx != 0 ? options.n_ctx : model.n_ctx_train;
   if (model.n_ctx_train != 0) plan.n_ctx = std::min(plan.n_ctx, model.n_ctx_train);
   if (plan.n_ctx == 0) plan.n_ctx = kDefaultContext;

@@ -19,6 +19,7 @@ namespace {
 json spec_json(const std::string& path, const PlanOptions& o) {
   return {{"model_path", path},
           {"n_ctx", o.n_ctx},
+          {"n_seq", o.n_seq},
           {"n_batch", o.n_batch},
           {"n_seq", o.n_seq},
           {"recipe", o.recipe},
@@ -88,6 +89,7 @@ int plan_child_main(int argc, char** argv) {
   try {
     path = spec.at("model_path").get<std::string>();
     o.n_ctx = spec.at("n_ctx").get<uint32_t>();
+    o.n_seq = spec.at("n_seq").get<uint32_t>();
     o.n_batch = spec.at("n_batch").get<uint32_t>();
     o.n_seq = spec.at("n_seq").get<uint32_t>();
     o.recipe = spec.at("recipe").get<std::string>();

@@ -70,11 +70,11 @@ Result<Simulated> simulate_built(
                                                        name, capture.errors()));
   }
   llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = shape.n_ctx;
+  cp.n_ctx = shape.n_ctx * shape.n_seq;
   cp.n_batch = shape.n_batch;
   cp.n_ubatch = std::min<uint32_t>(shape.n_batch, 512);
   cp.n_seq_max = shape.n_seq;
-  cp.kv_unified = true;
+  cp.kv_unified = false;
   llama_context_ptr ctx(llama_init_from_model(model.get(), cp));
   if (!ctx) {
     return make_error(ErrorCode::kInternal, fmt::format("{}: llama.cpp cannot build a context: {}",

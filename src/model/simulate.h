@@ -21,10 +21,10 @@ struct Simulated {
 };
 
 struct SimulationShape {
-  int n_gpu_layers = 0;  // -1: all
-  uint32_t n_ctx = kDefaultContext;
+  int n_gpu_layers = 0;              // -1: all
+  uint32_t n_ctx = kDefaultContext;  // per sequence
   uint32_t n_batch = kDefaultBatch;
-  uint32_t n_seq = 1;
+  uint32_t n_seq = 1;  // sequences, each with n_ctx cells of its own (per-sequence KV)
 };
 
 // A GGUF file's stand-in to plan with: its metadata and a hole where its tensor data was, in an

@@ -34,9 +34,9 @@ bool greedy_generate(llama_model* model, llama_context* ctx, const std::string& 
     *error = "prompt tokenized to nothing";
     return false;
   }
-  if (static_cast<uint32_t>(toks.size() + n_predict) > llama_n_ctx(ctx)) {
+  if (static_cast<uint32_t>(toks.size() + n_predict) > llama_n_ctx_seq(ctx)) {
     *error = fmt::format("prompt of {} tokens plus {} to generate exceeds the context of {}",
-                         toks.size(), n_predict, llama_n_ctx(ctx));
+                         toks.size(), n_predict, llama_n_ctx_seq(ctx));
     return false;
   }
   llama_memory_clear(llama_get_memory(ctx), true);

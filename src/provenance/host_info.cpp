@@ -14,7 +14,7 @@
 namespace clinbench {
 namespace {
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   const size_t e = s.find_last_not_of(" \t\r\n");

@@ -105,7 +105,7 @@ Result<void> write_manifest(const RunStore& store, const fs::path& run_dir,
   for (std::string_view key : {kMetadataStartedAt, kMetadataFinishedAt, kMetadataEnergy}) {
     auto v = metadata_or_null(store, key);
     if (!v) return fail(v.error());
-    run[std::string(key)] = std::move(*v);
+    run[std::string(key)] = *v;
   }
 
   auto build = metadata_or_null(store, kMetadataBuild);
@@ -123,8 +123,8 @@ Result<void> write_manifest(const RunStore& store, const fs::path& run_dir,
                         {"config", (*hashed)["config"]}};
   manifest["exports"] = std::move(exports);
   manifest["run"] = std::move(run);
-  manifest["build"] = build->is_null() ? build_info() : std::move(*build);
-  manifest["host"] = host->is_null() ? host_info() : std::move(*host);
+  manifest["build"] = build->is_null() ? build_info() : *build;
+  manifest["host"] = host->is_null() ? host_info() : *host;
 
   const std::string text =
       manifest.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";

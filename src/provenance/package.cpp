@@ -94,7 +94,7 @@ Result<std::string> build_zip(const fs::path& zip_path, const std::string& csv,
     return std::unexpected(
         zip_io_error(zip_path, "cannot build the archive", zip_strerror(z.get())));
   }
-  z.release();  // zip_close freed it
+  static_cast<void>(z.release());  // zip_close freed it
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_source_stat(buffer.get(), &st) != 0 || (st.valid & ZIP_STAT_SIZE) == 0 ||
@@ -118,9 +118,13 @@ std::string join(const std::set<std::string>& names) {
   return out.empty() ? "none" : out;
 }
 
-std::string default_additional_info(const RunStore& store, const ModelRecord* model,
-                                    const std::vector<ItemRecord>& items) {
+// A store that cannot be read is an error; a run that recorded no build uses this binary's.
+Result<std::string> default_additional_info(const RunStore& store, const ModelRecord* model,
+                                            const std::vector<ItemRecord>& items) {
   auto build = store.metadata(kMetadataBuild);
+  if (!build && build.error().code != ErrorCode::kNotFound) {
+    return std::unexpected(build.error());
+  }
   const nlohmann::json b = build ? *build : build_info();
   auto str = [&](const char* key) {
     return b.contains(key) && b[key].is_string() ? b[key].get<std::string>() : "unknown";
@@ -245,9 +249,13 @@ Result<PackageSummary> write_submission(const RunStore& store, const std::string
   meta["base_model_type"] = "OpenWeighted";
   meta["base_model_name"] = options.base_model_name.empty() ? model_name : options.base_model_name;
   meta["dataset"] = dataset;
-  meta["additional_info"] = options.additional_info.empty()
-                                ? default_additional_info(store, model, *items)
-                                : options.additional_info;
+  if (options.additional_info.empty()) {
+    auto info = default_additional_info(store, model, *items);
+    if (!info) return std::unexpected(info.error());
+    meta["additional_info"] = std::move(*info);
+  } else {
+    meta["additional_info"] = options.additional_info;
+  }
   meta["average_tokens_per_question"] = s.average_tokens_per_question;
   s.meta_data = meta;
 

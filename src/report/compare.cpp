@@ -188,97 +188,103 @@ json difference_spec(const json& rows) {
                                     {"x2", {{"field", "ci_high"}}}}}}})}};
 }
 
-}  // namespace
+// The error when the runs share no model name and do not have one model each; it lists each
+// run's models.
+std::unexpected<Error> no_model_pairs_error(const std::filesystem::path& run_a, const RunView& a,
+                                            const std::filesystem::path& run_b, const RunView& b) {
+  std::string na, nb;
+  for (const auto& n : a.model_names()) na += (na.empty() ? "" : ", ") + n;
+  for (const auto& n : b.model_names()) nb += (nb.empty() ? "" : ", ") + n;
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("--compare: {} (models: {}) and {} (models: {}) share no model "
+                                "name, and do not have one model each",
+                                run_a.string(), na.empty() ? "none" : na, run_b.string(),
+                                nb.empty() ? "none" : nb));
+}
 
-}  // namespace report
+// The rows the comparison document gathers over every model pair.
+struct ComparisonRows {
+  json tests = json::array();       // compare_row per model pair and dataset (and all datasets)
+  json discordant = json::array();  // items answered differently in the two runs
+  json models = json::array();      // the model pairs with their item counts
+};
 
-Result<json> compare_data(const std::filesystem::path& run_a, const std::filesystem::path& run_b) {
-  auto a = report::load_run(run_a);
-  if (!a) return std::unexpected(a.error().with_context("run A"));
-  auto b = report::load_run(run_b);
-  if (!b) return std::unexpected(b.error().with_context("run B"));
-  const auto pairs = report::model_pairs(*a, *b);
-  if (pairs.empty()) {
-    std::string na, nb;
-    for (const auto& n : a->model_names()) na += (na.empty() ? "" : ", ") + n;
-    for (const auto& n : b->model_names()) nb += (nb.empty() ? "" : ", ") + n;
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("--compare: {} (models: {}) and {} (models: {}) share no model "
-                                  "name, and do not have one model each",
-                                  run_a.string(), na.empty() ? "none" : na, run_b.string(),
-                                  nb.empty() ? "none" : nb));
-  }
-  json rows = json::array();
-  json discordant = json::array();
-  json models = json::array();
-  for (const auto& [ma, mb] : pairs) {
-    const auto ia = report::items_of(*a, ma);
-    const auto ib = report::items_of(*b, mb);
-    std::map<std::string, std::vector<std::pair<const ItemRecord*, const ItemRecord*>>> by_dataset;
-    std::vector<std::pair<const ItemRecord*, const ItemRecord*>> all;
-    for (const auto& [key, ra] : ia) {
-      auto it = ib.find(key);
-      if (it == ib.end()) continue;
-      by_dataset[key.first].emplace_back(ra, it->second);
-      all.emplace_back(ra, it->second);
-      if (ra->choice != it->second->choice || ra->correct != it->second->correct) {
-        auto c = [](const std::optional<bool>& v) { return v ? json(*v) : json(); };
-        discordant.push_back(
-            {{"model", ma == mb ? ma : ma + " / " + mb},
-             {"dataset", key.first},
-             {"item_id", key.second},
-             {"split", ra->split},
-             {"question_type", ra->question_type},
-             {"correct_answer", ra->correct_answer ? json(*ra->correct_answer) : json()},
-             {"choice_a", ra->choice},
-             {"correct_a", c(ra->correct)},
-             {"choice_b", it->second->choice},
-             {"correct_b", c(it->second->correct)}});
-      }
+// The "compare-items" row of an item whose choice or correctness differs between the runs.
+json discordant_row(const std::string& label, const Key& key, const ItemRecord& ra,
+                    const ItemRecord& rb) {
+  auto c = [](const std::optional<bool>& v) { return v ? json(*v) : json(); };
+  return {{"model", label},
+          {"dataset", key.first},
+          {"item_id", key.second},
+          {"split", ra.split},
+          {"question_type", ra.question_type},
+          {"correct_answer", ra.correct_answer ? json(*ra.correct_answer) : json()},
+          {"choice_a", ra.choice},
+          {"correct_a", c(ra.correct)},
+          {"choice_b", rb.choice},
+          {"correct_b", c(rb.correct)}};
+}
+
+// Adds model ma of run A against model mb of run B to out: the paired tests per dataset (and
+// over all datasets when there are several), the items answered differently, the model row.
+void compare_model_pair(const RunView& a, const RunView& b, const std::string& ma,
+                        const std::string& mb, ComparisonRows& out) {
+  const auto ia = items_of(a, ma);
+  const auto ib = items_of(b, mb);
+  const std::string label = ma == mb ? ma : fmt::format("{} / {}", ma, mb);
+  std::map<std::string, std::vector<std::pair<const ItemRecord*, const ItemRecord*>>> by_dataset;
+  std::vector<std::pair<const ItemRecord*, const ItemRecord*>> all;
+  for (const auto& [key, ra] : ia) {
+    auto it = ib.find(key);
+    if (it == ib.end()) continue;
+    by_dataset[key.first].emplace_back(ra, it->second);
+    all.emplace_back(ra, it->second);
+    if (ra->choice != it->second->choice || ra->correct != it->second->correct) {
+      out.discordant.push_back(discordant_row(label, key, *ra, *it->second));
     }
-    for (const auto& [dataset, ps] : by_dataset)
-      rows.push_back(report::compare_row(ma, mb, dataset, ps));
-    if (by_dataset.size() > 1) rows.push_back(report::compare_row(ma, mb, "", all));
-    models.push_back({{"model_a", ma},
-                      {"strategy_a", report::strategy_of(*a, ma)},
-                      {"items_a", ia.size()},
-                      {"model_b", mb},
-                      {"strategy_b", report::strategy_of(*b, mb)},
-                      {"items_b", ib.size()},
-                      {"common_items", all.size()}});
   }
-  json doc = report::document_header(
-      "compare",
-      fmt::format("clinbench comparison: {} (A) vs {} (B)", run_a.string(), run_b.string()));
-  doc["run_a"] = run_a.string();
-  doc["run_b"] = run_b.string();
-  doc["notices"] = report::run_notices(*a, "Run A: ");
-  for (auto& n : report::run_notices(*b, "Run B: ")) doc["notices"].push_back(std::move(n));
-  doc["comparisons"] = rows;
-  const report::Figure fig{"compare", "Run A against run B on the same items", 2};
-  doc["figures"] = json::array({report::figure_json(
-      fig, json::array({report::panel_json("compare-accuracy", "Accuracy, A and B",
-                                           "Accuracy of each model in run A and run B on the items "
-                                           "scored in both (95% Wilson interval).",
-                                           report::accuracy_pairs_spec(rows)),
-                        report::panel_json("compare-difference", "Paired difference A − B",
-                                           "Accuracy difference on the same items with the 95% "
-                                           "paired-bootstrap interval (stats.h paired_bootstrap, "
-                                           "10000 resamples, fixed seed); McNemar's exact p on "
-                                           "hover.",
-                                           report::difference_spec(rows))}))});
+  for (const auto& [dataset, ps] : by_dataset)
+    out.tests.push_back(compare_row(ma, mb, dataset, ps));
+  if (by_dataset.size() > 1) out.tests.push_back(compare_row(ma, mb, "", all));
+  out.models.push_back({{"model_a", ma},
+                        {"strategy_a", strategy_of(a, ma)},
+                        {"items_a", ia.size()},
+                        {"model_b", mb},
+                        {"strategy_b", strategy_of(b, mb)},
+                        {"items_b", ib.size()},
+                        {"common_items", all.size()}});
+}
+
+// The document's "figures": accuracy of A and B, and the paired difference A − B.
+json compare_figures(const json& rows) {
+  const Figure fig{"compare", "Run A against run B on the same items", 2};
+  return json::array({figure_json(
+      fig, json::array({panel_json("compare-accuracy", "Accuracy, A and B",
+                                   "Accuracy of each model in run A and run B on the items "
+                                   "scored in both (95% Wilson interval).",
+                                   accuracy_pairs_spec(rows)),
+                        panel_json("compare-difference", "Paired difference A − B",
+                                   "Accuracy difference on the same items with the 95% "
+                                   "paired-bootstrap interval (stats.h paired_bootstrap, "
+                                   "10000 resamples, fixed seed); McNemar's exact p on "
+                                   "hover.",
+                                   difference_spec(rows))}))});
+}
+
+// The document's "tables": the model pairs, the paired tests, the items answered differently.
+json compare_tables(const ComparisonRows& rows) {
   auto col = [](const char* k, const char* fmt_ = nullptr) {
     json c = {{"key", k}};
     if (fmt_) c["format"] = fmt_;
     return c;
   };
-  doc["tables"] = json::array(
+  return json::array(
       {{{"id", "compare-models"},
         {"title", "Models paired"},
         {"description", "Models of the same name in both runs (or the only model of each)."},
         {"columns", json::array({col("model_a"), col("strategy_a"), col("items_a"), col("model_b"),
                                  col("strategy_b"), col("items_b"), col("common_items")})},
-        {"rows", models}},
+        {"rows", rows.models}},
        {{"id", "compare-tests"},
         {"title", "Paired tests"},
         {"description",
@@ -290,14 +296,39 @@ Result<json> compare_data(const std::filesystem::path& run_a, const std::filesys
                                  col("accuracy_b", "percent"), col("difference", "signed_percent"),
                                  col("ci_low", "signed_percent"), col("ci_high", "signed_percent"),
                                  col("note")})},
-        {"rows", rows}},
+        {"rows", rows.tests}},
        {{"id", "compare-items"},
         {"title", "Items answered differently"},
         {"description", "Items whose choice or correctness differs between the runs."},
         {"columns", json::array({col("model"), col("dataset"), col("item_id"), col("split"),
                                  col("question_type"), col("correct_answer"), col("choice_a"),
                                  col("correct_a"), col("choice_b"), col("correct_b")})},
-        {"rows", discordant}}});
+        {"rows", rows.discordant}}});
+}
+
+}  // namespace
+
+}  // namespace report
+
+Result<json> compare_data(const std::filesystem::path& run_a, const std::filesystem::path& run_b) {
+  auto a = report::load_run(run_a);
+  if (!a) return std::unexpected(a.error().with_context("run A"));
+  auto b = report::load_run(run_b);
+  if (!b) return std::unexpected(b.error().with_context("run B"));
+  const auto pairs = report::model_pairs(*a, *b);
+  if (pairs.empty()) return report::no_model_pairs_error(run_a, *a, run_b, *b);
+  report::ComparisonRows rows;
+  for (const auto& [ma, mb] : pairs) report::compare_model_pair(*a, *b, ma, mb, rows);
+  json doc = report::document_header(
+      "compare",
+      fmt::format("clinbench comparison: {} (A) vs {} (B)", run_a.string(), run_b.string()));
+  doc["run_a"] = run_a.string();
+  doc["run_b"] = run_b.string();
+  doc["notices"] = report::run_notices(*a, "Run A: ");
+  for (auto& n : report::run_notices(*b, "Run B: ")) doc["notices"].push_back(std::move(n));
+  doc["comparisons"] = rows.tests;
+  doc["figures"] = report::compare_figures(rows.tests);
+  doc["tables"] = report::compare_tables(rows);
   return doc;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <system_error>
@@ -24,12 +25,23 @@ namespace {
 
 constexpr int kMinShot = 200;  // pixels: the smallest PNG width and height
 
-// A scratch directory removed with its content at scope exit.
+// A scratch directory removed with its content at scope exit. path() is empty when it could not
+// be created, and error() then says why.
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "clinbench-report-XXXXXX").string();
-    if (::mkdtemp(tmpl.data())) path_ = tmpl;
+    std::error_code ec;
+    const fs::path base = fs::temp_directory_path(ec);
+    if (ec) {
+      error_ = fmt::format("cannot create a temporary directory: {}", ec.message());
+      return;
+    }
+    std::string tmpl = (base / "clinbench-report-XXXXXX").string();
+    if (::mkdtemp(tmpl.data())) {
+      path_ = tmpl;
+    } else {
+      error_ = "cannot create a temporary directory";
+    }
   }
   ~TempDir() {
     std::error_code ec;
@@ -38,9 +50,11 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const fs::path& path() const { return path_; }
+  const std::string& error() const { return error_; }
 
  private:
   fs::path path_;
+  std::string error_;
 };
 
 std::string read_text(const fs::path& path) {
@@ -89,7 +103,9 @@ std::string find_program(const std::string& given, const char* env_var,
   for (const char* name : names) {
     for (const auto& d : ds) {
       const fs::path p = fs::path(d) / name;
-      if (::access(p.c_str(), X_OK) == 0 && !fs::is_directory(p)) return p.string();
+      // A candidate whose status cannot be read is skipped like a directory: it is no program.
+      std::error_code ec;
+      if (::access(p.c_str(), X_OK) == 0 && !fs::is_directory(p, ec) && !ec) return p.string();
     }
   }
   return "";
@@ -131,6 +147,158 @@ json figure_specs(const json& data) {
   return specs;
 }
 
+namespace {
+
+// The figure files of one report: out_dir/<id>.svg and .png for each id, and the outcome that
+// records which were made and which were not.
+struct FigureFiles {
+  const fs::path& out_dir;
+  std::vector<std::string> ids;
+  ReportOutcome& outcome;
+
+  // Records every figure's file of extension ext as not made, for the reason why.
+  void all_missing(const std::string& ext, const std::string& why) const {
+    for (const auto& id : ids) {
+      outcome.missing.push_back(fmt::format("{}: {}", (out_dir / (id + ext)).string(), why));
+    }
+  }
+  // Records every SVG as not made for the reason why, and every PNG as made from it.
+  void no_svgs(const std::string& why) const {
+    all_missing(".svg", why);
+    all_missing(".png", "made from the SVG, which could not be made");
+  }
+};
+
+// The Node.js that renders the SVGs; "" when there is none, after recording every figure as not
+// made.
+std::string usable_node(const ReportOptions& options, const FigureFiles& files) {
+  std::string node = find_program(options.node, "CLINBENCH_NODE", {"node", "nodejs"});
+  if (node.empty()) {
+    files.no_svgs(
+        "no Node.js: 'node' is not on PATH (install Debian's nodejs, or set "
+        "CLINBENCH_NODE)");
+    return "";
+  }
+  if (::access(node.c_str(), X_OK) != 0) {
+    files.no_svgs(fmt::format("Node.js '{}' is not an executable file", node));
+    return "";
+  }
+  return node;
+}
+
+// The headless browser that draws the PNGs; "" when there is none, after recording every PNG as
+// not made.
+std::string usable_chromium(const ReportOptions& options, const FigureFiles& files) {
+  std::string chromium = find_program(options.chromium, "CLINBENCH_CHROMIUM",
+                                      {"chromium", "chromium-browser", "google-chrome"});
+  if (chromium.empty()) {
+    files.all_missing(".png",
+                      "no headless browser: none of chromium, chromium-browser, google-chrome "
+                      "is on PATH (install Debian's chromium, or set CLINBENCH_CHROMIUM)");
+    return "";
+  }
+  if (::access(chromium.c_str(), X_OK) != 0) {
+    files.all_missing(".png",
+                      fmt::format("headless browser '{}' is not an executable file", chromium));
+    return "";
+  }
+  return chromium;
+}
+
+// The SVGs rendered by node into tmp and copied to out_dir, as (id, content) of each one
+// written; nullopt when the renderer could not run, after recording every figure as not made.
+std::optional<std::vector<std::pair<std::string, std::string>>> render_svgs(
+    const std::string& node, const json& specs, const fs::path& tmp, const FigureFiles& files) {
+  const std::string specs_text = specs.dump(-1, ' ', false, json::error_handler_t::replace);
+  for (const auto& [name, text] :
+       {std::pair<const char*, std::string_view>{"vega.js", report_asset_vega_js()},
+        {"vega-lite.js", report_asset_vega_lite_js()},
+        {"render_figures.js", report_asset_render_figures_js()},
+        {"specs.json", specs_text}}) {
+    if (auto w = write_file_atomically(tmp / name, text); !w) {
+      files.no_svgs(w.error().message);
+      return std::nullopt;
+    }
+  }
+  // Render into the scratch directory, then move each file: a failed run leaves the previous
+  // figures, never half of new ones.
+  const std::string failed = run_tool({node, (tmp / "render_figures.js").string(), tmp.string(),
+                                       (tmp / "specs.json").string(), tmp.string()},
+                                      tmp / "node.log");
+  if (!failed.empty()) {
+    files.no_svgs(failed);
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> svgs;  // id, content
+  for (const auto& id : files.ids) {
+    const fs::path svg = files.out_dir / (id + ".svg");
+    const std::string content = read_text(tmp / (id + ".svg"));
+    if (content.empty()) {
+      files.outcome.missing.push_back(fmt::format("{}: the renderer wrote nothing", svg.string()));
+      continue;
+    }
+    if (auto w = write_file_atomically(svg, content); !w) {
+      files.outcome.missing.push_back(w.error().message);  // it names the SVG
+      continue;
+    }
+    files.outcome.files.push_back(svg);
+    svgs.emplace_back(id, content);
+  }
+  return svgs;
+}
+
+// out_dir/<id>.png: chromium's screenshot of the SVG written from svg_content, recorded as made
+// or, with the reason, as not made.
+void write_png(const std::string& chromium, const std::string& id, const std::string& svg_content,
+               const fs::path& tmp, const FigureFiles& files) {
+  const fs::path png = files.out_dir / (id + ".png");
+  const auto [w, h] = svg_size(svg_content);
+  if (w <= 0 || h <= 0) {
+    files.outcome.missing.push_back(
+        fmt::format("{}: the SVG has no width and height", png.string()));
+    return;
+  }
+  const fs::path svg = files.out_dir / (id + ".svg");
+  std::error_code ec;
+  const fs::path svg_absolute = fs::absolute(svg, ec);
+  if (ec) {
+    files.outcome.missing.push_back(fmt::format("{}: cannot make {} an absolute path: {}",
+                                                png.string(), svg.string(), ec.message()));
+    return;
+  }
+  const fs::path shot = tmp / (id + ".png");
+  const std::string why = run_tool(
+      {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+       "--no-first-run", "--disable-extensions", "--disable-background-networking",
+       "--user-data-dir=" + (tmp / "chromium-profile").string(),
+       // Headless Chromium with a fresh profile draws nothing in a window under about
+       // 130 pixels tall: small figures get a white margin instead.
+       fmt::format("--window-size={},{}", std::max(w, kMinShot), std::max(h, kMinShot)),
+       "--screenshot=" + shot.string(), "file://" + svg_absolute.lexically_normal().string()},
+      tmp / "chromium.log");
+  std::error_code rc;
+  if (!why.empty() || !fs::exists(shot, rc)) {
+    files.outcome.missing.push_back(
+        fmt::format("{}: {}", png.string(), why.empty() ? "chromium wrote no screenshot" : why));
+    return;
+  }
+  // Copied rather than renamed: the scratch directory may be on another file system, where a
+  // rename fails and a plain copy could leave half a PNG over the previous one.
+  const std::string pixels = read_text(shot);
+  if (pixels.empty()) {
+    files.outcome.missing.push_back(
+        fmt::format("{}: chromium wrote an empty screenshot", png.string()));
+    return;
+  }
+  if (auto written = write_file_atomically(png, pixels); !written) {
+    files.outcome.missing.push_back(written.error().message);
+    return;
+  }
+  files.outcome.files.push_back(png);
+}
+
+}  // namespace
+
 Result<void> write_static_figures(const json& data, const fs::path& out_dir,
                                   const ReportOptions& options, ReportOutcome& outcome) {
   std::error_code ec;
@@ -140,122 +308,21 @@ Result<void> write_static_figures(const json& data, const fs::path& out_dir,
                       fmt::format("{}: cannot create: {}", out_dir.string(), ec.message()));
   }
   const json specs = figure_specs(data);
-  std::vector<std::string> ids;
-  for (const auto& entry : specs.items()) ids.push_back(entry.key());
-  auto all_missing = [&](const std::string& ext, const std::string& why) {
-    for (const auto& id : ids) {
-      outcome.missing.push_back(fmt::format("{}: {}", (out_dir / (id + ext)).string(), why));
-    }
-  };
+  FigureFiles files{out_dir, {}, outcome};
+  for (const auto& entry : specs.items()) files.ids.push_back(entry.key());
 
-  const std::string node = find_program(options.node, "CLINBENCH_NODE", {"node", "nodejs"});
-  if (node.empty()) {
-    all_missing(".svg",
-                "no Node.js: 'node' is not on PATH (install Debian's nodejs, or set "
-                "CLINBENCH_NODE)");
-    all_missing(".png", "made from the SVG, which could not be made");
-    return {};
-  }
-  if (::access(node.c_str(), X_OK) != 0) {
-    all_missing(".svg", fmt::format("Node.js '{}' is not an executable file", node));
-    all_missing(".png", "made from the SVG, which could not be made");
-    return {};
-  }
+  const std::string node = usable_node(options, files);
+  if (node.empty()) return {};
   TempDir tmp;
   if (tmp.path().empty()) {
-    all_missing(".svg", "cannot create a temporary directory");
-    all_missing(".png", "made from the SVG, which could not be made");
+    files.no_svgs(tmp.error());
     return {};
   }
-  const std::string specs_text = specs.dump(-1, ' ', false, json::error_handler_t::replace);
-  for (const auto& [name, text] :
-       {std::pair<const char*, std::string_view>{"vega.js", report_asset_vega_js()},
-        {"vega-lite.js", report_asset_vega_lite_js()},
-        {"render_figures.js", report_asset_render_figures_js()},
-        {"specs.json", specs_text}}) {
-    if (auto w = write_file_atomically(tmp.path() / name, text); !w) {
-      all_missing(".svg", w.error().message);
-      all_missing(".png", "made from the SVG, which could not be made");
-      return {};
-    }
-  }
-  // Render into the scratch directory, then move each file: a failed run leaves the previous
-  // figures, never half of new ones.
-  const std::string failed =
-      run_tool({node, (tmp.path() / "render_figures.js").string(), tmp.path().string(),
-                (tmp.path() / "specs.json").string(), tmp.path().string()},
-               tmp.path() / "node.log");
-  if (!failed.empty()) {
-    all_missing(".svg", failed);
-    all_missing(".png", "made from the SVG, which could not be made");
-    return {};
-  }
-  std::vector<std::pair<std::string, std::string>> svgs;  // id, content
-  for (const auto& id : ids) {
-    const fs::path svg = out_dir / (id + ".svg");
-    const std::string content = read_text(tmp.path() / (id + ".svg"));
-    if (content.empty()) {
-      outcome.missing.push_back(fmt::format("{}: the renderer wrote nothing", svg.string()));
-      continue;
-    }
-    if (auto w = write_file_atomically(svg, content); !w) {
-      outcome.missing.push_back(w.error().message);  // it names the SVG
-      continue;
-    }
-    outcome.files.push_back(svg);
-    svgs.emplace_back(id, content);
-  }
-
-  const std::string chromium = find_program(options.chromium, "CLINBENCH_CHROMIUM",
-                                            {"chromium", "chromium-browser", "google-chrome"});
-  if (chromium.empty()) {
-    all_missing(".png",
-                "no headless browser: none of chromium, chromium-browser, google-chrome "
-                "is on PATH (install Debian's chromium, or set CLINBENCH_CHROMIUM)");
-    return {};
-  }
-  if (::access(chromium.c_str(), X_OK) != 0) {
-    all_missing(".png", fmt::format("headless browser '{}' is not an executable file", chromium));
-    return {};
-  }
-  for (const auto& [id, content] : svgs) {
-    const fs::path png = out_dir / (id + ".png");
-    const auto [w, h] = svg_size(content);
-    if (w <= 0 || h <= 0) {
-      outcome.missing.push_back(fmt::format("{}: the SVG has no width and height", png.string()));
-      continue;
-    }
-    const fs::path shot = tmp.path() / (id + ".png");
-    const std::string why =
-        run_tool({chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                  "--no-first-run", "--disable-extensions", "--disable-background-networking",
-                  "--user-data-dir=" + (tmp.path() / "chromium-profile").string(),
-                  // Headless Chromium with a fresh profile draws nothing in a window under about
-                  // 130 pixels tall: small figures get a white margin instead.
-                  fmt::format("--window-size={},{}", std::max(w, kMinShot), std::max(h, kMinShot)),
-                  "--screenshot=" + shot.string(),
-                  "file://" + fs::absolute(out_dir / (id + ".svg")).lexically_normal().string()},
-                 tmp.path() / "chromium.log");
-    std::error_code rc;
-    if (!why.empty() || !fs::exists(shot, rc)) {
-      outcome.missing.push_back(
-          fmt::format("{}: {}", png.string(), why.empty() ? "chromium wrote no screenshot" : why));
-      continue;
-    }
-    // Copied rather than renamed: the scratch directory may be on another file system, where a
-    // rename fails and a plain copy could leave half a PNG over the previous one.
-    const std::string pixels = read_text(shot);
-    if (pixels.empty()) {
-      outcome.missing.push_back(
-          fmt::format("{}: chromium wrote an empty screenshot", png.string()));
-      continue;
-    }
-    if (auto written = write_file_atomically(png, pixels); !written) {
-      outcome.missing.push_back(written.error().message);
-      continue;
-    }
-    outcome.files.push_back(png);
-  }
+  const auto svgs = render_svgs(node, specs, tmp.path(), files);
+  if (!svgs) return {};
+  const std::string chromium = usable_chromium(options, files);
+  if (chromium.empty()) return {};
+  for (const auto& [id, content] : *svgs) write_png(chromium, id, content, tmp.path(), files);
   return {};
 }
 

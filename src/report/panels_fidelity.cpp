@@ -358,47 +358,76 @@ void place_labels(json& rows, int width, int height) {
   }
 }
 
+// One row of the size panel: a model's weight bytes and accuracy with its interval, and for a
+// candidate (summary not null) how far its answers moved from the reference's.
+json size_row(const std::string& label, const std::string& role, const json& model, const json& use,
+              const json& accuracy, const json& summary) {
+  const json& bytes = field(use, "weight_bytes");
+  const json& interval = field(accuracy, "interval");
+  const bool has_interval = interval.is_array() && interval.size() == 2;
+  return {{"model", label},
+          {"role", role},
+          {"path", field(model, "path")},
+          {"strategy", field(model, "strategy")},
+          {"recipe", field(model, "recipe")},
+          {"weight_bytes", bytes},
+          {"weight_mib", bytes.is_number() ? json(bytes.get<double>() / kMiB) : json()},
+          {"bits_per_weight", field(use, "bits_per_weight")},
+          {"accuracy", field(accuracy, "accuracy")},
+          {"ci_low", has_interval ? interval[0] : json()},
+          {"ci_high", has_interval ? interval[1] : json()},
+          {"correct", field(accuracy, "correct")},
+          {"labeled", field(accuracy, "labeled")},
+          {"answer_kl_mean", field(summary, "answer_kl_mean")},
+          {"flip_rate", field(summary, "flip_rate")},
+          {"mcnemar_p", field(field(summary, "mcnemar"), "p_value")}};
+}
+
+// The size panel's rows: the reference, then each candidate of the fidelity document.
+json size_rows(const json& doc) {
+  const auto labels = candidate_labels(doc);
+  const json& candidates = array_field(doc, "candidates");
+  json rows = json::array();
+  // Every candidate was measured on the same items as the reference: its accuracy is in each
+  // candidate's summary (the first one's is drawn).
+  const json& reference = field(doc, "reference");
+  rows.push_back(size_row(label_of(field(reference, "model")), "reference",
+                          field(reference, "model"), field(reference, "use"),
+                          field(field(candidates[0], "summary"), "reference_accuracy"), json()));
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    const json& s = field(candidates[c], "summary");
+    rows.push_back(size_row(labels[c], "candidate", field(candidates[c], "model"),
+                            field(candidates[c], "use"), field(s, "candidate_accuracy"), s));
+  }
+  return rows;
+}
+
+// The tooltip of the size panel's points: every field of a row.
+json size_tooltip() {
+  return json::array({{{"field", "model"}},
+                      {{"field", "role"}},
+                      {{"field", "path"}},
+                      {{"field", "strategy"}},
+                      {{"field", "recipe"}},
+                      {{"field", "weight_bytes"}, {"format", ","}},
+                      {{"field", "weight_mib"}, {"format", ",.2f"}, {"title", "MiB"}},
+                      {{"field", "bits_per_weight"}, {"format", ".2f"}},
+                      {{"field", "accuracy"}, {"format", ".1%"}},
+                      {{"field", "ci_low"}, {"format", ".1%"}},
+                      {{"field", "ci_high"}, {"format", ".1%"}},
+                      {{"field", "correct"}},
+                      {{"field", "labeled"}},
+                      {{"field", "answer_kl_mean"}, {"format", ".4g"}},
+                      {{"field", "flip_rate"}, {"format", ".1%"}},
+                      {{"field", "mcnemar_p"}, {"format", ".3g"}, {"title", "McNemar p"}}});
+}
+
 }  // namespace
 
 json fidelity_size_spec(const RunView& run) {
   if (auto why = missing_fidelity(run, false)) return *why;
   const json& doc = run.fidelity;
-  const auto labels = candidate_labels(doc);
-  const json& candidates = array_field(doc, "candidates");
-  json rows = json::array();
-  auto row = [&](const std::string& label, const std::string& role, const json& model,
-                 const json& use, const json& accuracy, const json& summary) {
-    const json& bytes = field(use, "weight_bytes");
-    const json& interval = field(accuracy, "interval");
-    const bool has_interval = interval.is_array() && interval.size() == 2;
-    rows.push_back({{"model", label},
-                    {"role", role},
-                    {"path", field(model, "path")},
-                    {"strategy", field(model, "strategy")},
-                    {"recipe", field(model, "recipe")},
-                    {"weight_bytes", bytes},
-                    {"weight_mib", bytes.is_number() ? json(bytes.get<double>() / kMiB) : json()},
-                    {"bits_per_weight", field(use, "bits_per_weight")},
-                    {"accuracy", field(accuracy, "accuracy")},
-                    {"ci_low", has_interval ? interval[0] : json()},
-                    {"ci_high", has_interval ? interval[1] : json()},
-                    {"correct", field(accuracy, "correct")},
-                    {"labeled", field(accuracy, "labeled")},
-                    {"answer_kl_mean", field(summary, "answer_kl_mean")},
-                    {"flip_rate", field(summary, "flip_rate")},
-                    {"mcnemar_p", field(field(summary, "mcnemar"), "p_value")}});
-  };
-  // Every candidate was measured on the same items as the reference: its accuracy is in each
-  // candidate's summary (the first one's is drawn).
-  const json& reference = field(doc, "reference");
-  row(label_of(field(reference, "model")), "reference", field(reference, "model"),
-      field(reference, "use"), field(field(candidates[0], "summary"), "reference_accuracy"),
-      json());
-  for (std::size_t c = 0; c < candidates.size(); ++c) {
-    const json& s = field(candidates[c], "summary");
-    row(labels[c], "candidate", field(candidates[c], "model"), field(candidates[c], "use"),
-        field(s, "candidate_accuracy"), s);
-  }
+  json rows = size_rows(doc);
   bool any_accuracy = false;
   for (const auto& r : rows) any_accuracy = any_accuracy || r["accuracy"].is_number();
   place_labels(rows, kSizeWidth, kSizeHeight);
@@ -407,23 +436,7 @@ json fidelity_size_spec(const RunView& run) {
                          fmt::format("{} items measured on {}.", field(doc, "items").dump(),
                                      str(field(doc, "dataset")))});
   }
-  const json tooltip =
-      json::array({{{"field", "model"}},
-                   {{"field", "role"}},
-                   {{"field", "path"}},
-                   {{"field", "strategy"}},
-                   {{"field", "recipe"}},
-                   {{"field", "weight_bytes"}, {"format", ","}},
-                   {{"field", "weight_mib"}, {"format", ",.2f"}, {"title", "MiB"}},
-                   {{"field", "bits_per_weight"}, {"format", ".2f"}},
-                   {{"field", "accuracy"}, {"format", ".1%"}},
-                   {{"field", "ci_low"}, {"format", ".1%"}},
-                   {{"field", "ci_high"}, {"format", ".1%"}},
-                   {{"field", "correct"}},
-                   {{"field", "labeled"}},
-                   {{"field", "answer_kl_mean"}, {"format", ".4g"}},
-                   {{"field", "flip_rate"}, {"format", ".1%"}},
-                   {{"field", "mcnemar_p"}, {"format", ".3g"}, {"title", "McNemar p"}}});
+  const json tooltip = size_tooltip();
   const json x = {{"field", "weight_mib"},
                   {"type", "quantitative"},
                   {"scale", {{"zero", false}, {"nice", true}, {"padding", 16}}},

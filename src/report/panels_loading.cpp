@@ -17,11 +17,45 @@ std::string outcome_label(const std::string& outcome) {
   return outcome == "ok" ? "succeeded" : outcome;
 }
 
-}  // namespace
+// Adds the rows of a model's successful attempt a to rows: host and device peak, the planned
+// host and device totals, and the time to initialize. any_device is set when a device peak is
+// recorded.
+void add_attempt_rows(const std::string& name, const json& a, json& rows, bool& any_device) {
+  const std::string strategy = str(a.value("strategy", json()));
+  for (const auto& [key, measure] :
+       {std::pair{"peak_rss_bytes", "host peak"}, std::pair{"peak_device_bytes", "device peak"}}) {
+    if (!a.contains(key) || !a[key].is_number()) continue;
+    const double bytes = a[key].get<double>();
+    any_device = any_device || std::string(key) == "peak_device_bytes";
+    rows.push_back({{"model", name},
+                    {"strategy", strategy},
+                    {"measure", measure},
+                    {"bytes", a[key]},
+                    {"mib", bytes / kMiB}});
+  }
+  // The plan beside the peak: how close the loading chain's projection came.
+  for (const char* side : {"host", "device"}) {
+    if (!a.contains("projected") || !a["projected"].is_object()) break;
+    const json& p = a["projected"].value(side, json());
+    if (!p.is_object() || !p.contains("total") || !p["total"].is_number()) continue;
+    const double bytes = p["total"].get<double>();
+    if (std::string(side) == "device" && bytes <= 0) continue;
+    rows.push_back({{"model", name},
+                    {"strategy", strategy},
+                    {"measure", std::string(side) + " planned"},
+                    {"bytes", p["total"]},
+                    {"mib", bytes / kMiB}});
+  }
+  if (a.contains("init_ms") && a["init_ms"].is_number()) {
+    rows.push_back(
+        {{"model", name}, {"strategy", strategy}, {"measure", "init"}, {"init_ms", a["init_ms"]}});
+  }
+}
 
-json memory_and_init_spec(const RunView& run) {
+// The rows of the memory-and-init panel: each model's successful attempts, or a "not loaded"
+// row. any_device is set when a device peak is recorded.
+json memory_and_init_rows(const RunView& run, bool& any_device) {
   json rows = json::array();
-  bool any_device = false;
   for (std::size_t m = 0; m < run.models.size(); ++m) {
     const std::string& name = run.models[m].name;
     bool loaded = false;
@@ -29,47 +63,19 @@ json memory_and_init_spec(const RunView& run) {
       if (!log.contains("succeeded") || !log["succeeded"].is_number_integer()) continue;
       const auto idx = log["succeeded"].get<std::size_t>();
       if (!log.contains("attempts") || idx >= log["attempts"].size()) continue;
-      const json& a = log["attempts"][idx];
-      const std::string strategy = str(a.value("strategy", json()));
       loaded = true;
-      for (const auto& [key, measure] : {std::pair{"peak_rss_bytes", "host peak"},
-                                         std::pair{"peak_device_bytes", "device peak"}}) {
-        if (!a.contains(key) || !a[key].is_number()) continue;
-        const double bytes = a[key].get<double>();
-        any_device = any_device || std::string(key) == "peak_device_bytes";
-        rows.push_back({{"model", name},
-                        {"strategy", strategy},
-                        {"measure", measure},
-                        {"bytes", a[key]},
-                        {"mib", bytes / kMiB}});
-      }
-      // The plan beside the peak: how close the loading chain's projection came.
-      for (const char* side : {"host", "device"}) {
-        if (!a.contains("projected") || !a["projected"].is_object()) break;
-        const json& p = a["projected"].value(side, json());
-        if (!p.is_object() || !p.contains("total") || !p["total"].is_number()) continue;
-        const double bytes = p["total"].get<double>();
-        if (std::string(side) == "device" && bytes <= 0) continue;
-        rows.push_back({{"model", name},
-                        {"strategy", strategy},
-                        {"measure", std::string(side) + " planned"},
-                        {"bytes", p["total"]},
-                        {"mib", bytes / kMiB}});
-      }
-      if (a.contains("init_ms") && a["init_ms"].is_number()) {
-        rows.push_back({{"model", name},
-                        {"strategy", strategy},
-                        {"measure", "init"},
-                        {"init_ms", a["init_ms"]}});
-      }
+      add_attempt_rows(name, log["attempts"][idx], rows, any_device);
     }
     if (!loaded) {
       rows.push_back({{"model", name}, {"measure", "none"}, {"note", "not loaded"}});
     }
   }
-  if (rows.empty()) return message_spec({"No model is recorded in this run."});
+  return rows;
+}
+
+// The left chart of the panel: planned and peak memory per model, bars per measure.
+json memory_chart(const RunView& run, bool any_device) {
   const int n = static_cast<int>(run.models.size());
-  const json y = model_axis(run);
   const json mem_tooltip = json::array({{{"field", "model"}},
                                         {{"field", "strategy"}},
                                         {{"field", "measure"}},
@@ -79,7 +85,7 @@ json memory_and_init_spec(const RunView& run) {
       {"width", 170},
       {"height", std::max(60, 26 * n)},
       {"title", {{"text", "planned and peak memory (MiB)"}, {"fontSize", 11}}},
-      {"encoding", {{"y", y}}},
+      {"encoding", {{"y", model_axis(run)}}},
       {"layer",
        json::array(
            {{{"transform",
@@ -111,24 +117,38 @@ json memory_and_init_spec(const RunView& run) {
               {{"x", {{"datum", 0}, {"type", "quantitative"}}},
                {"text", {{"field", "note"}}}}}}})}};
   if (!any_device) memory["title"]["subtitle"] = "device: none measured (no accelerator)";
-  json init = {{"width", 90},
-               {"height", std::max(60, 26 * n)},
-               {"title", {{"text", "time to initialize"}, {"fontSize", 11}}},
-               {"transform", {{{"filter", "datum.measure == 'init'"}}}},
-               {"mark", {{"type", "bar"}, {"color", "#54a24b"}}},
-               {"encoding",
-                {{"y",
-                  {{"field", "model"},
-                   {"type", "nominal"},
-                   {"sort", run.model_names()},
-                   {"axis", nullptr},
-                   {"title", nullptr}}},
-                 {"x", {{"field", "init_ms"}, {"type", "quantitative"}, {"title", "ms"}}},
-                 {"tooltip", json::array({{{"field", "model"}},
-                                          {{"field", "strategy"}},
-                                          {{"field", "init_ms"}, {"format", ",.1f"}}})}}}};
+  return memory;
+}
+
+// The right chart of the panel: time to initialize per model, on the memory chart's model axis.
+json init_chart(const RunView& run) {
+  const int n = static_cast<int>(run.models.size());
+  return {{"width", 90},
+          {"height", std::max(60, 26 * n)},
+          {"title", {{"text", "time to initialize"}, {"fontSize", 11}}},
+          {"transform", {{{"filter", "datum.measure == 'init'"}}}},
+          {"mark", {{"type", "bar"}, {"color", "#54a24b"}}},
+          {"encoding",
+           {{"y",
+             {{"field", "model"},
+              {"type", "nominal"},
+              {"sort", run.model_names()},
+              {"axis", nullptr},
+              {"title", nullptr}}},
+            {"x", {{"field", "init_ms"}, {"type", "quantitative"}, {"title", "ms"}}},
+            {"tooltip", json::array({{{"field", "model"}},
+                                     {{"field", "strategy"}},
+                                     {{"field", "init_ms"}, {"format", ",.1f"}}})}}}};
+}
+
+}  // namespace
+
+json memory_and_init_spec(const RunView& run) {
+  bool any_device = false;
+  const json rows = memory_and_init_rows(run, any_device);
+  if (rows.empty()) return message_spec({"No model is recorded in this run."});
   return {{"data", {{"values", rows}}},
-          {"hconcat", json::array({memory, init})},
+          {"hconcat", json::array({memory_chart(run, any_device), init_chart(run)})},
           {"resolve", {{"scale", {{"y", "shared"}}}}}};
 }
 

@@ -19,7 +19,8 @@ namespace {
 // Scalars of j as {"key": "a.b.c", "value": v} rows; arrays of scalars joined into one value.
 void flatten(const json& j, const std::string& prefix, json& rows) {
   if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) flatten(v, prefix.empty() ? k : prefix + "." + k, rows);
+    for (const auto& [k, v] : j.items())
+      flatten(v, prefix.empty() ? k : fmt::format("{}.{}", prefix, k), rows);
     return;
   }
   if (j.is_array()) {

@@ -168,6 +168,174 @@ std::string gap_text(const GapRow& g) {
   return fmt::format("{} points {}", points(g.gap->gap), interval_points(g.gap->interval));
 }
 
+// Why a group has no accuracy: every question is open-ended, none is labeled, or the labeled
+// ones were all truncated or failed.
+std::string no_accuracy_note(const Group& group) {
+  if (group.all_open_ended) return "not scored";
+  if (group.scorable == 0) return "no labels";
+  return fmt::format("none scored ({} labeled: truncated or failed)", group.scorable);
+}
+
+// Accuracy per model × dataset × split × question type, and "all" per split.
+std::vector<AccuracyRow> accuracy_rows(const std::vector<ItemRecord>& items) {
+  std::map<RowKey, Group> groups;
+  for (const ItemRecord& r : items) {
+    groups[{r.model, r.dataset, r.split, r.question_type}].add(r);
+    groups[{r.model, r.dataset, r.split, kAllQuestionTypes}].add(r);
+  }
+  std::vector<AccuracyRow> rows;
+  for (const auto& [key, group] : groups) {
+    AccuracyRow row;
+    row.model = key.model;
+    row.dataset = key.dataset;
+    row.split = key.split;
+    row.question_type = key.type;
+    row.accuracy = summarize_accuracy(group.correctness);
+    row.labeled = group.labeled;
+    row.scorable = group.scorable;
+    row.truncated = group.truncated;
+    row.errors = group.errors;
+    if (!row.accuracy.accuracy) row.note = no_accuracy_note(group);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Usage per model × dataset.
+std::vector<UsageRow> usage_rows(const std::vector<ItemRecord>& items) {
+  std::map<std::pair<std::string, std::string>, UsageRow> usage;
+  for (const ItemRecord& r : items) {
+    UsageRow& u = usage[{r.model, r.dataset}];
+    u.model = r.model;
+    u.dataset = r.dataset;
+    ++u.items;
+    u.prompt_tokens += r.prompt_tokens;
+    for (int64_t t : r.output_tokens) u.output_tokens += t;
+    u.reasoning_chars += r.reasoning_chars;
+    u.reasoning_tokens += r.reasoning_tokens;
+    u.prefill_ms += r.prefill_ms;
+    u.decode_ms += r.decode_ms;
+    if (r.truncated) ++u.truncated;
+    if (!r.error.empty()) ++u.errors;
+    ++u.extraction_rules[r.extraction_rule];
+    ++u.scoring[r.scoring];
+  }
+  std::vector<UsageRow> rows;
+  for (auto& [key, u] : usage) rows.push_back(std::move(u));
+  return rows;
+}
+
+// Correctness by item id, by dataset, by model.
+using CorrectnessByItem = std::map<std::string, std::optional<bool>>;
+using CorrectnessByDataset = std::map<std::string, CorrectnessByItem>;
+
+// One paired comparison of models a and b over aligned correctness (`dataset` unset: pooled over
+// the shared datasets). The bootstrap runs only when some pair is labeled on both sides.
+PairwiseRow compare_pair(const std::string& a, const std::string& b,
+                         const std::vector<std::optional<bool>>& ca,
+                         const std::vector<std::optional<bool>>& cb,
+                         std::optional<std::string> dataset, const BootstrapOptions& bootstrap) {
+  PairwiseRow row;
+  row.model_a = a;
+  row.model_b = b;
+  row.dataset = std::move(dataset);
+  row.common_items = ca.size();
+  if (auto m = mcnemar_exact(ca, cb)) row.mcnemar = *m;
+  if (row.mcnemar.pairs > 0) {
+    if (auto d = paired_bootstrap(ca, cb, bootstrap)) row.difference = *d;
+  }
+  return row;
+}
+
+// Comparisons of two models: one per dataset with items in common, then one pooled over them
+// when there is more than one such dataset.
+void compare_models(const std::string& a, const CorrectnessByDataset& by_dataset_a,
+                    const std::string& b, const CorrectnessByDataset& by_dataset_b,
+                    const BootstrapOptions& bootstrap, std::vector<PairwiseRow>& out) {
+  std::vector<std::optional<bool>> pooled_a, pooled_b;
+  int shared = 0;
+  for (const auto& [dataset, items_a] : by_dataset_a) {
+    auto it = by_dataset_b.find(dataset);
+    if (it == by_dataset_b.end()) continue;
+    std::vector<std::optional<bool>> ca, cb;
+    for (const auto& [id, correct] : items_a) {
+      auto jt = it->second.find(id);
+      if (jt == it->second.end()) continue;
+      ca.push_back(correct);
+      cb.push_back(jt->second);
+    }
+    if (ca.empty()) continue;
+    ++shared;
+    pooled_a.insert(pooled_a.end(), ca.begin(), ca.end());
+    pooled_b.insert(pooled_b.end(), cb.begin(), cb.end());
+    out.push_back(compare_pair(a, b, ca, cb, dataset, bootstrap));
+  }
+  if (shared > 1) out.push_back(compare_pair(a, b, pooled_a, pooled_b, std::nullopt, bootstrap));
+}
+
+// Pairwise comparisons of every two models (the first record of a model, dataset, item id wins).
+std::vector<PairwiseRow> pairwise_rows(const std::vector<ItemRecord>& items,
+                                       const BootstrapOptions& bootstrap) {
+  std::map<std::string, CorrectnessByDataset> by_model;
+  for (const ItemRecord& r : items) by_model[r.model][r.dataset].emplace(r.item_id, r.correct);
+  std::vector<PairwiseRow> rows;
+  for (auto ia = by_model.begin(); ia != by_model.end(); ++ia) {
+    for (auto ib = std::next(ia); ib != by_model.end(); ++ib) {
+      compare_models(ia->first, ia->second, ib->first, ib->second, bootstrap, rows);
+    }
+  }
+  return rows;
+}
+
+// Why a split has no accuracy: no labels at all, or labels but no scored item ("" if it has one).
+std::string split_without_accuracy(const AccuracyRow& row, const std::string& split) {
+  if (row.accuracy.has_labels()) return "";
+  if (row.scorable == 0) return fmt::format("split {} has no labels", split);
+  return fmt::format("split {} has no scored item ({} labeled: truncated or failed)", split,
+                     row.scorable);
+}
+
+// Why there is no gap between two splits: the reasons of either or both, joined by "; ".
+std::string no_gap_note(const AccuracyRow& reference, const AccuracyRow& other,
+                        const ResultsOptions& options) {
+  std::string note = split_without_accuracy(reference, options.reference_split);
+  std::string b = split_without_accuracy(other, options.other_split);
+  if (note.empty()) return b;
+  if (!b.empty()) {
+    note += "; ";
+    note += b;
+  }
+  return note;
+}
+
+// Generalization gap per model × dataset: the "all" rows of the reference and other splits.
+std::vector<GapRow> gap_rows(const std::vector<AccuracyRow>& accuracy,
+                             const ResultsOptions& options) {
+  std::map<std::pair<std::string, std::string>, std::pair<const AccuracyRow*, const AccuracyRow*>>
+      splits;
+  for (const AccuracyRow& row : accuracy) {
+    if (row.question_type != kAllQuestionTypes) continue;
+    auto& entry = splits[{row.model, row.dataset}];
+    if (row.split == options.reference_split) entry.first = &row;
+    if (row.split == options.other_split) entry.second = &row;
+  }
+  std::vector<GapRow> rows;
+  for (const auto& [key, entry] : splits) {
+    if (entry.first == nullptr || entry.second == nullptr) continue;
+    GapRow g;
+    g.model = key.first;
+    g.dataset = key.second;
+    g.reference_split = options.reference_split;
+    g.other_split = options.other_split;
+    g.reference = entry.first->accuracy;
+    g.other = entry.second->accuracy;
+    g.gap = generalization_gap(g.reference, g.other);
+    if (!g.gap) g.note = no_gap_note(*entry.first, *entry.second, options);
+    rows.push_back(std::move(g));
+  }
+  return rows;
+}
+
 }  // namespace
 
 std::optional<double> AccuracyRow::strict_accuracy() const {
@@ -194,130 +362,10 @@ std::optional<double> UsageRow::decode_tokens_per_s() const {
 
 RunResults compute_results(const std::vector<ItemRecord>& items, const ResultsOptions& options) {
   RunResults results;
-
-  // Accuracy per model × dataset × split × question type, and "all" per split.
-  std::map<RowKey, Group> groups;
-  for (const ItemRecord& r : items) {
-    groups[{r.model, r.dataset, r.split, r.question_type}].add(r);
-    groups[{r.model, r.dataset, r.split, kAllQuestionTypes}].add(r);
-  }
-  for (const auto& [key, group] : groups) {
-    AccuracyRow row;
-    row.model = key.model;
-    row.dataset = key.dataset;
-    row.split = key.split;
-    row.question_type = key.type;
-    row.accuracy = summarize_accuracy(group.correctness);
-    row.labeled = group.labeled;
-    row.scorable = group.scorable;
-    row.truncated = group.truncated;
-    row.errors = group.errors;
-    if (!row.accuracy.accuracy) {
-      if (group.all_open_ended) {
-        row.note = "not scored";
-      } else if (group.scorable == 0) {
-        row.note = "no labels";
-      } else {
-        row.note = fmt::format("none scored ({} labeled: truncated or failed)", group.scorable);
-      }
-    }
-    results.accuracy.push_back(std::move(row));
-  }
-
-  // Usage per model × dataset.
-  std::map<std::pair<std::string, std::string>, UsageRow> usage;
-  for (const ItemRecord& r : items) {
-    UsageRow& u = usage[{r.model, r.dataset}];
-    u.model = r.model;
-    u.dataset = r.dataset;
-    ++u.items;
-    u.prompt_tokens += r.prompt_tokens;
-    for (int64_t t : r.output_tokens) u.output_tokens += t;
-    u.reasoning_chars += r.reasoning_chars;
-    u.reasoning_tokens += r.reasoning_tokens;
-    u.prefill_ms += r.prefill_ms;
-    u.decode_ms += r.decode_ms;
-    if (r.truncated) ++u.truncated;
-    if (!r.error.empty()) ++u.errors;
-    ++u.extraction_rules[r.extraction_rule];
-    ++u.scoring[r.scoring];
-  }
-  for (auto& [key, u] : usage) results.usage.push_back(std::move(u));
-
-  // Pairwise: correctness by model, dataset, item id (the first record of a key wins).
-  std::map<std::string, std::map<std::string, std::map<std::string, std::optional<bool>>>> by_model;
-  for (const ItemRecord& r : items) by_model[r.model][r.dataset].emplace(r.item_id, r.correct);
-  auto compare =
-      [&](const std::string& a, const std::string& b, const std::vector<std::optional<bool>>& ca,
-          const std::vector<std::optional<bool>>& cb, std::optional<std::string> dataset) {
-        PairwiseRow row;
-        row.model_a = a;
-        row.model_b = b;
-        row.dataset = std::move(dataset);
-        row.common_items = ca.size();
-        if (auto m = mcnemar_exact(ca, cb)) row.mcnemar = *m;
-        if (row.mcnemar.pairs > 0) {
-          if (auto d = paired_bootstrap(ca, cb, options.bootstrap)) row.difference = *d;
-        }
-        results.pairwise.push_back(std::move(row));
-      };
-  for (auto ia = by_model.begin(); ia != by_model.end(); ++ia) {
-    for (auto ib = std::next(ia); ib != by_model.end(); ++ib) {
-      std::vector<std::optional<bool>> pooled_a, pooled_b;
-      int shared = 0;
-      for (const auto& [dataset, items_a] : ia->second) {
-        auto it = ib->second.find(dataset);
-        if (it == ib->second.end()) continue;
-        std::vector<std::optional<bool>> ca, cb;
-        for (const auto& [id, correct] : items_a) {
-          auto jt = it->second.find(id);
-          if (jt == it->second.end()) continue;
-          ca.push_back(correct);
-          cb.push_back(jt->second);
-        }
-        if (ca.empty()) continue;
-        ++shared;
-        pooled_a.insert(pooled_a.end(), ca.begin(), ca.end());
-        pooled_b.insert(pooled_b.end(), cb.begin(), cb.end());
-        compare(ia->first, ib->first, ca, cb, dataset);
-      }
-      if (shared > 1) compare(ia->first, ib->first, pooled_a, pooled_b, std::nullopt);
-    }
-  }
-
-  // Generalization gap: the "all" rows of the two splits.
-  std::map<std::pair<std::string, std::string>, std::pair<const AccuracyRow*, const AccuracyRow*>>
-      splits;
-  for (const AccuracyRow& row : results.accuracy) {
-    if (row.question_type != kAllQuestionTypes) continue;
-    auto& entry = splits[{row.model, row.dataset}];
-    if (row.split == options.reference_split) entry.first = &row;
-    if (row.split == options.other_split) entry.second = &row;
-  }
-  for (const auto& [key, entry] : splits) {
-    if (entry.first == nullptr || entry.second == nullptr) continue;
-    GapRow g;
-    g.model = key.first;
-    g.dataset = key.second;
-    g.reference_split = options.reference_split;
-    g.other_split = options.other_split;
-    g.reference = entry.first->accuracy;
-    g.other = entry.second->accuracy;
-    g.gap = generalization_gap(g.reference, g.other);
-    if (!g.gap) {
-      // Why a split has no accuracy: no labels at all, or labels but no scored item.
-      auto why = [](const AccuracyRow& row, const std::string& split) -> std::string {
-        if (row.accuracy.has_labels()) return "";
-        if (row.scorable == 0) return fmt::format("split {} has no labels", split);
-        return fmt::format("split {} has no scored item ({} labeled: truncated or failed)", split,
-                           row.scorable);
-      };
-      const std::string a = why(*entry.first, options.reference_split);
-      const std::string b = why(*entry.second, options.other_split);
-      g.note = a.empty() ? b : b.empty() ? a : a + "; " + b;
-    }
-    results.gaps.push_back(std::move(g));
-  }
+  results.accuracy = accuracy_rows(items);
+  results.usage = usage_rows(items);
+  results.pairwise = pairwise_rows(items, options.bootstrap);
+  results.gaps = gap_rows(results.accuracy, options);
   return results;
 }
 

@@ -272,6 +272,8 @@ Result<void> evaluate_model(RunContext& run, const ModelConfig& mc) {
     log = evaluate_remote(mc, *pending, settings, run.ro, sink);
   } else {
     LoadOptions lo = load_options(mc, run.ro);
+    lo.n_seq = static_cast<uint32_t>(settings.decoding.parallel);  // 0: auto
+    lo.max_seq = static_cast<uint32_t>(std::max<size_t>(1, pending->size()));
     lo.task = EvalTask{mc.name, std::move(*pending), settings};
     lo.on_record = sink;
     log = run_load_chain(mc.path, lo);

@@ -13,12 +13,11 @@
 
 namespace clinbench {
 
-// Where a finished record goes: the supervisor's store (in-process) or the pipe (in a worker).
-// An error stops the task: a record that cannot be delivered must not be followed by others.
-using RecordSink = std::function<Result<void>(const ItemRecord& record)>;
-
-// The after-load work of an evaluation of `items`. The task fails with the sink's error, or
-// with the items it could not deliver.
+// The after-load work of an evaluation of `items`: one stream through the llama.cpp backend with
+// decoding.parallel conversations in flight. `emit` (evaluate.h's RecordSink) is where a finished
+// record goes: the supervisor's store (in-process) or the pipe (in a worker); an error stops the
+// task, since a record that cannot be delivered must not be followed by others. The task fails with
+// the sink's error, or with the items it could not deliver.
 AfterLoad make_eval_task(std::vector<DatasetItem> items, std::string model, EvalSettings settings,
                          RecordSink emit);
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -83,6 +84,92 @@ std::optional<std::string> skip_reason(const StrategyPlan& sp, const LoadOptions
   return std::nullopt;
 }
 
+// How many sequences the context gets, and what bounded the number.
+struct Width {
+  uint32_t n = 1;
+  std::string bound;
+};
+
+// Plans the model at n_seq sequences (in a child process with worker isolation).
+Result<Plan> plan_at(const ModelInfo& info, PlanOptions po, uint32_t n_seq, Isolation isolation) {
+  po.n_seq = n_seq;
+  return isolation == Isolation::kProcess ? plan_model_in_child(info, po) : plan_model(info, po);
+}
+
+// The first strategy of the chain the plan lets through, nullptr when none.
+const StrategyPlan* first_fitting(const Plan& plan, const std::vector<Strategy>& chain,
+                                  const LoadOptions& o, uint64_t host_avail, uint64_t dev_avail) {
+  for (Strategy s : chain) {
+    const StrategyPlan* sp = find_plan(plan, s);
+    if (sp != nullptr && !skip_reason(*sp, o, plan, host_avail, dev_avail)) return sp;
+  }
+  return nullptr;
+}
+
+// Chooses the context's sequences and re-plans at that width (`plan` is the plan at one
+// sequence, and becomes the plan at the width). Each sequence adds its KV to the strategy the
+// chain would load with one: the widest that still fits the host and device budgets, up to
+// o.max_seq (the items) and llama.cpp's limit, or o.n_seq when fixed, which is an error naming
+// the largest that fits when it does not fit.
+Result<Width> plan_width(const ModelInfo& info, const PlanOptions& po, const LoadOptions& o,
+                         const std::vector<Strategy>& chain, Plan& plan, uint64_t host_avail,
+                         uint64_t dev_avail) {
+  const uint32_t cap = std::clamp<uint32_t>(o.max_seq, 1, kMaxSequences);
+  if (o.n_seq == 1) return Width{1, "requested"};
+  const StrategyPlan* sp = first_fitting(plan, chain, o, host_avail, dev_avail);
+  if (sp == nullptr && o.n_seq == 0) return Width{1, "nothing fits"};  // the chain says why
+  Width w{o.n_seq == 0 ? cap : std::min(o.n_seq, kMaxSequences),
+          o.n_seq == 0 ? (cap == o.max_seq ? "items" : "llama.cpp's limit") : "requested"};
+  if (sp != nullptr && o.skip_over_budget) {
+    uint64_t n_mem = kMaxSequences;
+    std::string mem_bound;
+    auto limit = [&](uint64_t room, uint64_t kv, const char* what) {
+      if (kv == 0) return;
+      if (const uint64_t n = 1 + room / kv; n < n_mem) {
+        n_mem = n;
+        mem_bound = what;
+      }
+    };
+    limit(host_avail - sp->host.total(), sp->host.kv, "host memory");
+    if (plan.accelerator.present) {
+      limit(dev_avail - sp->device.total(), sp->device.kv, "device memory");
+    }
+    if (n_mem < w.n) {
+      if (o.n_seq != 0) {
+        return make_error(
+            ErrorCode::kResource,
+            fmt::format("parallel = {} does not fit: {} sequences of {} KV cells take {} of KV "
+                        "({} each) beside the {} strategy's weights and buffers; the most that "
+                        "fit the {} budget: {}",
+                        o.n_seq, o.n_seq, plan.n_ctx,
+                        format_bytes((sp->host.kv + sp->device.kv) * o.n_seq),
+                        format_bytes(sp->host.kv + sp->device.kv), to_string(sp->strategy),
+                        mem_bound, n_mem));
+      }
+      w = {static_cast<uint32_t>(n_mem), mem_bound};
+    }
+  }
+  if (w.n == 1) return w;
+  // Compute buffers grow a little with the sequences: step down until the plan fits.
+  while (true) {
+    auto wide = plan_at(info, po, w.n, o.isolation);
+    if (!wide) return std::unexpected(wide.error());
+    const StrategyPlan* q = sp == nullptr ? nullptr : find_plan(*wide, sp->strategy);
+    const auto why = q == nullptr ? std::nullopt : skip_reason(*q, o, *wide, host_avail, dev_avail);
+    if (!why || w.n == 1) {
+      wide->plan_ms += plan.plan_ms;
+      plan = std::move(*wide);
+      return w;
+    }
+    if (o.n_seq != 0) {
+      return make_error(
+          ErrorCode::kResource,
+          fmt::format("parallel = {} does not fit: {}; fewer sequences may", o.n_seq, *why));
+    }
+    w.n = std::max<uint32_t>(1, w.n * 9 / 10);
+  }
+}
+
 // The attempt as the plan projects it, before it is tried (or skipped).
 Attempt planned_attempt(const StrategyPlan& sp, const LoadOptions& o, const Plan& plan,
                         uint64_t host_avail, uint64_t dev_avail) {
@@ -106,6 +193,7 @@ AttemptSpec attempt_spec(const std::string& model_path, const StrategyPlan& sp,
   spec.strategy = sp.strategy;
   spec.recipe = o.recipe;
   spec.n_ctx = plan.n_ctx;
+  spec.n_seq = plan.n_seq;
   spec.n_batch = o.n_batch;
   spec.n_threads = o.n_threads;
   spec.n_gpu_layers = sp.n_gpu_layers;
@@ -182,10 +270,13 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   po.recipe = o.recipe;
   po.device_budget = o.device_budget;
   // With worker processes the plan is built in one too, so that this process never opens the
-  // accelerator (model/plan_child.h).
-  auto plan =
-      o.isolation == Isolation::kProcess ? plan_model_in_child(*info, po) : plan_model(*info, po);
+  // accelerator (model/plan_child.h). First with one sequence, then at the chosen width.
+  auto plan = plan_at(*info, po, 1, o.isolation);
   if (!plan) return std::unexpected(plan.error());
+  const uint64_t host_avail = o.host_budget.value_or(available_host_memory_bytes());
+  const uint64_t dev_avail = o.device_budget.value_or(plan->accelerator.free);
+  auto width = plan_width(*info, po, o, *strategies, *plan, host_avail, dev_avail);
+  if (!width) return std::unexpected(width.error());
 
   AttemptLog log;
   log.model_path = model_path;
@@ -193,11 +284,11 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   log.architecture = info->architecture;
   log.requested = o.strategy;
   log.n_ctx = plan->n_ctx;
+  log.n_seq = plan->n_seq;
+  log.n_seq_bound = width->bound;
   log.accelerator = plan->accelerator;
   log.plan_ms = plan->plan_ms;
   log.started_at = iso_now();
-  const uint64_t host_avail = o.host_budget.value_or(available_host_memory_bytes());
-  const uint64_t dev_avail = o.device_budget.value_or(plan->accelerator.free);
   const WorkerLimits limits = worker_limits(o, plan->accelerator.present);
 
   ItemsFile items_file;

@@ -25,6 +25,7 @@ nlohmann::json to_json(const AttemptSpec& s) {
           {"strategy", to_string(s.strategy)},
           {"recipe", s.recipe},
           {"n_ctx", s.n_ctx},
+          {"n_seq", s.n_seq},
           {"n_batch", s.n_batch},
           {"n_threads", s.n_threads},
           {"n_gpu_layers", s.n_gpu_layers},
@@ -45,6 +46,7 @@ Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j) {
     s.strategy = *st;
     s.recipe = j.at("recipe").get<std::string>();
     s.n_ctx = j.at("n_ctx").get<uint32_t>();
+    s.n_seq = j.at("n_seq").get<uint32_t>();
     s.n_batch = j.at("n_batch").get<uint32_t>();
     s.n_threads = j.at("n_threads").get<int>();
     s.n_gpu_layers = j.at("n_gpu_layers").get<int>();

@@ -300,7 +300,7 @@ TEST(OpenAIStub, GenerateManyKeepsOrder) {
   ASSERT_TRUE(backend);
   std::vector<std::vector<ChatMessage>> convs(7, kConversation);
   std::vector<GenerationParams> params(7);
-  auto out = (*backend)->generate_many(convs, params);
+  auto out = (*backend)->generate_many(convs, params, 1);
   ASSERT_EQ(out.size(), 7u);
   for (const auto& g : out) {
     ASSERT_TRUE(g) << g.error().message;

@@ -284,6 +284,27 @@ TEST(ConfigErrors, BadSizesAndRanges) {
              "decoding.temperature: must be a finite number >= 0");
   EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\ntemperature = inf\n"),
              "decoding.temperature: must be a finite number >= 0");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nparallel = 257\n"),
+             "decoding.parallel: must be between 1 and 256, got 257");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nparallel = 0\n"),
+             "decoding.parallel: must be between 1 and 256, got 0");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nparallel = \"fast\"\n"),
+             "decoding.parallel: must be \"auto\" or an integer between 1 and 256");
+}
+
+// parallel: "auto" (the default, planned) or a fixed number of conversations up to 256.
+TEST(ConfigParse, ParallelIsAutoOrANumber) {
+  auto d = parse(kModel + kDataset);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->decoding.parallel, kParallelAuto);
+  EXPECT_EQ(to_json(*d)["decoding"]["parallel"], "auto");
+  auto a = parse(kModel + kDataset + "[decoding]\nparallel = \"auto\"\n");
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->decoding.parallel, kParallelAuto);
+  auto n = parse(kModel + kDataset + "[decoding]\nparallel = 256\n");
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(n->decoding.parallel, 256);
+  EXPECT_EQ(to_json(*n)["decoding"]["parallel"], 256);
 }
 
 TEST(ConfigErrors, BadEnumsListTheChoices) {

@@ -1,0 +1,357 @@
+// Generation at scale (issue 12): items per second and aggregate generated tokens per second of
+// `clinbench run` (run_evaluation end to end: worker process, load, warm-up, protocol, store,
+// exports) at N conversations in flight (`[decoding] parallel` = N, continuous batching), against
+// two peers measured in the same repetition:
+//  - llama-batched-bench at -npl N (the batching ceiling: N sequences of the items' mean prompt
+//    length and the same generated tokens, per-sequence KV as clinbench creates it, same file
+//    and threads; model load excluded, so it is the ceiling, not a whole-process peer);
+//  - llama-server with N slots driven by clinbench's openai backend with N requests in flight
+//    (what users run instead), whole run included, server start excluded.
+// Two workloads: "fixed" (a synthetic llama-300m in q4_0, which never ends a reply: every item
+// writes max_tokens) and "variable" (stories260K, whose stories end at different points).
+//
+//   gen_bench [--workloads fixed,variable] [--levels 1,4,8,16,32] [--items N] [--max-tokens N]
+//             [--reps N] [--threads N] [--dataset FILE] [--work-dir DIR] [--out FILE]
+//             [--no-server]
+//
+// Defaults: --items 32 --max-tokens 64 --reps 1 --levels 1,4,8,16,32, MMLU-medical test items
+// (../shared), --out bench/results/gen_bench.json.
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clinbench/atomic_file.h"
+#include "clinbench/config.h"
+#include "clinbench/provenance.h"
+#include "clinbench/run.h"
+#include "clinbench/store.h"
+#include "clinbench/synth.h"
+#include "clinbench/worker.h"
+#include "util/background_process.h"
+
+using namespace clinbench;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct Options {
+  std::vector<std::string> workloads = {"fixed", "variable"};
+  std::vector<int> levels = {1, 4, 8, 16, 32};
+  size_t items = 32;
+  int max_tokens = 64;
+  int reps = 1;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string dataset = std::string(CLINBENCH_SOURCE_DIR) + "/../shared/data/mmlu-medical/test";
+  std::string stories = std::string(CLINBENCH_SOURCE_DIR) + "/../shared/models/stories260K.gguf";
+  std::string work_dir = "/tmp/clinbench-gen-bench";
+  std::string out = std::string(CLINBENCH_SOURCE_DIR) + "/bench/results/gen_bench.json";
+  bool server = true;
+};
+
+// One whole run: items done, generated tokens, mean prompt tokens, mean batch width.
+struct Measure {
+  double wall_s = 0;
+  int64_t items = 0;
+  int64_t errors = 0;
+  int64_t output_tokens = 0;
+  double prompt_tokens = 0;  // mean over items
+  double batch_width = 0;    // mean over items (in-process only)
+  double items_per_s() const {
+    return wall_s > 0 ? static_cast<double>(items - errors) / wall_s : 0;
+  }
+  double tokens_per_s() const {
+    return wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0;
+  }
+};
+
+Measure run_once(RunConfig cfg) {
+  std::error_code ec;
+  fs::remove_all(cfg.out, ec);
+  const auto t0 = Clock::now();
+  auto r = run_evaluation(cfg, {});
+  Measure m;
+  m.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!r) throw std::runtime_error(r.error().message);
+  if (r->models_failed > 0) throw std::runtime_error(cfg.out + ": the model failed");
+  auto store = RunStore::open(cfg.out);
+  if (!store) throw std::runtime_error(store.error().message);
+  auto items = store->items();
+  if (!items) throw std::runtime_error(items.error().message);
+  for (const auto& it : *items) {
+    ++m.items;
+    m.errors += !it.error.empty();
+    for (auto t : it.output_tokens) m.output_tokens += t;
+    m.prompt_tokens += static_cast<double>(it.prompt_tokens);
+    if (it.extra.contains("batch_width")) m.batch_width += it.extra["batch_width"].get<double>();
+  }
+  if (m.items > 0) {
+    m.prompt_tokens /= static_cast<double>(m.items);
+    m.batch_width /= static_cast<double>(m.items);
+  }
+  return m;
+}
+
+// llama-batched-bench at one level: the time it reports for N sequences of pp + tg tokens.
+struct PeerRun {
+  double total_s = 0;   // its T s column: prompt and generation of all N sequences
+  double tg_tok_s = 0;  // its S_TG t/s column
+  bool ok = false;
+  std::string error;
+};
+
+PeerRun run_batched_bench(const std::string& model, int npp, int ntg, int npl, int threads,
+                          const std::string& log) {
+  PeerRun p;
+  const std::string cmd = fmt::format(
+      "'{}/llama-batched-bench' -m '{}' -c {} -b 2048 -ub 512 -npp {} -ntg {} -npl {} -t {} "
+      "--no-warmup >'{}' 2>&1",
+      CLINBENCH_LLAMA_BIN, model, npl * (npp + ntg) + 16, npp, ntg, npl, threads, log);
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  if (rc != 0) {
+    p.error = fmt::format("llama-batched-bench exited with {} (see {})", rc, log);
+    return p;
+  }
+  // |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S
+  // t/s |
+  const std::regex row(
+      R"(\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|)");
+  for (std::sregex_iterator it(text.begin(), text.end(), row), end; it != end; ++it) {
+    if (std::stoi((*it)[3]) != npl) continue;
+    p.tg_tok_s = std::stod((*it)[8]);
+    p.total_s = std::stod((*it)[9]);
+    p.ok = true;
+  }
+  if (!p.ok) p.error = "no result row in " + log;
+  return p;
+}
+
+std::vector<int> parse_ints(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  for (std::string part; std::getline(ss, part, ',');) out.push_back(std::stoi(part));
+  return out;
+}
+std::vector<std::string> parse_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string part; std::getline(ss, part, ',');) out.push_back(part);
+  return out;
+}
+
+std::string synthetic_model(const Options& o) {
+  const std::string path = o.work_dir + "/llama-300m-q4_0.gguf";
+  if (fs::exists(path)) return path;
+  SynthOptions so;
+  for (const auto& p : synth_presets()) {
+    if (p.name == "llama-300m") so.shape = p.shape;
+  }
+  so.type = "q4_0";
+  std::cerr << "writing " << path << " ...\n";
+  if (auto r = write_synthetic_model(so, path); !r) throw std::runtime_error(r.error().message);
+  return path;
+}
+
+struct LevelResult {
+  int n = 0;
+  std::vector<double> ours_ips, ours_tps, peer_ips, peer_tps, server_ips, server_tps;
+  Measure last;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The in-process run's loading attempts re-execute this program as their worker.
+  if (auto rc = run_child_command(argc, argv)) return *rc;
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + ": needs a value");
+      return argv[++i];
+    };
+    if (a == "--workloads")
+      o.workloads = parse_words(next());
+    else if (a == "--levels")
+      o.levels = parse_ints(next());
+    else if (a == "--items")
+      o.items = std::stoul(next());
+    else if (a == "--max-tokens")
+      o.max_tokens = std::stoi(next());
+    else if (a == "--reps")
+      o.reps = std::stoi(next());
+    else if (a == "--threads")
+      o.threads = std::stoi(next());
+    else if (a == "--dataset")
+      o.dataset = next();
+    else if (a == "--work-dir")
+      o.work_dir = next();
+    else if (a == "--out")
+      o.out = next();
+    else if (a == "--no-server")
+      o.server = false;
+    else {
+      std::cerr << "gen_bench: unknown option " << a << " (see bench/gen_bench.cpp's header)\n";
+      return 2;
+    }
+  }
+  fs::create_directories(o.work_dir);
+  json workloads = json::array();
+  try {
+    for (const std::string& w : o.workloads) {
+      if (w != "fixed" && w != "variable") throw std::runtime_error("unknown workload " + w);
+      const std::string model = w == "fixed" ? synthetic_model(o) : o.stories;
+      RunConfig base;
+      DatasetConfig d;
+      d.name = "bench";
+      d.path = o.dataset;
+      d.limit = o.items;
+      base.datasets.push_back(d);
+      base.decoding.max_tokens = o.max_tokens;
+      // Per-sequence cells: the longest prompt (a few hundred tokens) and the reply.
+      const auto ctx = static_cast<uint32_t>(1024 + o.max_tokens);
+      std::vector<LevelResult> levels;
+      for (int n : o.levels) levels.push_back({n});
+      for (int rep = 0; rep < o.reps; ++rep) {
+        for (auto& L : levels) {
+          RunConfig local = base;
+          local.decoding.parallel = L.n;
+          ModelConfig lm;
+          lm.name = "model";
+          lm.path = model;
+          lm.ctx = ctx;
+          lm.threads = o.threads;
+          local.models.push_back(lm);
+          local.out = fmt::format("{}/{}-in-process-{}", o.work_dir, w, L.n);
+          L.last = run_once(local);
+          L.ours_ips.push_back(L.last.items_per_s());
+          L.ours_tps.push_back(L.last.tokens_per_s());
+          // The peer: N sequences of the items' mean prompt and mean reply length.
+          const int npp = static_cast<int>(L.last.prompt_tokens + 0.5);
+          const int ntg =
+              static_cast<int>(static_cast<double>(L.last.output_tokens) /
+                                   static_cast<double>(std::max<int64_t>(1, L.last.items)) +
+                               0.5);
+          PeerRun p =
+              run_batched_bench(model, npp, std::max(1, ntg), L.n, o.threads,
+                                fmt::format("{}/{}-batched-bench-{}.log", o.work_dir, w, L.n));
+          if (!p.ok) throw std::runtime_error(p.error);
+          L.peer_ips.push_back(L.n / p.total_s);
+          L.peer_tps.push_back(L.n * std::max(1, ntg) / p.total_s);
+          std::string server_text;
+          if (o.server) {
+            auto port = free_local_port();
+            if (!port) throw std::runtime_error(port.error().message);
+            const std::string origin = fmt::format("http://127.0.0.1:{}", *port);
+            auto server = BackgroundProcess::start(
+                {std::string(CLINBENCH_LLAMA_BIN) + "/llama-server", "-m", model, "--host",
+                 "127.0.0.1", "--port", std::to_string(*port), "-np", std::to_string(L.n), "-c",
+                 std::to_string(ctx * static_cast<uint32_t>(L.n)), "-t", std::to_string(o.threads),
+                 "--no-webui"},
+                fmt::format("{}/{}-llama-server-{}.log", o.work_dir, w, L.n));
+            if (!server) throw std::runtime_error(server.error().message);
+            if (auto ready = wait_until_ready(origin, "/health", *server, 300); !ready) {
+              throw std::runtime_error(ready.error().message);
+            }
+            RunConfig remote = base;
+            ModelConfig rm;
+            rm.name = "model";
+            rm.backend = "openai";
+            rm.strategy = "remote";
+            rm.base_url = origin + "/v1";
+            rm.in_flight = L.n;
+            remote.models.push_back(rm);
+            remote.out = fmt::format("{}/{}-server-{}", o.work_dir, w, L.n);
+            Measure m = run_once(remote);
+            server->stop();
+            L.server_ips.push_back(m.items_per_s());
+            L.server_tps.push_back(m.tokens_per_s());
+            server_text = fmt::format(", server {:.2f} items/s", m.items_per_s());
+          }
+          std::cerr << fmt::format(
+              "{} rep {} N={}: clinbench {:.2f} items/s ({:.0f} tok/s, width {:.1f}), "
+              "batched-bench {:.2f} items/s{}\n",
+              w, rep, L.n, L.ours_ips.back(), L.ours_tps.back(), L.last.batch_width,
+              L.peer_ips.back(), server_text);
+        }
+      }
+      json rows = json::array();
+      std::cout << fmt::format("\n{} workload ({}), {} items, max_tokens {}, {} threads\n", w,
+                               fs::path(model).filename().string(), o.items, o.max_tokens,
+                               o.threads);
+      std::cout << fmt::format("{:>4} {:>10} {:>10} {:>12} {:>12} {:>9} {:>12} {:>9}\n", "N",
+                               "items/s", "tok/s", "width", "batched i/s", "ratio", "server i/s",
+                               "ratio");
+      for (const auto& L : levels) {
+        const double ours = median(L.ours_ips), peer = median(L.peer_ips),
+                     server = median(L.server_ips);
+        std::cout << fmt::format(
+            "{:>4} {:>10.2f} {:>10.1f} {:>12.1f} {:>12.2f} {:>8.2f}x {:>12} {:>9}\n", L.n, ours,
+            median(L.ours_tps), L.last.batch_width, peer, peer > 0 ? ours / peer : 0,
+            o.server ? fmt::format("{:.2f}", server) : "-",
+            o.server && server > 0 ? fmt::format("{:.2f}x", ours / server) : "-");
+        rows.push_back(
+            {{"n", L.n},
+             {"clinbench_items_per_s", ours},
+             {"clinbench_tokens_per_s", median(L.ours_tps)},
+             {"clinbench_items_per_s_reps", L.ours_ips},
+             {"mean_batch_width", L.last.batch_width},
+             {"mean_prompt_tokens", L.last.prompt_tokens},
+             {"item_errors", L.last.errors},
+             {"batched_bench_items_per_s", peer},
+             {"batched_bench_tokens_per_s", median(L.peer_tps)},
+             {"ratio_vs_batched_bench", peer > 0 ? ours / peer : 0},
+             {"server_items_per_s", o.server ? json(server) : json()},
+             {"ratio_vs_server", o.server && server > 0 ? json(ours / server) : json()}});
+      }
+      workloads.push_back({{"workload", w}, {"model", model}, {"levels", rows}});
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "gen_bench: " << e.what() << "\n";
+    return 1;
+  }
+  json out = {{"benchmark", "gen_bench"},
+              {"created_at", utc_timestamp()},
+              {"options",
+               {{"dataset", o.dataset},
+                {"items", o.items},
+                {"max_tokens", o.max_tokens},
+                {"reps", o.reps},
+                {"threads", o.threads}}},
+              {"workloads", workloads},
+              {"build", build_info()},
+              {"host", host_info()}};
+  fs::create_directories(fs::path(o.out).parent_path());
+  if (auto w = write_file_atomically(o.out, out.dump(2) + "\n"); !w) {
+    std::cerr << "gen_bench: " << w.error().message << "\n";
+    return 1;
+  }
+  std::cerr << "wrote " << o.out << "\n";
+  return 0;
+}

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "clinbench/atomic_file.h"
 #include "clinbench/config.h"
 #include "clinbench/provenance.h"
@@ -40,7 +41,6 @@
 #include "clinbench/store.h"
 #include "clinbench/synth.h"
 #include "clinbench/worker.h"
-#include "util/background_process.h"
 
 using namespace clinbench;
 using nlohmann::json;
@@ -49,13 +49,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 struct Options {
   std::vector<std::string> workloads = {"fixed", "variable"};
@@ -152,19 +145,6 @@ PeerRun run_batched_bench(const std::string& model, int npp, int ntg, int npl, i
   return p;
 }
 
-std::vector<int> parse_ints(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  for (std::string part; std::getline(ss, part, ',');) out.push_back(std::stoi(part));
-  return out;
-}
-std::vector<std::string> parse_words(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string part; std::getline(ss, part, ',');) out.push_back(part);
-  return out;
-}
-
 std::string synthetic_model(const Options& o) {
   const std::string path = o.work_dir + "/llama-300m-q4_0.gguf";
   if (fs::exists(path)) return path;
@@ -197,9 +177,9 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--workloads")
-      o.workloads = parse_words(next());
+      o.workloads = bench::split_commas(next());
     else if (a == "--levels")
-      o.levels = parse_ints(next());
+      o.levels = bench::parse_ints(next());
     else if (a == "--items")
       o.items = std::stoul(next());
     else if (a == "--max-tokens")
@@ -266,19 +246,9 @@ int main(int argc, char** argv) {
           L.peer_tps.push_back(L.n * std::max(1, ntg) / p.total_s);
           std::string server_text;
           if (o.server) {
-            auto port = free_local_port();
-            if (!port) throw std::runtime_error(port.error().message);
-            const std::string origin = fmt::format("http://127.0.0.1:{}", *port);
-            auto server = BackgroundProcess::start(
-                {std::string(CLINBENCH_LLAMA_BIN) + "/llama-server", "-m", model, "--host",
-                 "127.0.0.1", "--port", std::to_string(*port), "-np", std::to_string(L.n), "-c",
-                 std::to_string(ctx * static_cast<uint32_t>(L.n)), "-t", std::to_string(o.threads),
-                 "--no-webui"},
+            auto [server, origin] = bench::start_llama_server(
+                model, L.n, static_cast<int>(ctx) * L.n, o.threads,
                 fmt::format("{}/{}-llama-server-{}.log", o.work_dir, w, L.n));
-            if (!server) throw std::runtime_error(server.error().message);
-            if (auto ready = wait_until_ready(origin, "/health", *server, 300); !ready) {
-              throw std::runtime_error(ready.error().message);
-            }
             RunConfig remote = base;
             ModelConfig rm;
             rm.name = "model";
@@ -289,7 +259,7 @@ int main(int argc, char** argv) {
             remote.models.push_back(rm);
             remote.out = fmt::format("{}/{}-server-{}", o.work_dir, w, L.n);
             Measure m = run_once(remote);
-            server->stop();
+            server.stop();
             L.server_ips.push_back(m.items_per_s());
             L.server_tps.push_back(m.tokens_per_s());
             server_text = fmt::format(", server {:.2f} items/s", m.items_per_s());
@@ -309,23 +279,23 @@ int main(int argc, char** argv) {
                                "items/s", "tok/s", "width", "batched i/s", "ratio", "server i/s",
                                "ratio");
       for (const auto& L : levels) {
-        const double ours = median(L.ours_ips), peer = median(L.peer_ips),
-                     server = median(L.server_ips);
+        const double ours = bench::median(L.ours_ips), peer = bench::median(L.peer_ips),
+                     server = bench::median(L.server_ips);
         std::cout << fmt::format(
             "{:>4} {:>10.2f} {:>10.1f} {:>12.1f} {:>12.2f} {:>8.2f}x {:>12} {:>9}\n", L.n, ours,
-            median(L.ours_tps), L.last.batch_width, peer, peer > 0 ? ours / peer : 0,
+            bench::median(L.ours_tps), L.last.batch_width, peer, peer > 0 ? ours / peer : 0,
             o.server ? fmt::format("{:.2f}", server) : "-",
             o.server && server > 0 ? fmt::format("{:.2f}x", ours / server) : "-");
         rows.push_back(
             {{"n", L.n},
              {"clinbench_items_per_s", ours},
-             {"clinbench_tokens_per_s", median(L.ours_tps)},
+             {"clinbench_tokens_per_s", bench::median(L.ours_tps)},
              {"clinbench_items_per_s_reps", L.ours_ips},
              {"mean_batch_width", L.last.batch_width},
              {"mean_prompt_tokens", L.last.prompt_tokens},
              {"item_errors", L.last.errors},
              {"batched_bench_items_per_s", peer},
-             {"batched_bench_tokens_per_s", median(L.peer_tps)},
+             {"batched_bench_tokens_per_s", bench::median(L.peer_tps)},
              {"ratio_vs_batched_bench", peer > 0 ? ours / peer : 0},
              {"server_items_per_s", o.server ? json(server) : json()},
              {"ratio_vs_server", o.server && server > 0 ? json(ours / server) : json()}});

@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "clinbench/atomic_file.h"
 #include "clinbench/config.h"
 #include "clinbench/provenance.h"
@@ -50,13 +51,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 double self_cpu_s() {
   struct rusage ru {};
@@ -110,14 +104,6 @@ Measure run_once(RunConfig cfg) {
   return m;
 }
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  std::string part;
-  while (std::getline(ss, part, ',')) out.push_back(std::stoi(part));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,7 +129,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads")
       o.threads = std::stoi(next());
     else if (a == "--in-flight")
-      o.in_flight = parse_list(next());
+      o.in_flight = bench::parse_ints(next());
     else if (a == "--ctx-per-slot")
       o.ctx_per_slot = std::stoi(next());
     else if (a == "--work-dir")
@@ -162,20 +148,9 @@ int main(int argc, char** argv) {
   // A fresh llama-server for each measurement: its prompt cache keeps the prompts of earlier
   // requests, so a server that had already seen these items would skip their prefill (an
   // earlier version of this benchmark reused one server and measured that).
-  auto start_server = [&](int level) -> std::pair<BackgroundProcess, std::string> {
-    auto port = free_local_port();
-    if (!port) throw std::runtime_error(port.error().message);
-    const std::string origin = fmt::format("http://127.0.0.1:{}", *port);
-    auto server = BackgroundProcess::start(
-        {std::string(CLINBENCH_LLAMA_BIN) + "/llama-server", "-m", o.model, "--host", "127.0.0.1",
-         "--port", std::to_string(*port), "-np", std::to_string(slots), "-c",
-         std::to_string(o.ctx_per_slot * slots), "-t", std::to_string(o.threads), "--no-webui"},
-        fmt::format("{}/llama-server-{}.log", o.work_dir, level));
-    if (!server) throw std::runtime_error(server.error().message);
-    if (auto ready = wait_until_ready(origin, "/health", *server, 300); !ready) {
-      throw std::runtime_error(ready.error().message);
-    }
-    return {std::move(*server), origin};
+  auto start_server = [&](int level) {
+    return bench::start_llama_server(o.model, slots, o.ctx_per_slot * slots, o.threads,
+                                     fmt::format("{}/llama-server-{}.log", o.work_dir, level));
   };
 
   RunConfig base;
@@ -242,15 +217,15 @@ int main(int argc, char** argv) {
               << "different work\n";
   }
 
-  const double local_med = median(local_ips);
+  const double local_med = bench::median(local_ips);
   json remote = json::array();
   std::cout << fmt::format("{:<22} {:>10} {:>12} {:>18} {:>14}\n", "", "items/s", "vs in-proc",
                            "client CPU/request", "share of wall");
   std::cout << fmt::format("{:<22} {:>10.2f} {:>12} {:>18} {:>14}\n", "in-process (parallel 4)",
                            local_med, "1.00x", "", "");
   for (size_t k = 0; k < o.in_flight.size(); ++k) {
-    const double ips = median(remote_ips[k]);
-    const double cpu_ms = median(remote_cpu[k]);
+    const double ips = bench::median(remote_ips[k]);
+    const double cpu_ms = bench::median(remote_cpu[k]);
     // Wall time per request with k in flight: k requests overlap.
     const double wall_ms_per_request =
         last[k].requests > 0

@@ -44,7 +44,8 @@ B="$root/.gpu"
 rm -rf "$B"
 mkdir -p "$B/bin" "$B/lib" "$B/ggml/src"
 # The RPC backend and its server: the dry run's accelerator (gpu_check.sh --cpu-dry-run).
-cp "$root/build-dl/clinbench" "$dl/build/bin/llama-bench" "$dl/build/bin/libggml-cpu.so" \
+cp "$root/build-dl/clinbench" "$dl/build/bin/llama-bench" "$dl/build/bin/llama-batched-bench" \
+  "$dl/build/bin/libggml-cpu.so" \
   "$dl/build/bin/libggml-rpc.so" "$dl/build/bin/ggml-rpc-server" "$B/bin/"
 # The C and C++ runtimes stay the GPU machine's: its libggml-cuda.so is built by its compiler
 # and needs its libstdc++; everything built here needs only older symbol versions.

@@ -22,6 +22,11 @@
 #      memory.used every 100 ms alongside, to check each attempt's peak_device_bytes
 #   4. decode tokens/s of `clinbench run` (greedy, 128 tokens, one item at a time, all layers on
 #      the GPU) against llama-bench tg128 on the same file at the items' prompt depth, q4_0 and F16
+#   5. generation at scale (issue 12): `clinbench run` of 128 items (the demo items repeated
+#      under new ids), q4_0, `--parallel auto` under a 16 GiB device budget (the attempt log's
+#      n_seq and n_seq_bound say how many and why), items/s against llama-batched-bench at the
+#      same N and at N = 1 (per-sequence KV, the items' mean prompt, 128 tokens); written to
+#      batched.json
 # Output ($OUT, else out/gpu-check): gpu_check.log (ends with the summary), cuda_build.log,
 # summary.json, chain.json (the attempt logs), llama_bench.json, smi.csv, smi_apps.csv (device
 # memory per process), samples.jsonl (the q4_0 run's items): 8 files, the most the device tool
@@ -59,6 +64,7 @@ cat "$B/COMMIT"
 export LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 CB="$B/bin/clinbench"
 LB="$B/bin/llama-bench"
+LBB="$B/bin/llama-batched-bench"
 
 LB_ARGS=()  # llama-bench's device flags (the dry run's RPC server)
 
@@ -212,6 +218,72 @@ done
 echo "]" >> "$O/llama_bench.json.tmp"
 python3 -c 'import json,sys; print(json.dumps([r for part in json.load(open(sys.argv[1])) for r in part], indent=1))' \
   "$O/llama_bench.json.tmp" > "$O/llama_bench.json" && rm -f "$O/llama_bench.json.tmp"
+
+# 5. Generation at scale: parallel auto under the paper's 16 GiB, against llama-batched-bench.
+step "clinbench run q4_0: 128 items, parallel auto, device budget 16GiB"
+python3 - examples/demo_val.jsonl examples/demo_test.jsonl "$W/items128.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for f in sys.argv[1:3] for l in open(f) if l.strip()]
+rows = [r for r in rows if r.get("question_type", "multi_choice") == "multi_choice"] or rows
+with open(sys.argv[3], "w") as out:
+    for i in range(128):
+        r = dict(rows[i % len(rows)]); r["id"] = f"{r['id']}-{i}"
+        out.write(json.dumps(r) + "\n")
+PY
+rm -rf "$W/run-batched"
+budget=16GiB
+[ $DRY = 1 ] && budget=${BUDGETS[0]#auto }
+mark "start run batched"
+start=$(date +%s.%N)
+cat > "$W/batched.toml" <<TOML
+out = "$W/run-batched"
+[[models]]
+name = "q4_0"
+path = "$W/model-q4_0.gguf"
+strategy = "native"
+ctx = 1024
+device_memory = "$budget"
+[[datasets]]
+name = "items128"
+path = "$W/items128.jsonl"
+[decoding]
+max_tokens = 128
+parallel = "auto"
+TOML
+"$CB" run --config "$W/batched.toml" | tail -3
+end=$(date +%s.%N)
+mark "end run batched"
+n_seq=$(python3 -c 'import json,glob,sys
+for f in glob.glob(sys.argv[1] + "/attempts/*.json"):
+    print(json.load(open(f)).get("n_seq", 1)); break' "$W/run-batched")
+depth=$(python3 -c 'import json,sys
+r=[json.loads(l) for l in open(sys.argv[1])]
+print(round(sum(x["prompt_tokens"] for x in r)/len(r)))' "$W/run-batched/samples.jsonl" 2>/dev/null || echo 0)
+echo "parallel auto chose n_seq=${n_seq:-?}; mean prompt $depth tokens"
+for npl in 1 "${n_seq:-1}"; do
+  step "llama-batched-bench q4_0: npp $depth ntg 128 npl $npl"
+  "$LBB" -m "$W/model-q4_0.gguf" -ngl 99 -c $((npl * (depth + 128) + 16)) -b 2048 -ub 512 \
+    -npp "$depth" -ntg 128 -npl "$npl" "${LB_ARGS[@]}" > "$W/batched-bench-$npl.txt" 2>&1 ||
+    echo "llama-batched-bench failed at npl $npl"
+  grep -E "^\|" "$W/batched-bench-$npl.txt" | tail -1
+done
+python3 - "$W" "$start" "$end" "${n_seq:-1}" "$O/batched.json" <<'PY'
+import json, re, sys
+w, start, end, n, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+items = [json.loads(l) for l in open(f"{w}/run-batched/samples.jsonl")] if n else []
+def peer(npl):
+    try:
+        rows = [l for l in open(f"{w}/batched-bench-{npl}.txt") if l.startswith("|") and re.match(r"\|\s*\d", l)]
+        cols = [c.strip() for c in rows[-1].strip("|\n").split("|")]
+        return {"npl": npl, "T_s": float(cols[8]), "items_per_s": npl / float(cols[8]), "S_TG_tok_s": float(cols[7])}
+    except Exception as e:
+        return {"npl": npl, "error": str(e)}
+wall = end - start
+json.dump({"n_seq": n, "items": len(items), "wall_s": wall,
+           "clinbench_items_per_s": len(items) / wall if wall > 0 else 0,
+           "batched_bench": [peer(1), peer(n)]}, open(out, "w"), indent=1)
+print(open(out).read())
+PY
 
 # Summary.
 step "summary"

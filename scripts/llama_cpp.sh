@@ -110,8 +110,8 @@ if [ $DL = 1 ]; then
   args+=(-DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON
          -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_SSE42=ON
          -DLLAMA_BUILD_SERVER=OFF)
-  targets=(llama ggml ggml-base ggml-cpu llama-common llama-bench llama-simple ggml-rpc
-           ggml-rpc-server)
+  targets=(llama ggml ggml-base ggml-cpu llama-common llama-bench llama-batched-bench llama-simple
+           ggml-rpc ggml-rpc-server)
 fi
 # The marker holds the commit and a fingerprint of the configuration and targets, so a change to
 # either rebuilds (incrementally) on the next call.

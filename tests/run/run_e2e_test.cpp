@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -84,6 +85,17 @@ std::vector<nlohmann::json> read_samples(const std::string& path) {
   while (std::getline(in, line)) {
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   }
+  return out;
+}
+
+// samples.jsonl by dataset and item: records are stored as items finish, which with several in
+// flight is not the dataset's order.
+std::vector<nlohmann::json> samples_by_item(const std::string& path) {
+  auto out = read_samples(path);
+  std::sort(out.begin(), out.end(), [](const nlohmann::json& x, const nlohmann::json& y) {
+    return std::make_pair(x["dataset"].get<std::string>(), x["item_id"].get<std::string>()) <
+           std::make_pair(y["dataset"].get<std::string>(), y["item_id"].get<std::string>());
+  });
   return out;
 }
 
@@ -331,8 +343,8 @@ TEST(RunEndToEnd, ParallelSequencesGiveTheSameAnswersAsOneAtATime) {
   auto rb =
       testing::run_command({testing::clinbench_binary(), "run", "--config", cb, "--parallel", "5"});
   ASSERT_EQ(rb.exit_code, 0) << rb.err;
-  const auto sa = read_samples(a.file("run/samples.jsonl"));
-  const auto sb = read_samples(b.file("run/samples.jsonl"));
+  const auto sa = samples_by_item(a.file("run/samples.jsonl"));
+  const auto sb = samples_by_item(b.file("run/samples.jsonl"));
   ASSERT_EQ(sa.size(), sb.size());
   // Batched matrix kernels add in another order than one-row ones, so a near-tie between two
   // tokens can go the other way after a while (llama.cpp's own batched decoding does the same).

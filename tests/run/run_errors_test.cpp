@@ -165,6 +165,9 @@ TEST(RunErrors, AWorkerWhosePipeIsClosedReportsItInsteadOfDroppingRecords) {
 
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
+  // The supervisor is gone before the worker has anything to say: no process holds the read
+  // end from the start (closing it after the fork raced a fast worker on a loaded machine).
+  ::close(fds[0]);
   const std::string err_path = dir.file("worker.err");
   const std::string spec_text = encode_spec(spec);
   const pid_t pid = ::fork();
@@ -177,8 +180,6 @@ TEST(RunErrors, AWorkerWhosePipeIsClosedReportsItInsteadOfDroppingRecords) {
     ::execl(bin.c_str(), bin.c_str(), "__worker", spec_text.c_str(), nullptr);
     ::_exit(127);
   }
-  // The supervisor is gone before the worker has anything to say.
-  ::close(fds[0]);
   ::close(fds[1]);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);

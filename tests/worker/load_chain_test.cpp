@@ -1,6 +1,7 @@
 // The loading chain on the real trained model and on synthetic ones: every strategy loads,
 // native matches llama.cpp's own greedy output, fallback under a host budget is real, and a
 // crashing worker is survived and recorded.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -174,6 +175,58 @@ TEST_F(FallbackTest, AutoSkipsWhatDoesNotFitAndSucceedsQuantized) {
 #if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(*ok.peak_rss_bytes, *o.host_budget);
 #endif
+}
+
+// parallel = "auto": each sequence adds its KV (n_ctx cells) to the plan; the widest that fits
+// the budget is taken and the log says what bounded it; a fixed number that does not fit is an
+// error before anything loads, naming the most that fit.
+TEST_F(FallbackTest, ParallelAutoTakesTheWidestThatFitsAndSaysWhy) {
+  auto info = read_model_info(model_, {.hash = false});
+  ASSERT_TRUE(info);
+  PlanOptions po;
+  po.n_ctx = 512;
+  auto one = plan_model(*info, po);
+  ASSERT_TRUE(one);
+  const StrategyPlan* native = find_plan(*one, Strategy::kNative);
+  const uint64_t kv = native->host.kv;
+  ASSERT_GT(kv, 0u);
+  const uint64_t budget = native->host.total() + 10 * kv + kv / 2;  // room for 10 more
+
+  LoadOptions o = quick("native");
+  o.n_seq = 0;
+  o.max_seq = 200;
+  o.host_budget = budget;
+  auto log = run_load_chain(model_, o);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log->succeeded.has_value()) << format_attempt_log(*log);
+  EXPECT_EQ(log->n_seq_bound, "host memory");
+  EXPECT_GE(log->n_seq, 8u);  // compute buffers grow a little with the sequences
+  EXPECT_LE(log->n_seq, 11u);
+  const Attempt& ok = log->attempts[*log->succeeded];
+  EXPECT_EQ(ok.projected_host.kv, kv * log->n_seq);
+  ASSERT_TRUE(ok.allocated_host.has_value());
+  EXPECT_EQ(ok.allocated_host->kv, ok.projected_host.kv);  // plan and allocation agree
+  EXPECT_LE(ok.projected_host.total(), budget);
+  EXPECT_NE(
+      format_attempt_log(*log).find(fmt::format("512 x {} sequences (host memory)", log->n_seq)),
+      std::string::npos);
+
+  // Fewer items than would fit: one sequence each.
+  o.max_seq = 3;
+  log = run_load_chain(model_, o);
+  ASSERT_TRUE(log) << log.error().message;
+  EXPECT_EQ(log->n_seq, 3u);
+  EXPECT_EQ(log->n_seq_bound, "items");
+
+  // A fixed width that does not fit.
+  o.n_seq = 64;
+  log = run_load_chain(model_, o);
+  ASSERT_FALSE(log);
+  EXPECT_NE(log.error().message.find("parallel = 64 does not fit"), std::string::npos)
+      << log.error().message;
+  EXPECT_NE(log.error().message.find("the most that fit the host memory budget: 11"),
+            std::string::npos)
+      << log.error().message;
 }
 
 TEST_F(FallbackTest, AnAttemptOverTheBudgetFailsForReal) {

@@ -121,7 +121,7 @@ Result<void> write_manifest(const RunStore& store, const fs::path& run_dir,
   manifest["inputs"] = {{"models", (*hashed)["models"]},
                         {"datasets", (*hashed)["datasets"]},
                         {"config", (*hashed)["config"]}};
-  manifest["exports"] = std::move(exports);
+  manifest["exports"] = exports;
   manifest["run"] = std::move(run);
   manifest["build"] = build->is_null() ? build_info() : *build;
   manifest["host"] = host->is_null() ? host_info() : *host;

@@ -120,7 +120,7 @@ PeerRun run_batched_bench(const std::string& model, int npp, int ntg, int npl, i
   PeerRun p;
   const std::string cmd = fmt::format(
       "'{}/llama-batched-bench' -m '{}' -c {} -b 2048 -ub 512 -npp {} -ntg {} -npl {} -t {} "
-      "--no-warmup >'{}' 2>&1",
+      ">'{}' 2>&1",
       CLINBENCH_LLAMA_BIN, model, npl * (npp + ntg) + 16, npp, ntg, npl, threads, log);
   const int rc = std::system(cmd.c_str());
   std::ifstream in(log);

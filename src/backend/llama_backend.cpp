@@ -100,6 +100,15 @@ class LlamaBackend final : public Backend {
     if (!conts) return std::unexpected(conts.error());
 
     const int best = best_sequence(ptoks);
+    // One pool for all sequences: what the others hold (earlier prompts and options) would take
+    // the cells this item's options need.
+    if (engine_.unified()) {
+      for (int q = 0; q < engine_.n_seq(); ++q) {
+        if (q == best) continue;
+        engine_.truncate(q, 0);
+        held_[static_cast<size_t>(q)].clear();
+      }
+    }
     const auto n_prefix = static_cast<int>(ptoks.size());
     int kept = static_cast<int>(std::min(common_prefix(held_[best], ptoks), ptoks.size() - 1));
     if (!engine_.truncate(best, kept)) kept = 0;

@@ -163,6 +163,24 @@ TEST(RunBackend, LoglikWithPerSequenceKvEqualsFullSequenceEvaluation) {
   }
 }
 
+// One KV pool for all sequences: what other sequences hold from the previous item (its prompt
+// and options) is let go before a long prompt needs the cells. Two items of about 600 tokens
+// each, three options, in a pool of 1024 cells.
+TEST(RunBackend, LoglikInAUnifiedPoolFreesThePreviousItemsCells) {
+  Loaded l;
+  load(l, 4);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  const std::vector<std::pair<std::string, std::string>> conts = {
+      {"A", " the dog ran home"}, {"B", " a cat"}, {"C", " she was happy in the park"}};
+  for (const char* word : {"Lily ", "Tom "}) {
+    std::string text;
+    while (backend->count_tokens(text) < 600) text += word + std::string("saw a big red ball. ");
+    auto scores = backend->loglik({{"user", text}}, "Answer:", conts);
+    ASSERT_TRUE(scores) << word << ": " << scores.error().message;
+    EXPECT_GT(scores->prompt_tokens, 600);
+  }
+}
+
 TEST(RunBackend, GenerationStopsAtTheBudgetAndSaysSo) {
   Loaded l;
   load(l, 8);

@@ -85,7 +85,9 @@ class LlamaBackend final : public Backend {
 
   // The prompt and "Answer:" are evaluated once, in the sequence that holds most of them; each
   // option's continuation then goes into a sequence of its own holding a copy of that prefix
-  // (several options per llama_decode, as many as the context has sequences).
+  // (several options per llama_decode, as many as the context has sequences) when the KV is one
+  // pool (a copy shares cells), or follows the prefix in its own sequence, one option after
+  // another, with per-sequence KV.
   Result<LoglikScores> loglik(
       const std::vector<ChatMessage>& messages, const std::string& assistant_prefix,
       const std::vector<std::pair<std::string, std::string>>& continuations) override {
@@ -184,7 +186,10 @@ class LlamaBackend final : public Backend {
                                    const std::vector<std::vector<llama_token>>& conts,
                                    LoglikScores& out) {
     std::vector<int> seqs{prefix_seq};
-    for (int q = 0; q < engine_.n_seq(); ++q) {
+    // With per-sequence KV a copy moves the whole stream (every cell of the sequence's share), and
+    // one option after another in the prefix's own sequence measured faster: 806 ms against 889
+    // ms per item (30 MMLU items, llama-300m q4_0, 8 sequences of 4096 cells, 2 cores).
+    for (int q = 0; q < engine_.n_seq() && engine_.unified(); ++q) {
       if (q != prefix_seq) seqs.push_back(q);
     }
     const int n_vocab = llama_vocab_n_tokens(chat_.vocab());

@@ -51,6 +51,7 @@ struct LoadOptions {
   uint32_t n_ctx = kDefaultContext;       // KV cells per sequence
   // Sequences: conversations in flight (decoding.parallel), 1 .. 256; 0: the most whose KV fits
   // the budgets beside the model, up to max_seq (the run's items).
+  // auto keeps width_headroom(budget) of each budget free beside the plan.
   uint32_t n_seq = 1;
   uint32_t max_seq = kMaxSequences;
   uint32_t n_batch = kDefaultBatch;
@@ -71,6 +72,12 @@ struct LoadOptions {
   // never mix strategies (a later resume finishes them).
   bool stop_after_records = false;
 };
+
+// Memory `parallel = "auto"` leaves unplanned in a budget: what the evaluation itself allocates
+// beside llama.cpp's buffers (items, records, batches, the allocator's slack). 5%, at least 8 MiB.
+// Without it the widest width sat at the budget's edge, and a 180 MiB worker held to its address
+// space ran out of memory while evaluating.
+uint64_t width_headroom(uint64_t budget);
 
 // Runs the chain for one model. Errors only for problems with the request itself (unreadable or
 // corrupt model, unknown strategy or recipe); a model that fails every strategy is a log with no

@@ -90,6 +90,12 @@ struct Width {
   std::string bound;
 };
 
+}  // namespace
+
+uint64_t width_headroom(uint64_t budget) { return std::max<uint64_t>(budget / 20, 8ull << 20); }
+
+namespace {
+
 // Plans the model at n_seq sequences (in a child process with worker isolation).
 Result<Plan> plan_at(const ModelInfo& info, PlanOptions po, uint32_t n_seq, Isolation isolation) {
   po.n_seq = n_seq;
@@ -114,10 +120,18 @@ const StrategyPlan* first_fitting(const Plan& plan, const std::vector<Strategy>&
 Result<Width> plan_width(const ModelInfo& info, const PlanOptions& po, const LoadOptions& o,
                          const std::vector<Strategy>& chain, Plan& plan, uint64_t host_avail,
                          uint64_t dev_avail) {
+  // (host_avail and dev_avail are copies: auto narrows them by the headroom below.)
   const uint32_t cap = std::clamp<uint32_t>(o.max_seq, 1, kMaxSequences);
   if (o.n_seq == 1) return Width{1, "requested"};
   const StrategyPlan* sp = first_fitting(plan, chain, o, host_avail, dev_avail);
   if (sp == nullptr && o.n_seq == 0) return Width{1, "nothing fits"};  // the chain says why
+  // auto keeps headroom for what the evaluation itself allocates beside the plan's buffers.
+  if (o.n_seq == 0) {
+    host_avail -= std::min(width_headroom(host_avail), host_avail - sp->host.total());
+    if (plan.accelerator.present) {
+      dev_avail -= std::min(width_headroom(dev_avail), dev_avail - sp->device.total());
+    }
+  }
   Width w{o.n_seq == 0 ? cap : std::min(o.n_seq, kMaxSequences),
           o.n_seq == 0 ? (cap == o.max_seq ? "items" : "llama.cpp's limit") : "requested"};
   if (sp != nullptr && o.skip_over_budget) {

@@ -292,6 +292,19 @@ TEST(ConfigErrors, BadSizesAndRanges) {
              "decoding.parallel: must be \"auto\" or an integer between 1 and 256");
 }
 
+// --parallel on the command line: the same values, and an error naming the flag otherwise.
+TEST(ConfigParse, ParallelFlagValues) {
+  EXPECT_EQ(parse_parallel("--parallel", "auto").value(), kParallelAuto);
+  EXPECT_EQ(parse_parallel("--parallel", "1").value(), 1);
+  EXPECT_EQ(parse_parallel("--parallel", "256").value(), 256);
+  for (const char* bad : {"0", "257", "-3", "4x", "", "many"}) {
+    auto r = parse_parallel("--parallel", bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message,
+              std::string("--parallel: '") + bad + "' is not auto or an integer between 1 and 256");
+  }
+}
+
 // parallel: "auto" (the default, planned) or a fixed number of conversations up to 256.
 TEST(ConfigParse, ParallelIsAutoOrANumber) {
   auto d = parse(kModel + kDataset);

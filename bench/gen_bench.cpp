@@ -162,6 +162,7 @@ struct LevelResult {
   int n = 0;
   std::vector<double> ours_ips, ours_tps, peer_ips, peer_tps, server_ips, server_tps;
   Measure last;
+  int64_t server_errors = 0;  // items the server run failed (its items/s counts completed ones)
 };
 
 }  // namespace
@@ -260,6 +261,7 @@ int main(int argc, char** argv) {
             remote.out = fmt::format("{}/{}-server-{}", o.work_dir, w, L.n);
             Measure m = run_once(remote);
             server.stop();
+            L.server_errors = m.errors;
             L.server_ips.push_back(m.items_per_s());
             L.server_tps.push_back(m.tokens_per_s());
             server_text = fmt::format(", server {:.2f} items/s", m.items_per_s());
@@ -298,6 +300,7 @@ int main(int argc, char** argv) {
              {"batched_bench_tokens_per_s", bench::median(L.peer_tps)},
              {"ratio_vs_batched_bench", peer > 0 ? ours / peer : 0},
              {"server_items_per_s", o.server ? json(server) : json()},
+             {"server_item_errors", o.server ? json(L.server_errors) : json()},
              {"ratio_vs_server", o.server && server > 0 ? json(ours / server) : json()}});
       }
       workloads.push_back({{"workload", w}, {"model", model}, {"levels", rows}});

@@ -65,47 +65,6 @@ struct Options {
 };
 
 // One whole run: items done, generated tokens, mean prompt tokens, mean batch width.
-struct Measure {
-  double wall_s = 0;
-  int64_t items = 0;
-  int64_t errors = 0;
-  int64_t output_tokens = 0;
-  double prompt_tokens = 0;  // mean over items
-  double batch_width = 0;    // mean over items (in-process only)
-  double items_per_s() const {
-    return wall_s > 0 ? static_cast<double>(items - errors) / wall_s : 0;
-  }
-  double tokens_per_s() const {
-    return wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0;
-  }
-};
-
-Measure run_once(RunConfig cfg) {
-  std::error_code ec;
-  fs::remove_all(cfg.out, ec);
-  const auto t0 = Clock::now();
-  auto r = run_evaluation(cfg, {});
-  Measure m;
-  m.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (!r) throw std::runtime_error(r.error().message);
-  if (r->models_failed > 0) throw std::runtime_error(cfg.out + ": the model failed");
-  auto store = RunStore::open(cfg.out);
-  if (!store) throw std::runtime_error(store.error().message);
-  auto items = store->items();
-  if (!items) throw std::runtime_error(items.error().message);
-  for (const auto& it : *items) {
-    ++m.items;
-    m.errors += !it.error.empty();
-    for (auto t : it.output_tokens) m.output_tokens += t;
-    m.prompt_tokens += static_cast<double>(it.prompt_tokens);
-    if (it.extra.contains("batch_width")) m.batch_width += it.extra["batch_width"].get<double>();
-  }
-  if (m.items > 0) {
-    m.prompt_tokens /= static_cast<double>(m.items);
-    m.batch_width /= static_cast<double>(m.items);
-  }
-  return m;
-}
 
 // llama-batched-bench at one level: the time it reports for N sequences of pp + tg tokens.
 struct PeerRun {
@@ -141,7 +100,11 @@ PeerRun run_batched_bench(const std::string& model, int npp, int ntg, int npl, i
     p.total_s = std::stod((*it)[9]);
     p.ok = true;
   }
-  if (!p.ok) p.error = "no result row in " + log;
+  if (!p.ok) {
+    p.error = "no result row in " + log +
+              " (llama-batched-bench skips sequences longer than its context per sequence, "
+              "which it caps at the model's training context)";
+  }
   return p;
 }
 
@@ -161,7 +124,7 @@ std::string synthetic_model(const Options& o) {
 struct LevelResult {
   int n = 0;
   std::vector<double> ours_ips, ours_tps, peer_ips, peer_tps, server_ips, server_tps;
-  Measure last;
+  bench::Measure last;
   int64_t server_errors = 0;  // items the server run failed (its items/s counts completed ones)
 };
 
@@ -230,7 +193,7 @@ int main(int argc, char** argv) {
           lm.threads = o.threads;
           local.models.push_back(lm);
           local.out = fmt::format("{}/{}-in-process-{}", o.work_dir, w, L.n);
-          L.last = run_once(local);
+          L.last = bench::run_once(local);
           L.ours_ips.push_back(L.last.items_per_s());
           L.ours_tps.push_back(L.last.tokens_per_s());
           // The peer: N sequences of the items' mean prompt and mean reply length.
@@ -259,7 +222,7 @@ int main(int argc, char** argv) {
             rm.in_flight = L.n;
             remote.models.push_back(rm);
             remote.out = fmt::format("{}/{}-server-{}", o.work_dir, w, L.n);
-            Measure m = run_once(remote);
+            bench::Measure m = bench::run_once(remote);
             server.stop();
             L.server_errors = m.errors;
             L.server_ips.push_back(m.items_per_s());

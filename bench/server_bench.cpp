@@ -52,13 +52,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double self_cpu_s() {
-  struct rusage ru {};
-  ::getrusage(RUSAGE_SELF, &ru);
-  auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
 struct Options {
   std::string model = std::string(CLINBENCH_SOURCE_DIR) + "/../shared/models/stories260K.gguf";
   std::string dataset = std::string(CLINBENCH_SOURCE_DIR) + "/../shared/data/medqa/test.jsonl";
@@ -71,38 +64,6 @@ struct Options {
   std::string work_dir = "/tmp/clinbench-server-bench";
   std::string out = std::string(CLINBENCH_SOURCE_DIR) + "/bench/results/server_bench.json";
 };
-
-struct Measure {
-  double wall_s = 0;
-  double cpu_s = 0;  // this process
-  int64_t items = 0;
-  int64_t requests = 0;  // generation turns
-  int64_t errors = 0;
-};
-
-Measure run_once(RunConfig cfg) {
-  std::error_code ec;
-  fs::remove_all(cfg.out, ec);
-  const double c0 = self_cpu_s();
-  const auto t0 = Clock::now();
-  auto r = run_evaluation(cfg, {});
-  Measure m;
-  m.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  m.cpu_s = self_cpu_s() - c0;
-  if (!r) throw std::runtime_error(r.error().message);
-  if (r->models_failed > 0)
-    throw std::runtime_error(cfg.out + ": the model failed; see results.json");
-  auto store = RunStore::open(cfg.out);
-  if (!store) throw std::runtime_error(store.error().message);
-  auto items = store->items();
-  if (!items) throw std::runtime_error(items.error().message);
-  for (const auto& it : *items) {
-    ++m.items;
-    m.requests += static_cast<int64_t>(it.output_tokens.size());
-    m.errors += !it.error.empty();
-  }
-  return m;
-}
 
 }  // namespace
 
@@ -171,11 +132,11 @@ int main(int argc, char** argv) {
 
   std::vector<double> local_ips;
   std::vector<std::vector<double>> remote_ips(o.in_flight.size()), remote_cpu(o.in_flight.size());
-  std::vector<Measure> last(o.in_flight.size());
-  Measure last_local;
+  std::vector<bench::Measure> last(o.in_flight.size());
+  bench::Measure last_local;
   try {
     for (int rep = 0; rep < o.reps; ++rep) {
-      last_local = run_once(local);
+      last_local = bench::run_once(local);
       // Items that failed (a prompt over the slot's context, say) finish at once: only
       // completed items count, and a run with failures is flagged below.
       local_ips.push_back(static_cast<double>(last_local.items - last_local.errors) /
@@ -192,7 +153,7 @@ int main(int argc, char** argv) {
         rm.in_flight = o.in_flight[k];
         remote.models.push_back(rm);
         remote.out = fmt::format("{}/remote-{}", o.work_dir, o.in_flight[k]);
-        Measure m = run_once(remote);
+        bench::Measure m = bench::run_once(remote);
         server.stop();
         last[k] = m;
         remote_ips[k].push_back(static_cast<double>(m.items - m.errors) / m.wall_s);

@@ -57,13 +57,6 @@ class SingleFeed final : public GenerationFeed {
   Result<Generation> result_ = make_error(ErrorCode::kInternal, "not generated");
 };
 
-size_t common_prefix(const std::vector<llama_token>& a, const std::vector<llama_token>& b) {
-  const size_t n = std::min(a.size(), b.size());
-  return static_cast<size_t>(
-      std::mismatch(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n), b.begin()).first -
-      a.begin());
-}
-
 class LlamaBackend final : public Backend {
  public:
   LlamaBackend(llama_model* model, llama_context* ctx)

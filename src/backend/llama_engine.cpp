@@ -51,17 +51,15 @@ int LlamaEngine::timed_decode(const llama_batch& batch) {
 }
 
 Result<void> LlamaEngine::decode(const std::vector<BatchToken>& tokens) {
-  llama_batch batch = llama_batch_init(static_cast<int32_t>(tokens.size()), 0, 1);
   for (size_t k = 0; k < tokens.size(); ++k) {
-    batch.token[k] = tokens[k].token;
-    batch.pos[k] = tokens[k].pos;
-    batch.n_seq_id[k] = 1;
-    batch.seq_id[k][0] = tokens[k].seq;
-    batch.logits[k] = tokens[k].logits ? 1 : 0;
+    batch_.token[k] = tokens[k].token;
+    batch_.pos[k] = tokens[k].pos;
+    batch_.n_seq_id[k] = 1;
+    batch_.seq_id[k][0] = tokens[k].seq;
+    batch_.logits[k] = tokens[k].logits ? 1 : 0;
   }
-  batch.n_tokens = static_cast<int32_t>(tokens.size());
-  const int rc = timed_decode(batch);
-  llama_batch_free(batch);
+  batch_.n_tokens = static_cast<int32_t>(tokens.size());
+  const int rc = timed_decode(batch_);
   if (rc != 0) {
     return make_error(ErrorCode::kInternal, fmt::format("llama_decode failed ({})", rc));
   }

@@ -26,12 +26,19 @@ SamplerPtr make_llama_sampler(const GenerationParams& params);
 class LlamaEngine final : public DecodeEngine {
  public:
   LlamaEngine(llama_context* ctx, const LlamaChat& chat, BackendStats& stats)
-      : ctx_(ctx), chat_(chat), stats_(stats) {}
+      : ctx_(ctx),
+        chat_(chat),
+        stats_(stats),
+        batch_(llama_batch_init(static_cast<int32_t>(llama_n_batch(ctx)), 0, 1)) {}
+  ~LlamaEngine() override { llama_batch_free(batch_); }
+  LlamaEngine(const LlamaEngine&) = delete;
+  LlamaEngine& operator=(const LlamaEngine&) = delete;
 
   int n_seq() const override { return static_cast<int>(llama_n_seq_max(ctx_)); }
   int n_batch() const override { return static_cast<int>(llama_n_batch(ctx_)); }
   int seq_cells() const override { return static_cast<int>(llama_n_ctx_seq(ctx_)); }
   bool unified() const override { return llama_n_ctx_seq(ctx_) == llama_n_ctx(ctx_); }
+  // REQUIRES: batch.size() <= n_batch().
   Result<void> decode(const std::vector<BatchToken>& batch) override;
   std::unique_ptr<TokenSampler> sampler(const GenerationParams& params) override;
   bool is_eog(TokenId t) const override { return llama_vocab_is_eog(chat_.vocab(), t); }
@@ -52,6 +59,7 @@ class LlamaEngine final : public DecodeEngine {
   llama_context* ctx_;
   const LlamaChat& chat_;
   BackendStats& stats_;
+  llama_batch batch_;  // n_batch tokens, refilled by every decode()
 };
 
 }  // namespace clinbench

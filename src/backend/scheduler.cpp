@@ -9,14 +9,14 @@
 
 namespace clinbench {
 
-namespace {
-
 size_t common_prefix(const std::vector<TokenId>& a, const std::vector<TokenId>& b) {
   const size_t n = std::min(a.size(), b.size());
   return static_cast<size_t>(
       std::mismatch(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n), b.begin()).first -
       a.begin());
 }
+
+namespace {
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -242,7 +242,8 @@ class Scheduler {
     const auto n_batch = static_cast<size_t>(std::max(1, e_.n_batch()));
     for (Slot& s : slots_) {
       s.row = -1;
-      if (s.phase != Phase::kDecode || !s.has_next) continue;
+      // (More generating than a batch holds: the rest go in the next step.)
+      if (s.phase != Phase::kDecode || !s.has_next || batch.size() >= n_batch) continue;
       s.row = static_cast<int>(batch.size());
       batch.push_back({s.next, s.pos++, s.seq, true});
       s.has_next = false;

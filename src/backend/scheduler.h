@@ -81,6 +81,9 @@ class TokenFeed {
 // last prompt evaluated there, not its reply: see llama_backend.cpp). Kept across calls.
 using HeldTokens = std::vector<std::vector<TokenId>>;
 
+// How many tokens a and b share from the start.
+size_t common_prefix(const std::vector<TokenId>& a, const std::vector<TokenId>& b);
+
 // Shared prefixes shorter than this are recomputed rather than copied or waited for.
 inline constexpr int kMinSharedPrefix = 16;
 

@@ -198,6 +198,20 @@ TEST(Scheduler, AdmitsTheNextItemAsSoonAsOneEnds) {
   EXPECT_TRUE(mixed);
 }
 
+// More conversations generating than one batch holds: the rest wait for the next step.
+TEST(Scheduler, MoreGeneratingThanABatchHolds) {
+  ScriptedEngine e(4, 2, 256, false);  // batches of 2 tokens, 4 in flight
+  ListFeed feed;
+  for (size_t i = 0; i < 6; ++i) feed.add(i, prompt(static_cast<int>(i), 3 + static_cast<int>(i)));
+  HeldTokens held;
+  run_continuous_batching(e, held, feed, 4);
+  for (size_t i = 0; i < 6; ++i) {
+    ASSERT_TRUE(feed.results.at(i)) << feed.results.at(i).error().message;
+    EXPECT_EQ(feed.results.at(i)->output_tokens, 3 + static_cast<int>(i));
+  }
+  for (const auto& b : e.batches) EXPECT_LE(b.size(), 2u);
+}
+
 TEST(Scheduler, SharedHeaderIsComputedOnceAndCopied) {
   ScriptedEngine e(4, 512, 256, false);
   ListFeed feed;

@@ -27,7 +27,9 @@ class ProgressPrinter {
       return;
     }
     const double acc = p.scored > 0 ? 100.0 * p.correct / p.scored : 0.0;
-    const double tps = p.decode_ms > 0 ? p.output_tokens / (p.decode_ms / 1000.0) : 0.0;
+    // Generated tokens over the model's wall time so far: with several items in flight their
+    // decode times overlap, and a sum of them would understate the rate by as many.
+    const double tps = p.elapsed_ms > 0 ? p.output_tokens / (p.elapsed_ms / 1000.0) : 0.0;
     const double per_item = p.done > 0 ? p.elapsed_ms / p.done : 0.0;
     const double eta_s = per_item * (p.total - p.done) / 1000.0;
     const std::string acc_s = p.scored > 0 ? fmt::format("{:5.1f}%", acc) : std::string("  n/a ");

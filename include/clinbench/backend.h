@@ -14,7 +14,24 @@ namespace clinbench {
 struct ChatMessage {
   std::string role;  // "system", "user", "assistant"
   std::string content;
+  // An assistant turn's reasoning (a thinking model's thinking section), kept apart from its
+  // answer; the template decides whether a later turn shows it. "" when none.
+  std::string reasoning;
 };
+
+// Whether a model that can think (a reasoning model's chat template: Qwen3, DeepSeek-R1,
+// gpt-oss, ...) is asked to: kAuto leaves it to the template's default; kOn and kOff set the
+// template's enable_thinking. A template without a thinking switch renders the same for all.
+enum class Thinking { kAuto, kOn, kOff };
+const char* to_string(Thinking t);
+std::optional<Thinking> thinking_from_string(const std::string& s);
+
+// Tokens a thinking model may think for, on top of a turn's max_tokens, when none is
+// configured (DecodingConfig::reasoning_budget): enough for a reasoning model to finish on most
+// CURE-Bench items (docs/protocol.md).
+inline constexpr int kDefaultReasoningBudget = 4096;
+// DecodingConfig::reasoning_budget: thinking is not cut (only max_tokens bounds the turn).
+inline constexpr int kUnlimitedReasoning = -1;
 
 // A turn's token budget when none is configured (DecodingConfig::max_tokens).
 inline constexpr int kDefaultMaxTokens = 512;
@@ -26,10 +43,22 @@ struct GenerationParams {
   // Letters the answer may take; when non-empty, after the free reply the model is made to
   // write "Answer: X" with X constrained by a grammar to these letters.
   std::vector<std::string> constrained_answer_letters;
+  Thinking thinking = Thinking::kAuto;
+  // When the reply opens a thinking section: tokens it may think for before the end of thinking
+  // is forced (llama.cpp's reasoning budget), added to max_tokens for the turn; or
+  // kUnlimitedReasoning.
+  int reasoning_budget = kDefaultReasoningBudget;
 };
 
 struct Generation {
-  std::string text;                               // the reply (without the constrained answer line)
+  // The reply (without the constrained answer line); for a thinking model, its final answer only.
+  std::string text;
+  // A thinking model's reasoning, parsed apart with llama.cpp's chat parser for the template
+  // (or the server's reasoning_content). Empty when the reply opened no thinking section.
+  std::string reasoning;
+  bool thinking = false;         // the reply opened a thinking section (the prompt may have)
+  bool reasoning_closed = true;  // ... and closed it: false when it was cut while thinking
+  int64_t reasoning_tokens = 0;  // tokens of the thinking section (its end tag included)
   std::optional<std::string> constrained_answer;  // the grammar-constrained letter
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;  // reply tokens (the constrained answer not included)

@@ -36,6 +36,8 @@ struct ModelConfig {
   double timeout_s = 600;         // per request, connection to last byte
   int retries = 5;                // retries of a request (connection errors, 429, 5xx)
   double retry_backoff_s = 0.5;   // first retry delay; doubles each retry, jittered, <= 30 s
+  // Whether this model thinks; unset: the run's [decoding] thinking.
+  std::optional<Thinking> thinking;
   bool remote() const { return backend == "openai"; }
 };
 
@@ -86,6 +88,8 @@ struct RunFlags {
   std::optional<uint32_t> ctx;
   std::optional<uint64_t> seed;         // the subset's seed (short form) and the sampling seed
   std::optional<std::string> parallel;  // "auto" or 1 .. 256
+  std::string thinking;                 // "auto" | "on" | "off": every model's; "": as configured
+  std::optional<std::string> reasoning_budget;  // tokens, or "unlimited"
   bool constrained_answer = false;
   bool strict = false;
 };

@@ -44,6 +44,11 @@ struct DecodingConfig {
   // continuously batched (backend/scheduler.h); 1 .. kMaxSequences, or kParallelAuto: the most
   // whose KV the memory plan fits beside the model, up to the items to generate.
   int parallel = kParallelAuto;
+  // Whether a reasoning model thinks (per model: ModelConfig::thinking overrides it), and the
+  // tokens it may think for on top of max_tokens (kUnlimitedReasoning: max_tokens alone bounds
+  // the turn). docs/protocol.md, "Thinking".
+  Thinking thinking = Thinking::kAuto;
+  int reasoning_budget = kDefaultReasoningBudget;
 };
 
 // One item to evaluate and the name of its dataset in the run.
@@ -72,7 +77,12 @@ std::vector<ChatMessage> opening_messages(const Item& item, const PromptConfig& 
 //  - open_ended: one turn; choice NOTAVALUE; never scored.
 //  - scoring loglik (lettered items): no generation; the option whose text has the highest
 //    length-normalized log-likelihood after "Answer:" is the choice; raw and normalized scores
-//    are in `extra`. open_ended items are generated.
+//    are in `extra`. open_ended items are generated. open_ended_multi_choice items in two
+//    stages: turn 1 generated without the options, as above; then, after the options and the
+//    mapping instruction, the option letters are scored after "Answer:".
+//  - a thinking model's reply (Generation::thinking): the answer is read from its final answer
+//    only; a reply cut before its thinking closed has no answer (extraction_rule
+//    "truncated_in_reasoning") and is truncated.
 // A reply cut by the token budget before an answer was found is truncated and not scored.
 ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& settings,
                          const std::string& model, const std::string& dataset);

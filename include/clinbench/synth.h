@@ -26,8 +26,9 @@ struct SynthOptions {
   SynthShape shape;
   std::string type = "f16";  // f32 | f16 | q8_0 | q4_0 | q4_K (weight matrices)
   uint64_t seed = 42;
-  bool sparse = false;  // metadata + a sparse (all-zero) data section: for planning
-  std::string name;     // general.name; default from the preset or shape
+  bool sparse = false;        // metadata + a sparse (all-zero) data section: for planning
+  std::string name;           // general.name; default from the preset or shape
+  std::string chat_template;  // tokenizer.chat_template; default: the architecture's
 };
 
 struct SynthPreset {

@@ -1,4 +1,5 @@
-// Backend's stream methods for backends that generate one conversation at a time.
+// Backend's stream methods for backends that generate one conversation at a time, and the
+// Thinking names.
 #include "clinbench/backend.h"
 
 #include <utility>
@@ -34,6 +35,25 @@ class VectorFeed final : public GenerationFeed {
 };
 
 }  // namespace
+
+const char* to_string(Thinking t) {
+  switch (t) {
+    case Thinking::kAuto:
+      return "auto";
+    case Thinking::kOn:
+      return "on";
+    case Thinking::kOff:
+      return "off";
+  }
+  return "auto";
+}
+
+std::optional<Thinking> thinking_from_string(const std::string& s) {
+  if (s == "auto") return Thinking::kAuto;
+  if (s == "on") return Thinking::kOn;
+  if (s == "off") return Thinking::kOff;
+  return std::nullopt;
+}
 
 void Backend::generate_stream(GenerationFeed& feed, int /*width*/) {
   while (auto req = feed.next()) feed.done(req->id, generate(req->messages, req->params));

@@ -4,6 +4,7 @@
 #include <llama.h>
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include "backend/llama_engine.h"
@@ -17,26 +18,73 @@ namespace clinbench {
 namespace {
 
 // A stream of conversations rendered with the model's template and tokenized on their way to
-// the scheduler; one that cannot be rendered fails alone.
+// the scheduler; one that cannot be rendered fails alone. Replies come back parsed as the
+// template's parser reads them: a thinking model's reasoning apart from its answer.
 class TokenizingFeed final : public TokenFeed {
  public:
   TokenizingFeed(GenerationFeed& outer, const LlamaChat& chat) : outer_(outer), chat_(chat) {}
   std::optional<TokenRequest> next() override {
     while (auto req = outer_.next()) {
-      auto prompt = chat_.render(req->messages);
+      auto prompt = chat_.render_for_reply(req->messages, req->params.thinking);
       if (!prompt) {
         outer_.done(req->id, std::unexpected(prompt.error()));
         continue;
       }
-      return TokenRequest{req->id, chat_.tokenize_prompt(*prompt), std::move(req->params)};
+      TokenRequest out{req->id, chat_.tokenize_prompt(prompt->text), std::move(req->params), {}};
+      if (prompt->reply.thinks) reasoning_control(prompt->reply, out);
+      formats_.insert_or_assign(out.id, std::move(prompt->reply));
+      return out;
     }
     return std::nullopt;
   }
-  void done(size_t id, Result<Generation> result) override { outer_.done(id, std::move(result)); }
+  void done(size_t id, Result<Generation> result, const std::vector<TokenId>& reply) override {
+    auto f = formats_.find(id);
+    if (result && f != formats_.end() && !f->second.plain()) read_reply(f->second, reply, *result);
+    if (f != formats_.end()) formats_.erase(f);
+    outer_.done(id, std::move(result));
+  }
 
  private:
+  // A thinking turn may think for reasoning_budget tokens beyond max_tokens; the sampler forces
+  // the end tag when they are spent.
+  void reasoning_control(const ReplyFormat& f, TokenRequest& req) const {
+    const int budget = req.params.reasoning_budget;
+    if (budget < 0) return;
+    req.params.max_tokens += budget;
+    ReasoningControl& rc = req.reasoning;
+    rc.budget = budget;
+    rc.start = chat_.tokenize(f.thinking_start, false, true);
+    for (const auto& e : f.thinking_end) rc.ends.push_back(chat_.tokenize(e, false, true));
+    rc.forced = rc.ends.front();
+    const ParsedReply before = parse_reply(f, "");  // what the prompt alone left open
+    rc.open = before.opened && !before.closed;
+  }
+
+  // The reply's text with special tokens, parsed; its reasoning tokens are those whose text
+  // overlaps the thinking section.
+  void read_reply(const ReplyFormat& f, const std::vector<TokenId>& reply, Generation& g) const {
+    std::string raw;
+    std::vector<size_t> starts;
+    starts.reserve(reply.size());
+    for (const TokenId t : reply) {
+      starts.push_back(raw.size());
+      raw += chat_.piece(t, true);
+    }
+    ParsedReply p = parse_reply(f, raw);
+    g.text = std::move(p.content);
+    g.reasoning = std::move(p.reasoning);
+    g.thinking = p.opened;
+    g.reasoning_closed = p.closed;
+    g.reasoning_tokens = 0;
+    for (size_t i = 0; p.opened && i < starts.size(); ++i) {
+      const size_t end = i + 1 < starts.size() ? starts[i + 1] : raw.size();
+      g.reasoning_tokens += end > p.begin && starts[i] < p.end;
+    }
+  }
+
   GenerationFeed& outer_;
   const LlamaChat& chat_;
+  std::map<size_t, ReplyFormat> formats_;  // of the conversations in flight
 };
 
 // One conversation as a stream of one.

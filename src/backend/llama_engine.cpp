@@ -1,6 +1,7 @@
 #include "backend/llama_engine.h"
 
 #include <fmt/format.h>
+#include <reasoning-budget.h>
 
 #include <algorithm>
 
@@ -33,8 +34,19 @@ SamplerPtr make_llama_sampler(const GenerationParams& params) {
   return s;
 }
 
-std::unique_ptr<TokenSampler> LlamaEngine::sampler(const GenerationParams& params) {
-  return std::make_unique<LlamaTokenSampler>(ctx_, make_llama_sampler(params));
+std::unique_ptr<TokenSampler> LlamaEngine::sampler(const TokenRequest& req) {
+  const ReasoningControl& rc = req.reasoning;
+  if (rc.budget < 0 || rc.start.empty() || rc.ends.empty()) {
+    return std::make_unique<LlamaTokenSampler>(ctx_, make_llama_sampler(req.params));
+  }
+  // The budget first, as llama-server chains it: once spent, it leaves only the forced end tag.
+  SamplerPtr s(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+  llama_sampler* budget =
+      common_reasoning_budget_init(chat_.vocab(), {rc.start}, rc.ends, rc.forced, rc.budget,
+                                   rc.open ? REASONING_BUDGET_COUNTING : REASONING_BUDGET_IDLE);
+  llama_sampler_chain_add(s.get(), budget);
+  llama_sampler_chain_add(s.get(), make_llama_sampler(req.params).release());
+  return std::make_unique<LlamaTokenSampler>(ctx_, std::move(s));
 }
 
 int LlamaEngine::timed_decode(const llama_batch& batch) {

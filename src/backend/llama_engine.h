@@ -40,7 +40,9 @@ class LlamaEngine final : public DecodeEngine {
   bool unified() const override { return llama_n_ctx_seq(ctx_) == llama_n_ctx(ctx_); }
   // REQUIRES: batch.size() <= n_batch().
   Result<void> decode(const std::vector<BatchToken>& batch) override;
-  std::unique_ptr<TokenSampler> sampler(const GenerationParams& params) override;
+  // Greedy or seeded sampling, behind llama.cpp's reasoning-budget sampler when the request
+  // has a thinking budget.
+  std::unique_ptr<TokenSampler> sampler(const TokenRequest& req) override;
   bool is_eog(TokenId t) const override { return llama_vocab_is_eog(chat_.vocab(), t); }
   std::string piece(TokenId t) override { return chat_.piece(t, false); }
   bool truncate(int seq, int n) override;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -20,6 +21,23 @@ using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// The server's reasoning_content, apart from the answer. A reply cut by the budget with reasoning
+// and no answer yet was cut while thinking. Without the server's count of reasoning tokens, the
+// reply's tokens are shared between reasoning and answer by their lengths (an estimate).
+void read_reasoning(const ChatReply& reply, Generation& g) {
+  if (reply.reasoning.empty()) return;
+  g.reasoning = reply.reasoning;
+  g.thinking = true;
+  g.reasoning_closed = !(reply.text.empty() && reply.finish_reason == "length");
+  if (reply.reasoning_tokens) {
+    g.reasoning_tokens = *reply.reasoning_tokens;
+  } else {
+    const auto r = static_cast<double>(reply.reasoning.size());
+    const auto all = r + static_cast<double>(reply.text.size());
+    g.reasoning_tokens = std::llround(static_cast<double>(reply.completion_tokens) * r / all);
+  }
 }
 
 Result<std::unique_ptr<HttpClient>> make_client(const OpenAIOptions& o) {
@@ -84,6 +102,7 @@ class OpenAIBackend final : public Backend {
     g.prompt_tokens = reply->prompt_tokens;
     g.output_tokens = reply->completion_tokens;
     g.truncated = reply->finish_reason == "length";
+    read_reasoning(*reply, g);
     g.batch_width = 0;  // the server's batching is not visible here
     g.ttft_ms = ms_between(start, first);
     g.prefill_ms = g.ttft_ms;  // as the client sees it: queueing and prompt evaluation

@@ -71,14 +71,31 @@ bool token_count(const json& usage, const char* key, const std::string& where,
 json chat_request_json(const std::string& model, const std::vector<ChatMessage>& messages,
                        const GenerationParams& params) {
   json msgs = json::array();
-  for (const auto& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
-  return {{"model", model},
-          {"messages", std::move(msgs)},
-          {"max_tokens", params.max_tokens},
-          {"temperature", params.temperature},
-          {"seed", params.seed},
-          {"stream", true},
-          {"stream_options", {{"include_usage", true}}}};
+  for (const auto& m : messages) {
+    msgs.push_back({{"role", m.role}, {"content", m.content}});
+    if (!m.reasoning.empty()) msgs.back()["reasoning_content"] = m.reasoning;
+  }
+  // The server does not say whether its model thinks: the turn gets the reasoning budget on top
+  // of max_tokens when thinking is asked for (thinking = "on").
+  int max_tokens = params.max_tokens;
+  if (params.thinking == Thinking::kOn && params.reasoning_budget > 0) {
+    max_tokens += params.reasoning_budget;
+  }
+  json j = {{"model", model},
+            {"messages", std::move(msgs)},
+            {"max_tokens", max_tokens},
+            {"temperature", params.temperature},
+            {"seed", params.seed},
+            {"stream", true},
+            {"stream_options", {{"include_usage", true}}}};
+  // Asked for explicitly only: the template switch (llama-server, vLLM) and llama-server's budget.
+  if (params.thinking != Thinking::kAuto) {
+    j["chat_template_kwargs"] = {{"enable_thinking", params.thinking == Thinking::kOn}};
+    if (params.thinking == Thinking::kOn && params.reasoning_budget >= 0) {
+      j["reasoning_budget_tokens"] = params.reasoning_budget;
+    }
+  }
+  return j;
 }
 
 void ChatStreamParser::reset() { *this = ChatStreamParser(); }
@@ -190,6 +207,15 @@ bool ChatStreamParser::chunk(const json& j) {
         !token_count(u, "completion_tokens", where + ".usage", &completion_tokens_, &error_)) {
       return false;
     }
+    // OpenAI's (and vLLM's) count of the reasoning tokens; optional, like its object.
+    if (u.contains("completion_tokens_details") && u["completion_tokens_details"].is_object()) {
+      const json& det = u["completion_tokens_details"];
+      if (det.contains("reasoning_tokens") && !det["reasoning_tokens"].is_null() &&
+          !token_count(det, "reasoning_tokens", where + ".usage.completion_tokens_details",
+                       &reasoning_tokens_, &error_)) {
+        return false;
+      }
+    }
   }
   return true;
 }
@@ -215,7 +241,8 @@ Result<ChatReply> ChatStreamParser::finish() {
     return fail("no usage (token counts); the server must support stream_options.include_usage");
   }
   ChatReply r = reply_;
-  if (!reasoning_.empty()) r.text = "<think>" + reasoning_ + "</think>" + r.text;
+  r.reasoning = reasoning_;
+  r.reasoning_tokens = reasoning_tokens_;
   r.prompt_tokens = *prompt_tokens_;
   r.completion_tokens = *completion_tokens_;
   return r;

@@ -21,11 +21,13 @@ nlohmann::json chat_request_json(const std::string& model, const std::vector<Cha
 
 // What one chat completion returned.
 struct ChatReply {
-  std::string text;           // reasoning_content (in <think>...</think>) then content
+  std::string text;           // content: the answer
+  std::string reasoning;      // reasoning_content: a thinking model's reasoning, kept apart
   std::string finish_reason;  // "stop", "length", ...
   int64_t prompt_tokens = 0;  // usage
   int64_t completion_tokens = 0;
-  std::string model;  // the "model" the server answered with ("" when absent)
+  std::string model;                        // the "model" the server answered with ("" when absent)
+  std::optional<int64_t> reasoning_tokens;  // usage.completion_tokens_details, when given
 };
 
 // Reads an answer as it arrives. feed() returns false once the answer is malformed (error()
@@ -54,6 +56,7 @@ class ChatStreamParser {
   int chunks_ = 0;
   std::string reasoning_;
   std::optional<int64_t> prompt_tokens_, completion_tokens_;
+  std::optional<int64_t> reasoning_tokens_;  // usage.completion_tokens_details, when given
   ChatReply reply_;
   std::string error_;
 };

@@ -45,6 +45,7 @@ struct Slot {
   TokenId next = 0;  // sampled, to decode next
   std::unique_ptr<TokenSampler> sampler;
   Generation gen;
+  std::vector<TokenId> reply;
   bool sampled = false;
   bool finished = false;
   Clock::time_point admitted, prefilled;
@@ -86,14 +87,16 @@ class Scheduler {
       const int reserve =
           req->params.constrained_answer_letters.empty() ? 0 : DecodeEngine::kAnswerReserve;
       if (req->prompt.empty()) {
-        feed_.done(req->id, make_error(ErrorCode::kInvalidArgument, "the prompt is empty"));
+        feed_.done(req->id, make_error(ErrorCode::kInvalidArgument, "the prompt is empty"), {});
         continue;
       }
       if (static_cast<int>(req->prompt.size()) + reserve >= cells) {
-        feed_.done(req->id, make_error(ErrorCode::kResource,
-                                       fmt::format("prompt of {} tokens does not fit the context "
-                                                   "of {}",
-                                                   req->prompt.size(), cells)));
+        feed_.done(req->id,
+                   make_error(ErrorCode::kResource,
+                              fmt::format("prompt of {} tokens does not fit the context "
+                                          "of {}",
+                                          req->prompt.size(), cells)),
+                   {});
         continue;
       }
       return req;
@@ -176,7 +179,7 @@ class Scheduler {
     s.gen.prompt_tokens = static_cast<int64_t>(s.req.prompt.size());
     s.width_sum = 0;
     s.steps = 0;
-    s.sampler = e_.sampler(s.req.params);
+    s.sampler = e_.sampler(s.req);
     s.admitted = Clock::now();
     const auto& prompt = s.req.prompt;
     // What the sequence holds of this prompt stays, but never the last token: its logits are
@@ -320,6 +323,7 @@ class Scheduler {
       return;
     }
     s.gen.text += e_.piece(t);
+    s.reply.push_back(t);
     ++s.gen.output_tokens;
     s.next = t;
     s.has_next = true;
@@ -351,7 +355,9 @@ class Scheduler {
     s.sampler.reset();
     const size_t id = s.req.id;
     s.req.prompt.clear();
-    feed_.done(id, std::move(result));
+    std::vector<TokenId> reply = std::move(s.reply);
+    s.reply.clear();
+    feed_.done(id, std::move(result), reply);
   }
 
   // A failed decode: every conversation in flight fails with it, and no cached KV is trusted.

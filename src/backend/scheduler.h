@@ -34,6 +34,24 @@ class TokenSampler {
   virtual TokenId sample(int row) = 0;
 };
 
+// A thinking section's budget as the sampler enforces it (llama.cpp's reasoning-budget sampler):
+// after `budget` tokens inside the section the end tag is forced.
+struct ReasoningControl {
+  int budget = -1;                         // < 0: none
+  std::vector<TokenId> start;              // the start tag
+  std::vector<std::vector<TokenId>> ends;  // the end tags
+  std::vector<TokenId> forced;             // written when the budget runs out (an end tag)
+  bool open = false;  // the prompt opened the section (DeepSeek-R1's "<think>\n"): counting starts
+};
+
+// A conversation as tokens (the backend renders and tokenizes).
+struct TokenRequest {
+  size_t id = 0;
+  std::vector<TokenId> prompt;
+  GenerationParams params;  // params.max_tokens is the whole turn's budget
+  ReasoningControl reasoning;
+};
+
 // What the scheduler needs from an inference context (LlamaEngine on llama.cpp; scripted in
 // tests). Sequences are 0 .. n_seq() - 1.
 class DecodeEngine {
@@ -46,7 +64,7 @@ class DecodeEngine {
   virtual int seq_cells() const = 0;
   virtual bool unified() const = 0;
   virtual Result<void> decode(const std::vector<BatchToken>& batch) = 0;
-  virtual std::unique_ptr<TokenSampler> sampler(const GenerationParams& params) = 0;
+  virtual std::unique_ptr<TokenSampler> sampler(const TokenRequest& req) = 0;
   virtual bool is_eog(TokenId t) const = 0;
   virtual std::string piece(TokenId t) = 0;
   // Drops the positions >= n of `seq`; false when the memory cannot drop a tail (recurrent
@@ -63,18 +81,12 @@ class DecodeEngine {
   static constexpr int kAnswerReserve = 8;
 };
 
-// A conversation as tokens (the backend renders and tokenizes).
-struct TokenRequest {
-  size_t id = 0;
-  std::vector<TokenId> prompt;
-  GenerationParams params;
-};
-
 class TokenFeed {
  public:
   virtual ~TokenFeed() = default;
   virtual std::optional<TokenRequest> next() = 0;
-  virtual void done(size_t id, Result<Generation> result) = 0;
+  // `reply`: the tokens the conversation generated (end-of-generation token excluded).
+  virtual void done(size_t id, Result<Generation> result, const std::vector<TokenId>& reply) = 0;
 };
 
 // The prompt cache: held[s] are the tokens whose KV sequence s holds at positions 0 .. n-1 (the

@@ -2,8 +2,10 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <fstream>
 #include <initializer_list>
 #include <iostream>
+#include <sstream>
 #include <utility>
 
 #include "cli/commands.h"
@@ -258,7 +260,7 @@ Command synth_command() {
           [](CLI::App* sub) -> std::function<int()> {
             struct Opts {
               SynthOptions so;
-              std::string preset, out;
+              std::string preset, out, chat_template;
               bool list = false;
               std::optional<uint32_t> layers, embd, ff, heads, kv_heads, ctx;
             };
@@ -282,6 +284,9 @@ Command synth_command() {
             sub->add_flag("--sparse", o->so.sparse,
                           "write metadata and a sparse all-zero data section (for inspect)");
             sub->add_option("--name", o->so.name, "general.name of the model");
+            sub->add_option("--chat-template", o->chat_template,
+                            "a Jinja chat template file for the model (default: its "
+                            "architecture's; e.g. a reasoning model's, to try thinking)");
             sub->add_flag("--list-presets", o->list, "list the presets and exit");
             sub->add_option("-o,--output", o->out, "output .gguf path");
             return [o]() -> int {
@@ -296,6 +301,17 @@ Command synth_command() {
                 return kExitUsage;
               }
               SynthOptions so = o->so;
+              if (!o->chat_template.empty()) {
+                std::ifstream in(o->chat_template, std::ios::binary);
+                std::ostringstream text;
+                text << in.rdbuf();
+                if (!in || text.str().empty()) {
+                  std::fprintf(stderr, "clinbench synth: --chat-template: cannot read '%s'\n",
+                               o->chat_template.c_str());
+                  return kExitUsage;
+                }
+                so.chat_template = text.str();
+              }
               if (!o->preset.empty()) {
                 bool found = false;
                 for (const auto& p : synth_presets()) {

@@ -91,7 +91,14 @@ Command run_command() {
             sub->add_option("--out", f.out, "run directory (default runs/<model>-<dataset>)");
             sub->add_option("--scoring", f.scoring, "generate | loglik");
             sub->add_option("--strategy", f.strategy, "loading strategy (default auto)");
-            sub->add_option("--max-tokens", f.max_tokens, "token budget per turn");
+            sub->add_option("--max-tokens", f.max_tokens,
+                            "token budget per turn (a thinking model's answer)");
+            sub->add_option("--thinking", f.thinking,
+                            "auto (the template's default) | on | off: whether reasoning models "
+                            "think (every model)");
+            sub->add_option("--reasoning-budget", f.reasoning_budget,
+                            "tokens a thinking model may think for beyond --max-tokens (default "
+                            "4096), or unlimited");
             sub->add_option("--ctx", f.ctx, "context length");
             sub->add_flag("--constrained-answer", f.constrained_answer,
                           "grammar-constrained final 'Answer: X' after free reasoning");

@@ -312,6 +312,8 @@ class ConfigReader {
       } else {
         read_llama_model(t, table, &m);
       }
+      Thinking thinking = Thinking::kAuto;
+      if (read_thinking(t, &thinking)) m.thinking = thinking;
       t.finish();
       check_unique(names, m.name, path, table, "model");
       config->models.push_back(std::move(m));
@@ -319,6 +321,19 @@ class ConfigReader {
     report_if_none(top, "models", tables.empty(),
                    "no models: add at least one [[models]] table "
                    "with a path");
+  }
+
+  // "auto", "on" or "off"; false when absent or wrong (reported).
+  bool read_thinking(Table& t, Thinking* out) {
+    std::string text;
+    if (!t.string("thinking", &text)) return false;
+    if (auto v = thinking_from_string(text)) {
+      *out = *v;
+      return true;
+    }
+    error(t.get("thinking"), t.key_path("thinking"),
+          fmt::format("unknown value '{}' (expected auto, on or off)", text));
+    return false;
   }
 
   // Keys of the other backend are errors, naming the backend they belong to.
@@ -497,6 +512,17 @@ class ConfigReader {
     t.integer("seed", 0, std::numeric_limits<int64_t>::max(), &d->seed);
     t.boolean("constrained_answer", &d->constrained_answer);
     t.boolean("strict", &d->strict);
+    read_thinking(t, &d->thinking);
+    if (const toml::node* n = t.get("reasoning_budget"); n != nullptr && n->is_string()) {
+      if (n->value_exact<std::string>() == "unlimited") {
+        d->reasoning_budget = kUnlimitedReasoning;
+      } else {
+        error(n, t.key_path("reasoning_budget"),
+              "must be \"unlimited\" or a number of tokens (0 or more)");
+      }
+    } else {
+      t.integer("reasoning_budget", 0, std::numeric_limits<int32_t>::max(), &d->reasoning_budget);
+    }
     if (const toml::node* n = t.get("parallel"); n != nullptr && n->is_string()) {
       if (n->value_exact<std::string>() == "auto") {
         d->parallel = kParallelAuto;
@@ -573,6 +599,7 @@ nlohmann::json to_json(const RunConfig& config) {
                       {"device_memory", size_json(m.device_memory)},
                       {"ctx", m.ctx},
                       {"threads", m.threads}});
+    if (m.thinking) models.back()["thinking"] = to_string(*m.thinking);
     if (m.remote()) {  // the key's name only: its value is never recorded
       models.back()["backend"] = m.backend;
       models.back()["base_url"] = m.base_url;
@@ -613,7 +640,11 @@ nlohmann::json to_json(const RunConfig& config) {
         {"strict", config.decoding.strict},
         {"parallel", config.decoding.parallel == kParallelAuto
                          ? nlohmann::json("auto")
-                         : nlohmann::json(config.decoding.parallel)}}},
+                         : nlohmann::json(config.decoding.parallel)},
+        {"thinking", to_string(config.decoding.thinking)},
+        {"reasoning_budget", config.decoding.reasoning_budget == kUnlimitedReasoning
+                                 ? nlohmann::json("unlimited")
+                                 : nlohmann::json(config.decoding.reasoning_budget)}}},
   };
 }
 

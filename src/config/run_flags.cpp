@@ -67,6 +67,20 @@ Result<void> override_models(const RunFlags& f, RunConfig& cfg) {
   return {};
 }
 
+// "unlimited" or a number of tokens, 0 or more.
+Result<int> parse_reasoning_budget(std::string_view text) {
+  if (text == "unlimited") return kUnlimitedReasoning;
+  int n = 0;
+  const char* end = text.data() + text.size();
+  if (auto [p, ec] = std::from_chars(text.data(), end, n); ec != std::errc() || p != end || n < 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--reasoning-budget: '{}' is not unlimited or a number of tokens "
+                                  "(0 or more)",
+                                  text));
+  }
+  return n;
+}
+
 Result<void> override_decoding(const RunFlags& f, RunConfig& cfg) {
   if (!f.scoring.empty()) {
     auto s = scoring_from_string(f.scoring);
@@ -84,6 +98,21 @@ Result<void> override_decoding(const RunFlags& f, RunConfig& cfg) {
     cfg.decoding.parallel = *n;
   }
   if (f.seed) cfg.decoding.seed = *f.seed;
+  if (!f.thinking.empty()) {
+    auto t = thinking_from_string(f.thinking);
+    if (!t) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("--thinking: unknown value '{}' (expected auto, on or off)", f.thinking));
+    }
+    cfg.decoding.thinking = *t;
+    for (auto& m : cfg.models) m.thinking.reset();  // the flag is every model's
+  }
+  if (f.reasoning_budget) {
+    auto b = parse_reasoning_budget(*f.reasoning_budget);
+    if (!b) return std::unexpected(b.error());
+    cfg.decoding.reasoning_budget = *b;
+  }
   if (f.constrained_answer) cfg.decoding.constrained_answer = true;
   if (f.strict) cfg.decoding.strict = true;
   return {};

@@ -12,6 +12,9 @@ namespace clinbench {
 
 namespace {
 
+// The extraction rule of a reply cut before its thinking section closed.
+constexpr const char* kTruncatedInReasoning = "truncated_in_reasoning";
+
 std::string options_block(const Item& item) {
   std::string s;
   for (const auto& [letter, text] : item.options) s += fmt::format("{}. {}\n", letter, text);
@@ -26,7 +29,10 @@ std::vector<std::string> letters_of(const Item& item) {
 
 std::string trace_json(const std::vector<ChatMessage>& messages) {
   nlohmann::json a = nlohmann::json::array();
-  for (const auto& m : messages) a.push_back({{"role", m.role}, {"content", m.content}});
+  for (const auto& m : messages) {
+    a.push_back({{"role", m.role}, {"content", m.content}});
+    if (!m.reasoning.empty()) a.back()["reasoning_content"] = m.reasoning;
+  }
   return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -51,8 +57,16 @@ void add_generation(ItemRecord& r, const Generation& g, bool first_turn) {
   r.output_tokens.push_back(g.output_tokens);
   r.prefill_ms += g.prefill_ms;
   r.decode_ms += g.decode_ms;
-  r.reasoning_chars += static_cast<int64_t>(g.text.size());
-  r.reasoning_tokens += g.output_tokens;
+  // A thinking model's reasoning is its thinking section; another model's is its whole reply.
+  if (g.thinking) {
+    r.reasoning_chars += static_cast<int64_t>(g.reasoning.size());
+    r.reasoning_tokens += g.reasoning_tokens;
+    r.extra["thinking"] = true;
+    if (!g.reasoning_closed) r.extra["reasoning_closed"] = false;
+  } else {
+    r.reasoning_chars += static_cast<int64_t>(g.text.size());
+    r.reasoning_tokens += g.output_tokens;
+  }
 }
 
 void finish(ItemRecord& r, const Item& item) {
@@ -67,8 +81,15 @@ void finish(ItemRecord& r, const Item& item) {
   }
 }
 
-// Takes the answer from a reply: the constrained line when present, else the extractor.
+// Takes the answer from a reply: the constrained line when present, else the extractor (over the
+// final answer only). A reply cut while thinking has none, whatever its reasoning says.
 void take_answer(ItemRecord& r, const Item& item, const Generation& g) {
+  if (g.thinking && !g.reasoning_closed) {
+    r.choice.clear();
+    r.extraction_rule = kTruncatedInReasoning;
+    r.truncated = true;
+    return;
+  }
   if (g.constrained_answer) {
     r.choice = *g.constrained_answer;
     r.extraction_rule = "grammar";
@@ -110,7 +131,9 @@ struct InFlight {
   ItemRecord r;
   std::vector<ChatMessage> messages;
   GenerationParams params;
-  int turn = 0;
+  int turn = 0;  // the generation turn to run next; 0: none (log-likelihood scoring, or done)
+  // open_ended_multi_choice under loglik: turn 1 is generated, then the options are scored.
+  bool loglik_after = false;
   bool done = false;
 };
 
@@ -129,7 +152,13 @@ InFlight begin(const Item& item, const EvalSettings& s, const std::string& model
   f.params.max_tokens = s.decoding.max_tokens;
   f.params.temperature = s.decoding.temperature;
   f.params.seed = s.decoding.seed;
-  if (r.scoring == "loglik") {
+  f.params.thinking = s.decoding.thinking;
+  f.params.reasoning_budget = s.decoding.reasoning_budget;
+  if (r.scoring == "loglik" && item.type == QuestionType::kOpenEndedMultiChoice) {
+    // The protocol hides the options in the first turn: it is generated as for generate scoring;
+    // only the mapping turn is scored.
+    f.loglik_after = true;
+  } else if (r.scoring == "loglik") {
     f.messages = opening_messages(item, s.prompts, Scoring::kLoglik);
     return f;
   }
@@ -167,7 +196,7 @@ void after_turn(InFlight& f, const Result<Generation>& g, const EvalSettings& s)
     return;
   }
   add_generation(r, *g, f.turn == 1);
-  f.messages.push_back({"assistant", assistant_text(*g)});
+  f.messages.push_back({"assistant", assistant_text(*g), g->reasoning});
   if (item.type == QuestionType::kMultiChoice) {
     r.prediction = g->text;
     r.truncated = g->truncated;
@@ -179,10 +208,11 @@ void after_turn(InFlight& f, const Result<Generation>& g, const EvalSettings& s)
   } else if (f.turn == 1) {  // open_ended_multi_choice: now map the answer to a letter
     r.prediction = g->text;
     if (g->truncated) r.extra["open_answer_truncated"] = true;
+    if (g->thinking && !g->reasoning_closed) r.extra["open_answer_truncated_in_reasoning"] = true;
     f.messages.push_back(
         {"user", fmt::format("Options:\n{}\n{}", options_block(item), s.prompts.map_instruction)});
     if (s.decoding.constrained_answer) f.params.constrained_answer_letters = letters_of(item);
-    f.turn = 2;
+    f.turn = f.loglik_after ? 0 : 2;
     return;
   } else {
     r.truncated = g->truncated && !g->constrained_answer;
@@ -194,13 +224,16 @@ void after_turn(InFlight& f, const Result<Generation>& g, const EvalSettings& s)
 void score_loglik(Backend& backend, InFlight& f) {
   ItemRecord& r = f.r;
   std::vector<std::pair<std::string, std::string>> conts;
-  for (const auto& [letter, text] : f.item->options) conts.emplace_back(letter, " " + text);
+  // The options' texts after "Answer:"; the mapping turn of a two-stage item asked for a letter.
+  for (const auto& [letter, text] : f.item->options) {
+    conts.emplace_back(letter, " " + (f.loglik_after ? letter : text));
+  }
   auto sc = backend.loglik(f.messages, "Answer:", conts);
   if (!sc) {
     r.error = sc.error().message;
   } else {
-    r.prompt_tokens = sc->prompt_tokens;
-    r.prefill_ms = sc->prefill_ms + sc->continuation_ms;
+    if (!f.loglik_after) r.prompt_tokens = sc->prompt_tokens;  // else the first turn's
+    r.prefill_ms += sc->prefill_ms + sc->continuation_ms;
     nlohmann::json raw = nlohmann::json::object(), norm = nlohmann::json::object();
     double best = -INFINITY;
     for (const auto& o : sc->options) {
@@ -244,11 +277,8 @@ std::vector<ChatMessage> opening_messages(const Item& item, const PromptConfig& 
 ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& s,
                          const std::string& model, const std::string& dataset) {
   InFlight f = begin(item, s, model, dataset);
-  if (f.turn == 0) {
-    score_loglik(backend, f);
-    return f.r;
-  }
-  while (!f.done) after_turn(f, backend.generate(f.messages, f.params), s);
+  while (!f.done && f.turn != 0) after_turn(f, backend.generate(f.messages, f.params), s);
+  if (!f.done) score_loglik(backend, f);
   return f.r;
 }
 
@@ -276,11 +306,12 @@ class ItemFeed final : public GenerationFeed {
   void done(size_t id, Result<Generation> g) override {
     InFlight& f = flights_[id];
     after_turn(f, g, s_);
-    if (!f.done) {
+    if (!f.done && f.turn != 0) {
       ready_.push_front(id);
-    } else if (status_) {
+    } else if (f.done && status_) {
       status_ = finished_(id);
     }
+    // Else its options are scored after the stream (run_flights).
   }
   Result<void> status() const { return status_; }
 
@@ -292,7 +323,8 @@ class ItemFeed final : public GenerationFeed {
   Result<void> status_;
 };
 
-// Log-likelihood items first (one at a time), then the generation turns as one stream.
+// Log-likelihood items first (one at a time), then the generation turns as one stream, then the
+// options of two-stage items whose first turn that stream generated.
 Result<void> run_flights(Backend& backend, std::vector<InFlight>& flights, const EvalSettings& s,
                          int width, const FinishedSink& finished) {
   for (size_t i = 0; i < flights.size(); ++i) {
@@ -302,7 +334,13 @@ Result<void> run_flights(Backend& backend, std::vector<InFlight>& flights, const
   }
   ItemFeed feed(flights, s, finished);
   backend.generate_stream(feed, width);
-  return feed.status();
+  if (auto r = feed.status(); !r) return r;
+  for (size_t i = 0; i < flights.size(); ++i) {
+    if (flights[i].done) continue;
+    score_loglik(backend, flights[i]);
+    if (auto r = finished(i); !r) return r;
+  }
+  return {};
 }
 
 std::vector<InFlight> begin_all(const std::vector<DatasetItem>& items, const EvalSettings& s,

@@ -38,11 +38,14 @@ std::string token_piece(const llama_vocab* vocab, llama_token token, bool specia
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
-LlamaChat::LlamaChat(const llama_model* model) : vocab_(llama_model_get_vocab(model)) {
+LlamaChat::LlamaChat(const llama_model* model, const std::string& template_override)
+    : vocab_(llama_model_get_vocab(model)) {
   const char* tmpl = llama_model_chat_template(model, nullptr);
-  has_template_ = tmpl != nullptr && tmpl[0] != '\0';
+  has_template_ = !template_override.empty() || (tmpl != nullptr && tmpl[0] != '\0');
   try {
-    templates_ = common_chat_templates_init(model, has_template_ ? "" : "chatml");
+    templates_ = common_chat_templates_init(model, !template_override.empty() ? template_override
+                                                   : has_template_            ? ""
+                                                                              : "chatml");
   } catch (const std::exception& e) {
     template_error_ = e.what();
     templates_ = common_chat_templates_init(model, "chatml");
@@ -52,21 +55,50 @@ LlamaChat::LlamaChat(const llama_model* model) : vocab_(llama_model_get_vocab(mo
 }
 
 Result<std::string> LlamaChat::render(const std::vector<ChatMessage>& messages) const {
+  auto p = render_for_reply(messages, Thinking::kAuto);
+  if (!p) return std::unexpected(p.error());
+  return std::move(p->text);
+}
+
+Result<ChatPrompt> LlamaChat::render_for_reply(const std::vector<ChatMessage>& messages,
+                                               Thinking thinking) const {
   try {
     common_chat_templates_inputs in;
     for (const auto& m : messages) {
       common_chat_msg cm;
       cm.role = m.role;
       cm.content = m.content;
+      cm.reasoning_content = m.reasoning;
       in.messages.push_back(cm);
     }
     in.add_generation_prompt = true;
     in.use_jinja = true;
-    return common_chat_templates_apply(templates_.get(), in).prompt;
+    in.reasoning_format = COMMON_REASONING_FORMAT_DEEPSEEK;
+    in.enable_thinking = thinking != Thinking::kOff;
+    // Granite's templates switch on a `thinking` variable of their own.
+    if (thinking != Thinking::kAuto) {
+      in.chat_template_kwargs["thinking"] = thinking == Thinking::kOn ? "true" : "false";
+    }
+    common_chat_params params = common_chat_templates_apply(templates_.get(), in);
+    ChatPrompt out;
+    out.text = std::move(params.prompt);
+    out.reply.parser = common_chat_parser_params(params);
+    out.reply.parser.reasoning_format = COMMON_REASONING_FORMAT_DEEPSEEK;
+    out.reply.parser.parse_tool_calls = false;
+    if (!params.parser.empty()) out.reply.parser.parser.load(params.parser);
+    out.reply.thinking_start = params.thinking_start_tag;
+    out.reply.thinking_end = params.thinking_end_tags;
+    out.reply.thinks = params.supports_thinking && in.enable_thinking &&
+                       !params.thinking_start_tag.empty() && !params.thinking_end_tags.empty();
+    return out;
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kInternal,
                       fmt::format("chat template failed to render: {}", e.what()));
   }
+}
+
+bool LlamaChat::has_thinking_switch() const {
+  return common_chat_templates_support_enable_thinking(templates_.get());
 }
 
 std::vector<llama_token> LlamaChat::tokenize(const std::string& text, bool add_special,

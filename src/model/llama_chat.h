@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "clinbench/backend.h"
+#include "model/chat_reply.h"
 
 namespace clinbench {
 
@@ -25,11 +26,17 @@ std::string detokenize_text(const llama_vocab* vocab, const std::vector<llama_to
 // The text of one token; special tokens (control tokens such as BOS) are "" unless special.
 std::string token_piece(const llama_vocab* vocab, llama_token token, bool special);
 
+struct ChatPrompt {
+  std::string text;  // the rendered conversation, generation prompt added
+  ReplyFormat reply;
+};
+
 // REQUIRES: the model outlives the LlamaChat.
 class LlamaChat {
  public:
-  // The model's template, or chatml when it has none or its template does not parse.
-  explicit LlamaChat(const llama_model* model);
+  // The model's template (or `template_override` when given), or chatml when there is none or
+  // it does not parse.
+  explicit LlamaChat(const llama_model* model, const std::string& template_override = "");
 
   // Whether the model carries a chat template (tokenizer.chat_template).
   bool has_template() const { return has_template_; }
@@ -38,6 +45,11 @@ class LlamaChat {
 
   // The conversation rendered with the template, generation prompt added.
   Result<std::string> render(const std::vector<ChatMessage>& messages) const;
+  // The same, with the thinking switch and how the reply will read.
+  Result<ChatPrompt> render_for_reply(const std::vector<ChatMessage>& messages,
+                                      Thinking thinking) const;
+  // Whether the template renders differently with thinking on and off (Qwen3's enable_thinking).
+  bool has_thinking_switch() const;
   std::vector<llama_token> tokenize(const std::string& text, bool add_special,
                                     bool parse_special) const;
   // A rendered prompt: special tokens parsed; BOS added unless the template wrote it.

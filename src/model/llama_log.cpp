@@ -2,7 +2,9 @@
 
 #include <ggml.h>
 #include <llama.h>
+#include <log.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -73,6 +75,10 @@ void install_llama_logger(int verbosity) {
   }
   llama_log_set(callback, nullptr);
   ggml_log_set(callback, nullptr);
+  // llama.cpp's common library (chat templates and parsers) logs on its own: the same levels.
+  constexpr int kCommonLevels[] = {LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO,
+                                   LOG_LEVEL_DEBUG};
+  common_log_set_verbosity_thold(kCommonLevels[std::clamp(verbosity, 0, 3)]);
 }
 
 LogCapture::LogCapture() {

@@ -440,7 +440,8 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
 
   std::unique_ptr<gguf_context, GgufDeleter> g(gguf_init_empty());
   set_model_keys(g.get(), o, *arch, *wtype, *head_dim, vocab->n_vocab);
-  copy_tokenizer(g.get(), vocab->file.gguf.get(), arch->chat_template);
+  copy_tokenizer(g.get(), vocab->file.gguf.get(),
+                 o.chat_template.empty() ? arch->chat_template : o.chat_template.c_str());
   auto plan = plan_tensors(sh, *arch, *wtype, *head_dim, vocab->n_vocab);
   if (!plan) return std::unexpected(plan.error());
   const size_t meta_ctx_size = ggml_tensor_overhead() * (plan->size() + 1);

@@ -266,7 +266,8 @@ Result<void> evaluate_model(RunContext& run, const ModelConfig& mc) {
     progress(tick);
     return {};
   };
-  const EvalSettings settings{run.cfg.prompts, run.cfg.decoding};
+  EvalSettings settings{run.cfg.prompts, run.cfg.decoding};
+  if (mc.thinking) settings.decoding.thinking = *mc.thinking;
   Result<AttemptLog> log;
   if (mc.remote()) {
     log = evaluate_remote(mc, *pending, settings, run.ro, sink);

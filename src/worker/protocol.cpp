@@ -246,7 +246,9 @@ json to_json(const EvalSettings& s) {
             {"seed", s.decoding.seed},
             {"constrained_answer", s.decoding.constrained_answer},
             {"strict", s.decoding.strict},
-            {"parallel", s.decoding.parallel}}}};
+            {"parallel", s.decoding.parallel},
+            {"thinking", to_string(s.decoding.thinking)},
+            {"reasoning_budget", s.decoding.reasoning_budget}}}};
 }
 
 Result<EvalSettings> eval_settings_from_json(const json& j) {
@@ -267,6 +269,10 @@ Result<EvalSettings> eval_settings_from_json(const json& j) {
     s.decoding.constrained_answer = d.at("constrained_answer").get<bool>();
     s.decoding.strict = d.at("strict").get<bool>();
     s.decoding.parallel = d.value("parallel", 1);
+    auto thinking = thinking_from_string(d.value("thinking", std::string("auto")));
+    if (!thinking) return make_error(ErrorCode::kCorrupt, "settings: unknown thinking");
+    s.decoding.thinking = *thinking;
+    s.decoding.reasoning_budget = d.value("reasoning_budget", kDefaultReasoningBudget);
     return s;
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kCorrupt, fmt::format("settings: {}", e.what()));

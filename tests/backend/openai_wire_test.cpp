@@ -54,12 +54,48 @@ TEST(OpenAIWire, FirstTokenIsTheFirstText) {
   EXPECT_TRUE(p.first_token_seen());
 }
 
-TEST(OpenAIWire, ReasoningContentKeptBeforeTheReply) {
+TEST(OpenAIWire, ReasoningContentKeptApartFromTheReply) {
   const std::string think =
       R"({"choices":[{"index":0,"delta":{"reasoning_content":"hmm"},"finish_reason":null}]})";
   auto r = parse(sse({think, kText, kStop, kUsage}));
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->text, "<think>hmm</think>Answer: B");
+  EXPECT_EQ(r->text, "Answer: B");
+  EXPECT_EQ(r->reasoning, "hmm");
+  EXPECT_FALSE(r->reasoning_tokens);
+}
+
+TEST(OpenAIWire, ReasoningTokensFromTheUsageDetails) {
+  auto r = parse(R"({"choices":[{"index":0,"message":{"role":"assistant","content":"B",
+    "reasoning_content":"think"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,
+    "completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":7}}})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->reasoning, "think");
+  EXPECT_EQ(r->reasoning_tokens, 7);
+  auto bad = parse(R"({"choices":[{"index":0,"message":{"role":"assistant","content":"B"},
+    "finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":9,
+    "completion_tokens_details":{"reasoning_tokens":"many"}}})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("reasoning_tokens"), std::string::npos) << bad.error().message;
+}
+
+TEST(OpenAIWire, ThinkingIsAskedForOnlyWhenSet) {
+  GenerationParams p;
+  p.max_tokens = 100;
+  p.reasoning_budget = 50;
+  auto j = chat_request_json("m", {{"user", "q"}}, p);
+  EXPECT_EQ(j["max_tokens"], 100);  // the server's default; its budget is max_tokens alone
+  EXPECT_FALSE(j.contains("chat_template_kwargs"));
+  p.thinking = Thinking::kOn;
+  j = chat_request_json("m", {{"user", "q"}}, p);
+  EXPECT_EQ(j["max_tokens"], 150);  // thinking asked for: the budget is added
+  EXPECT_EQ(j["chat_template_kwargs"]["enable_thinking"], true);
+  EXPECT_EQ(j["reasoning_budget_tokens"], 50);
+  p.thinking = Thinking::kOff;
+  j = chat_request_json("m", {{"user", "q"}, {"assistant", "B", "because"}}, p);
+  EXPECT_EQ(j["chat_template_kwargs"]["enable_thinking"], false);
+  EXPECT_EQ(j["max_tokens"], 100);
+  EXPECT_FALSE(j.contains("reasoning_budget_tokens"));
+  EXPECT_EQ(j["messages"][1]["reasoning_content"], "because");
 }
 
 TEST(OpenAIWire, PlainJsonAnswer) {

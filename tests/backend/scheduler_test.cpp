@@ -63,7 +63,7 @@ class ScriptedEngine final : public DecodeEngine {
     batches.push_back(batch);
     return {};
   }
-  std::unique_ptr<TokenSampler> sampler(const GenerationParams&) override {
+  std::unique_ptr<TokenSampler> sampler(const TokenRequest&) override {
     return std::make_unique<ScriptedSampler>(*this);
   }
   bool is_eog(TokenId t) const override { return t == kEog; }
@@ -146,8 +146,9 @@ class ListFeed final : public TokenFeed {
     queue.pop_front();
     return r;
   }
-  void done(size_t id, Result<Generation> result) override {
+  void done(size_t id, Result<Generation> result, const std::vector<TokenId>& reply) override {
     order.push_back(id);
+    replies[id] = reply;
     results.emplace(id, std::move(result));
     if (on_done) on_done(id, results.at(id));
   }
@@ -162,6 +163,7 @@ class ListFeed final : public TokenFeed {
   }
   std::deque<TokenRequest> queue;
   std::map<size_t, Result<Generation>> results;
+  std::map<size_t, std::vector<TokenId>> replies;  // the tokens each generated
   std::vector<size_t> order;
   std::function<void(size_t, const Result<Generation>&)> on_done;
 };
@@ -178,6 +180,10 @@ TEST(Scheduler, AdmitsTheNextItemAsSoonAsOneEnds) {
     const auto& g = feed.results.at(i);
     ASSERT_TRUE(g) << g.error().message;
     EXPECT_EQ(g->output_tokens, lengths[i]) << "item " << i;
+    // The reply's own tokens go back with it (the backend parses them), end token excluded.
+    std::vector<TokenId> want;
+    for (int k = 0; k < lengths[i]; ++k) want.push_back(kReplyBase + k);
+    EXPECT_EQ(feed.replies.at(i), want) << "item " << i;
     EXPECT_FALSE(g->truncated);
     EXPECT_EQ(g->prompt_tokens, 22);
     EXPECT_GE(g->batch_width, 1.0);

@@ -320,6 +320,61 @@ TEST(ConfigParse, ParallelIsAutoOrANumber) {
   EXPECT_EQ(to_json(*n)["decoding"]["parallel"], 256);
 }
 
+// thinking: per run ([decoding]) and per model; reasoning_budget: tokens or "unlimited".
+TEST(ConfigParse, ThinkingAndReasoningBudget) {
+  auto d = parse(kModel + kDataset);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->decoding.thinking, Thinking::kAuto);
+  EXPECT_EQ(d->decoding.reasoning_budget, kDefaultReasoningBudget);
+  EXPECT_FALSE(d->models[0].thinking);
+  auto c = parse(kModel + "thinking = \"off\"\n" + kDataset +
+                 "[decoding]\nthinking = \"on\"\nreasoning_budget = \"unlimited\"\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->decoding.thinking, Thinking::kOn);
+  EXPECT_EQ(c->models[0].thinking, Thinking::kOff);
+  EXPECT_EQ(c->decoding.reasoning_budget, kUnlimitedReasoning);
+  const auto j = to_json(*c);
+  EXPECT_EQ(j["decoding"]["thinking"], "on");
+  EXPECT_EQ(j["decoding"]["reasoning_budget"], "unlimited");
+  EXPECT_EQ(j["models"][0]["thinking"], "off");
+  auto n = parse(kModel + kDataset + "[decoding]\nreasoning_budget = 0\n");
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(n->decoding.reasoning_budget, 0);
+
+  EXPECT_HAS(error_of(kModel + "thinking = \"maybe\"\n" + kDataset),
+             "models[0].thinking: unknown value 'maybe' (expected auto, on or off)");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nthinking = true\n"), "decoding.thinking");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nreasoning_budget = -5\n"),
+             "decoding.reasoning_budget");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nreasoning_budget = \"lots\"\n"),
+             "decoding.reasoning_budget: must be \"unlimited\" or a number of tokens");
+}
+
+TEST(ConfigParse, ThinkingFlagsOverrideEveryModel) {
+  RunFlags f;
+  f.model = "m.gguf";
+  f.dataset = "d.jsonl";
+  f.thinking = "off";
+  f.reasoning_budget = "256";
+  auto c = run_config_from_flags(f);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->decoding.thinking, Thinking::kOff);
+  EXPECT_EQ(c->decoding.reasoning_budget, 256);
+  f.reasoning_budget = "unlimited";
+  EXPECT_EQ(run_config_from_flags(f)->decoding.reasoning_budget, kUnlimitedReasoning);
+  f.thinking = "sometimes";
+  auto bad = run_config_from_flags(f);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "--thinking: unknown value 'sometimes' (expected auto, on or off)");
+  f.thinking = "on";
+  f.reasoning_budget = "-1";
+  bad = run_config_from_flags(f);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "--reasoning-budget: '-1' is not unlimited or a number of tokens (0 or more)");
+}
+
 TEST(ConfigErrors, BadEnumsListTheChoices) {
   const std::string s = error_of(kModel + "strategy = \"fast\"\n" + kDataset);
   EXPECT_HAS(s, "models[0].strategy: unknown strategy 'fast'");

@@ -163,7 +163,16 @@ TEST(RunEndToEnd, LoglikScoresLetteredItemsWithoutGeneration) {
       continue;
     }
     EXPECT_EQ(s["scoring"], "loglik");
-    EXPECT_TRUE(s["output_tokens"].empty());
+    if (s["question_type"] == "open_ended_multi_choice") {
+      // Two stages: the first turn generated without the options, then the letters scored.
+      EXPECT_EQ(s["output_tokens"].size(), 1u) << s.dump();
+      const auto trace = nlohmann::json::parse(s["trace"].get<std::string>());
+      ASSERT_GE(trace.size(), 4u);
+      EXPECT_EQ(trace[trace.size() - 2]["role"], "assistant");
+      EXPECT_EQ(trace.back()["content"].get<std::string>().rfind("Options:", 0), 0u);
+    } else {
+      EXPECT_TRUE(s["output_tokens"].empty());
+    }
     const auto& ll = s["extra"]["loglik"];
     ASSERT_TRUE(ll.is_object());
     EXPECT_EQ(ll["raw"].size(), ll["normalized"].size());

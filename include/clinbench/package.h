@@ -50,9 +50,7 @@ struct Coverage {
   std::vector<std::string> errored_ids;   // recorded with an error: covered, but unanswered
   std::string selection;  // the run's own selection, when it had one: "limit = 3, seed = 5"
 
-  int64_t missing() const {
-    return static_cast<int64_t>(missing_ids.size() + skipped_rows.size());
-  }
+  int64_t missing() const { return static_cast<int64_t>(missing_ids.size() + skipped_rows.size()); }
   bool complete() const { return checked && missing() == 0; }
 };
 

@@ -57,9 +57,10 @@ Command package_command() {
                 std::fprintf(stderr, "clinbench: warning: %s\n", w.c_str());
               }
               const std::string guarded =
-                  s->guarded ? fmt::format(", {} field(s) that pandas reads as missing written "
-                                           "with a trailing space",
-                                           s->guarded)
+                  s->guarded ? fmt::format(
+                                   ", {} field(s) that pandas reads as missing written "
+                                   "with a trailing space",
+                                   s->guarded)
                              : "";
               std::cout << fmt::format(
                   "wrote {}: {} items of {} by {}, {} without prediction, {} NOTAVALUE{}, "

@@ -251,8 +251,8 @@ Result<CheckNotes> check_submission(const RunStore& store, const std::vector<Ite
   const std::string who = fmt::format("model '{}'", s.model_name);
   if (!c.checked && options.partial) {
     out.notes.push_back(fmt::format("PARTIAL: coverage of the dataset not checked ({})", c.why));
-    s.warnings.push_back(fmt::format("partial package: coverage of dataset '{}' not checked: {}",
-                                     s.dataset, c.why));
+    s.warnings.push_back(
+        fmt::format("partial package: coverage of dataset '{}' not checked: {}", s.dataset, c.why));
   } else if (!c.checked) {
     out.refusals.push_back(fmt::format(
         "cannot check that {} covers dataset '{}': {}; --partial packages it without the check",
@@ -260,20 +260,23 @@ Result<CheckNotes> check_submission(const RunStore& store, const std::vector<Ite
   } else if (!c.complete()) {
     const std::string gaps = describe_gaps(c);
     if (options.partial) {
-      out.notes.push_back(fmt::format("PARTIAL: {} of {} items of the dataset missing", c.missing(),
-                                      c.dataset_items + static_cast<int64_t>(c.skipped_rows.size())));
+      out.notes.push_back(
+          fmt::format("PARTIAL: {} of {} items of the dataset missing", c.missing(),
+                      c.dataset_items + static_cast<int64_t>(c.skipped_rows.size())));
       s.warnings.push_back(fmt::format("partial package: {} on dataset '{}' ({}): {}", who,
                                        s.dataset, c.dataset_path, gaps));
     } else {
-      out.refusals.push_back(fmt::format("{} does not cover dataset '{}' ({}): {}; --partial "
-                                         "packages it anyway",
-                                         who, s.dataset, c.dataset_path, gaps));
+      out.refusals.push_back(
+          fmt::format("{} does not cover dataset '{}' ({}): {}; --partial "
+                      "packages it anyway",
+                      who, s.dataset, c.dataset_path, gaps));
     }
   }
   if (!c.errored_ids.empty()) {
-    s.warnings.push_back(fmt::format("{} item(s) were recorded with an error and go unanswered "
-                                     "into the package: {}",
-                                     c.errored_ids.size(), first_of(c.errored_ids, 20)));
+    s.warnings.push_back(
+        fmt::format("{} item(s) were recorded with an error and go unanswered "
+                    "into the package: {}",
+                    c.errored_ids.size(), first_of(c.errored_ids, 20)));
   }
   s.departures = protocol_departures(items);
   for (const auto& d : s.departures) {

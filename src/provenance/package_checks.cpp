@@ -1,5 +1,7 @@
 // What a submission must satisfy before it is packaged: it covers every item of its dataset, it
 // follows the track's protocol, and none of its fields reads back as a missing value.
+#include "provenance/package_checks.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,21 +12,18 @@
 #include "clinbench/dataset.h"
 #include "clinbench/package.h"
 #include "clinbench/provenance.h"
-#include "provenance/package_checks.h"
 
 namespace clinbench {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 // pandas' default na_values (pandas._libs.parsers.STR_NA_VALUES): pandas 1.5's list and "None",
 // which pandas 2.0 added. The package test reads the list of the pandas it runs and checks that
 // every entry is here.
 constexpr std::array<std::string_view, 19> kPandasNaValues = {
-    "",      "#N/A", "#N/A N/A", "#NA",    "-1.#IND", "-1.#QNAN", "-NaN",
-    "-nan",  "1.#IND", "1.#QNAN", "<NA>", "N/A",     "NA",       "NULL",
-    "NaN",   "None", "n/a",      "nan",  "null"};
+    "",     "#N/A", "#N/A N/A", "#NA",  "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A",  "NA",       "NULL", "NaN",     "None",     "n/a",  "nan",  "null"};
 
 // A metadata key, or null when the run did not record it; a store that cannot be read is an
 // error.
@@ -121,7 +120,8 @@ std::string describe_gaps(const Coverage& c) {
   const size_t rows = static_cast<size_t>(c.dataset_items) + c.skipped_rows.size();
   std::string out = fmt::format("{} of {} items missing", c.missing(), rows);
   if (!c.missing_ids.empty()) {
-    out += fmt::format(": no record for {} ({})", c.missing_ids.size(), first_of(c.missing_ids, 20));
+    out +=
+        fmt::format(": no record for {} ({})", c.missing_ids.size(), first_of(c.missing_ids, 20));
   }
   if (!c.skipped_rows.empty()) {
     out += fmt::format("{} {} row(s) skipped as invalid ({})", c.missing_ids.empty() ? ":" : ";",
@@ -132,8 +132,7 @@ std::string describe_gaps(const Coverage& c) {
 }
 
 bool reads_as_missing(std::string_view field) {
-  return std::find(kPandasNaValues.begin(), kPandasNaValues.end(), field) !=
-         kPandasNaValues.end();
+  return std::find(kPandasNaValues.begin(), kPandasNaValues.end(), field) != kPandasNaValues.end();
 }
 
 std::string missing_safe(std::string_view text) {

@@ -161,9 +161,8 @@ std::string dataset_line(const std::string& id) {
 // split, limit, seed) and the input hashes at run start.
 void record_dataset(RunStore& store, const std::string& name, const std::filesystem::path& path,
                     std::optional<size_t> limit = std::nullopt) {
-  nlohmann::json entry = {{"name", name},     {"path", path.string()},
-                          {"format", "auto"}, {"split", ""},
-                          {"limit", nullptr}, {"seed", 0}};
+  nlohmann::json entry = {{"name", name}, {"path", path.string()}, {"format", "auto"},
+                          {"split", ""},  {"limit", nullptr},      {"seed", 0}};
   if (limit) entry["limit"] = *limit;
   ASSERT_TRUE(store.set_metadata("config", {{"shard", nullptr}, {"datasets", {entry}}}));
   auto hashed = hash_inputs({{"datasets", {{name, path.string()}}}});
@@ -348,7 +347,6 @@ TEST_F(PackageRun, UnwritableDestinationLeavesNoTemporaryFile) {
   EXPECT_TRUE(std::filesystem::is_directory(zip()));
 }
 
-
 // --- coverage: every item of the dataset, or --partial ---------------------------------------
 
 // The fixture's dataset grown to 30 items, the first 5 recorded, as a --limit 5 run leaves it.
@@ -366,8 +364,9 @@ TEST_F(PackageRun, LimitedRunIsRefusedWithTheMissingIds) {
   EXPECT_EQ(s.error().code, ErrorCode::kUnsupported);
   const std::string& m = s.error().message;
   EXPECT_NE(m.find("run.db: not packaged: model 'tiny' does not cover dataset 'cure_val' (" +
-                   dataset().string() + "): 25 of 30 items missing: no record for 25 (q00005, "
-                                        "q00006,"),
+                   dataset().string() +
+                   "): 25 of 30 items missing: no record for 25 (q00005, "
+                   "q00006,"),
             std::string::npos)
       << m;
   EXPECT_NE(m.find("q00024 (and 5 more)"), std::string::npos) << m;  // the first 20 named
@@ -508,8 +507,7 @@ TEST_F(PackageRun, RecordsTheDatasetDoesNotHoldAreAnError) {
   auto s = write_submission(*store, "tiny", po, zip());
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ErrorCode::kCorrupt);
-  EXPECT_NE(s.error().message.find("holds no item of 1 recorded id(s): q00004"),
-            std::string::npos)
+  EXPECT_NE(s.error().message.find("holds no item of 1 recorded id(s): q00004"), std::string::npos)
       << s.error().message;
 }
 
@@ -592,9 +590,9 @@ TEST_F(PackageRun, EveryRefusalIsNamedAtOnce) {
 // --- fields pandas would read as missing values ------------------------------------------------
 
 TEST(PackageCsv, MissingValueSpellingsGetATrailingSpace) {
-  for (const char* na : {"", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "#NA", "NULL", "null", "NaN",
-                         "-NaN", "nan", "-nan", "None", "<NA>", "1.#IND", "-1.#IND", "1.#QNAN",
-                         "-1.#QNAN"}) {
+  for (const char* na :
+       {"", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "#NA", "NULL", "null", "NaN", "-NaN", "nan",
+        "-nan", "None", "<NA>", "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN"}) {
     EXPECT_TRUE(reads_as_missing(na)) << na;
     EXPECT_EQ(missing_safe(na), std::string(na) + " ");
   }
@@ -611,9 +609,8 @@ TEST(PackageCsv, MissingValueSpellingsGetATrailingSpace) {
 
 // The words pandas takes for missing values, as predictions, choices and reasoning.
 std::vector<std::string> missing_words() {
-  return {"NA",   "N/A",  "n/a",  "#N/A",   "#N/A N/A", "#NA",     "NULL",
-          "null", "NaN",  "-NaN", "nan",    "-nan",     "None",    "<NA>",
-          "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN"};
+  return {"NA",   "N/A", "n/a",  "#N/A", "#N/A N/A", "#NA",    "NULL",    "null",    "NaN",
+          "-NaN", "nan", "-nan", "None", "<NA>",     "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN"};
 }
 
 // pandas.read_csv with its defaults, as the official evaluator reads submission.csv, from the
@@ -731,8 +728,9 @@ TEST_F(PackageRun, CliFlagsPartialAndAllowUnofficial) {
     ASSERT_TRUE(store);
     record_dataset(*store, "cure_val", dataset());
   }
-  const std::vector<std::string> cmd = {bin, "package", run_dir().string(), "--model", "tiny",
-                                        "--dataset", "cure_val", "-o", zip().string()};
+  const std::vector<std::string> cmd = {bin,        "package", run_dir().string(),
+                                        "--model",  "tiny",    "--dataset",
+                                        "cure_val", "-o",      zip().string()};
   auto refused = testing::run_command(cmd);
   EXPECT_EQ(refused.exit_code, 3) << refused.err;
   EXPECT_NE(refused.err.find("1 of 6 items missing: no record for 1 (late)"), std::string::npos)

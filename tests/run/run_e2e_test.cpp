@@ -187,8 +187,14 @@ TEST(RunEndToEnd, PackageAndVerifyARealRun) {
   ASSERT_EQ(testing::run_command({testing::clinbench_binary(), "run", "--config", cfg}).exit_code,
             0);
   // A loglik run is not the track's protocol: refused, then packaged with --allow-unofficial.
-  std::vector<std::string> cmd = {testing::clinbench_binary(), "package", dir.file("run"),
-                                  "--model", "stories", "--dataset", "test", "-o",
+  std::vector<std::string> cmd = {testing::clinbench_binary(),
+                                  "package",
+                                  dir.file("run"),
+                                  "--model",
+                                  "stories",
+                                  "--dataset",
+                                  "test",
+                                  "-o",
                                   dir.file("sub.zip")};
   auto refused = testing::run_command(cmd);
   EXPECT_EQ(refused.exit_code, 3) << refused.err;

@@ -11,7 +11,7 @@ APT_PACKAGES=(
   pkg-config libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev sqlite3
   libtomlplusplus-dev libzip-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  chromium python3 python3-yaml clang-format clang-tidy-16
+  chromium python3 python3-yaml python3-pandas clang-format clang-tidy-16
 )
 
 missing=()

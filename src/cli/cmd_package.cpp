@@ -35,6 +35,12 @@ Command package_command() {
             sub->add_option("--info", o->po.additional_info,
                             "meta_data.json additional_info (default: clinbench and llama.cpp "
                             "commits, strategy, scoring)");
+            sub->add_flag("--partial", o->po.partial,
+                          "package a run that misses items of the dataset (or whose coverage "
+                          "cannot be checked); additional_info says PARTIAL and how many");
+            sub->add_flag("--allow-unofficial", o->po.allow_unofficial,
+                          "package a run that departs from the track's protocol (scoring = "
+                          "loglik); additional_info says UNOFFICIAL and how");
             return [o]() -> int {
               // RunStore::open creates a missing run.db; packaging must not.
               std::error_code ec;
@@ -47,11 +53,20 @@ Command package_command() {
               if (!store) return report_error(store.error());
               auto s = write_submission(*store, o->model, o->po, o->out);
               if (!s) return report_error(s.error());
+              for (const auto& w : s->warnings) {
+                std::fprintf(stderr, "clinbench: warning: %s\n", w.c_str());
+              }
+              const std::string guarded =
+                  s->guarded ? fmt::format(
+                                   ", {} field(s) that pandas reads as missing written "
+                                   "with a trailing space",
+                                   s->guarded)
+                             : "";
               std::cout << fmt::format(
-                  "wrote {}: {} items of {} by {}, {} without prediction, {} NOTAVALUE, "
+                  "wrote {}: {} items of {} by {}, {} without prediction, {} NOTAVALUE{}, "
                   "{:.1f} tokens per question\n",
                   s->zip_path.string(), s->items, s->dataset, s->model_name, s->no_prediction,
-                  s->notavalue, s->average_tokens_per_question);
+                  s->notavalue, guarded, s->average_tokens_per_question);
               return kExitOk;
             };
           }};

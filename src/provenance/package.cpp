@@ -11,6 +11,7 @@
 #include <set>
 
 #include "clinbench/provenance.h"
+#include "provenance/package_checks.h"
 #include "util/atomic_file.h"
 #include "util/utf8.h"
 
@@ -158,11 +159,12 @@ std::string submission_csv(const std::vector<ItemRecord>& items) {
   for (const auto& it : items) {
     out += csv_quote(it.item_id);
     out += ',';
-    out += csv_quote(it.prediction.empty() ? kNoPrediction : std::string_view(it.prediction));
+    out += csv_quote(
+        missing_safe(it.prediction.empty() ? kNoPrediction : std::string_view(it.prediction)));
     out += ',';
-    out += csv_quote(it.choice.empty() ? kNotAValue : std::string_view(it.choice));
+    out += csv_quote(submission_choice(it.choice));
     out += ',';
-    out += csv_quote(it.trace.empty() ? std::string_view("[]") : std::string_view(it.trace));
+    out += csv_quote(missing_safe(it.trace.empty() ? std::string_view("[]") : it.trace));
     out += "\r\n";
   }
   return out;
@@ -178,22 +180,22 @@ double average_tokens_per_question(const std::vector<ItemRecord>& items) {
   return total / static_cast<double>(items.size());
 }
 
-Result<PackageSummary> write_submission(const RunStore& store, const std::string& model_name,
-                                        const PackageOptions& options, const fs::path& zip_path) {
+namespace {
+
+// The dataset to package: options.dataset, or the model's only one. Errors as write_submission.
+Result<std::string> choose_dataset(const RunStore& store, const std::string& model_name,
+                                   const PackageOptions& options, const ModelRecord** model,
+                                   const std::vector<ModelRecord>& models) {
   const std::string db = RunPaths::db(store.run_dir()).string();
   auto fail = [&](ErrorCode code, const std::string& what) {
     return make_error(code, fmt::format("{}: {}", db, what));
   };
   auto counts = store.counts();
   if (!counts) return std::unexpected(counts.error());
-  auto models = store.models();
-  if (!models) return std::unexpected(models.error());
-
   std::set<std::string> known, datasets;
-  const ModelRecord* model = nullptr;
-  for (const auto& m : *models) {
+  for (const auto& m : models) {
     known.insert(m.name);
-    if (m.name == model_name) model = &m;
+    if (m.name == model_name) *model = &m;
   }
   for (const auto& c : *counts) {
     known.insert(c.model);
@@ -207,38 +209,125 @@ Result<PackageSummary> write_submission(const RunStore& store, const std::string
     return fail(ErrorCode::kNotFound,
                 fmt::format("model '{}' has no items in this run: nothing to package", model_name));
   }
-  std::string dataset = options.dataset;
-  if (dataset.empty()) {
+  if (options.dataset.empty()) {
     if (datasets.size() > 1) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("model '{}' has items of several datasets ({}): choose one "
                               "(--dataset)",
                               model_name, join(datasets)));
     }
-    dataset = *datasets.begin();
-  } else if (!datasets.count(dataset)) {
+    return *datasets.begin();
+  }
+  if (!datasets.count(options.dataset)) {
     return fail(ErrorCode::kNotFound,
                 fmt::format("model '{}' has no items of dataset '{}' (its datasets: {})",
-                            model_name, dataset, join(datasets)));
+                            model_name, options.dataset, join(datasets)));
   }
+  return options.dataset;
+}
 
-  auto items = store.items({.model = model_name, .dataset = dataset});
+// What the checks add to additional_info when their refusal was overridden.
+struct CheckNotes {
+  std::vector<std::string> refusals;  // without an override: the package is not written
+  std::vector<std::string> notes;     // with one: appended to additional_info
+};
+
+// Coverage and protocol (docs/provenance.md): fills s.coverage, s.departures and s.warnings.
+Result<CheckNotes> check_submission(const RunStore& store, const std::vector<ItemRecord>& items,
+                                    const PackageOptions& options, PackageSummary& s) {
+  CheckNotes out;
+  for (const auto& it : items) {
+    if (reads_as_missing(it.item_id)) {
+      out.refusals.push_back(fmt::format(
+          "item id '{}' reads back as a missing value in pandas (the official evaluator's CSV "
+          "reader), so no answer could be matched to it",
+          it.item_id));
+    }
+  }
+  auto coverage = check_coverage(store, s.dataset, items);
+  if (!coverage) return std::unexpected(coverage.error());
+  s.coverage = std::move(*coverage);
+  const Coverage& c = s.coverage;
+  const std::string who = fmt::format("model '{}'", s.model_name);
+  if (!c.checked && options.partial) {
+    out.notes.push_back(fmt::format("PARTIAL: coverage of the dataset not checked ({})", c.why));
+    s.warnings.push_back(
+        fmt::format("partial package: coverage of dataset '{}' not checked: {}", s.dataset, c.why));
+  } else if (!c.checked) {
+    out.refusals.push_back(fmt::format(
+        "cannot check that {} covers dataset '{}': {}; --partial packages it without the check",
+        who, s.dataset, c.why));
+  } else if (!c.complete()) {
+    const std::string gaps = describe_gaps(c);
+    if (options.partial) {
+      out.notes.push_back(
+          fmt::format("PARTIAL: {} of {} items of the dataset missing", c.missing(),
+                      c.dataset_items + static_cast<int64_t>(c.skipped_rows.size())));
+      s.warnings.push_back(fmt::format("partial package: {} on dataset '{}' ({}): {}", who,
+                                       s.dataset, c.dataset_path, gaps));
+    } else {
+      out.refusals.push_back(
+          fmt::format("{} does not cover dataset '{}' ({}): {}; --partial "
+                      "packages it anyway",
+                      who, s.dataset, c.dataset_path, gaps));
+    }
+  }
+  if (!c.errored_ids.empty()) {
+    s.warnings.push_back(
+        fmt::format("{} item(s) were recorded with an error and go unanswered "
+                    "into the package: {}",
+                    c.errored_ids.size(), first_of(c.errored_ids, 20)));
+  }
+  s.departures = protocol_departures(items);
+  for (const auto& d : s.departures) {
+    if (options.allow_unofficial) {
+      out.notes.push_back(fmt::format("UNOFFICIAL: {} (--allow-unofficial)", d.what));
+      s.warnings.push_back(fmt::format("unofficial package: {}: {}", d.what, d.why));
+    } else {
+      out.refusals.push_back(
+          fmt::format("{}: {}; --allow-unofficial packages it anyway", d.what, d.why));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PackageSummary> write_submission(const RunStore& store, const std::string& model_name,
+                                        const PackageOptions& options, const fs::path& zip_path) {
+  const std::string db = RunPaths::db(store.run_dir()).string();
+  auto models = store.models();
+  if (!models) return std::unexpected(models.error());
+  const ModelRecord* model = nullptr;
+  auto dataset = choose_dataset(store, model_name, options, &model, *models);
+  if (!dataset) return std::unexpected(dataset.error());
+  auto items = store.items({.model = model_name, .dataset = *dataset});
   if (!items) return std::unexpected(items.error());
   if (items->empty()) {
-    return fail(ErrorCode::kNotFound,
-                fmt::format("model '{}' has no items of dataset '{}'", model_name, dataset));
+    return make_error(ErrorCode::kNotFound, fmt::format("{}: model '{}' has no items of dataset "
+                                                        "'{}'",
+                                                        db, model_name, *dataset));
   }
 
   PackageSummary s;
   s.zip_path = zip_path;
   s.model_name = model_name;
-  s.dataset = dataset;
+  s.dataset = *dataset;
+  auto checks = check_submission(store, *items, options, s);
+  if (!checks) return std::unexpected(checks.error());
+  if (!checks->refusals.empty()) {
+    std::string all;
+    for (const auto& r : checks->refusals) all += (all.empty() ? "" : "; also ") + r;
+    return make_error(ErrorCode::kUnsupported, fmt::format("{}: not packaged: {}", db, all));
+  }
   s.items = static_cast<int64_t>(items->size());
   s.average_tokens_per_question = average_tokens_per_question(*items);
   std::string latest;
   for (const auto& it : *items) {
     s.no_prediction += it.prediction.empty();
-    s.notavalue += it.choice.empty() || it.choice == kNotAValue;
+    s.notavalue += submission_choice(it.choice) == kNotAValue;
+    s.guarded += (!it.prediction.empty() && reads_as_missing(it.prediction)) +
+                 (!it.trace.empty() && reads_as_missing(it.trace));
     latest = std::max(latest, it.finished_at);
   }
 
@@ -248,14 +337,15 @@ Result<PackageSummary> write_submission(const RunStore& store, const std::string
   meta["track"] = "internal_reasoning";
   meta["base_model_type"] = "OpenWeighted";
   meta["base_model_name"] = options.base_model_name.empty() ? model_name : options.base_model_name;
-  meta["dataset"] = dataset;
-  if (options.additional_info.empty()) {
-    auto info = default_additional_info(store, model, *items);
-    if (!info) return std::unexpected(info.error());
-    meta["additional_info"] = std::move(*info);
-  } else {
-    meta["additional_info"] = options.additional_info;
+  meta["dataset"] = s.dataset;
+  std::string info = options.additional_info;
+  if (info.empty()) {
+    auto made = default_additional_info(store, model, *items);
+    if (!made) return std::unexpected(made.error());
+    info = std::move(*made);
   }
+  for (const auto& note : checks->notes) info += "; " + note;
+  meta["additional_info"] = std::move(info);
   meta["average_tokens_per_question"] = s.average_tokens_per_question;
   s.meta_data = meta;
 

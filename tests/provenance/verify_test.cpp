@@ -253,8 +253,16 @@ TEST_F(VerifyRun, CliExitCodes) {
 TEST_F(VerifyRun, CliPackage) {
   const std::string bin = testing::clinbench_binary();
   const std::string zip = (base() / "submission.zip").string();
+  // The fixture recorded no run config: the coverage cannot be checked, so only --partial
+  // packages it.
   auto r = testing::run_command(
       {bin, "package", run_dir().string(), "--model", "tiny", "-o", zip, "--info", "CLI test"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("cannot check that model 'tiny' covers dataset 'val'"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(zip));
+  r = testing::run_command({bin, "package", run_dir().string(), "--model", "tiny", "-o", zip,
+                            "--info", "CLI test", "--partial"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("3 items of val by tiny"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(zip));

@@ -20,6 +20,10 @@ namespace {
 
 using Key = std::pair<std::string, std::string>;  // dataset, item id
 
+std::string d_path(const std::string& file) {
+  return std::string(CLINBENCH_SOURCE_DIR) + "/tests/data/datasets/" + file;
+}
+
 RunConfig stories_config(const testing::ScratchDir& dir, const std::string& out,
                          std::optional<std::pair<int, int>> shard) {
   RunConfig cfg;
@@ -107,10 +111,20 @@ TEST(RunShardMerge, ThreeShardsMergedEqualTheUnshardedRun) {
   EXPECT_FALSE(v->drifted()) << format_verify_report(*v);
   auto store = RunStore::open(dir.file("merged"));
   ASSERT_TRUE(store);
+  // medqa_test.jsonl has one invalid row, which no run can answer: only --partial packages it.
   PackageOptions po;
   po.dataset = "medqa";
   auto pkg = write_submission(*store, "stories", po, dir.file("submission.zip"));
+  ASSERT_FALSE(pkg);
+  EXPECT_NE(pkg.error().message.find("1 row(s) skipped as invalid (" + d_path("medqa_test.jsonl") +
+                                     ":4: "),
+            std::string::npos)
+      << pkg.error().message;
+  po.partial = true;
+  pkg = write_submission(*store, "stories", po, dir.file("submission.zip"));
   ASSERT_TRUE(pkg) << pkg.error().message;
+  EXPECT_TRUE(pkg->coverage.missing_ids.empty());  // the shards together cover every valid item
+  EXPECT_EQ(pkg->coverage.skipped_rows.size(), 1u);
   int64_t medqa_items = 0;
   for (const auto& [key, r] : all) medqa_items += key.first == "medqa";
   EXPECT_EQ(pkg->items, medqa_items);

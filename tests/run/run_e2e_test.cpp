@@ -195,9 +195,24 @@ TEST(RunEndToEnd, PackageAndVerifyARealRun) {
   const auto cfg = write_config(dir, "loglik");
   ASSERT_EQ(testing::run_command({testing::clinbench_binary(), "run", "--config", cfg}).exit_code,
             0);
-  auto p = testing::run_command({testing::clinbench_binary(), "package", dir.file("run"), "--model",
-                                 "stories", "--dataset", "test", "-o", dir.file("sub.zip")});
+  // A loglik run is not the track's protocol: refused, then packaged with --allow-unofficial.
+  std::vector<std::string> cmd = {testing::clinbench_binary(),
+                                  "package",
+                                  dir.file("run"),
+                                  "--model",
+                                  "stories",
+                                  "--dataset",
+                                  "test",
+                                  "-o",
+                                  dir.file("sub.zip")};
+  auto refused = testing::run_command(cmd);
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+  EXPECT_NE(refused.err.find("scoring = loglik for "), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(dir.file("sub.zip")));
+  cmd.push_back("--allow-unofficial");
+  auto p = testing::run_command(cmd);
   ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.err.find("clinbench: warning: unofficial package"), std::string::npos) << p.err;
   EXPECT_TRUE(fs::exists(dir.file("sub.zip")));
   auto v = testing::run_command({testing::clinbench_binary(), "verify", dir.file("run")});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;

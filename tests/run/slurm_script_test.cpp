@@ -50,12 +50,13 @@ TEST(RunSlurmScript, TheDocumentedJobArrayAndMergeJobWork) {
   const std::string merge_job = submit.substr(open + 1, close - open - 1);
 
   testing::ScratchDir dir;
+  // A dataset without invalid rows: package refuses a run that misses any row of its dataset.
   const std::string dataset =
-      std::string(CLINBENCH_SOURCE_DIR) + "/tests/data/datasets/medqa_test.jsonl";
+      std::string(CLINBENCH_SOURCE_DIR) + "/tests/data/datasets/curebench_testset.jsonl";
   // The model name is the one the documented merge job packages.
   testing::write_file(dir.file("run.toml"),
                       "[[models]]\nname = \"llama-3-8b\"\npath = \"" + testing::stories_model() +
-                          "\"\nctx = 1024\nthreads = 2\n\n[[datasets]]\nname = \"medqa\"\n"
+                          "\"\nctx = 1024\nthreads = 2\n\n[[datasets]]\nname = \"test\"\n"
                           "path = \"" +
                           dataset + "\"\n\n[decoding]\nmax_tokens = 8\n");
   testing::write_file(dir.file("clinbench-array.sbatch"), script);

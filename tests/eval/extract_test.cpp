@@ -140,7 +140,8 @@ const std::vector<Case> kCorpus = {
     {"A 45-year-old man with this presentation most likely needs heparin.", &kAntithrombotic, "B",
      R::kOptionText},
     {"Answer: The patient needs heparin.", &kAntithrombotic, "B", R::kOptionText},
-    {"Based on the guidelines, Dexamethasone (B) is the answer.", &kDrugs, "B", R::kOptionText},
+    {"Based on the guidelines, Dexamethasone (B) is the answer.", &kDrugs, "B",
+     R::kCorrectStatement},
     {"Hepatitis B is the most likely diagnosis.", &kHepatitis, "C", R::kOptionText},
     {"yes", &kYesNo, "A", R::kOptionText},
     {"No.", &kYesNo, "B", R::kOptionText},
@@ -164,7 +165,7 @@ const std::vector<Case> kCorpus = {
     {"The answer is E", &kDrugs, "", R::kNone},
     {"I would not choose A.", &kAntithrombotic, "", R::kNone},
     {"I don't think B is correct.", &kDrugs, "", R::kNone},
-    {"It is either B or C.", &kDrugs, "", R::kNone},
+    {"It is either B or C.", &kDrugs, "", R::kAmbiguous},
     {"Yes, although some say no.", &kYesNo, "", R::kNone},
     {"Ondansetron? No. Dexamethasone? Yes.", &kDrugs, "", R::kNone},
     {"The answer is not straightforward.", &kDrugs, "", R::kNone},
@@ -179,7 +180,7 @@ TEST(ExtractCorpus, EveryReplyYieldsItsExpectedLetterAndRule) {
     if (c.letter[0] == '\0') {
       EXPECT_FALSE(got.letter.has_value())
           << "got " << *got.letter << " by " << to_string(got.rule);
-      EXPECT_EQ(got.rule, R::kNone);
+      EXPECT_EQ(to_string(got.rule), std::string(to_string(c.rule)));
     } else {
       EXPECT_EQ(got.letter.value_or("(none)"), c.letter) << "rule " << to_string(got.rule);
       EXPECT_EQ(to_string(got.rule), std::string(to_string(c.rule)));

@@ -39,7 +39,7 @@ void Scanner::correct_statement_at(std::size_t pos, char letter,
   const bool named = preceded_by_option_word(pos);
   if (!is_upper(text_[pos]) && !named) return;
   if (!named && !at_statement_start(pos) && !preceded_by_own_text(pos, letter)) return;
-  if (negated_before(pos)) return;
+  if (negated_before(pos) || continues_list(pos)) return;
   const LetterList list = letter_list(pos);  // "B or C is correct"
   std::size_t p = list.end;
   while (p < text_.size() && (text_[p] == '.' || text_[p] == ':' || is_decoration(text_[p]))) {
@@ -240,6 +240,21 @@ void Scanner::match_statements(std::vector<Candidate>& out) const {
       if (!letter || !valid(letter->first)) continue;
       if (!is_upper(text_[letter->second]) && !preceded_by_option_word(letter->second)) continue;
       auto target = resolve_list(letter->first, letter->second);
+      if (!target || hypothetical(pos, target->position, false)) continue;
+      out.push_back(
+          {target->position, target->letter, ExtractionRule::kCorrectStatement, target->hedge});
+    }
+  }
+  contrast_statements(out);
+}
+
+// "It's not A but C", "neither A nor B; D": the letter the contrast affirms.
+void Scanner::contrast_statements(std::vector<Candidate>& out) const {
+  for (std::string_view negation : {"not", "n't", "neither"}) {
+    for (std::size_t pos = low_.find(negation); pos != std::string::npos;
+         pos = low_.find(negation, pos + 1)) {
+      if (!word_at(pos, negation) || (negation != "n't" && !word_starts_at(pos))) continue;
+      auto target = contrast_target(pos + negation.size());
       if (!target || hypothetical(pos, target->position, false)) continue;
       out.push_back(
           {target->position, target->letter, ExtractionRule::kCorrectStatement, target->hedge});

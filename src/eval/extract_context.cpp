@@ -134,9 +134,27 @@ bool Scanner::hypothetical(std::size_t from, std::size_t to, bool conditional_ve
   const std::size_t begin = clause_begin(from);
   const std::size_t end = clause_end(to);
   std::string_view s = std::string_view(low_).substr(begin, end - begin);
-  const bool condition = contains_any_word(
-      s, {"if", "unless", "otherwise", "assuming", "suppose", "supposing", "in case", "wenn",
-          "falls", "\xE5\xA6\x82\xE6\x9E\x9C" /* 如果 */, "\xE5\x81\x87\xE5\xA6\x82" /* 假如 */});
+  const bool condition = contains_any_word(s, {"if",
+                                               "unless",
+                                               "otherwise",
+                                               "assuming",
+                                               "suppose",
+                                               "supposing",
+                                               "in case",
+                                               "had the",
+                                               "had she",
+                                               "had he",
+                                               "were the",
+                                               "were she",
+                                               "were he",
+                                               "were it",
+                                               "wenn",
+                                               "falls",
+                                               "si",
+                                               "se",
+                                               "\xE5\xA6\x82\xE6\x9E\x9C" /* 如果 */,
+                                               "\xE5\x81\x87\xE5\xA6\x82" /* 假如 */,
+                                               "\xE3\x82\x82\xE3\x81\x97" /* もし */});
   if (!condition) return false;
   for (std::string_view idiom :
        {"if i had to", "if i have to", "if i must", "if forced", "if i were to", "if asked"}) {
@@ -157,6 +175,7 @@ Scanner::LetterList Scanner::letter_list(std::size_t pos) const {
     return q;
   };
   list.end = close(pos + 1);
+  const std::size_t first_end = list.end;
   for (int round = 0; round < 8; ++round) {
     std::size_t q = list.end;
     bool word = false;
@@ -177,6 +196,9 @@ Scanner::LetterList Scanner::letter_list(std::size_t pos) const {
       }
     }
     if (!joined) break;
+    for (std::string_view hedge : {"possibly", "maybe", "perhaps", "potentially"}) {
+      if (word_at(q, hedge)) q = skip(q + hedge.size(), false);
+    }
     if (q < text_.size() && (text_[q] == '(' || text_[q] == '[')) q = skip(q + 1, false);
     for (std::string_view noun : {"option", "choice"}) {
       if (word_at(q, noun)) q = skip(q + noun.size(), false);
@@ -187,11 +209,42 @@ Scanner::LetterList Scanner::letter_list(std::size_t pos) const {
     list.end = close(q + 1);
     joined_by_word = joined_by_word || word;
   }
+  bool plural = false;
   if (!joined_by_word && list.letters.size() > 1) {
     const std::size_t after = skip(list.end, false);
-    if (after < text_.size() && !is_clause_end(text_[after])) list.letters.resize(1);
+    if (after < text_.size() && !is_clause_end(text_[after]) && !rejection_at(list.end, &plural)) {
+      list.letters.resize(1);
+      list.end = first_end;
+    }
   }
   return list;
+}
+
+// The letter at `pos` continues a list ("B and C", "A, D"): the list's first letter speaks
+// for it.
+bool Scanner::continues_list(std::size_t pos) const {
+  std::size_t p = pos;
+  while (p > 0 && (text_[p - 1] == ' ' || text_[p - 1] == '(')) --p;
+  bool joined = false;
+  for (std::string_view joiner : {"and/or", "and", "or", "nor"}) {
+    if (word_before(p, joiner)) {
+      p -= joiner.size();
+      joined = true;
+      break;
+    }
+  }
+  while (p > 0 && text_[p - 1] == ' ') --p;
+  if (!joined && p > 0 && (text_[p - 1] == ',' || text_[p - 1] == '/' || text_[p - 1] == '&')) {
+    --p;
+    joined = true;
+  }
+  if (!joined) return false;
+  while (p > 0 && (text_[p - 1] == ' ' || text_[p - 1] == ')' || is_decoration(text_[p - 1]))) {
+    --p;
+  }
+  if (p == 0) return false;
+  const std::optional<char> letter = letter_at(p - 1);
+  return letter && valid(*letter);
 }
 
 // At `pos`, a verb rejecting what precedes it: "is wrong", "are incorrect", "can be ruled out".
@@ -312,8 +365,7 @@ std::optional<char> Scanner::option_text_anywhere() const {
   std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
   });
-  std::size_t longest = 0;
-  for (const auto& option : option_texts_) longest = std::max(longest, option.second.size());
+  const std::size_t longest = longest_option_;
   std::set<char> letters;
   for (std::size_t i = 0; i < hits.size(); ++i) {
     const Hit& hit = hits[i];
@@ -327,7 +379,7 @@ std::optional<char> Scanner::option_text_anywhere() const {
         break;
       }
     }
-    if (inside_longer) continue;
+    if (inside_longer || letters.contains(hit.letter)) continue;
     // Context stops at the neighbouring hits of other options: "A is preferred, but B should be
     // avoided" rejects B only.
     std::size_t from = hit.begin > 120 ? hit.begin - 120 : 0;

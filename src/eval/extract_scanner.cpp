@@ -79,6 +79,7 @@ constexpr std::string_view kAfterAnswerWords[] = {
 };
 
 constexpr std::string_view kConnectorVerbs[] = {
+    "isn't",
     "is",
     "would be",
     "would have been",
@@ -190,6 +191,7 @@ Scanner::Scanner(std::string text, const std::map<std::string, std::string>& opt
     if (key.size() == 1 && is_alpha(key[0])) {
       letters_.insert(to_upper(key[0]));
       std::string norm = normalize(fold_width(value));
+      longest_option_ = std::max(longest_option_, norm.size());
       if (!norm.empty()) option_texts_.emplace_back(to_upper(key[0]), std::move(norm));
     }
   }
@@ -263,41 +265,51 @@ std::optional<std::pair<char, std::size_t>> Scanner::target_letter(std::size_t p
 // the letter the contrast affirms ("not A but C").
 std::optional<Target> Scanner::statement_target(std::size_t pos) const {
   const std::size_t p = skip(pos, true);
-  if (word_at(p, "not") || word_at(p, "neither")) return contrast_target(p);
+  if (word_at(p, "not")) return contrast_target(p + 3);
+  if (word_at(p, "neither")) return contrast_target(p + 7);
   auto target = target_letter(p);
   if (!target || !valid(target->first)) return std::nullopt;
   return resolve_list(target->first, target->second);
 }
 
-// At "not" or "neither": "not A but C", "not A; it is C", "neither A nor B, but D".
+// After "not", "n't" or "neither": "not A but C", "isn't A; it's C", "neither A nor B fits;
+// D does". The contrast ("but", "rather", "instead", ";", a dash) must come within the
+// sentence, shortly after the negated letters.
 std::optional<Target> Scanner::contrast_target(std::size_t pos) const {
-  pos += word_at(pos, "not") ? 3 : 7;
   auto negated = target_letter(pos);
   if (!negated) return std::nullopt;
   std::size_t q = letter_list(negated->second).end;
   const std::size_t limit = std::min(text_.size(), q + 60);
   bool contrast = false;
-  for (int round = 0; round < 10 && q < limit; ++round) {
+  while (q < limit && !contrast) {
+    const char c = low_[q];
+    if (c == '.' || c == '!' || c == '?' || c == '\n') return std::nullopt;
+    if (c == ';' || low_.compare(q, 3, "\xE2\x80\x94") == 0) {
+      contrast = true;
+      q += c == ';' ? 1 : 3;
+      break;
+    }
+    for (std::string_view word : {"but", "rather", "instead", "it's", "it is"}) {
+      if (word_starts_at(q) && word_at(q, word)) {
+        contrast = true;
+        q += word.size();
+        break;
+      }
+    }
+    if (!contrast) ++q;
+  }
+  if (!contrast) return std::nullopt;
+  for (int round = 0; round < 8 && q < text_.size(); ++round) {
     q = skip(q, false);
-    if (q < text_.size() && (text_[q] == ',' || text_[q] == ';' || text_[q] == ':')) {
-      contrast = contrast || text_[q] == ';';
+    if (q < text_.size() && (text_[q] == ',' || text_[q] == ':')) {
       ++q;
       continue;
     }
-    if (low_.compare(q, 3, "\xE2\x80\x94") == 0 || low_.compare(q, 3, "\xE2\x80\x93") == 0) {
-      contrast = true;
-      q += 3;
-      continue;
-    }
-    if (auto letter = letter_at(q); letter && contrast && valid(*letter)) {
-      return resolve_list(*letter, q);
-    }
+    if (auto letter = letter_at(q); letter && valid(*letter)) return resolve_list(*letter, q);
     bool moved = false;
-    for (std::string_view word : {"but", "rather", "instead", "it's", "it is", "its", "it", "is",
-                                  "the", "answer", "correct", "right", "one", "option", "choice"}) {
+    for (std::string_view word : {"rather", "instead", "it's", "it is", "its", "it", "is", "the",
+                                  "answer", "correct", "right", "one", "option", "choice"}) {
       if (word_at(q, word)) {
-        contrast = contrast || word == "but" || word == "rather" || word == "instead" ||
-                   word == "it's" || word == "it is";
         q += word.size();
         moved = true;
         break;
@@ -310,7 +322,8 @@ std::optional<Target> Scanner::contrast_target(std::size_t pos) const {
 
 // The option whose (normalized) text starts `text`, the longest when several do.
 std::optional<char> Scanner::option_at_start(std::string_view text) const {
-  std::string norm = normalize(text.substr(0, kContentWindow));
+  // Enough for the longest option and the clause after it (for the rejection cues).
+  std::string norm = normalize(text.substr(0, longest_option_ + 160));
   for (std::string_view article : {"the ", "an ", "a "}) {
     if (norm.starts_with(article) &&
         std::none_of(option_texts_.begin(), option_texts_.end(),
@@ -411,6 +424,7 @@ void Scanner::boxed(std::vector<Candidate>& out) const {
       if (text_[end] == '}') --depth;
       if (depth > 0) ++end;
     }
+    if (depth > 0) continue;  // not closed within the window: no answer
     if (auto letter = letter_in_content(std::string_view(text_).substr(begin, end - begin))) {
       out.push_back({end, *letter, ExtractionRule::kBoxed});  // ends after "answer is $\boxed{"
     }
@@ -422,7 +436,7 @@ void Scanner::answer_tags(std::vector<Candidate>& out) const {
        pos = low_.find("<answer>", pos + 1)) {
     const std::size_t begin = pos + 8;
     std::string_view content = std::string_view(low_).substr(begin, kContentWindow);
-    content = content.substr(0, content.find("</answer>"));
+    content = content.substr(0, std::min(content.find("</answer>"), content.find("<answer>")));
     const std::size_t end = begin + content.size();
     if (auto letter = letter_in_content(std::string_view(text_).substr(begin, end - begin))) {
       out.push_back({end, *letter, ExtractionRule::kAnswerTag});
@@ -512,7 +526,7 @@ void Scanner::answer_statement_at(std::size_t pos, std::size_t keyword_size, boo
   if (!after) return;
   std::size_t subject = std::max(clause_begin(pos), pos > 40 ? pos - 40 : 0);
   std::string_view before = std::string_view(low_).substr(subject, pos - subject);
-  if (std::size_t cut = before.find_last_of(","); cut != std::string_view::npos) {
+  if (std::size_t cut = before.find_last_of(",:"); cut != std::string_view::npos) {
     before.remove_prefix(cut + 1);
   }
   for (std::string_view word :
@@ -521,7 +535,13 @@ void Scanner::answer_statement_at(std::size_t pos, std::size_t keyword_size, boo
     if (before.find(word) != std::string_view::npos) return;
   }
   const bool conditional = conditional_connector(pos + keyword_size, *after);
-  if (auto target = statement_target(*after)) {
+  std::optional<Target> target;
+  if (low_.compare(*after - 3, 3, "n't") == 0) {
+    target = contrast_target(*after);  // "the answer isn't A; it's C"
+  } else {
+    target = statement_target(*after);
+  }
+  if (target) {
     if (!hypothetical(pos, target->position, conditional)) {
       out.push_back(
           {target->position, target->letter, ExtractionRule::kAnswerStatement, target->hedge});
@@ -531,11 +551,9 @@ void Scanner::answer_statement_at(std::size_t pos, std::size_t keyword_size, boo
   if (!text_allowed) return;  // "the best option is to wait" is no option text
   // The option's text instead of its letter: up to the end of the line.
   const std::size_t start = skip(*after, /*newlines=*/false);
-  std::size_t end = text_.find('\n', start);
-  if (end == std::string::npos || end - start > kContentWindow) {
-    end = std::min(text_.size(), start + kContentWindow);
-  }
-  if (auto letter = option_at_start(std::string_view(text_).substr(start, end - start))) {
+  std::string_view line = std::string_view(text_).substr(start, kContentWindow);
+  line = line.substr(0, line.find('\n'));
+  if (auto letter = option_at_start(line)) {
     if (!hypothetical(pos, start, conditional)) {
       out.push_back({start, *letter, ExtractionRule::kAnswerStatementText});
     }
@@ -589,7 +607,7 @@ void Scanner::hedge_statements(std::vector<Candidate>& out) const {
   for (std::string_view word : {"either", "between"}) {
     for (std::size_t pos = low_.find(word); pos != std::string::npos;
          pos = low_.find(word, pos + 1)) {
-      if (!word_starts_at(pos) || !word_at(pos, word) || negated_before(pos)) continue;
+      if (!word_starts_at(pos) || !word_at(pos, word)) continue;
       auto letter = target_letter(pos + word.size());
       if (!letter || !valid(letter->first)) continue;
       const LetterList list = letter_list(letter->second);

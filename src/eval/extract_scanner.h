@@ -70,6 +70,7 @@ class Scanner {
   void correct_statement_at(std::size_t pos, char letter, std::vector<Candidate>& out) const;
   void subject_statements(std::vector<Candidate>& out) const;
   void match_statements(std::vector<Candidate>& out) const;
+  void contrast_statements(std::vector<Candidate>& out) const;
   bool preceded_by_option_word(std::size_t pos) const;
   bool preceded_by_own_text(std::size_t pos, char letter) const;
   bool at_statement_start(std::size_t pos) const;
@@ -99,6 +100,7 @@ class Scanner {
     std::size_t end = 0;
   };
   LetterList letter_list(std::size_t pos) const;
+  bool continues_list(std::size_t pos) const;
   std::optional<std::size_t> rejection_at(std::size_t pos, bool* plural) const;
   std::optional<Target> resolve_list(char letter, std::size_t position) const;
   std::optional<char> option_text_anywhere() const;
@@ -107,6 +109,7 @@ class Scanner {
   std::string low_;  // text_ lower-cased: same length, same positions
   std::set<char> letters_;
   std::vector<std::pair<char, std::string>> option_texts_;  // letter, normalized text
+  std::size_t longest_option_ = 0;                          // in bytes, normalized
 };
 
 // Rejection cues around an option named in normalized prose ("haloperidol should be avoided",

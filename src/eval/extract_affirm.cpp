@@ -122,8 +122,9 @@ std::optional<std::size_t> Scanner::affirms_correct(std::size_t pos) const {
     if (low_.compare(pos, cjk.size(), cjk) == 0) return pos + cjk.size();
   }
   bool verb = false;
-  for (std::string_view v : {"is", "are", "would be", "must be", "seems to be", "appears to be",
-                             "remains", "es", "est", "ist", "\xC3\xA8", "\xC3\xA9"}) {
+  for (std::string_view v :
+       {"is", "are", "would be", "must be", "seems to be", "appears to be", "seems", "looks",
+        "remains", "es", "est", "ist", "\xC3\xA8", "\xC3\xA9"}) {
     if (word_at(pos, v)) {
       pos = skip(pos + v.size(), false);
       verb = true;
@@ -293,7 +294,8 @@ std::optional<char> Scanner::letter_label() const {
     std::string_view label = line.substr(0, cut);
     const bool punctuated = !label.empty() && (label.back() == ')' || label.back() == '.' ||
                                                label.back() == ':' || label.back() == ']');
-    if (punctuated) {
+    const std::size_t at = label.data() - text_.data() + (label.starts_with('(') ? 1 : 0);
+    if (punctuated && !genus_at(at)) {
       if (auto letter = label_letter(label, false, false)) letters.insert(*letter);
     }
     start = end + 1;

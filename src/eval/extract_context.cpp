@@ -81,6 +81,7 @@ std::optional<char> Scanner::letter_at(std::size_t pos) const {
   if (pos + 2 < text_.size() && text_[pos + 1] == '-' && is_alnum(text_[pos + 2])) {
     return std::nullopt;
   }
+  if (genus_at(pos)) return std::nullopt;
   if (pos + 2 < text_.size() && text_[pos + 1] == ' ') {
     const char next = text_[pos + 2];
     if (text_[pos] == 'a' && is_alpha(next)) return std::nullopt;
@@ -94,6 +95,24 @@ std::optional<char> Scanner::letter_at(std::size_t pos) const {
     }
   }
   return to_upper(text_[pos]);
+}
+
+// "E. coli", "S. aureus", "C. difficile": a capital, a full stop and a lower-case word that is
+// neither a function word ("B. the patient") nor the start of the letter's own option text
+// ("C. metoclopramide").
+bool Scanner::genus_at(std::size_t pos) const {
+  if (!is_upper(text_[pos]) || pos + 3 >= text_.size() || text_[pos + 1] != '.' ||
+      text_[pos + 2] != ' ' || !is_lower(text_[pos + 3])) {
+    return false;
+  }
+  for (const auto& [letter, option] : option_texts_) {
+    if (letter == text_[pos] && low_.compare(pos + 3, option.size(), option) == 0) return false;
+  }
+  std::size_t end = pos + 3;
+  while (end < low_.size() && end - pos < 16 && is_alpha(low_[end])) ++end;
+  const std::string_view word = std::string_view(low_).substr(pos + 3, end - pos - 3);
+  return !letter_word(word) && word != "the" && word != "a" && word != "an" && word != "this" &&
+         word != "it" && word != "that" && word != "its" && word != "not" && word != "which";
 }
 
 std::size_t Scanner::clause_begin(std::size_t pos) const {

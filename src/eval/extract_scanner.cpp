@@ -72,8 +72,7 @@ constexpr std::string_view kAfterAnswerWords[] = {
     "juste",
     "exacta",
     "definitiva",
-    "d\xC3\xA9"
-    "finitive",
+    "d\u00e9finitive",
     "\xD8\xA7\xD9\x84\xD8\xB5\xD8\xAD\xD9\x8A\xD8\xAD\xD8\xA9",  // الصحيحة
     "\xD8\xA7\xD9\x84\xD8\xB5\xD8\xAD\xD9\x8A\xD8\xAD",          // الصحيح
 };
@@ -95,8 +94,7 @@ constexpr std::string_view kConnectorVerbs[] = {
     "lautet",
     "w\xC3\xA4re",  // wäre
     "es",
-    "ser\xC3\xAD"
-    "a",  // sería
+    "ser\u00eda",  // sería
     "est",
     "serait",
     "\xC3\xA9",  // é
@@ -161,6 +159,11 @@ constexpr std::string_view kChoiceVerbs[] = {
     "i would say",
     "i'll say",
     "i will say",
+    "i'd answer",
+    "i would answer",
+    "i'll answer",
+    "recommend",
+    "go for",
     "\xE9\x80\x89\xE6\x8B\xA9",  // 选择
     "\xE9\x81\xB8\xE6\x93\x87",  // 選擇
     "w\xC3\xA4hle",              // wähle
@@ -492,9 +495,7 @@ bool Scanner::conditional_connector(std::size_t keyword_end, std::size_t after) 
   std::string_view between = std::string_view(low_).substr(keyword_end, after - keyword_end);
   return between.find("would") != std::string_view::npos ||
          between.find("w\xC3\xA4re") != std::string_view::npos ||
-         between.find(
-             "ser\xC3\xAD"
-             "a") != std::string_view::npos ||
+         between.find("ser\u00eda") != std::string_view::npos ||
          between.find("serait") != std::string_view::npos ||
          between.find("sarebbe") != std::string_view::npos;
 }
@@ -602,21 +603,56 @@ void Scanner::bare_letter_lines(std::vector<Candidate>& out) const {
   }
 }
 
-// "either B or C", "torn between B and C": a hedge with no statement word.
+// "either B or C", "torn between B and C": a hedge with no statement word. Only when the
+// letters end the clause or are called possible answers: "either B or C could be used in
+// children" compares options, it does not hedge.
 void Scanner::hedge_statements(std::vector<Candidate>& out) const {
   for (std::string_view word : {"either", "between"}) {
     for (std::size_t pos = low_.find(word); pos != std::string::npos;
          pos = low_.find(word, pos + 1)) {
       if (!word_starts_at(pos) || !word_at(pos, word)) continue;
+      if (word == "between" && !hesitation_before(pos)) continue;
       auto letter = target_letter(pos + word.size());
       if (!letter || !valid(letter->first)) continue;
       const LetterList list = letter_list(letter->second);
-      if (list.letters.size() < 2) continue;
-      bool plural = false;
-      if (rejection_at(list.end, &plural)) continue;  // "either A or B is wrong"
+      if (list.letters.size() < 2 || !hedge_predicate(list.end)) continue;
       out.push_back({letter->second, letter->first, ExtractionRule::kAmbiguous, true});
     }
   }
+}
+
+// "torn between", "decide between", "choose between": hesitation, not a comparison.
+bool Scanner::hesitation_before(std::size_t pos) const {
+  for (std::string_view word : {"torn", "decide", "deciding", "choose", "choosing", "undecided",
+                                "split", "hesitate", "hesitating", "narrowed it down to"}) {
+    if (word_before(pos, word)) return true;
+  }
+  return false;
+}
+
+// After hedged letters: the end of the clause, or "could be right", "is possible"...
+bool Scanner::hedge_predicate(std::size_t pos) const {
+  std::size_t p = skip(pos, false);
+  if (p >= text_.size() || is_clause_end(text_[p]) || text_[p] == ',') return true;
+  bool verb = false;
+  for (std::string_view v : {"could be", "might be", "may be", "would be", "is", "are", "seem",
+                             "seems", "both seem", "are both"}) {
+    if (word_at(p, v)) {
+      p = skip(p + v.size(), false);
+      verb = true;
+      break;
+    }
+  }
+  if (!verb) return false;
+  for (std::string_view a : {"equally", "both", "the"}) {
+    if (word_at(p, a)) p = skip(p + a.size(), false);
+  }
+  for (std::string_view cue :
+       {"correct", "right", "answer", "possible", "plausible", "reasonable", "acceptable", "argued",
+        "defended", "justified", "likely", "valid", "true", "best"}) {
+    if (word_at(p, cue)) return true;
+  }
+  return false;
 }
 
 }  // namespace clinbench::extract_detail

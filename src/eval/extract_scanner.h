@@ -64,6 +64,8 @@ class Scanner {
   void choice_statements(std::vector<Candidate>& out) const;
   void bare_letter_lines(std::vector<Candidate>& out) const;
   void hedge_statements(std::vector<Candidate>& out) const;
+  bool hesitation_before(std::size_t pos) const;
+  bool hedge_predicate(std::size_t pos) const;
 
   // extract_affirm.cpp
   void correct_statements(std::vector<Candidate>& out) const;
@@ -89,6 +91,7 @@ class Scanner {
   bool word_before(std::size_t pos, std::string_view word) const;
   std::size_t skip(std::size_t pos, bool newlines) const;
   std::optional<char> letter_at(std::size_t pos) const;
+  bool genus_at(std::size_t pos) const;
   std::size_t clause_begin(std::size_t pos) const;
   std::size_t clause_end(std::size_t pos) const;
   bool negated_before(std::size_t pos) const;

@@ -251,10 +251,14 @@ void Scanner::match_statements(std::vector<Candidate>& out) const {
 
 // "It's not A but C", "neither A nor B; D": the letter the contrast affirms.
 void Scanner::contrast_statements(std::vector<Candidate>& out) const {
-  for (std::string_view negation : {"not", "n't", "neither"}) {
+  for (std::string_view negation :
+       {"not", "n't", "neither", "nicht", "no es", "pas", "non \xC3\xA8" /* non è */,
+        "n\xC3\xA3o \xC3\xA9" /* não é */, "\xE4\xB8\x8D\xE6\x98\xAF" /* 不是 */}) {
     for (std::size_t pos = low_.find(negation); pos != std::string::npos;
          pos = low_.find(negation, pos + 1)) {
-      if (!word_at(pos, negation) || (negation != "n't" && !word_starts_at(pos))) continue;
+      if (!word_at(pos, negation) || (is_alnum(negation.front()) && !word_starts_at(pos))) {
+        continue;
+      }
       auto target = contrast_target(pos + negation.size());
       if (!target || hypothetical(pos, target->position, false)) continue;
       out.push_back(

@@ -36,11 +36,12 @@ bool contains_any_word(std::string_view text, std::initializer_list<std::string_
 // the article ("A corticosteroid", "A patient").
 bool letter_word(std::string_view word) {
   static constexpr std::string_view kWords[] = {
-      "is",    "was",   "would", "will", "should",  "could",   "can",     "may",
-      "might", "must",  "does",  "did",  "has",     "and",     "or",      "nor",
-      "but",   "as",    "for",   "with", "fits",    "seems",   "appears", "looks",
-      "here",  "given", "due",   "over", "rather",  "instead", "alone",   "only",
-      "best",  "also",  "then",  "so",   "because", "since",   "remains", "are",
+      "is",      "was",    "would",   "will",  "should",  "could",   "can",  "may",   "might",
+      "must",    "does",   "did",     "has",   "and",     "or",      "nor",  "but",   "as",
+      "for",     "with",   "fits",    "seems", "appears", "looks",   "here", "given", "due",
+      "over",    "rather", "instead", "alone", "only",    "best",    "also", "then",  "so",
+      "because", "since",  "remains", "are",   "mais",    "sondern", "sino", "ma",    "mas",
+      "ou",      "oder",   "und",     "et",    "y",       "e",       "o",
   };
   return std::find(std::begin(kWords), std::end(kWords), word) != std::end(kWords);
 }

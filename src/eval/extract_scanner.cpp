@@ -45,6 +45,7 @@ constexpr std::string_view kAnswerWords[] = {
     "svar",
     "jawaban",
     "\xC4\x91\xC3\xA1p \xC3\xA1n",  // đáp án
+    "\xC4\x90\xC3\xA1p \xC3\xA1n",  // Đáp án
     "option",
     "choice",
     "\xE9\x80\x89\xE9\xA1\xB9",  // 选项
@@ -268,8 +269,12 @@ std::optional<std::pair<char, std::size_t>> Scanner::target_letter(std::size_t p
 // the letter the contrast affirms ("not A but C").
 std::optional<Target> Scanner::statement_target(std::size_t pos) const {
   const std::size_t p = skip(pos, true);
-  if (word_at(p, "not")) return contrast_target(p + 3);
-  if (word_at(p, "neither")) return contrast_target(p + 7);
+  // "not", "neither", and "nicht ... sondern", "no ... sino", "pas ... mais", "non ... ma".
+  for (std::string_view negation :
+       {"not", "neither", "nicht", "no", "pas", "non", "n\xC3\xA3o" /* não */,
+        "\xE4\xB8\x8D\xE6\x98\xAF" /* 不是 */}) {
+    if (word_at(p, negation)) return contrast_target(p + negation.size());
+  }
   auto target = target_letter(p);
   if (!target || !valid(target->first)) return std::nullopt;
   return resolve_list(target->first, target->second);
@@ -292,8 +297,9 @@ std::optional<Target> Scanner::contrast_target(std::size_t pos) const {
       q += c == ';' ? 1 : 3;
       break;
     }
-    for (std::string_view word : {"but", "rather", "instead", "it's", "it is"}) {
-      if (word_starts_at(q) && word_at(q, word)) {
+    for (std::string_view word : {"but", "rather", "instead", "it's", "it is", "sondern", "sino",
+                                  "mais", "ma", "mas", "\xE8\x80\x8C\xE6\x98\xAF" /* 而是 */}) {
+      if ((word_starts_at(q) || !is_alnum(word.front())) && word_at(q, word)) {
         contrast = true;
         q += word.size();
         break;

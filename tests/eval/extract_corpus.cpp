@@ -514,6 +514,23 @@ const std::vector<Case> kCases = {
      "better for acute nausea.",
      &kDrugs, "B", "an option's letter in parentheses later", R::kAnswerStatement},
 
+    // --- Other answer words and CJK affirmations.
+    {"Het juiste antwoord is C.", &kDrugs, "C", "nl: antwoord is", R::kAnswerStatement},
+    {"Odpowiedź: B", &kDrugs, "B", "pl: Odpowiedź:", R::kAnswerStatement},
+    {"Svar: D", &kDrugs, "D", "sv/no/da: Svar:", R::kAnswerStatement},
+    {"Jawaban: C", &kDrugs, "C", "id: Jawaban:", R::kAnswerStatement},
+    {"Đáp án: B", &kDrugs, "B", "vi: Đáp án:", R::kAnswerStatement},
+    {"Cが正しいです。", &kDrugs, "C", "ja: Cが正しい", R::kCorrectStatement},
+    {"C가 정답입니다.", &kDrugs, "C", "ko: C가 정답", R::kCorrectStatement},
+    {"Die Antwort ist nicht A, sondern C.", &kDrugs, "C", "de: nicht A, sondern C",
+     R::kAnswerStatement},
+    {"La respuesta no es A, sino C.", &kDrugs, "C", "es: no es A, sino C", R::kCorrectStatement},
+    {"La réponse n'est pas A mais C.", &kDrugs, "C", "fr: n'est pas A mais C",
+     R::kCorrectStatement},
+    {"答案不是A，而是C。", &kDrugs, "C", "zh: 不是A，而是C", R::kCorrectStatement},
+    {"The answer is no.", &kYesNo, "B", "'no' as an option's text, not a negation",
+     R::kAnswerStatementText},
+
     // --- Letters the item does not have.
     {"The answer is E", &kDrugs, "", "E is not an option here", R::kNone},
     {"The answer is F.", &kNone, "", "without options, A-E only", R::kNone},

@@ -75,12 +75,9 @@ void take_answer(ItemRecord& r, const Item& item, const Generation& g) {
     return;
   }
   Extraction e = extract_answer(g.text, item.options);
-  if (e.letter) {
-    r.choice = *e.letter;
-    r.extraction_rule = to_string(e.rule);
-  } else {
-    r.extraction_rule = to_string(ExtractionRule::kNone);
-  }
+  if (e.letter) r.choice = *e.letter;
+  // With no letter the rule says why: none, ambiguous or truncated_in_reasoning.
+  r.extraction_rule = to_string(e.rule);
 }
 
 }  // namespace

@@ -408,6 +408,13 @@ const std::vector<Case> kCases = {
     {"The answer is B.<|im_end|>", &kDrugs, "B", "a trailing special token", R::kAnswerStatement},
     {"Answer: D<|eot_id|>", &kDrugs, "D", "Llama 3 end token", R::kAnswerStatement},
 
+    {"analysis…assistantfinalAnswer: B", &kDrugs, "B", "issue 13: the table's gpt-oss reply",
+     R::kAnswerStatement},
+    {"<think>… the answer is B… wait, let me reconsider", &kDrugs, "",
+     "issue 13: the table's unclosed <think>", R::kTruncatedInReasoning},
+    {"<think>\nOkay. The answer is B.\n</think>\n\n<think>\nHmm, let me double-check C.", &kDrugs,
+     "", "Qwen3 reopening its reasoning and cut off", R::kTruncatedInReasoning},
+
     // --- Chinese.
     {"答案：C", &kDrugs, "C", "issue 13: zh full-width colon", R::kAnswerStatement},
     {"正确答案是B。", &kDrugs, "B", "zh: 正确答案是", R::kAnswerStatement},

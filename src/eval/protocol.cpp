@@ -12,9 +12,6 @@ namespace clinbench {
 
 namespace {
 
-// The extraction rule of a reply cut before its thinking section closed.
-constexpr const char* kTruncatedInReasoning = "truncated_in_reasoning";
-
 std::string options_block(const Item& item) {
   std::string s;
   for (const auto& [letter, text] : item.options) s += fmt::format("{}. {}\n", letter, text);
@@ -86,7 +83,7 @@ void finish(ItemRecord& r, const Item& item) {
 void take_answer(ItemRecord& r, const Item& item, const Generation& g) {
   if (g.thinking && !g.reasoning_closed) {
     r.choice.clear();
-    r.extraction_rule = kTruncatedInReasoning;
+    r.extraction_rule = to_string(ExtractionRule::kTruncatedInReasoning);
     r.truncated = true;
     return;
   }
@@ -96,12 +93,9 @@ void take_answer(ItemRecord& r, const Item& item, const Generation& g) {
     return;
   }
   Extraction e = extract_answer(g.text, item.options);
-  if (e.letter) {
-    r.choice = *e.letter;
-    r.extraction_rule = to_string(e.rule);
-  } else {
-    r.extraction_rule = to_string(ExtractionRule::kNone);
-  }
+  if (e.letter) r.choice = *e.letter;
+  // With no letter the rule says why: none, ambiguous or truncated_in_reasoning.
+  r.extraction_rule = to_string(e.rule);
 }
 
 }  // namespace

@@ -162,6 +162,39 @@ TEST(OpenAIStub, RetriesOn500And429ThenSucceeds) {
   EXPECT_EQ(backend->stats().engine_calls, 1);
 }
 
+// A served reasoning model: its reasoning_content is kept apart from its answer, and a reply cut
+// with reasoning and no answer yet was cut while thinking.
+TEST(OpenAIStub, ReasoningContentIsKeptApart) {
+  const std::string done =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"QT? A.\"},"
+      "\"finish_reason\":null}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Answer: A\"},"
+      "\"finish_reason\":\"stop\"}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":8}}\n\n"
+      "data: [DONE]\n\n";
+  const std::string cut =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"QT? maybe\"},"
+      "\"finish_reason\":\"length\"}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":5}}\n\n"
+      "data: [DONE]\n\n";
+  Stub stub({{200, done, ""}, {200, cut, ""}});
+  auto backend = backend_for(stub);
+  auto g = backend->generate(kConversation, GenerationParams{});
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->text, "Answer: A");
+  EXPECT_EQ(g->reasoning, "QT? A.");
+  EXPECT_TRUE(g->thinking);
+  EXPECT_TRUE(g->reasoning_closed);
+  // No count from the server: the 8 tokens shared by length (6 bytes of reasoning, 9 of answer).
+  EXPECT_EQ(g->reasoning_tokens, 3);
+  g = backend->generate(kConversation, GenerationParams{});
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->text, "");
+  EXPECT_TRUE(g->thinking);
+  EXPECT_FALSE(g->reasoning_closed);
+  EXPECT_EQ(g->reasoning_tokens, 5);
+}
+
 // A self-signed certificate for 127.0.0.1 (openssl's command line), in `dir`: {cert, key}.
 std::pair<std::string, std::string> self_signed_certificate(const testing::ScratchDir& dir) {
   const std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");

@@ -59,6 +59,10 @@ struct Generation {
   bool thinking = false;         // the reply opened a thinking section (the prompt may have)
   bool reasoning_closed = true;  // ... and closed it: false when it was cut while thinking
   int64_t reasoning_tokens = 0;  // tokens of the thinking section (its end tag included)
+  // The thinking budget the turn had: GenerationParams::reasoning_budget, less where the
+  // context could not hold it beside the prompt and max_tokens; -1: none (no thinking, no
+  // budget, or a served model).
+  int reasoning_budget = -1;
   std::optional<std::string> constrained_answer;  // the grammar-constrained letter
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;  // reply tokens (the constrained answer not included)

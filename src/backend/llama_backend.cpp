@@ -22,7 +22,9 @@ namespace {
 // template's parser reads them: a thinking model's reasoning apart from its answer.
 class TokenizingFeed final : public TokenFeed {
  public:
-  TokenizingFeed(GenerationFeed& outer, const LlamaChat& chat) : outer_(outer), chat_(chat) {}
+  // `cells`: the KV cells one conversation may use (its sequence's share).
+  TokenizingFeed(GenerationFeed& outer, const LlamaChat& chat, int cells)
+      : outer_(outer), chat_(chat), cells_(cells) {}
   std::optional<TokenRequest> next() override {
     while (auto req = outer_.next()) {
       auto prompt = chat_.render_for_reply(req->messages, req->params.thinking);
@@ -32,6 +34,7 @@ class TokenizingFeed final : public TokenFeed {
       }
       TokenRequest out{req->id, chat_.tokenize_prompt(prompt->text), std::move(req->params), {}};
       if (prompt->reply.thinks) reasoning_control(prompt->reply, out);
+      budgets_.insert_or_assign(out.id, out.reasoning.budget);
       formats_.insert_or_assign(out.id, std::move(prompt->reply));
       return out;
     }
@@ -41,15 +44,22 @@ class TokenizingFeed final : public TokenFeed {
     auto f = formats_.find(id);
     if (result && f != formats_.end() && !f->second.plain()) read_reply(f->second, reply, *result);
     if (f != formats_.end()) formats_.erase(f);
+    if (auto b = budgets_.find(id); b != budgets_.end()) {
+      if (result) result->reasoning_budget = b->second;
+      budgets_.erase(b);
+    }
     outer_.done(id, std::move(result));
   }
 
  private:
   // A thinking turn may think for reasoning_budget tokens beyond max_tokens; the sampler forces
-  // the end tag when they are spent.
+  // the end tag when they are spent. The budget shrinks to what the conversation's cells hold
+  // beside its prompt and its answer, so that a long thought still leaves room to answer.
   void reasoning_control(const ReplyFormat& f, TokenRequest& req) const {
-    const int budget = req.params.reasoning_budget;
-    if (budget < 0) return;
+    if (req.params.reasoning_budget < 0) return;
+    const int room = cells_ - static_cast<int>(req.prompt.size()) - req.params.max_tokens -
+                     DecodeEngine::kAnswerReserve;
+    const int budget = std::max(0, std::min(req.params.reasoning_budget, room));
     req.params.max_tokens += budget;
     ReasoningControl& rc = req.reasoning;
     rc.budget = budget;
@@ -84,7 +94,9 @@ class TokenizingFeed final : public TokenFeed {
 
   GenerationFeed& outer_;
   const LlamaChat& chat_;
+  int cells_;
   std::map<size_t, ReplyFormat> formats_;  // of the conversations in flight
+  std::map<size_t, int> budgets_;          // their thinking budgets, -1: none
 };
 
 // One conversation as a stream of one.
@@ -120,7 +132,7 @@ class LlamaBackend final : public Backend {
   }
 
   void generate_stream(GenerationFeed& feed, int width) override {
-    TokenizingFeed tokens(feed, chat_);
+    TokenizingFeed tokens(feed, chat_, engine_.seq_cells());
     stats_.prompt_tokens_reused += run_continuous_batching(engine_, held_, tokens, width);
   }
 

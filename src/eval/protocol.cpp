@@ -59,6 +59,7 @@ void add_generation(ItemRecord& r, const Generation& g, bool first_turn) {
     r.reasoning_chars += static_cast<int64_t>(g.reasoning.size());
     r.reasoning_tokens += g.reasoning_tokens;
     r.extra["thinking"] = true;
+    if (g.reasoning_budget >= 0) r.extra["reasoning_budget"] = g.reasoning_budget;
     if (!g.reasoning_closed) r.extra["reasoning_closed"] = false;
   } else {
     r.reasoning_chars += static_cast<int64_t>(g.text.size());

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "backend/llama_backend.h"
+#include "backend/scheduler.h"
 #include "clinbench/evaluate.h"
 #include "model/backend_init.h"
 #include "model/llama_chat.h"
@@ -203,6 +204,17 @@ TEST(RunReasoning, BudgetClosesThinkingAndACutReplyHasNoAnswer) {
     EXPECT_GT(g->reasoning_tokens, 10);
     EXPECT_LE(g->output_tokens, 6 + 10 + 16);
     EXPECT_EQ(g->text.find("</think>"), std::string::npos) << g->text;
+    EXPECT_EQ(g->reasoning_budget, 10);
+
+    // A budget larger than the context holds shrinks to what fits beside prompt and answer.
+    gp.reasoning_budget = 100000;
+    gp.max_tokens = 4;
+    g = backend->generate(kQuestion, gp);
+    ASSERT_TRUE(g) << g.error().message;
+    EXPECT_GT(g->reasoning_budget, 0);
+    EXPECT_LT(g->reasoning_budget, 1024);
+    EXPECT_EQ(g->prompt_tokens + g->reasoning_budget + 4 + DecodeEngine::kAnswerReserve, 1024);
+    EXPECT_TRUE(g->reasoning_closed) << "the forced end tag must fit";
 
     gp.reasoning_budget = kUnlimitedReasoning;
     gp.max_tokens = 12;

@@ -117,6 +117,14 @@ class SingleFeed final : public GenerationFeed {
   Result<Generation> result_ = make_error(ErrorCode::kInternal, "not generated");
 };
 
+// What closes a thinking section the prompt left open (DeepSeek-R1's "<think>\n"), so that a
+// scored answer follows the thinking instead of sitting inside it; "" when none is open.
+std::string closed_thinking(const ReplyFormat& f) {
+  if (!f.thinks) return "";
+  const ParsedReply open = parse_reply(f, "");
+  return open.opened && !open.closed ? f.thinking_end.front() + "\n\n" : "";
+}
+
 class LlamaBackend final : public Backend {
  public:
   LlamaBackend(llama_model* model, llama_context* ctx)
@@ -145,9 +153,10 @@ class LlamaBackend final : public Backend {
       const std::vector<ChatMessage>& messages, const std::string& assistant_prefix,
       const std::vector<std::pair<std::string, std::string>>& continuations) override {
     const auto t0 = Clock::now();
-    auto prompt = chat_.render(messages);
+    auto prompt = chat_.render_for_reply(messages, Thinking::kAuto);
     if (!prompt) return std::unexpected(prompt.error());
-    const std::vector<llama_token> ptoks = chat_.tokenize_prompt(*prompt + assistant_prefix);
+    const std::vector<llama_token> ptoks =
+        chat_.tokenize_prompt(prompt->text + closed_thinking(prompt->reply) + assistant_prefix);
     if (ptoks.empty()) return make_error(ErrorCode::kInvalidArgument, "the prompt is empty");
     LoglikScores out;
     out.prompt_tokens = static_cast<int64_t>(ptoks.size());

@@ -174,7 +174,7 @@ TEST(RunReasoning, AnyBytesParse) {
 
 // A synthetic model with DeepSeek-R1's template never closes its thinking on its own (random
 // weights): the budget sampler closes it after `reasoning_budget` tokens, and without a budget
-// the reply is cut while thinking.
+// the reply is cut while thinking. Log-likelihood scoring closes the thinking first.
 TEST(RunReasoning, BudgetClosesThinkingAndACutReplyHasNoAnswer) {
   testing::ScratchDir dir;
   testing::write_file(dir.file("r1.jinja"),
@@ -225,6 +225,15 @@ TEST(RunReasoning, BudgetClosesThinkingAndACutReplyHasNoAnswer) {
     EXPECT_TRUE(g->truncated);
     EXPECT_EQ(g->reasoning_tokens, 12);
     EXPECT_EQ(g->text, "");
+
+    // Log-likelihood scores the answer after the thinking the prompt opened, closed first.
+    auto sc = backend->loglik(kQuestion, "Answer:", {{"A", " Ondansetron"}, {"B", " Aspirin"}});
+    ASSERT_TRUE(sc) << sc.error().message;
+    LlamaChat chat(m.get());
+    auto rendered = chat.render(kQuestion);
+    ASSERT_TRUE(rendered);
+    EXPECT_EQ(sc->prompt_tokens,
+              static_cast<int64_t>(chat.tokenize_prompt(*rendered + "</think>\n\nAnswer:").size()));
 
     // Through the protocol: no answer, rule truncated_in_reasoning, not scored.
     Item item;

@@ -7,10 +7,6 @@
 
 namespace clinbench::extract_corpus {
 
-namespace {
-
-using R = ExtractionRule;
-
 const Options kDrugs = {
     {"A", "Ondansetron"}, {"B", "Dexamethasone"}, {"C", "Metoclopramide"}, {"D", "Haloperidol"}};
 const Options kAntithrombotic = {{"A", "Aspirin"},
@@ -18,6 +14,10 @@ const Options kAntithrombotic = {{"A", "Aspirin"},
                                  {"C", "Warfarin"},
                                  {"D", "Clopidogrel"},
                                  {"E", "Alteplase"}};
+
+namespace {
+
+using R = ExtractionRule;
 const Options kYesNo = {{"A", "yes"}, {"B", "no"}, {"C", "maybe"}};
 const Options kNested = {{"A", "Aspirin"},
                          {"B", "Aspirin and clopidogrel"},

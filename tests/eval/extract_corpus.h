@@ -25,4 +25,8 @@ struct Case {
 
 const std::vector<Case>& cases();
 
+// Two of the corpus's option sets, for tests of single rules.
+extern const Options kDrugs;           // A Ondansetron, B Dexamethasone, C Metoclopramide, ...
+extern const Options kAntithrombotic;  // A Aspirin .. E Alteplase
+
 }  // namespace clinbench::extract_corpus

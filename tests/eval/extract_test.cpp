@@ -16,14 +16,8 @@ namespace {
 
 using Options = std::map<std::string, std::string>;
 using R = ExtractionRule;
-
-const Options kDrugs = {
-    {"A", "Ondansetron"}, {"B", "Dexamethasone"}, {"C", "Metoclopramide"}, {"D", "Haloperidol"}};
-const Options kAntithrombotic = {{"A", "Aspirin"},
-                                 {"B", "Heparin"},
-                                 {"C", "Warfarin"},
-                                 {"D", "Clopidogrel"},
-                                 {"E", "Alteplase"}};
+using extract_corpus::kAntithrombotic;
+using extract_corpus::kDrugs;
 
 // What went wrong with one corpus case, or "" when it passed.
 std::string failure(const extract_corpus::Case& c) {

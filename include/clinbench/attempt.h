@@ -106,7 +106,10 @@ struct AttemptLog {
   std::string architecture;
   std::string requested;  // "auto" or one strategy name
   uint32_t n_ctx = 0;     // KV cells per sequence
-  uint32_t n_seq = 1;     // sequences (conversations in flight), each with its own cells
+  // The cells the neediest of the items needs (prompt in the template plus reply budgets), which
+  // n_ctx was cut to (rounded up, at most the configured ctx); 0 when not sized from items.
+  uint32_t n_ctx_items = 0;
+  uint32_t n_seq = 1;  // sequences (conversations in flight), each with its own cells
   // What set n_seq: "requested", "items", "host memory", "device memory", "llama.cpp's limit".
   std::string n_seq_bound;
   Accelerator accelerator;

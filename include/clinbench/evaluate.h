@@ -69,6 +69,15 @@ struct EvalSettings {
 std::vector<ChatMessage> opening_messages(const Item& item, const PromptConfig& prompts,
                                           Scoring scoring);
 
+// What an item's sequence holds before its last reply, with its earlier replies left empty, and
+// how many replies it generates there: for sizing its KV cells (CellsProbe). Log-likelihood
+// items: the scored prompt with "Answer:" and the longest option, no reply.
+struct CellsConversation {
+  std::vector<ChatMessage> messages;
+  uint32_t turns = 1;
+};
+CellsConversation cells_conversation(const Item& item, const EvalSettings& settings);
+
 // Evaluates one item. Never fails: a backend error becomes the record's `error`.
 //  - multi_choice: question and lettered options, one turn; the answer is extracted from the
 //    reply (or taken from the grammar-constrained answer line when enabled).

@@ -48,7 +48,9 @@ struct LoadOptions {
   std::string recipe = kDefaultRecipe;
   std::optional<uint64_t> host_budget;    // default: MemAvailable
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
-  uint32_t n_ctx = kDefaultContext;       // KV cells per sequence
+  uint32_t n_ctx = kDefaultContext;       // KV cells per sequence (the most, with `cells`)
+  // The run's neediest conversations: each sequence then gets what they need, up to n_ctx.
+  CellsProbe cells;
   // Sequences: conversations in flight (decoding.parallel), 1 .. 256; 0: the most whose KV fits
   // the budgets beside the model, up to max_seq (the run's items).
   // auto keeps width_headroom(budget) of each budget free beside the plan.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "clinbench/backend.h"
 #include "clinbench/error.h"
 #include "clinbench/model_info.h"
 #include "clinbench/strategy.h"
@@ -54,8 +55,28 @@ struct StrategyPlan {
   std::vector<TensorChoice> tensor_choices;  // quantize:* only
 };
 
+// The conversations of a run that need the most KV cells, so that the plan gives each sequence
+// what the items need (their rendered prompt in the model's template, plus each turn's reply
+// budget) instead of the whole n_ctx. Empty: n_ctx.
+struct CellsProbe {
+  struct Conversation {
+    std::vector<ChatMessage> messages;  // the turns before the last reply, as the model sees them
+    uint32_t turns = 1;                 // replies the conversation generates in its sequence
+  };
+  std::vector<Conversation> conversations;
+  uint32_t max_tokens = 0;   // a turn's reply budget
+  int reasoning_budget = 0;  // added per turn when the template thinks (< 0: none)
+  Thinking thinking = Thinking::kAuto;
+  uint32_t reserve = 8;  // cells for the constrained answer line
+};
+
+// Cells a sequence gets for a probe's needs: rounded up to a multiple of this.
+inline constexpr uint32_t kCellsGranularity = 256;
+
 struct PlanOptions {
   uint32_t n_ctx = kDefaultContext;  // per sequence; 0: the model's training context; capped at it
+  // With conversations: each sequence gets what the neediest of them needs, up to n_ctx.
+  CellsProbe cells;
   uint32_t n_batch = kDefaultBatch;
   // Sequences (conversations in flight), each with n_ctx KV cells of its own: the KV cache holds
   // n_ctx * n_seq cells. 1 .. kMaxSequences.
@@ -67,6 +88,9 @@ struct PlanOptions {
 struct Plan {
   Accelerator accelerator;
   uint32_t n_ctx = 0;  // per sequence
+  // The cells the neediest probed conversation needs (before rounding and the n_ctx cap); 0 when
+  // none was probed.
+  uint32_t n_ctx_items = 0;
   uint32_t n_seq = 1;
   std::vector<StrategyPlan> strategies;  // in auto_chain() order
   double plan_ms = 0;

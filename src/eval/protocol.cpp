@@ -269,6 +269,31 @@ std::vector<ChatMessage> opening_messages(const Item& item, const PromptConfig& 
   return m;
 }
 
+CellsConversation cells_conversation(const Item& item, const EvalSettings& s) {
+  CellsConversation c;
+  const bool lettered = item.type != QuestionType::kOpenEnded && !item.options.empty();
+  const bool loglik = s.decoding.scoring == Scoring::kLoglik && lettered;
+  if (loglik && item.type != QuestionType::kOpenEndedMultiChoice) {
+    c.messages = opening_messages(item, s.prompts, Scoring::kLoglik);
+    std::string longest;
+    for (const auto& [letter, text] : item.options) {
+      if (text.size() > longest.size()) longest = text;
+    }
+    c.messages.push_back({"assistant", "Answer: " + longest, ""});
+    c.turns = 0;
+    return c;
+  }
+  c.messages = opening_messages(item, s.prompts, Scoring::kGenerate);
+  if (item.type == QuestionType::kOpenEndedMultiChoice) {
+    c.messages.push_back({"assistant", "", ""});
+    c.messages.push_back(
+        {"user", fmt::format("Options:\n{}\n{}", options_block(item), s.prompts.map_instruction),
+         ""});
+    c.turns = loglik ? 1 : 2;
+  }
+  return c;
+}
+
 ItemRecord evaluate_item(Backend& backend, const Item& item, const EvalSettings& s,
                          const std::string& model, const std::string& dataset) {
   InFlight f = begin(item, s, model, dataset);

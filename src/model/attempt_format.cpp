@@ -12,8 +12,13 @@ std::string format_attempt_log(const AttemptLog& log) {
   std::ostringstream out;
   out << fmt::format(
       "model {} ({}), context {}, accelerator: {}\n", log.model_path, log.architecture,
-      log.n_seq > 1 ? fmt::format("{} x {} sequences ({})", log.n_ctx, log.n_seq, log.n_seq_bound)
-                    : std::to_string(log.n_ctx),
+      fmt::format("{}{}",
+                  log.n_seq > 1
+                      ? fmt::format("{} x {} sequences ({})", log.n_ctx, log.n_seq, log.n_seq_bound)
+                      : std::to_string(log.n_ctx),
+                  log.n_ctx_items > 0
+                      ? fmt::format(" (the items need {} cells each)", log.n_ctx_items)
+                      : ""),
       log.accelerator.present
           ? fmt::format("{} {} ({} free)", log.accelerator.name, log.accelerator.description,
                         format_bytes(log.accelerator.free))

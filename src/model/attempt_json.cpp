@@ -127,6 +127,7 @@ json to_json(const AttemptLog& log) {
           {"n_ctx", log.n_ctx},
           {"n_seq", log.n_seq},
           {"n_seq_bound", log.n_seq_bound},
+          {"n_ctx_items", log.n_ctx_items},
           {"accelerator", to_json(log.accelerator)},
           {"plan_ms", log.plan_ms},
           {"started_at", log.started_at},
@@ -244,6 +245,7 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
     log.n_ctx = j.value("n_ctx", 0u);
     log.n_seq = j.value("n_seq", 1u);
     log.n_seq_bound = j.value("n_seq_bound", "");
+    log.n_ctx_items = j.value("n_ctx_items", 0u);
     log.accelerator = accelerator_from_json(j.at("accelerator"));
     log.plan_ms = j.value("plan_ms", 0.0);
     log.started_at = j.value("started_at", "");

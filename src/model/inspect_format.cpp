@@ -48,6 +48,7 @@ Result<Plan> plan_from_json(const json& j) {
   try {
     Plan plan;
     plan.n_ctx = j.at("n_ctx").get<uint32_t>();
+    plan.n_ctx_items = j.value("n_ctx_items", 0u);
     plan.n_seq = j.value("n_seq", 1u);
     plan.plan_ms = j.value("plan_ms", 0.0);
     plan.accelerator = accelerator_from_json(j.at("accelerator"));
@@ -117,6 +118,7 @@ json to_json(const Plan& plan) {
                           {"weight_bytes", p.weight_bytes}});
   }
   return {{"n_ctx", plan.n_ctx},
+          {"n_ctx_items", plan.n_ctx_items},
           {"n_seq", plan.n_seq},
           {"plan_ms", plan.plan_ms},
           {"accelerator", to_json(plan.accelerator)},

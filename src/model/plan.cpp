@@ -15,6 +15,7 @@
 
 #include "clinbench/rpc.h"
 #include "model/backend_init.h"
+#include "model/cells_probe.h"
 #include "model/llama_log.h"
 #include "model/simulate.h"
 #include "model/strategy_table.h"
@@ -130,6 +131,16 @@ Result<Plan> plan_model(const ModelInfo& model, const PlanOptions& options) {
   plan.n_ctx = options.n_ctx != 0 ? options.n_ctx : model.n_ctx_train;
   if (model.n_ctx_train != 0) plan.n_ctx = std::min(plan.n_ctx, model.n_ctx_train);
   if (plan.n_ctx == 0) plan.n_ctx = kDefaultContext;
+  // What the items need, when the caller says which: up to the cap above. A vocabulary that does
+  // not load leaves the cap (the load then says why).
+  if (!options.cells.conversations.empty()) {
+    if (auto need = cells_needed(model.path, options.cells)) {
+      plan.n_ctx_items = *need;
+      const uint32_t rounded =
+          (*need + kCellsGranularity - 1) / kCellsGranularity * kCellsGranularity;
+      plan.n_ctx = std::min(plan.n_ctx, std::max(rounded, kCellsGranularity));
+    }
+  }
 
   auto recipe = resolve_recipe(options.recipe);
   if (!recipe) return std::unexpected(recipe.error());

@@ -16,14 +16,55 @@ using nlohmann::json;
 
 namespace {
 
-json spec_json(const std::string& path, const PlanOptions& o) {
-  return {{"model_path", path},
-          {"n_ctx", o.n_ctx},
-          {"n_seq", o.n_seq},
-          {"n_batch", o.n_batch},
-          {"n_seq", o.n_seq},
-          {"recipe", o.recipe},
-          {"device_budget", o.device_budget ? json(*o.device_budget) : json(nullptr)}};
+json cells_json(const CellsProbe& c) {
+  json convs = json::array();
+  for (const auto& conv : c.conversations) {
+    json m = json::array();
+    for (const auto& msg : conv.messages) m.push_back({msg.role, msg.content});
+    convs.push_back({{"messages", std::move(m)}, {"turns", conv.turns}});
+  }
+  return {{"conversations", std::move(convs)},
+          {"max_tokens", c.max_tokens},
+          {"reasoning_budget", c.reasoning_budget},
+          {"thinking", to_string(c.thinking)},
+          {"reserve", c.reserve}};
+}
+
+CellsProbe cells_from_json(const json& j) {
+  CellsProbe c;
+  for (const auto& conv : j.at("conversations")) {
+    CellsProbe::Conversation cv;
+    for (const auto& m : conv.at("messages")) {
+      cv.messages.push_back({m.at(0).get<std::string>(), m.at(1).get<std::string>(), ""});
+    }
+    cv.turns = conv.at("turns").get<uint32_t>();
+    c.conversations.push_back(std::move(cv));
+  }
+  c.max_tokens = j.at("max_tokens").get<uint32_t>();
+  c.reasoning_budget = j.at("reasoning_budget").get<int>();
+  c.thinking = thinking_from_string(j.at("thinking").get<std::string>()).value_or(Thinking::kAuto);
+  c.reserve = j.at("reserve").get<uint32_t>();
+  return c;
+}
+
+// The spec goes on the command line, whose arguments Linux caps at 128 KiB each: conversations
+// too long for it are not probed (the sequences then get n_ctx cells).
+constexpr size_t kMaxSpecBytes = 100 * 1024;
+
+std::string spec_json(const std::string& path, const PlanOptions& o) {
+  json j = {{"model_path", path},
+            {"n_ctx", o.n_ctx},
+            {"n_seq", o.n_seq},
+            {"n_batch", o.n_batch},
+            {"recipe", o.recipe},
+            {"device_budget", o.device_budget ? json(*o.device_budget) : json(nullptr)}};
+  if (!o.cells.conversations.empty()) j["cells"] = cells_json(o.cells);
+  std::string out = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (out.size() > kMaxSpecBytes) {
+    j.erase("cells");
+    out = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return out;
 }
 
 void write_result(const std::string& kind, const json& j) {
@@ -50,7 +91,7 @@ Result<Plan> plan_model_in_child(const ModelInfo& model, const PlanOptions& opti
   char tmpl[] = "/tmp/clinbench-plan-XXXXXX";
   const char* dir = ::mkdtemp(tmpl);
   SpawnOptions so;
-  so.argv = {self_executable(), "__plan", spec_json(model.path, options).dump()};
+  so.argv = {self_executable(), "__plan", spec_json(model.path, options)};
   so.stderr_path = dir ? std::string(dir) + "/plan.log" : "";
   so.env = child_process_env();
   auto child = run_child(so);
@@ -91,8 +132,8 @@ int plan_child_main(int argc, char** argv) {
     o.n_ctx = spec.at("n_ctx").get<uint32_t>();
     o.n_seq = spec.at("n_seq").get<uint32_t>();
     o.n_batch = spec.at("n_batch").get<uint32_t>();
-    o.n_seq = spec.at("n_seq").get<uint32_t>();
     o.recipe = spec.at("recipe").get<std::string>();
+    if (spec.contains("cells")) o.cells = cells_from_json(spec.at("cells"));
     if (!spec.at("device_budget").is_null()) {
       o.device_budget = spec.at("device_budget").get<uint64_t>();
     }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
@@ -170,6 +171,34 @@ LoadOptions load_options(const ModelConfig& mc, const RunOptions& ro) {
   return lo;
 }
 
+// The conversations most likely to need the most KV cells, to be rendered and tokenized by the
+// plan (CellsProbe): the kProbed with the most estimated tokens, counting a non-ASCII byte as a
+// token (CJK text takes about one per character) and four ASCII bytes as one.
+CellsProbe cells_probe(const std::vector<DatasetItem>& items, const EvalSettings& settings) {
+  constexpr size_t kProbed = 8;
+  std::vector<std::pair<size_t, CellsConversation>> scored;
+  scored.reserve(items.size());
+  for (const auto& [dataset, item] : items) {
+    CellsConversation c = cells_conversation(item, settings);
+    size_t ascii = 0, other = 0;
+    for (const auto& m : c.messages) {
+      for (const char ch : m.content) (static_cast<unsigned char>(ch) < 0x80 ? ascii : other) += 1;
+    }
+    scored.emplace_back(ascii / 4 + other + 512 * c.turns, std::move(c));
+  }
+  const size_t k = std::min(kProbed, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(k), scored.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  CellsProbe probe;
+  for (size_t i = 0; i < k; ++i) {
+    probe.conversations.push_back({std::move(scored[i].second.messages), scored[i].second.turns});
+  }
+  probe.max_tokens = static_cast<uint32_t>(settings.decoding.max_tokens);
+  probe.reasoning_budget = settings.decoding.reasoning_budget;
+  probe.thinking = settings.decoding.thinking;
+  return probe;
+}
+
 // A served model, with what its API cannot do replaced (and said so).
 Result<AttemptLog> evaluate_remote(const ModelConfig& mc, const std::vector<DatasetItem>& items,
                                    const EvalSettings& settings, const RunOptions& ro,
@@ -275,6 +304,7 @@ Result<void> evaluate_model(RunContext& run, const ModelConfig& mc) {
     LoadOptions lo = load_options(mc, run.ro);
     lo.n_seq = static_cast<uint32_t>(settings.decoding.parallel);  // 0: auto
     lo.max_seq = static_cast<uint32_t>(std::max<size_t>(1, pending->size()));
+    lo.cells = cells_probe(*pending, settings);
     lo.task = EvalTask{mc.name, std::move(*pending), settings};
     lo.on_record = sink;
     log = run_load_chain(mc.path, lo);

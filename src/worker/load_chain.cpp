@@ -280,6 +280,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   if (!info) return std::unexpected(info.error());
   PlanOptions po;
   po.n_ctx = o.n_ctx;
+  po.cells = o.cells;
   po.n_batch = o.n_batch;
   po.recipe = o.recipe;
   po.device_budget = o.device_budget;
@@ -287,6 +288,10 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   // accelerator (model/plan_child.h). First with one sequence, then at the chosen width.
   auto plan = plan_at(*info, po, 1, o.isolation);
   if (!plan) return std::unexpected(plan.error());
+  // The cells are sized once: the wider plans keep them.
+  const uint32_t n_ctx_items = plan->n_ctx_items;
+  po.n_ctx = plan->n_ctx;
+  po.cells = {};
   const uint64_t host_avail = o.host_budget.value_or(available_host_memory_bytes());
   const uint64_t dev_avail = o.device_budget.value_or(plan->accelerator.free);
   auto width = plan_width(*info, po, o, *strategies, *plan, host_avail, dev_avail);
@@ -300,6 +305,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   log.n_ctx = plan->n_ctx;
   log.n_seq = plan->n_seq;
   log.n_seq_bound = width->bound;
+  log.n_ctx_items = n_ctx_items;
   log.accelerator = plan->accelerator;
   log.plan_ms = plan->plan_ms;
   log.started_at = iso_now();

@@ -233,6 +233,58 @@ TEST_F(FallbackTest, ParallelAutoTakesTheWidestThatFitsAndSaysWhy) {
       << log.error().message;
 }
 
+// A run's items size the sequences: each gets what the neediest item needs (its prompt in the
+// template plus its reply budget), not the whole ctx, so the same memory holds more of them.
+TEST(LoadChain, CellsSizedFromTheItemsLetMoreSequencesFit) {
+  const std::string model =
+      testing::synthetic_model("llama", "f32",
+                               {"--layers", "2", "--embd", "256", "--ff", "512", "--heads", "4",
+                                "--kv-heads", "2", "--ctx", "4096", "--vocab", "llama-spm"});
+  auto info = read_model_info(model, {.hash = false});
+  ASSERT_TRUE(info);
+  PlanOptions po;
+  po.n_ctx = 2048;
+  auto whole = plan_model(*info, po);
+  ASSERT_TRUE(whole);
+  const StrategyPlan* native = find_plan(*whole, Strategy::kNative);
+  const uint64_t kv = native->host.kv;  // one sequence of 2048 cells
+  // Room for about 5 more sequences of 2048 cells beside auto's headroom (8 MiB here).
+  const uint64_t budget = native->host.total() + (8ull << 20) + 5 * kv + kv / 2;
+
+  CellsProbe probe;
+  probe.conversations.push_back({{{"system", "Be brief."}, {"user", "Which drug? A or B"}}, 1});
+  probe.conversations.push_back({{{"user", "Short."}}, 2});
+  probe.max_tokens = 40;
+  po.cells = probe;
+  auto sized = plan_model(*info, po);
+  ASSERT_TRUE(sized);
+  // The longest: the first conversation's prompt (+10%) and 40, or the second's and 2 x 40.
+  EXPECT_GT(sized->n_ctx_items, 80u + 8u);
+  EXPECT_LT(sized->n_ctx_items, 256u);
+  EXPECT_EQ(sized->n_ctx, 256u);
+  EXPECT_EQ(find_plan(*sized, Strategy::kNative)->host.kv * 8, kv);  // 256 of 2048 cells
+
+  LoadOptions o = quick("native");
+  o.n_ctx = 2048;
+  o.n_seq = 0;
+  o.max_seq = 200;
+  o.host_budget = budget;
+  auto wide_ctx = run_load_chain(model, o);
+  ASSERT_TRUE(wide_ctx) << wide_ctx.error().message;
+  o.cells = probe;
+  auto log = run_load_chain(model, o);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log->succeeded.has_value()) << format_attempt_log(*log);
+  EXPECT_EQ(log->n_ctx, 256u);
+  EXPECT_EQ(log->n_ctx_items, sized->n_ctx_items);
+  ASSERT_GE(wide_ctx->n_seq, 3u);
+  EXPECT_GE(log->n_seq, 4 * wide_ctx->n_seq) << wide_ctx->n_seq;
+  const Attempt& ok = log->attempts[*log->succeeded];
+  ASSERT_TRUE(ok.allocated_host.has_value());
+  EXPECT_EQ(ok.allocated_host->kv, ok.projected_host.kv);  // plan and allocation agree
+  EXPECT_NE(format_attempt_log(*log).find("the items need"), std::string::npos);
+}
+
 TEST_F(FallbackTest, AnAttemptOverTheBudgetFailsForReal) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer's shadow memory rules out an address-space limit";

@@ -2,13 +2,18 @@
 // a failed meter gives no energy after it fails, stop() joins, the self-cost is reported.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
+#include <memory>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "clinbench/energy.h"
+#include "test_util.h"
 
 namespace clinbench::energy {
 namespace {
@@ -155,28 +160,43 @@ TEST(EnergySampler, RestartsWithFreshReadings) {
   // The destructor stops the running sampler.
 }
 
-// Runs the sampler at its default interval on this machine's meters plus a fake one, and prints
-// what sampling costs (docs/energy.md quotes it). Asserts only that the figures are there.
+// Runs the sampler at its default interval on a fake meter, on a fake powercap tree (two packages
+// and a DRAM zone: three file reads per reading) and on this machine's meters, and prints what
+// sampling costs (docs/energy.md quotes it). Asserts only that the figures are there.
 TEST(EnergySampler, ReportsItsOwnCostAtTheDefaultInterval) {
-  Meters detected = Meters::detect();
-  std::vector<std::unique_ptr<Meter>> m;
-  m.push_back(std::make_unique<LinearMeter>("fake", 100.0, Clock::now()));
-  Meters meters(std::move(m), {});
-  Sampler sampler(meters);
-  Sampler on_this_machine(detected);
-  sampler.start();
-  on_this_machine.start();
-  wait_for_readings(sampler, 11);
-  sampler.stop();
-  on_this_machine.stop();
-  for (const auto* s : {&sampler, &on_this_machine}) {
-    const SamplerCost c = s->cost();
+  testing::ScratchDir dir;
+  for (const auto& [zone, name] : {std::pair{"intel-rapl:0", "package-0"},
+                                   {"intel-rapl:0:0", "dram"},
+                                   {"intel-rapl:1", "package-1"}}) {
+    const std::string z = dir.path() + "/" + zone;
+    std::filesystem::create_directories(z);
+    testing::write_file(z + "/name", std::string(name) + "\n");
+    testing::write_file(z + "/energy_uj", "1000\n");
+    testing::write_file(z + "/max_energy_range_uj", "262143328850\n");
+  }
+  std::vector<Meters> sets;
+  std::vector<std::string> labels = {"fake meter", "fake powercap tree", "this machine"};
+  {
+    std::vector<std::unique_ptr<Meter>> m;
+    m.push_back(std::make_unique<LinearMeter>("fake", 100.0, Clock::now()));
+    sets.emplace_back(std::move(m), std::vector<Unavailable>{});
+  }
+  sets.emplace_back(detect_rapl(dir.path()).meters, std::vector<Unavailable>{});
+  ASSERT_EQ(sets.back().size(), 3u);
+  sets.push_back(Meters::detect());
+  std::vector<std::unique_ptr<Sampler>> samplers;
+  for (auto& m : sets) samplers.push_back(std::make_unique<Sampler>(m));
+  for (auto& s : samplers) s->start();
+  wait_for_readings(*samplers[0], 11);
+  for (auto& s : samplers) s->stop();
+  for (size_t i = 0; i < samplers.size(); ++i) {
+    const SamplerCost c = samplers[i]->cost();
     EXPECT_GE(c.readings, 2u);
     EXPECT_GT(c.wall_s, 0.0);
+    EXPECT_GE(c.thread_cpu_s, 0.0);
     EXPECT_GE(c.cpu_fraction, 0.0);
     EXPECT_GE(c.read_fraction, 0.0);
-    std::cout << "[sampler cost] " << (s == &sampler ? "fake meter" : "this machine's meters")
-              << " (" << (s == &sampler ? meters.size() : detected.size())
+    std::cout << "[sampler cost] " << labels[i] << " (" << sets[i].size()
               << " meters): " << c.readings << " readings in " << c.wall_s << " s, thread CPU "
               << c.thread_cpu_s * 1e3 << " ms (" << c.cpu_fraction * 100 << "% of wall), reading "
               << c.read_wall_s * 1e3 << " ms (" << c.read_fraction * 100 << "% of wall)\n";

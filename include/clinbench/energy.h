@@ -185,7 +185,8 @@ struct SamplerCost {
 // Reads a Meters every interval on a thread of its own and keeps every reading in memory
 // (time + joules per meter, flat), so energy_between() can answer for any interval inside the
 // run. Thread-safe: energy_between(), sample_now(), readings() and cost() may be called while it
-// runs.
+// runs; start() and stop() from one thread. The Meters' own unavailable() and to_json() change
+// when a meter fails: read them once the sampler is stopped.
 class Sampler {
  public:
   // `meters` must outlive the sampler.

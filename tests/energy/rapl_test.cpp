@@ -184,6 +184,22 @@ TEST_F(EnergyRapl, EnvironmentVariableChoosesTheRoot) {
   }
 }
 
+TEST_F(EnergyRapl, MeterSetDescribesMetersAndWhatIsMissing) {
+  const Meters meters =
+      Meters::detect({.rapl_root = root(), .nvml_library = "libclinbench-no-such-nvml.so.1"});
+  const auto j = meters.to_json();
+  ASSERT_EQ(j["meters"].size(), 3u);
+  EXPECT_EQ(j["meters"][1], nlohmann::json({{"name", "package-0/dram"},
+                                            {"source", "rapl"},
+                                            {"domain", "dram"},
+                                            {"device", "intel-rapl:0:1"},
+                                            {"mode", "counter"}}));
+  ASSERT_EQ(j["unavailable"].size(), 1u);
+  EXPECT_EQ(j["unavailable"][0]["source"], "nvml");
+  EXPECT_NE(j["unavailable"][0]["reason"].get<std::string>().find("libclinbench-no-such-nvml"),
+            std::string::npos);
+}
+
 TEST(EnergyRaplDelta, AtMostOneWrap) {
   EXPECT_EQ(counter_delta(100, 250, 1000), 150u);
   EXPECT_EQ(counter_delta(900, 100, 1000), 200u);

@@ -45,8 +45,9 @@ Result<uint64_t> read_counter(const fs::path& file) {
   uint64_t v = 0;
   const auto [stop, ec] = std::from_chars(buf, end, v);
   if (ec != std::errc() || stop != end || end == buf) {
-    return make_error(ErrorCode::kCorrupt,
-                      file.string() + ": not a counter: '" + std::string(static_cast<const char*>(buf), end) + "'");
+    return make_error(ErrorCode::kCorrupt, file.string() + ": not a counter: '" +
+                                               std::string(static_cast<const char*>(buf), end) +
+                                               "'");
   }
   return v;
 }

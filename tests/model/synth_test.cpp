@@ -108,5 +108,18 @@ TEST(Synth, BadOptionsNameTheOption) {
   ASSERT_FALSE(r);
 }
 
+// --chat-template names a file that must exist and hold a template.
+TEST(Synth, ChatTemplateFileThatCannotBeReadIsAUsageError) {
+  testing::ScratchDir dir;
+  testing::write_file(dir.file("empty.jinja"), "");
+  for (const std::string& bad :
+       std::vector<std::string>{dir.file("missing.jinja"), dir.file("empty.jinja"), dir.path()}) {
+    auto r = testing::run_command({testing::clinbench_binary(), "synth", "--preset", "llama-tiny",
+                                   "--chat-template", bad, "-o", dir.file("x.gguf")});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("--chat-template: cannot read '" + bad + "'"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace clinbench

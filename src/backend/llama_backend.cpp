@@ -33,20 +33,22 @@ class TokenizingFeed final : public TokenFeed {
         continue;
       }
       TokenRequest out{req->id, chat_.tokenize_prompt(prompt->text), std::move(req->params), {}};
-      if (prompt->reply.thinks) reasoning_control(prompt->reply, out);
-      budgets_.insert_or_assign(out.id, out.reasoning.budget);
-      formats_.insert_or_assign(out.id, std::move(prompt->reply));
+      // Replies of a template without thinking read as the scheduler wrote them.
+      if (!prompt->reply.plain()) {
+        if (prompt->reply.thinks) reasoning_control(prompt->reply, out);
+        parsed_.insert_or_assign(out.id, Parsed{std::move(prompt->reply), out.reasoning.budget});
+      }
       return out;
     }
     return std::nullopt;
   }
   void done(size_t id, Result<Generation> result, const std::vector<TokenId>& reply) override {
-    auto f = formats_.find(id);
-    if (result && f != formats_.end() && !f->second.plain()) read_reply(f->second, reply, *result);
-    if (f != formats_.end()) formats_.erase(f);
-    if (auto b = budgets_.find(id); b != budgets_.end()) {
-      if (result) result->reasoning_budget = b->second;
-      budgets_.erase(b);
+    if (auto p = parsed_.find(id); p != parsed_.end()) {
+      if (result) {
+        read_reply(p->second.format, reply, *result);
+        result->reasoning_budget = p->second.budget;
+      }
+      parsed_.erase(p);
     }
     outer_.done(id, std::move(result));
   }
@@ -95,8 +97,12 @@ class TokenizingFeed final : public TokenFeed {
   GenerationFeed& outer_;
   const LlamaChat& chat_;
   int cells_;
-  std::map<size_t, ReplyFormat> formats_;  // of the conversations in flight
-  std::map<size_t, int> budgets_;          // their thinking budgets, -1: none
+  // Conversations in flight whose replies are parsed: how, and their thinking budget (-1: none).
+  struct Parsed {
+    ReplyFormat format;
+    int budget = -1;
+  };
+  std::map<size_t, Parsed> parsed_;
 };
 
 // One conversation as a stream of one.

@@ -67,18 +67,27 @@ Result<void> override_models(const RunFlags& f, RunConfig& cfg) {
   return {};
 }
 
+// The whole text as a decimal int; nullopt for anything else.
+std::optional<int> whole_int(std::string_view text) {
+  int n = 0;
+  const char* end = text.data() + text.size();
+  if (auto [p, ec] = std::from_chars(text.data(), end, n); ec != std::errc() || p != end) {
+    return std::nullopt;
+  }
+  return n;
+}
+
 // "unlimited" or a number of tokens, 0 or more.
 Result<int> parse_reasoning_budget(std::string_view text) {
   if (text == "unlimited") return kUnlimitedReasoning;
-  int n = 0;
-  const char* end = text.data() + text.size();
-  if (auto [p, ec] = std::from_chars(text.data(), end, n); ec != std::errc() || p != end || n < 0) {
+  const auto n = whole_int(text);
+  if (!n || *n < 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("--reasoning-budget: '{}' is not unlimited or a number of tokens "
                                   "(0 or more)",
                                   text));
   }
-  return n;
+  return *n;
 }
 
 Result<void> override_decoding(const RunFlags& f, RunConfig& cfg) {
@@ -122,15 +131,13 @@ Result<void> override_decoding(const RunFlags& f, RunConfig& cfg) {
 
 Result<int> parse_parallel(std::string_view what, std::string_view text) {
   if (text == "auto") return kParallelAuto;
-  int n = 0;
-  const char* end = text.data() + text.size();
-  if (auto [p, ec] = std::from_chars(text.data(), end, n);
-      ec != std::errc() || p != end || n < 1 || n > static_cast<int>(kMaxSequences)) {
+  const auto n = whole_int(text);
+  if (!n || *n < 1 || *n > static_cast<int>(kMaxSequences)) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("{}: '{}' is not auto or an integer between 1 and {}", what, text,
                                   kMaxSequences));
   }
-  return n;
+  return *n;
 }
 
 Result<RunConfig> run_config_from_flags(const RunFlags& f) {

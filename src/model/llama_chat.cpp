@@ -54,14 +54,8 @@ LlamaChat::LlamaChat(const llama_model* model, const std::string& template_overr
   if (bos >= 0) bos_text_ = piece(bos, true);
 }
 
-Result<std::string> LlamaChat::render(const std::vector<ChatMessage>& messages) const {
-  auto p = render_for_reply(messages, Thinking::kAuto);
-  if (!p) return std::unexpected(p.error());
-  return std::move(p->text);
-}
-
-Result<ChatPrompt> LlamaChat::render_for_reply(const std::vector<ChatMessage>& messages,
-                                               Thinking thinking) const {
+Result<common_chat_params> LlamaChat::apply(const std::vector<ChatMessage>& messages,
+                                            Thinking thinking) const {
   try {
     common_chat_templates_inputs in;
     for (const auto& m : messages) {
@@ -79,22 +73,41 @@ Result<ChatPrompt> LlamaChat::render_for_reply(const std::vector<ChatMessage>& m
     if (thinking != Thinking::kAuto) {
       in.chat_template_kwargs["thinking"] = thinking == Thinking::kOn ? "true" : "false";
     }
-    common_chat_params params = common_chat_templates_apply(templates_.get(), in);
-    ChatPrompt out;
-    out.text = std::move(params.prompt);
-    out.reply.parser = common_chat_parser_params(params);
-    out.reply.parser.reasoning_format = COMMON_REASONING_FORMAT_DEEPSEEK;
-    out.reply.parser.parse_tool_calls = false;
-    if (!params.parser.empty()) out.reply.parser.parser.load(params.parser);
-    out.reply.thinking_start = params.thinking_start_tag;
-    out.reply.thinking_end = params.thinking_end_tags;
-    out.reply.thinks = params.supports_thinking && in.enable_thinking &&
-                       !params.thinking_start_tag.empty() && !params.thinking_end_tags.empty();
-    return out;
+    return common_chat_templates_apply(templates_.get(), in);
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kInternal,
                       fmt::format("chat template failed to render: {}", e.what()));
   }
+}
+
+Result<std::string> LlamaChat::render(const std::vector<ChatMessage>& messages) const {
+  auto params = apply(messages, Thinking::kAuto);
+  if (!params) return std::unexpected(params.error());
+  return std::move(params->prompt);
+}
+
+Result<ChatPrompt> LlamaChat::render_for_reply(const std::vector<ChatMessage>& messages,
+                                               Thinking thinking) const {
+  auto params = apply(messages, thinking);
+  if (!params) return std::unexpected(params.error());
+  ChatPrompt out;
+  out.text = std::move(params->prompt);
+  ReplyFormat& r = out.reply;
+  r.thinking_start = params->thinking_start_tag;
+  r.thinking_end = params->thinking_end_tags;
+  r.thinks = params->supports_thinking && thinking != Thinking::kOff && !r.thinking_start.empty() &&
+             !r.thinking_end.empty();
+  if (r.plain()) return out;  // read as plain text: no parser needed
+  try {
+    r.parser = common_chat_parser_params(*params);
+    r.parser.reasoning_format = COMMON_REASONING_FORMAT_DEEPSEEK;
+    r.parser.parse_tool_calls = false;
+    if (!params->parser.empty()) r.parser.parser.load(params->parser);
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("chat template's reply parser failed to load: {}", e.what()));
+  }
+  return out;
 }
 
 bool LlamaChat::has_thinking_switch() const {

@@ -58,6 +58,10 @@ class LlamaChat {
   const llama_vocab* vocab() const { return vocab_; }
 
  private:
+  // The template applied (generation prompt added, reasoning extracted as "deepseek").
+  Result<common_chat_params> apply(const std::vector<ChatMessage>& messages,
+                                   Thinking thinking) const;
+
   const llama_vocab* vocab_;
   bool has_template_ = false;
   std::string template_error_;

@@ -12,12 +12,15 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "clinbench/error.h"
@@ -238,6 +241,53 @@ class Sampler {
   bool stop_requested_ = false;  // GUARDED_BY(wake_mu_)
   bool running_ = false;         // GUARDED_BY(data_mu_)
   std::thread thread_;
+};
+
+// --- apportioning energy to the work that shared it ----------------------------------------
+
+// Joules of all meters between two times; nullopt when they cannot be measured.
+using EnergyOf = std::function<std::optional<double>(Clock::time_point, Clock::time_point)>;
+
+// The energy a Sampler measured, summed over its meters: the readings are extended to t1 first
+// when they do not reach it yet; nullopt when any meter has no value over the interval.
+EnergyOf energy_of(Sampler& sampler);
+
+// Apportions metered energy to units of work (conversations) that share the steps of a batched
+// computation (a llama_decode carrying several sequences' tokens). A step runs from its start to
+// the start of the next step (or a pause), and its energy goes to the units in it by their share
+// of its tokens. When a unit is settled mid-step, the step is cut there: the part before goes to
+// all its units, the rest to the others. Time outside every step (loading, gaps between batches)
+// goes to no unit. docs/energy.md states the rule. One thread uses a Ledger.
+class Ledger {
+ public:
+  explicit Ledger(EnergyOf energy_of);
+
+  // A step starts at `t`, carrying `shares[i].second` tokens of unit shares[i].first (units
+  // with no tokens are ignored); the step before, if any, ends at `t`.
+  void step(Clock::time_point t, const std::vector<std::pair<uint64_t, int64_t>>& shares);
+  // The running step, if any, ends at `t`; no step runs until the next step().
+  void pause(Clock::time_point t);
+  // The joules attributed to `unit` up to `now`, and the unit is forgotten. 0 for a unit that was
+  // in no step; nullopt when the energy of any of its steps could not be measured.
+  std::optional<double> settle(uint64_t unit, Clock::time_point now);
+
+ private:
+  struct Step {
+    Clock::time_point begin, end;
+    std::vector<std::pair<uint64_t, int64_t>> shares;
+    int64_t tokens = 0;
+  };
+  struct Account {
+    double joules = 0;
+    bool unmeasured = false;
+  };
+  void close(Clock::time_point t);
+  void price();  // the energy of the closed steps, into the accounts
+
+  EnergyOf energy_of_;
+  std::optional<Step> running_;
+  std::vector<Step> closed_;
+  std::unordered_map<uint64_t, Account> accounts_;
 };
 
 }  // namespace clinbench::energy

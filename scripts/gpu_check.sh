@@ -26,7 +26,8 @@
 #      under new ids), q4_0, `--parallel auto` under a 16 GiB device budget (the attempt log's
 #      n_seq and n_seq_bound say how many and why), items/s against llama-batched-bench at the
 #      same N and at N = 1 (per-sequence KV, the items' mean prompt, 128 tokens); written to
-#      batched.json
+#      batched.json, with the energy: clinbench's NVML meters over the run and the items' sum,
+#      against nvidia-smi's power.draw sampled every 100 ms and integrated (issue 16)
 # Output ($OUT, else out/gpu-check): gpu_check.log (ends with the summary), cuda_build.log,
 # summary.json, chain.json (the attempt logs), llama_bench.json, smi.csv, smi_apps.csv (device
 # memory per process), samples.jsonl (the q4_0 run's items): 8 files, the most the device tool
@@ -233,6 +234,14 @@ PY
 rm -rf "$W/run-batched"
 budget=16GiB
 [ $DRY = 1 ] && budget=${BUDGETS[0]#auto }
+# Energy (issue 16): nvidia-smi's power draw every 100 ms beside the run, integrated here and
+# set against what clinbench's NVML meter recorded for the run and gave the items.
+smi_power=""
+if [ $DRY = 0 ] && command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=timestamp,power.draw --format=csv,noheader,nounits -lms 100 \
+    > "$W/power.csv" 2>/dev/null &
+  smi_power=$!
+fi
 mark "start run batched"
 start=$(date +%s.%N)
 cat > "$W/batched.toml" <<TOML
@@ -253,6 +262,7 @@ TOML
 "$CB" run --config "$W/batched.toml" | tail -3
 end=$(date +%s.%N)
 mark "end run batched"
+[ -n "$smi_power" ] && kill "$smi_power" 2>/dev/null
 n_seq=$(python3 -c 'import json,glob,sys
 for f in glob.glob(sys.argv[1] + "/attempts/*.json"):
     print(json.load(open(f)).get("n_seq", 1)); break' "$W/run-batched")
@@ -279,9 +289,39 @@ def peer(npl):
     except Exception as e:
         return {"npl": npl, "error": str(e)}
 wall = end - start
+def energy():
+    # nvidia-smi's power.draw (W) every 100 ms, trapezoid-integrated over the run, against the
+    # run's NVML meters (manifest run.energy) and the items' energy_j.
+    e = {}
+    try:
+        run = json.load(open(f"{w}/run-batched/manifest.json"))["run"]["energy"] or {}
+        e["clinbench_run_j"] = run.get("energy_j")
+        e["clinbench_by_meter"] = run.get("by_meter")
+        e["meters"] = [m.get("name") + ":" + m.get("mode", "") for m in run.get("meters", [])]
+        e["unavailable"] = run.get("unavailable")
+        js = [x.get("energy_j") for x in items]
+        e["items_with_energy"] = sum(j is not None for j in js)
+        e["items_energy_j"] = sum(j for j in js if j is not None)
+    except Exception as ex:
+        e["manifest_error"] = str(ex)
+    try:
+        import datetime
+        pts = []
+        for l in open(f"{w}/power.csv"):
+            t, p = [c.strip() for c in l.split(",")[:2]]
+            ts = datetime.datetime.strptime(t, "%Y/%m/%d %H:%M:%S.%f").timestamp()
+            pts.append((ts, float(p)))
+        j = sum((b[0] - a[0]) * (a[1] + b[1]) / 2 for a, b in zip(pts, pts[1:]))
+        e["nvidia_smi_j"] = j
+        e["nvidia_smi_samples"] = len(pts)
+        if e.get("clinbench_run_j"):
+            e["clinbench_over_smi"] = e["clinbench_run_j"] / j if j > 0 else None
+    except Exception as ex:
+        e["nvidia_smi_error"] = str(ex)
+    return e
 json.dump({"n_seq": n, "items": len(items), "wall_s": wall,
            "clinbench_items_per_s": len(items) / wall if wall > 0 else 0,
-           "batched_bench": [peer(1), peer(n)]}, open(out, "w"), indent=1)
+           "batched_bench": [peer(1), peer(n)], "energy": energy()}, open(out, "w"), indent=1)
 print(open(out).read())
 PY
 

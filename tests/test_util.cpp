@@ -5,11 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "clinbench/energy.h"
 
 namespace clinbench::testing {
 
@@ -107,6 +110,43 @@ std::string synthetic_model(const std::string& arch, const std::string& type,
   CommandResult r = run_command(argv);
   if (r.exit_code != 0) throw std::runtime_error("synth failed: " + r.err);
   return path;
+}
+
+FakePowercap::FakePowercap(const std::string& root, std::optional<double> watts)
+    : zone_(root + "/intel-rapl:0") {
+  std::filesystem::create_directories(root);
+  const char* before = std::getenv(energy::kPowercapRootEnv);  // NOLINT(concurrency-mt-unsafe)
+  if (before != nullptr) saved_env_ = before;
+  setenv(energy::kPowercapRootEnv, root.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+  if (!watts) return;
+  std::filesystem::create_directories(zone_);
+  write_file(zone_ + "/name", "package-0\n");
+  write_file(zone_ + "/max_energy_range_uj", "262143328850\n");
+  write(0);
+  thread_ = std::thread([this, watts = *watts] {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!stop_) {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      write(static_cast<uint64_t>(s * watts * 1e6));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+}
+
+FakePowercap::~FakePowercap() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (saved_env_) {
+    setenv(energy::kPowercapRootEnv, saved_env_->c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+  } else {
+    unsetenv(energy::kPowercapRootEnv);  // NOLINT(concurrency-mt-unsafe)
+  }
+}
+
+void FakePowercap::write(uint64_t uj) {
+  const std::string tmp = zone_ + "/energy_uj.tmp";
+  write_file(tmp, std::to_string(uj) + "\n");
+  std::filesystem::rename(tmp, zone_ + "/energy_uj");
 }
 
 }  // namespace clinbench::testing

@@ -2,7 +2,11 @@
 // the clinbench CLI as a user would.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "clinbench/plan.h"
@@ -50,5 +54,25 @@ void write_file(const std::string& path, const std::string& data);
 // "llama", "qwen2", ... with the given weight type.
 std::string synthetic_model(const std::string& arch, const std::string& type,
                             const std::vector<std::string>& extra_args = {});
+
+// A powercap tree under `root` with one package whose energy_uj grows at `watts`, rewritten every
+// 2 ms (by rename: a reader never sees half a number), and CLINBENCH_POWERCAP_ROOT pointing at
+// it (for this process and the clinbench it starts) while the object lives. On a loaded machine
+// the writer lags and catches up: the power comes in bursts, exact only over long spans.
+// `watts` nullopt: an empty tree (a machine without RAPL).
+class FakePowercap {
+ public:
+  FakePowercap(const std::string& root, std::optional<double> watts);
+  ~FakePowercap();
+  FakePowercap(const FakePowercap&) = delete;
+  FakePowercap& operator=(const FakePowercap&) = delete;
+
+ private:
+  void write(uint64_t uj);
+  std::string zone_;
+  std::optional<std::string> saved_env_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 }  // namespace clinbench::testing

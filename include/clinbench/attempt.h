@@ -98,6 +98,10 @@ struct Attempt {
   // "server_models", "notes"} as the
   // server listed them (GET /models); null for models loaded here.
   nlohmann::json remote;
+  // What the evaluation's energy meters measured in the worker (docs/energy.md): {"meters",
+  // "unavailable", "evaluation_j", "attributed_j", "sampler"}; null when the attempt evaluated
+  // nothing.
+  nlohmann::json energy;
 };
 
 struct AttemptLog {

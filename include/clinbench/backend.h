@@ -73,6 +73,9 @@ struct Generation {
   // Sequences decoding alongside this one (itself included), averaged over its decode steps;
   // 1: alone; 0: unknown (a remote server batches as it likes).
   double batch_width = 1;
+  // Joules the meters measured for this conversation: its share of each decode it was in, by
+  // tokens (docs/energy.md). None when not measured (no meter, a served model, a meter failed).
+  std::optional<double> energy_j;
 };
 
 // One conversation to continue, as a stream of them hands it to the backend.
@@ -102,8 +105,9 @@ struct OptionScore {
 struct LoglikScores {
   std::vector<OptionScore> options;
   int64_t prompt_tokens = 0;
-  double prefill_ms = 0;       // the shared prefix, evaluated once
-  double continuation_ms = 0;  // all continuations
+  double prefill_ms = 0;           // the shared prefix, evaluated once
+  double continuation_ms = 0;      // all continuations
+  std::optional<double> energy_j;  // as Generation::energy_j; the scoring runs alone
 };
 
 // Where the backend's time went, for overhead accounting (bench/): time inside the inference

@@ -214,6 +214,7 @@ class Sampler {
   std::vector<std::optional<double>> energy_between(Clock::time_point t0,
                                                     Clock::time_point t1) const;
 
+  std::chrono::microseconds interval() const { return options_.interval; }
   size_t reading_count() const;
   std::vector<EnergyReading> readings() const;
   SamplerCost cost() const;
@@ -242,6 +243,13 @@ class Sampler {
   bool running_ = false;         // GUARDED_BY(data_mu_)
   std::thread thread_;
 };
+
+// What the meters measured over the sampler's whole span: {"meters", "unavailable" (as
+// Meters::to_json), "energy_j" (all meters; null without a meter or when one failed),
+// "by_meter": {name: joules or null}, "sampler": {"interval_ms", "readings", "wall_s",
+// "thread_cpu_s", "cpu_fraction", "read_fraction"} or null}. `sampler` null: no meter was
+// sampled. Read once the sampler is stopped.
+nlohmann::json measured_json(const Meters& meters, const Sampler* sampler);
 
 // --- apportioning energy to the work that shared it ----------------------------------------
 

@@ -5,10 +5,11 @@
 // Contract:
 // - Every fallible call returns a Result naming the file and what was wrong; nothing throws.
 // - build_info() and host_info() never fail: a fact that cannot be read is null.
-// - The supervisor records build_info(), host_info(), hash_inputs() and the EnergyMeter's
-//   to_json() with RunStore::set_metadata under the kMetadata* keys below, then calls
-//   write_manifest() after the exports at the end of the run. write_manifest() reads those keys
-//   when present (build and host as they were at run start, input hashes at run start).
+// - The supervisor records build_info(), host_info(), hash_inputs() and what the energy meters
+//   measured (energy.h's measured_json) with RunStore::set_metadata under the kMetadata* keys
+//   below, then calls write_manifest() after the exports at the end of the run. write_manifest()
+//   reads those keys when present (build and host as they were at run start, input hashes at run
+//   start).
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ class RunStore;
 inline constexpr std::string_view kMetadataBuild = "build";    // build_info()
 inline constexpr std::string_view kMetadataHost = "host";      // host_info(), accelerator set
 inline constexpr std::string_view kMetadataInputs = "inputs";  // hash_inputs() at run start
-inline constexpr std::string_view kMetadataEnergy = "energy";  // EnergyMeter::to_json()
+inline constexpr std::string_view kMetadataEnergy = "energy";  // energy::measured_json()
 inline constexpr std::string_view kMetadataStartedAt = "started_at";    // utc_timestamp()
 inline constexpr std::string_view kMetadataFinishedAt = "finished_at";  // utc_timestamp()
 
@@ -47,67 +48,6 @@ nlohmann::json build_info();
 //  "logical_cores", "flags"}, "memory_bytes", "accelerator": null}. "accelerator" is left null for
 // the caller (which knows what the backend found) to fill.
 nlohmann::json host_info();
-
-// --- energy (Intel RAPL through powercap) ---------------------------------------------------
-
-inline constexpr const char* kPowercapRoot = "/sys/class/powercap";
-
-// One RAPL package domain (powercap_root/intel-rapl:N; sub-domains such as intel-rapl:N:M are
-// parts of a package and are not counted again).
-struct RaplPackage {
-  std::string name;           // "intel-rapl:0"
-  uint64_t energy_uj = 0;     // energy_uj: cumulative counter, microjoules
-  uint64_t max_range_uj = 0;  // max_energy_range_uj: the counter wraps to 0 after this value
-};
-
-// Every package readable under powercap_root, sorted by name; empty when RAPL is absent or any
-// package's counter is unreadable (since Linux 5.10 energy_uj is readable by root only), so that
-// a sum never silently misses a package.
-std::vector<RaplPackage> read_rapl_packages(
-    const std::filesystem::path& powercap_root = kPowercapRoot);
-
-// Sum of energy_uj over the packages; nullopt when RAPL is absent or unreadable. The sum is a
-// counter reading, meaningful only as a difference (EnergyMeter).
-std::optional<uint64_t> rapl_energy_uj(const std::filesystem::path& powercap_root = kPowercapRoot);
-
-// Energy between two readings of one counter that wraps to 0 after max_range_uj, assuming at
-// most one wrap between them: end - start, or (max_range_uj - start) + end when end < start.
-// nullopt when end < start and the wrap is impossible (max_range_uj is 0 or below start).
-std::optional<uint64_t> energy_delta_uj(uint64_t start_uj, uint64_t end_uj, uint64_t max_range_uj);
-
-// Measures the energy of an interval: start(), sample() now and then, stop(). Each package's
-// counter may wrap once between two readings; a wrap takes minutes at the least (the counter
-// range is ~262 kJ on current Xeons, 22 minutes at 200 W), so a caller measuring a long run
-// calls sample() at least every minute or so (after each item is plenty). The result is absent
-// when RAPL is absent or unreadable at start(), or when the set of packages changes.
-//
-// Not thread-safe.
-class EnergyMeter {
- public:
-  explicit EnergyMeter(std::filesystem::path powercap_root = kPowercapRoot);
-
-  // Takes the first reading; restarts a stopped or running meter.
-  void start();
-  // Adds the energy since the previous reading.
-  void sample();
-  // sample(), then stops; later sample() calls do nothing.
-  void stop();
-
-  bool available() const { return available_; }
-  // Microjoules since start(), over every package; nullopt when unavailable.
-  std::optional<uint64_t> energy_uj() const;
-  // {"source": "rapl", "packages": [names], "energy_uj": n, "energy_j": x, "samples": n} or null
-  // when unavailable.
-  nlohmann::json to_json() const;
-
- private:
-  std::filesystem::path root_;
-  std::vector<RaplPackage> last_;
-  uint64_t total_uj_ = 0;
-  uint64_t samples_ = 0;
-  bool available_ = false;
-  bool running_ = false;
-};
 
 // --- input hashes ---------------------------------------------------------------------------
 

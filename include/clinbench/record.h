@@ -32,6 +32,10 @@ struct ItemRecord {
   double prefill_ms = 0;               // prompt evaluation, all turns
   double decode_ms = 0;                // token generation, all turns
   std::optional<double> tokens_per_s;  // generated tokens / decode time; none without decoding
+  // Joules the run's meters measured for this item, all turns: its share of every decode it was
+  // in, by tokens (docs/energy.md). None where no meter could be read, for served models, and
+  // for items that failed.
+  std::optional<double> energy_j;
 
   std::string choice;      // "A".."E", "NOTAVALUE" for open_ended, "" when none was extracted
   std::string prediction;  // the model's open answer text ("" when none)

@@ -78,6 +78,29 @@ struct UsageRow {
   double avg_reasoning_tokens() const;
   // output_tokens / decode time; nullopt when nothing was decoded.
   std::optional<double> decode_tokens_per_s() const;
+
+  // Energy (docs/energy.md): the items' energy_j summed over those that have one.
+  std::size_t correct = 0;       // items with correct == true
+  std::size_t energy_items = 0;  // items with an energy_j
+  double energy_j = 0;
+  // The group's joules, per correct answer and per output token: only when every item has its
+  // energy (a sum missing some would flatter the model) and the divisor is not 0.
+  std::optional<double> total_energy_j() const;
+  std::optional<double> joules_per_correct() const;
+  std::optional<double> joules_per_output_token() const;
+};
+
+// One model, every dataset: the model's energy totals (UsageRow's, summed).
+struct EnergyRow {
+  std::string model;
+  std::size_t items = 0;
+  std::size_t energy_items = 0;
+  std::size_t correct = 0;
+  int64_t output_tokens = 0;
+  double energy_j = 0;
+  std::optional<double> total_energy_j() const;
+  std::optional<double> joules_per_correct() const;
+  std::optional<double> joules_per_output_token() const;
 };
 
 // Two models on the same (dataset, item_id) keys. model_a < model_b by name.
@@ -118,6 +141,7 @@ struct RunResults {
   // open_ended_multi_choice, open_ended, other names, then "all").
   std::vector<AccuracyRow> accuracy;
   std::vector<UsageRow> usage;        // ordered by model, dataset
+  std::vector<EnergyRow> energy;      // ordered by model
   std::vector<PairwiseRow> pairwise;  // ordered by model_a, model_b, dataset (pooled last)
   std::vector<GapRow> gaps;           // ordered by model, dataset
 };

@@ -74,6 +74,25 @@ Result<PairedDifference> paired_bootstrap(std::span<const std::optional<bool>> a
                                           std::span<const std::optional<bool>> b,
                                           const BootstrapOptions& options = {});
 
+// A measured quantity (an item's energy) compared on the same items.
+struct PairedMeanDifference {
+  std::size_t pairs = 0;    // items with a value on both sides
+  std::size_t skipped = 0;  // items with nullopt on either side
+  double mean_a = 0.0;
+  double mean_b = 0.0;
+  double difference = 0.0;  // mean_a - mean_b
+  Interval interval;        // percentile bootstrap interval of the difference
+  std::size_t resamples = 0;
+  std::uint64_t seed = 0;
+};
+
+// Paired bootstrap of the mean difference a - b of a per-item value, as paired_bootstrap does
+// it for correctness (same resampling, same seed). Errors (kInvalidArgument): lengths differ, no
+// pair, a value that is not finite, resamples == 0, level not in (0, 1).
+Result<PairedMeanDifference> paired_mean_bootstrap(std::span<const std::optional<double>> a,
+                                                   std::span<const std::optional<double>> b,
+                                                   const BootstrapOptions& options = {});
+
 struct AccuracySummary {
   std::size_t items = 0;    // every item, labeled or not
   std::size_t labeled = 0;  // items with a correctness value

@@ -57,7 +57,7 @@ struct RunPaths {
 
 // The schema version this build writes and reads. Opening a run.db of a newer version fails
 // with ErrorCode::kUnsupported and leaves the file untouched; older versions are migrated.
-inline constexpr int kRunStoreSchemaVersion = 1;
+inline constexpr int kRunStoreSchemaVersion = 2;
 
 // A model of the run and how it was loaded.
 struct ModelRecord {

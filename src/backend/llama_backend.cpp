@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "backend/llama_engine.h"
 #include "backend/log_sum_exp.h"
 #include "backend/scheduler.h"
+#include "clinbench/energy.h"
 #include "model/llama_chat.h"
 #include "util/clock.h"
 
@@ -23,8 +26,9 @@ namespace {
 class TokenizingFeed final : public TokenFeed {
  public:
   // `cells`: the KV cells one conversation may use (its sequence's share).
-  TokenizingFeed(GenerationFeed& outer, const LlamaChat& chat, int cells)
-      : outer_(outer), chat_(chat), cells_(cells) {}
+  // `ledger`: where each conversation's energy is settled when it ends (none: not measured).
+  TokenizingFeed(GenerationFeed& outer, const LlamaChat& chat, int cells, energy::Ledger* ledger)
+      : outer_(outer), chat_(chat), cells_(cells), ledger_(ledger) {}
   std::optional<TokenRequest> next() override {
     while (auto req = outer_.next()) {
       auto prompt = chat_.render_for_reply(req->messages, req->params.thinking);
@@ -43,6 +47,10 @@ class TokenizingFeed final : public TokenFeed {
     return std::nullopt;
   }
   void done(size_t id, Result<Generation> result, const std::vector<TokenId>& reply) override {
+    if (ledger_ != nullptr) {
+      const auto joules = ledger_->settle(id, Clock::now());
+      if (result) result->energy_j = joules;
+    }
     if (auto p = parsed_.find(id); p != parsed_.end()) {
       if (result) {
         read_reply(p->second.format, reply, *result);
@@ -97,6 +105,7 @@ class TokenizingFeed final : public TokenFeed {
   GenerationFeed& outer_;
   const LlamaChat& chat_;
   int cells_;
+  energy::Ledger* ledger_;
   // Conversations in flight whose replies are parsed: how, and their thinking budget (-1: none).
   struct Parsed {
     ReplyFormat format;
@@ -131,11 +140,31 @@ std::string closed_thinking(const ReplyFormat& f) {
   return open.opened && !open.closed ? f.thinking_end.front() + "\n\n" : "";
 }
 
+// The scheduler's decodes, into the energy ledger.
+class LedgerSteps final : public StepObserver {
+ public:
+  explicit LedgerSteps(energy::Ledger& ledger) : ledger_(ledger) {}
+  void step(Clock::time_point t, const std::vector<std::pair<size_t, int64_t>>& tokens) override {
+    shares_.clear();
+    for (const auto& [id, n] : tokens) shares_.emplace_back(id, n);
+    ledger_.step(t, shares_);
+  }
+  void pause(Clock::time_point t) override { ledger_.pause(t); }
+
+ private:
+  energy::Ledger& ledger_;
+  std::vector<std::pair<uint64_t, int64_t>> shares_;
+};
+
+// The ledger's unit for a log-likelihood scoring (which runs alone, outside the scheduler).
+constexpr uint64_t kLoglikUnit = ~uint64_t{0};
+
 class LlamaBackend final : public Backend {
  public:
-  LlamaBackend(llama_model* model, llama_context* ctx)
+  LlamaBackend(llama_model* model, llama_context* ctx, energy::Sampler* sampler)
       : ctx_(ctx), chat_(model), engine_(ctx, chat_, stats_), held_(llama_n_seq_max(ctx)) {
     llama_memory_clear(llama_get_memory(ctx_), true);  // the warm-up's tokens, say
+    if (sampler != nullptr) ledger_.emplace(energy::energy_of(*sampler));
   }
 
   Result<Generation> generate(const std::vector<ChatMessage>& messages,
@@ -146,8 +175,12 @@ class LlamaBackend final : public Backend {
   }
 
   void generate_stream(GenerationFeed& feed, int width) override {
-    TokenizingFeed tokens(feed, chat_, engine_.seq_cells());
-    stats_.prompt_tokens_reused += run_continuous_batching(engine_, held_, tokens, width);
+    energy::Ledger* ledger = ledger_ ? &*ledger_ : nullptr;
+    TokenizingFeed tokens(feed, chat_, engine_.seq_cells(), ledger);
+    std::optional<LedgerSteps> steps;
+    if (ledger != nullptr) steps.emplace(*ledger);
+    stats_.prompt_tokens_reused +=
+        run_continuous_batching(engine_, held_, tokens, width, steps ? &*steps : nullptr);
   }
 
   // The prompt and "Answer:" are evaluated once, in the sequence that holds most of them; each
@@ -159,6 +192,26 @@ class LlamaBackend final : public Backend {
       const std::vector<ChatMessage>& messages, const std::string& assistant_prefix,
       const std::vector<std::pair<std::string, std::string>>& continuations) override {
     const auto t0 = Clock::now();
+    if (!ledger_) return score(t0, messages, assistant_prefix, continuations);
+    // The scoring runs alone: all its energy is its own.
+    ledger_->step(t0, {{kLoglikUnit, 1}});
+    auto out = score(t0, messages, assistant_prefix, continuations);
+    const auto joules = ledger_->settle(kLoglikUnit, Clock::now());
+    if (out) out->energy_j = joules;
+    return out;
+  }
+
+  BackendStats stats() const override { return stats_; }
+
+  int64_t count_tokens(const std::string& text) override {
+    return static_cast<int64_t>(chat_.tokenize(text, false, false).size());
+  }
+
+ private:
+  Result<LoglikScores> score(
+      Clock::time_point t0, const std::vector<ChatMessage>& messages,
+      const std::string& assistant_prefix,
+      const std::vector<std::pair<std::string, std::string>>& continuations) {
     auto prompt = chat_.render_for_reply(messages, Thinking::kAuto);
     if (!prompt) return std::unexpected(prompt.error());
     const std::vector<llama_token> ptoks =
@@ -201,13 +254,6 @@ class LlamaBackend final : public Backend {
     return out;
   }
 
-  BackendStats stats() const override { return stats_; }
-
-  int64_t count_tokens(const std::string& text) override {
-    return static_cast<int64_t>(chat_.tokenize(text, false, false).size());
-  }
-
- private:
   // Each continuation's tokens, checked against the context; fills out.options.
   Result<std::vector<std::vector<llama_token>>> continuation_tokens(
       size_t n_prefix, const std::vector<std::pair<std::string, std::string>>& continuations,
@@ -314,12 +360,14 @@ class LlamaBackend final : public Backend {
   // them and evaluates only the rest, as llama-server's slots do: every item's prompt starts
   // with the same chat-template header and system prompt.
   HeldTokens held_;
+  std::optional<energy::Ledger> ledger_;  // with a sampler: each conversation's energy
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_llama_backend(llama_model* model, llama_context* ctx) {
-  return std::make_unique<LlamaBackend>(model, ctx);
+std::unique_ptr<Backend> make_llama_backend(llama_model* model, llama_context* ctx,
+                                            energy::Sampler* sampler) {
+  return std::make_unique<LlamaBackend>(model, ctx, sampler);
 }
 
 }  // namespace clinbench

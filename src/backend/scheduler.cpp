@@ -55,8 +55,9 @@ struct Slot {
 
 class Scheduler {
  public:
-  Scheduler(DecodeEngine& engine, HeldTokens& held, TokenFeed& feed, int width)
-      : e_(engine), held_(held), feed_(feed) {
+  Scheduler(DecodeEngine& engine, HeldTokens& held, TokenFeed& feed, int width,
+            StepObserver* observer)
+      : e_(engine), held_(held), feed_(feed), observer_(observer) {
     const int n_seq = engine.n_seq();
     width_ = std::clamp(width, 1, n_seq);
     held_.resize(static_cast<size_t>(n_seq));
@@ -67,9 +68,23 @@ class Scheduler {
   void run() {
     while (true) {
       admit();
-      if (busy() == 0) return;
+      if (busy() == 0) break;
       step();
     }
+    if (observer_ != nullptr) observer_->pause(Clock::now());
+  }
+
+  // Tells the observer what a batch carries, per conversation.
+  void observe(const std::vector<BatchToken>& batch) {
+    if (observer_ == nullptr) return;
+    std::vector<int64_t> per_seq(slots_.size(), 0);
+    for (const BatchToken& t : batch) ++per_seq[static_cast<size_t>(t.seq)];
+    std::vector<std::pair<size_t, int64_t>> tokens;
+    for (const Slot& s : slots_) {
+      const int64_t n = per_seq[static_cast<size_t>(s.seq)];
+      if (n > 0) tokens.emplace_back(s.req.id, n);
+    }
+    observer_->step(Clock::now(), tokens);
   }
 
  private:
@@ -269,6 +284,7 @@ class Scheduler {
       }
       return;
     }
+    observe(batch);
     if (auto r = e_.decode(batch); !r) return fail_all(r.error());
     for (auto& [s, n] : chunks) {
       const auto& prompt = s->req.prompt;
@@ -337,6 +353,7 @@ class Scheduler {
     Result<Generation> result = std::move(g);
     const auto& letters = s.req.params.constrained_answer_letters;
     if (!letters.empty()) {
+      if (observer_ != nullptr) observer_->step(Clock::now(), {{s.req.id, 1}});
       auto letter = e_.constrained_answer(s.seq, s.pos, letters);
       if (letter) {
         result->constrained_answer = *letter;
@@ -376,6 +393,7 @@ class Scheduler {
   DecodeEngine& e_;
   HeldTokens& held_;
   TokenFeed& feed_;
+  StepObserver* observer_;
   int width_ = 1;
   std::vector<Slot> slots_;
   std::optional<TokenRequest> pending_;  // taken from the feed, waiting for room
@@ -384,9 +402,9 @@ class Scheduler {
 
 }  // namespace
 
-int64_t run_continuous_batching(DecodeEngine& engine, HeldTokens& held, TokenFeed& feed,
-                                int width) {
-  Scheduler s(engine, held, feed, width);
+int64_t run_continuous_batching(DecodeEngine& engine, HeldTokens& held, TokenFeed& feed, int width,
+                                StepObserver* observer) {
+  Scheduler s(engine, held, feed, width, observer);
   s.run();
   return s.reused();
 }

@@ -9,10 +9,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clinbench/backend.h"
 #include "clinbench/error.h"
+#include "util/clock.h"
 
 namespace clinbench {
 
@@ -89,6 +91,18 @@ class TokenFeed {
   virtual void done(size_t id, Result<Generation> result, const std::vector<TokenId>& reply) = 0;
 };
 
+// Told when each decode starts and what it carries, so that what the conversations share (the
+// energy of a batch: energy.h's Ledger) can be split among them by their tokens.
+class StepObserver {
+ public:
+  virtual ~StepObserver() = default;
+  // A decode starts at `t` carrying `tokens[i].second` tokens of conversation tokens[i].first
+  // (its TokenRequest::id); the decode before it, and what followed it, ends there.
+  virtual void step(Clock::time_point t, const std::vector<std::pair<size_t, int64_t>>& tokens) = 0;
+  // Nothing runs from `t` until the next step.
+  virtual void pause(Clock::time_point t) = 0;
+};
+
 // The prompt cache: held[s] are the tokens whose KV sequence s holds at positions 0 .. n-1 (the
 // last prompt evaluated there, not its reply: see llama_backend.cpp). Kept across calls.
 using HeldTokens = std::vector<std::vector<TokenId>>;
@@ -105,8 +119,10 @@ inline constexpr int kMinSharedPrefix = 16;
 // recomputed. A prompt that cannot fit its sequence's cells fails alone; a reply is cut where its
 // sequence's cells end (truncated). With a unified KV, a conversation is admitted only when the
 // pool has room for its prompt and whole budget beside those in flight. A failed decode fails
-// the conversations in flight and empties the cache; the feed goes on. Returns the prompt tokens
-// whose KV was kept or copied instead of computed.
-int64_t run_continuous_batching(DecodeEngine& engine, HeldTokens& held, TokenFeed& feed, int width);
+// the conversations in flight and empties the cache; the feed goes on. `observer`, when given,
+// is told of every decode (a conversation's answer line is a step of its own) and of the end.
+// Returns the prompt tokens whose KV was kept or copied instead of computed.
+int64_t run_continuous_batching(DecodeEngine& engine, HeldTokens& held, TokenFeed& feed, int width,
+                                StepObserver* observer = nullptr);
 
 }  // namespace clinbench

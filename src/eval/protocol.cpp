@@ -38,11 +38,23 @@ std::string assistant_text(const Generation& g) {
   return g.constrained_answer ? g.text + "\nAnswer: " + *g.constrained_answer : g.text;
 }
 
+// The item's energy is the sum of its parts' (turns, a scoring); unknown when any part's is.
+void add_energy(ItemRecord& r, const std::optional<double>& joules, bool first_part) {
+  if (first_part) {
+    r.energy_j = joules;
+  } else if (!joules) {
+    r.energy_j.reset();
+  } else if (r.energy_j) {
+    *r.energy_j += *joules;
+  }
+}
+
 void add_generation(ItemRecord& r, const Generation& g, bool first_turn) {
   if (first_turn) {
     r.prompt_tokens = g.prompt_tokens;
     r.ttft_ms = g.ttft_ms;
   }
+  add_energy(r, g.energy_j, first_turn);
   // The batch width the item's tokens were decoded at, weighted by each turn's tokens.
   if (g.batch_width > 0 && g.output_tokens > 0) {
     const double before =
@@ -187,6 +199,7 @@ void after_turn(InFlight& f, const Result<Generation>& g, const EvalSettings& s)
   const Item& item = *f.item;
   if (!g) {
     r.error = g.error().message;
+    r.energy_j.reset();  // a failed turn's energy is not known
     finish_item(f);
     return;
   }
@@ -226,8 +239,10 @@ void score_loglik(Backend& backend, InFlight& f) {
   auto sc = backend.loglik(f.messages, "Answer:", conts);
   if (!sc) {
     r.error = sc.error().message;
+    r.energy_j.reset();
   } else {
     if (!f.loglik_after) r.prompt_tokens = sc->prompt_tokens;  // else the first turn's
+    add_energy(r, sc->energy_j, !f.loglik_after);
     r.prefill_ms += sc->prefill_ms + sc->continuation_ms;
     nlohmann::json raw = nlohmann::json::object(), norm = nlohmann::json::object();
     double best = -INFINITY;

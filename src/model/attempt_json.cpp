@@ -113,6 +113,7 @@ json to_json(const Attempt& a) {
       {"signal", opt(a.signal)},
       {"log_tail", a.log_tail},
       {"remote", a.remote},
+      {"energy", a.energy},
   };
 }
 
@@ -181,6 +182,7 @@ Result<Attempt> attempt_from_json(const json& ja) {
     a.host_limit = opt_from<std::string>(ja, "host_limit").value_or("");
     a.init_ms = opt_from<double>(ja, "init_ms");
     a.wall_ms = ja.value("wall_ms", 0.0);
+    a.energy = ja.value("energy", json());
     const auto& p = ja.at("placement");
     a.placement.n_gpu_layers = p.value("n_gpu_layers", 0);
     a.placement.n_layers = p.value("n_layers", 0);

@@ -48,6 +48,25 @@ std::string strategy_of(const RunView& run, const std::string& model) {
   return "";
 }
 
+// Energy per item on the same items: the mean of each run and the paired-bootstrap interval of
+// the difference, over the items with an energy_j in both runs.
+void add_energy(json& row,
+                const std::vector<std::pair<const ItemRecord*, const ItemRecord*>>& pairs) {
+  std::vector<std::optional<double>> ea, eb;
+  for (const auto& [ra, rb] : pairs) {
+    ea.push_back(ra->energy_j);
+    eb.push_back(rb->energy_j);
+  }
+  const auto d = paired_mean_bootstrap(ea, eb);
+  row["energy_pairs"] = d ? d->pairs : 0;
+  row["energy_a_j"] = d ? json(d->mean_a) : json();
+  row["energy_b_j"] = d ? json(d->mean_b) : json();
+  row["energy_difference_j"] = d ? json(d->difference) : json();
+  row["energy_ci_low"] = d ? json(d->interval.low) : json();
+  row["energy_ci_high"] = d ? json(d->interval.high) : json();
+  row["energy_note"] = d ? json() : json("no item has its energy in both runs");
+}
+
 // One comparison row over `keys` (every dataset when dataset is empty).
 json compare_row(const std::string& ma, const std::string& mb, const std::string& dataset,
                  const std::vector<std::pair<const ItemRecord*, const ItemRecord*>>& pairs) {
@@ -96,6 +115,7 @@ json compare_row(const std::string& ma, const std::string& mb, const std::string
   row["resamples"] = d ? json(d->resamples) : json();
   row["bootstrap_seed"] = d ? json(d->seed) : json();
   row["note"] = m->pairs > 0 ? json() : json("no item scored in both runs");
+  add_energy(row, pairs);
   return row;
 }
 
@@ -296,6 +316,18 @@ json compare_tables(const ComparisonRows& rows) {
                                  col("accuracy_b", "percent"), col("difference", "signed_percent"),
                                  col("ci_low", "signed_percent"), col("ci_high", "signed_percent"),
                                  col("note")})},
+        {"rows", rows.tests}},
+       {{"id", "compare-energy"},
+        {"title", "Energy per item"},
+        {"description",
+         "Per model and dataset (and over all datasets): mean energy_j per item in each run on "
+         "the items measured in both, and the paired-bootstrap 95% interval of A − B "
+         "(stats.h paired_mean_bootstrap, 10000 resamples, fixed seed)."},
+        {"columns",
+         json::array({col("label"), col("scope"), col("energy_pairs"), col("energy_a_j", "joules"),
+                      col("energy_b_j", "joules"), col("energy_difference_j", "joules"),
+                      col("energy_ci_low", "joules"), col("energy_ci_high", "joules"),
+                      col("energy_note")})},
         {"rows", rows.tests}},
        {{"id", "compare-items"},
         {"title", "Items answered differently"},

@@ -123,8 +123,16 @@ json figure_specs(const json& data) {
     const int columns = std::max(1, f.value("columns", 1));
     json rows = json::array();
     json row = json::array();
+    // A panel's variable parameters (Figure 2's axis switch) live at the top of a concatenated
+    // spec, without their input: a static figure draws their default.
+    json params = json::array();
     for (const auto& p : f["panels"]) {
       json spec = p["spec"];
+      for (json param : spec.value("params", json::array())) {
+        param.erase("bind");
+        params.push_back(std::move(param));
+      }
+      spec.erase("params");
       spec["title"] = {{"text", p.value("title", "")}, {"anchor", "start"}, {"fontSize", 13}};
       row.push_back(std::move(spec));
       if (static_cast<int>(row.size()) == columns) {
@@ -143,6 +151,7 @@ json figure_specs(const json& data) {
         {"vconcat", std::move(rows)},
         {"spacing", 36},
         {"resolve", independent}};
+    if (!params.empty()) specs[f["id"].get<std::string>()]["params"] = std::move(params);
   }
   return specs;
 }

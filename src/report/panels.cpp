@@ -14,7 +14,7 @@ const std::vector<Figure>& dashboard_figures() {
       {"figure1", "Figure 1. The dashboard: loading, memory, data, accuracy and token cost", 3},
       {"figure2", "Figure 2. Efficiency against accuracy", 1},
       {"figure3", "Figure 3. Generalization gap (test − validation)", 1},
-      {"figure4", "Figure 4. Average tokens per item", 1},
+      {"figure4", "Figure 4. Average tokens and energy per item", 1},
       {"figure5", "Figure 5. Quantization fidelity (fidelity.json)", 3},
   };
   return figures;
@@ -59,7 +59,8 @@ const std::vector<Panel>& dashboard_panels() {
        tokens_stacked_spec},
       {"efficiency-labeled", "figure2", "Efficiency vs accuracy",
        "One labeled point per model and labeled split: average tokens per item (prompt + "
-       "output) against accuracy with its 95% Wilson interval.",
+       "output) against accuracy with its 95% Wilson interval; where every item has its "
+       "energy_j, a radio button puts average joules per item on the x axis instead.",
        efficiency_labeled_spec},
       {"gap", "figure3", "Generalization gap",
        "test − validation accuracy per model and dataset (results.json generalization_gap: "
@@ -70,6 +71,11 @@ const std::vector<Panel>& dashboard_panels() {
        "avg_prompt_tokens and avg_output_tokens per model and dataset (results.json usage), "
        "stacked.",
        average_tokens_spec},
+      {"average-energy", "figure4", "Average energy per item",
+       "energy_j / items per model and dataset (results.json usage: present only when every item "
+       "has its energy_j); hover for joules per correct answer and per output token. Without a "
+       "meter, why (run metadata energy.unavailable).",
+       average_energy_spec},
       {"fidelity-kl", "figure5", "1. KL per item and candidate",
        "KL(reference ‖ candidate) of every measured item (fidelity.json candidates[].items[]: "
        "answer_kl over the answer letters, trace_kl_mean over the reasoning trace), one tick "

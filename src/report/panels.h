@@ -45,6 +45,7 @@ nlohmann::json tokens_stacked_spec(const RunView& run);      // figure 1.9
 nlohmann::json efficiency_labeled_spec(const RunView& run);  // figure 2
 nlohmann::json generalization_gap_spec(const RunView& run);  // figure 3
 nlohmann::json average_tokens_spec(const RunView& run);      // figure 4
+nlohmann::json average_energy_spec(const RunView& run);      // figure 4
 nlohmann::json fidelity_kl_spec(const RunView& run);         // figure 5.1
 nlohmann::json fidelity_flips_spec(const RunView& run);      // figure 5.2
 nlohmann::json fidelity_size_spec(const RunView& run);       // figure 5.3

@@ -3,6 +3,7 @@
 // a results.json value (RunView::results_json), copied, never recomputed.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "report/panels.h"
@@ -34,7 +35,14 @@ json efficiency_spec(const RunView& run, bool labeled) {
     if (!u) continue;
     const double prompt = (*u)["avg_prompt_tokens"].get<double>();
     const double output = (*u)["avg_output_tokens"].get<double>();
+    // Energy per item where every item of the model × dataset has one (results.json usage).
+    const json& joules = u->value("energy_j", json());
+    const auto items = u->value("items", 0.0);
+    const json per_item =
+        joules.is_number() && items > 0 ? json(joules.get<double>() / items) : json();
     values.push_back({{"model", a["model"]},
+                      {"energy_j_per_item", per_item},
+                      {"joules_per_correct", u->value("joules_per_correct", json())},
                       {"dataset", a["dataset"]},
                       {"split", a["split"]},
                       {"group", group_label(str(a["dataset"]), str(a["split"]))},
@@ -52,21 +60,37 @@ json efficiency_spec(const RunView& run, bool labeled) {
                          fmt::format("Accuracy needs labeled items; {} of {} items are unlabeled.",
                                      unlabeled_items(run), run.items.size())});
   }
-  const json tooltip =
-      json::array({{{"field", "model"}},
-                   {{"field", "group"}, {"title", "dataset · split"}},
-                   {{"field", "accuracy"}, {"format", ".1%"}},
-                   {{"field", "ci_low"}, {"format", ".1%"}},
-                   {{"field", "ci_high"}, {"format", ".1%"}},
-                   {{"field", "scored"}},
-                   {{"field", "avg_tokens"}, {"format", ".1f"}, {"title", "tokens per item"}},
-                   {{"field", "avg_prompt_tokens"}, {"format", ".1f"}},
-                   {{"field", "avg_output_tokens"}, {"format", ".1f"}}});
-  const json x = {{"field", "avg_tokens"},
-                  {"type", "quantitative"},
-                  {"scale", {{"zero", false}, {"nice", true}, {"padding", 16}}},
-                  {"axis", {{"format", ",.0f"}}},
-                  {"title", "average tokens per item (prompt + output)"}};
+  const json tooltip = json::array(
+      {{{"field", "model"}},
+       {{"field", "group"}, {"title", "dataset · split"}},
+       {{"field", "accuracy"}, {"format", ".1%"}},
+       {{"field", "ci_low"}, {"format", ".1%"}},
+       {{"field", "ci_high"}, {"format", ".1%"}},
+       {{"field", "scored"}},
+       {{"field", "avg_tokens"}, {"format", ".1f"}, {"title", "tokens per item"}},
+       {{"field", "avg_prompt_tokens"}, {"format", ".1f"}},
+       {{"field", "avg_output_tokens"}, {"format", ".1f"}},
+       {{"field", "energy_j_per_item"}, {"format", ".2f"}, {"title", "J per item"}},
+       {{"field", "joules_per_correct"}, {"format", ".2f"}, {"title", "J per correct"}}});
+  // Figure 2 offers energy per item as its x axis when every point has one (a radio button on
+  // the page; the static figure draws tokens).
+  const bool energy = labeled && std::all_of(values.begin(), values.end(), [](const json& v) {
+                        return v["energy_j_per_item"].is_number();
+                      });
+  json x = {{"field", "avg_tokens"},
+            {"type", "quantitative"},
+            {"scale", {{"zero", false}, {"nice", true}, {"padding", 16}}},
+            {"axis", {{"format", ",.0f"}}},
+            {"title", "average tokens per item (prompt + output)"}};
+  if (energy) {
+    x["field"] = "x_value";
+    x["axis"] = {{"format", ",.4~g"},
+                 {"title",
+                  {{"expr",
+                    "x_axis == 'energy' ? 'average joules per item (all turns)' : "
+                    "'average tokens per item (prompt + output)'"}}}};
+    x.erase("title");
+  }
   const json color = {{"field", "model"},
                       {"type", "nominal"},
                       {"sort", run.model_names()},
@@ -108,10 +132,21 @@ json efficiency_spec(const RunView& run, bool labeled) {
                         {"text", {{"field", "model"}}},
                         {"color", color}}}});
   }
-  return {{"data", {{"values", values}}},
-          {"width", labeled ? 560 : 260},
-          {"height", labeled ? 360 : 200},
-          {"layer", layers}};
+  json spec = {{"data", {{"values", values}}},
+               {"width", labeled ? 560 : 260},
+               {"height", labeled ? 360 : 200},
+               {"layer", layers}};
+  if (energy) {
+    spec["params"] = json::array(
+        {{{"name", "x_axis"},
+          {"value", "tokens"},
+          {"bind",
+           {{"input", "radio"}, {"options", {"tokens", "energy"}}, {"name", "x axis: "}}}}});
+    spec["transform"] = json::array(
+        {{{"calculate", "x_axis == 'energy' ? datum.energy_j_per_item : datum.avg_tokens"},
+          {"as", "x_value"}}});
+  }
+  return spec;
 }
 
 }  // namespace

@@ -152,4 +152,62 @@ json average_tokens_spec(const RunView& run) {
           {"encoding", encoding}};
 }
 
+json average_energy_spec(const RunView& run) {
+  json rows = json::array();
+  std::set<std::string> datasets;
+  for (const auto& u : run.results_json["usage"]) {
+    const json& joules = u["energy_j"];
+    const auto items = u["items"].get<double>();
+    if (!joules.is_number() || items <= 0) continue;
+    datasets.insert(str(u["dataset"]));
+    rows.push_back({{"model", u["model"]},
+                    {"dataset", u["dataset"]},
+                    {"avg_energy_j", joules.get<double>() / items},
+                    {"energy_j", joules},
+                    {"joules_per_correct", u["joules_per_correct"]},
+                    {"joules_per_output_token", u["joules_per_output_token"]},
+                    {"items", u["items"]}});
+  }
+  if (rows.empty()) {
+    std::vector<std::string> lines = {
+        "No energy per item: no model × dataset has every item's energy_j."};
+    const json& e = run.metadata.value("energy", json());
+    if (e.is_object()) {
+      for (const auto& why : e.value("unavailable", json::array())) {
+        lines.push_back(str(why.value("source", json(""))) + ": " +
+                        str(why.value("reason", json(""))));
+      }
+    }
+    return message_spec(lines);
+  }
+  const int n_bars = static_cast<int>(run.model_names().size() * datasets.size());
+  json encoding = {
+      {"y", model_axis(run)},
+      {"x",
+       {{"field", "avg_energy_j"},
+        {"type", "quantitative"},
+        {"title", "average joules per item (all turns)"}}},
+      {"color", {{"field", "dataset"}, {"type", "nominal"}, {"legend", {{"orient", "bottom"}}}}},
+      {"tooltip",
+       json::array(
+           {{{"field", "model"}},
+            {{"field", "dataset"}},
+            {{"field", "avg_energy_j"}, {"format", ",.3f"}, {"title", "J per item"}},
+            {{"field", "energy_j"}, {"format", ",.1f"}, {"title", "J in all"}},
+            {{"field", "joules_per_correct"}, {"format", ",.3f"}, {"title", "J per correct"}},
+            {{"field", "joules_per_output_token"},
+             {"format", ",.4f"},
+             {"title", "J per output token"}},
+            {{"field", "items"}}})}};
+  encoding["y"]["axis"]["labelLimit"] = 260;
+  if (datasets.size() > 1) {
+    encoding["yOffset"] = {{"field", "dataset"}, {"type", "nominal"}};
+  }
+  return {{"data", {{"values", rows}}},
+          {"width", 520},
+          {"height", std::max(60, 20 * n_bars)},
+          {"mark", {{"type", "bar"}}},
+          {"encoding", encoding}};
+}
+
 }  // namespace clinbench::report

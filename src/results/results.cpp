@@ -217,6 +217,11 @@ std::vector<UsageRow> usage_rows(const std::vector<ItemRecord>& items) {
     u.decode_ms += r.decode_ms;
     if (r.truncated) ++u.truncated;
     if (!r.error.empty()) ++u.errors;
+    if (r.correct == true) ++u.correct;
+    if (r.energy_j) {
+      ++u.energy_items;
+      u.energy_j += *r.energy_j;
+    }
     ++u.extraction_rules[r.extraction_rule];
     ++u.scoring[r.scoring];
   }
@@ -360,10 +365,60 @@ std::optional<double> UsageRow::decode_tokens_per_s() const {
   return static_cast<double>(output_tokens) / (decode_ms / 1000.0);
 }
 
+namespace {
+
+// Joules of a group, and per unit of what it achieved, when every item has its energy.
+std::optional<double> all_measured(std::size_t items, std::size_t energy_items, double joules) {
+  if (items == 0 || energy_items != items) return std::nullopt;
+  return joules;
+}
+std::optional<double> per(std::optional<double> joules, double divisor) {
+  if (!joules || divisor <= 0) return std::nullopt;
+  return *joules / divisor;
+}
+
+std::vector<EnergyRow> energy_rows(const std::vector<UsageRow>& usage) {
+  std::map<std::string, EnergyRow> by_model;
+  for (const UsageRow& u : usage) {
+    EnergyRow& e = by_model[u.model];
+    e.model = u.model;
+    e.items += u.items;
+    e.energy_items += u.energy_items;
+    e.correct += u.correct;
+    e.output_tokens += u.output_tokens;
+    e.energy_j += u.energy_j;
+  }
+  std::vector<EnergyRow> rows;
+  for (auto& [model, e] : by_model) rows.push_back(std::move(e));
+  return rows;
+}
+
+}  // namespace
+
+std::optional<double> UsageRow::total_energy_j() const {
+  return all_measured(items, energy_items, energy_j);
+}
+std::optional<double> UsageRow::joules_per_correct() const {
+  return per(total_energy_j(), static_cast<double>(correct));
+}
+std::optional<double> UsageRow::joules_per_output_token() const {
+  return per(total_energy_j(), static_cast<double>(output_tokens));
+}
+std::optional<double> EnergyRow::total_energy_j() const {
+  return all_measured(items, energy_items, energy_j);
+}
+std::optional<double> EnergyRow::joules_per_correct() const {
+  return per(total_energy_j(), static_cast<double>(correct));
+}
+std::optional<double> EnergyRow::joules_per_output_token() const {
+  return per(total_energy_j(), static_cast<double>(output_tokens));
+}
+
 RunResults compute_results(const std::vector<ItemRecord>& items, const ResultsOptions& options) {
   RunResults results;
   results.accuracy = accuracy_rows(items);
   results.usage = usage_rows(items);
+  results.energy = energy_rows(results.usage);
   results.pairwise = pairwise_rows(items, options.bootstrap);
   results.gaps = gap_rows(results.accuracy, options);
   return results;
@@ -410,6 +465,11 @@ Json results_json(const RunResults& results, const Json& extra_counts) {
                      {"prefill_ms", u.prefill_ms},
                      {"decode_ms", u.decode_ms},
                      {"decode_tokens_per_s", opt_json(u.decode_tokens_per_s())},
+                     {"correct", u.correct},
+                     {"energy_items", u.energy_items},
+                     {"energy_j", opt_json(u.total_energy_j())},
+                     {"joules_per_correct", opt_json(u.joules_per_correct())},
+                     {"joules_per_output_token", opt_json(u.joules_per_output_token())},
                      {"truncated", u.truncated},
                      {"errors", u.errors},
                      {"extraction_rules", std::move(rules)},
@@ -460,11 +520,20 @@ Json results_json(const RunResults& results, const Json& extra_counts) {
                     {"ci_high", g.gap ? Json(g.gap->interval.high) : Json()},
                     {"note", g.note.empty() ? Json() : Json(g.note)}});
   }
-  Json out = {{"format", "clinbench.results/1"},
-              {"accuracy", std::move(accuracy)},
-              {"usage", std::move(usage)},
-              {"pairwise", std::move(pairwise)},
-              {"generalization_gap", std::move(gaps)}};
+  Json energy = Json::array();
+  for (const EnergyRow& e : results.energy) {
+    energy.push_back({{"model", utf8(e.model)},
+                      {"items", e.items},
+                      {"energy_items", e.energy_items},
+                      {"correct", e.correct},
+                      {"output_tokens", e.output_tokens},
+                      {"energy_j", opt_json(e.total_energy_j())},
+                      {"joules_per_correct", opt_json(e.joules_per_correct())},
+                      {"joules_per_output_token", opt_json(e.joules_per_output_token())}});
+  }
+  Json out = {{"format", "clinbench.results/1"}, {"accuracy", std::move(accuracy)},
+              {"usage", std::move(usage)},       {"energy", std::move(energy)},
+              {"pairwise", std::move(pairwise)}, {"generalization_gap", std::move(gaps)}};
   if (!extra_counts.is_null()) out["extra_counts"] = extra_counts;
   return out;
 }
@@ -472,6 +541,35 @@ Json results_json(const RunResults& results, const Json& extra_counts) {
 Json results_json(const std::vector<ItemRecord>& items, const Json& extra_counts) {
   return results_json(compute_results(items), extra_counts);
 }
+
+namespace {
+
+// Each model's energy, or why there is none.
+std::string energy_markdown(const std::vector<EnergyRow>& rows) {
+  std::size_t measured = 0;
+  for (const EnergyRow& e : rows) measured += e.energy_items;
+  if (rows.empty()) return "";
+  std::string out = "\n## Energy\n\n";
+  if (measured == 0) {
+    return out +
+           "Not measured: no item has an energy (no meter could be read, or the models were "
+           "served; manifest.json's `energy.unavailable` says why).\n";
+  }
+  out += md_row(
+      {"model", "items measured", "energy (J)", "J per correct answer", "J per output token"});
+  out += "|---|---:|---:|---:|---:|\n";
+  auto num = [](std::optional<double> v, const char* f) {
+    return v ? fmt::format(fmt::runtime(f), *v) : std::string("-");
+  };
+  for (const EnergyRow& e : rows) {
+    out += md_row({e.model, fmt::format("{}/{}", e.energy_items, e.items),
+                   num(e.total_energy_j(), "{:.1f}"), num(e.joules_per_correct(), "{:.2f}"),
+                   num(e.joules_per_output_token(), "{:.4f}")});
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string summary_markdown(const RunResults& results) {
   std::string out = "## Accuracy\n\n";
@@ -498,6 +596,7 @@ std::string summary_markdown(const RunResults& results) {
          fmt::format("{:.0f}", u.avg_reasoning_chars()), tps ? fmt::format("{:.1f}", *tps) : "",
          std::to_string(u.truncated), std::to_string(u.errors), rules_text(u.extraction_rules)});
   }
+  out += energy_markdown(results.energy);
   if (!results.pairwise.empty()) {
     out += "\n## Paired comparisons\n\n";
     out += md_row({"model A", "model B", "dataset", "pairs", "only A right", "only B right",

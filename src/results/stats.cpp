@@ -159,6 +159,60 @@ Result<PairedDifference> paired_bootstrap(std::span<const std::optional<bool>> a
   return out;
 }
 
+Result<PairedMeanDifference> paired_mean_bootstrap(std::span<const std::optional<double>> a,
+                                                   std::span<const std::optional<double>> b,
+                                                   const BootstrapOptions& options) {
+  if (options.resamples == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "bootstrap needs at least one resample");
+  }
+  if (!(options.level > 0.0 && options.level < 1.0)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("bootstrap level {} is not in (0, 1)", options.level));
+  }
+  if (a.size() != b.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("paired values differ in length: {} and {}", a.size(), b.size()));
+  }
+  PairedMeanDifference out;
+  std::vector<double> diff;
+  double sum_a = 0, sum_b = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!a[i] || !b[i]) {
+      ++out.skipped;
+      continue;
+    }
+    if (!std::isfinite(*a[i]) || !std::isfinite(*b[i])) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("paired value {} is not finite", i));
+    }
+    sum_a += *a[i];
+    sum_b += *b[i];
+    diff.push_back(*a[i] - *b[i]);
+  }
+  const std::size_t n = diff.size();
+  if (n == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "bootstrap needs at least one item with a value on both sides");
+  }
+  out.pairs = n;
+  out.mean_a = sum_a / static_cast<double>(n);
+  out.mean_b = sum_b / static_cast<double>(n);
+  out.difference = out.mean_a - out.mean_b;
+  out.resamples = options.resamples;
+  out.seed = options.seed;
+  std::mt19937_64 engine(options.seed);
+  std::vector<double> means(options.resamples);
+  for (double& m : means) {
+    double sum = 0;
+    for (std::size_t i = 0; i < n; ++i) sum += diff[bounded(engine, n)];
+    m = sum / static_cast<double>(n);
+  }
+  std::sort(means.begin(), means.end());
+  const double alpha = 1.0 - options.level;
+  out.interval = {quantile(means, alpha / 2.0), quantile(means, 1.0 - alpha / 2.0)};
+  return out;
+}
+
 AccuracySummary summarize_accuracy(std::span<const std::optional<bool>> correctness) {
   AccuracySummary summary;
   summary.items = correctness.size();

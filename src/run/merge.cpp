@@ -99,7 +99,6 @@ json merged_metadata(const std::vector<Source>& sources, const json& merge_info)
   json meta = sources.front().metadata;
   std::string started, finished;
   double energy_j = 0;
-  uint64_t energy_uj = 0;
   bool energy_everywhere = true;
   json datasets = meta.value("datasets", json::object());
   for (size_t i = 0; i < sources.size(); ++i) {
@@ -109,9 +108,8 @@ json merged_metadata(const std::vector<Source>& sources, const json& merge_info)
     if (!s.empty() && (started.empty() || s < started)) started = s;
     if (f > finished) finished = f;
     const json e = m.value(std::string(kMetadataEnergy), json());
-    if (e.is_object() && e.contains("energy_j") && e.contains("energy_uj")) {
+    if (e.is_object() && e.contains("energy_j") && e["energy_j"].is_number()) {
       energy_j += e["energy_j"].get<double>();
-      energy_uj += e["energy_uj"].get<uint64_t>();
     } else {
       energy_everywhere = false;
     }
@@ -126,12 +124,13 @@ json merged_metadata(const std::vector<Source>& sources, const json& merge_info)
   meta["datasets"] = datasets;
   if (!started.empty()) meta[std::string(kMetadataStartedAt)] = started;
   if (!finished.empty()) meta[std::string(kMetadataFinishedAt)] = finished;
-  meta.erase(std::string(kMetadataEnergy));
-  if (energy_everywhere) {
-    json e = sources.front().metadata[std::string(kMetadataEnergy)];
-    e["energy_j"] = energy_j;
-    e["energy_uj"] = energy_uj;
-    meta[std::string(kMetadataEnergy)] = e;
+  // The meters of the first source; the total only when every source has one.
+  if (meta.contains(std::string(kMetadataEnergy)) &&
+      meta[std::string(kMetadataEnergy)].is_object()) {
+    json& e = meta[std::string(kMetadataEnergy)];
+    e["energy_j"] = energy_everywhere ? json(energy_j) : json(nullptr);
+    e.erase("by_meter");
+    e.erase("sampler");
   }
   meta["merge"] = merge_info;
   return meta;

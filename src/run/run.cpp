@@ -9,9 +9,11 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "backend/openai_backend.h"
 #include "clinbench/dataset.h"
+#include "clinbench/energy.h"
 #include "clinbench/evaluate.h"
 #include "clinbench/load.h"
 #include "clinbench/provenance.h"
@@ -255,7 +257,6 @@ struct RunContext {
   const RunOptions& ro;
   RunStore& store;
   const Datasets& datasets;
-  EnergyMeter& energy;
   RunOutcome& outcome;
   json accelerator = nullptr;  // as the loading chain saw it
 };
@@ -281,7 +282,6 @@ Result<void> evaluate_model(RunContext& run, const ModelConfig& mc) {
   const auto t0 = std::chrono::steady_clock::now();
   auto sink = [&](const ItemRecord& rec) -> Result<void> {
     if (auto r = run.store.record_item(rec); !r) return r;
-    run.energy.sample();
     ++run.outcome.items_evaluated;
     ++tick.done;
     if (rec.correct) {
@@ -323,11 +323,9 @@ Result<void> evaluate_model(RunContext& run, const ModelConfig& mc) {
 }
 
 // Provenance at the end: times, energy and the host (with the accelerator the chain saw).
-Result<void> record_finish(RunStore& store, const EnergyMeter& energy, const json& accelerator) {
+Result<void> record_finish(RunStore& store, const json& energy, const json& accelerator) {
   if (auto r = store.set_metadata(kMetadataFinishedAt, utc_timestamp()); !r) return r;
-  if (energy.available()) {
-    if (auto r = store.set_metadata(kMetadataEnergy, energy.to_json()); !r) return r;
-  }
+  if (auto r = store.set_metadata(kMetadataEnergy, energy); !r) return r;
   json host = host_info();
   if (!accelerator.is_null()) host["accelerator"] = accelerator;
   return store.set_metadata(kMetadataHost, host);
@@ -356,13 +354,20 @@ Result<RunOutcome> run_evaluation(const RunConfig& cfg, const RunOptions& ro) {
     return std::unexpected(r.error());
   }
 
-  EnergyMeter energy;
-  energy.start();
-  RunContext run{cfg, ro, *store, *datasets, energy, outcome};
+  // The whole run's energy, loading included (each item's is measured in its worker). A reading
+  // a second is plenty for a total: a counter wraps after minutes at the least.
+  energy::Meters meters = energy::Meters::detect();
+  std::optional<energy::Sampler> sampler;
+  if (!meters.empty()) {
+    sampler.emplace(meters, energy::SamplerOptions{std::chrono::seconds(1)});
+    sampler->start();
+  }
+  RunContext run{cfg, ro, *store, *datasets, outcome};
   for (const auto& mc : cfg.models) {
     if (auto r = evaluate_model(run, mc); !r) return std::unexpected(r.error());
   }
-  energy.stop();
+  if (sampler) sampler->stop();
+  const json energy = energy::measured_json(meters, sampler ? &*sampler : nullptr);
   if (auto r = record_finish(*store, energy, run.accelerator); !r) {
     return std::unexpected(r.error());
   }

@@ -25,7 +25,7 @@ constexpr const char* kItemColumns =
     "model, dataset, item_id, seq, split, question_type, scoring, prompt_tokens, output_tokens, "
     "reasoning_chars, reasoning_tokens, ttft_ms, prefill_ms, decode_ms, tokens_per_s, choice, "
     "prediction, correct_answer, correct, extraction_rule, truncated, error, trace, extra, "
-    "finished_at";
+    "finished_at, energy_j";
 
 std::string describe_key(std::string_view model, std::string_view dataset,
                          std::string_view item_id) {
@@ -61,6 +61,9 @@ Result<void> validate(const ItemRecord& r) {
   if (auto ok = check_time("decode_ms", r.decode_ms); !ok) return ok;
   if (r.tokens_per_s) {
     if (auto ok = check_time("tokens_per_s", *r.tokens_per_s); !ok) return ok;
+  }
+  if (r.energy_j) {
+    if (auto ok = check_time("energy_j", *r.energy_j); !ok) return ok;
   }
   if (r.correct && !r.correct_answer) {
     return invalid("correct is set but correct_answer is missing (unlabeled items are not scored)");
@@ -99,6 +102,7 @@ Result<ItemRecord> read_item(const Statement& s, const std::string& file) {
   r.trace = s.column_text(22);
   const std::string extra = s.column_text(23);
   r.finished_at = s.column_text(24);
+  r.energy_j = s.column_optional_double(25);
 
   auto corrupt = [&](std::string_view what) {
     return make_error(
@@ -330,7 +334,7 @@ Result<void> RunStore::record_item(const ItemRecord& r) {
       impl_->db.get(), impl_->file,
       fmt::format("INSERT INTO items ({}) VALUES (?1, ?2, ?3, "
                   "(SELECT coalesce(max(seq), 0) + 1 FROM items), ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                  "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, {})",
+                  "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, {}, ?24)",
                   kItemColumns, kNow));
   if (!s) return std::unexpected(s.error());
   s->bind_text(1, r.model)
@@ -359,7 +363,8 @@ Result<void> RunStore::record_item(const ItemRecord& r) {
       .bind_int(20, r.truncated ? 1 : 0)
       .bind_text(21, r.error)
       .bind_text(22, r.trace)
-      .bind_text(23, dump_json(r.extra));
+      .bind_text(23, dump_json(r.extra))
+      .bind_optional_double(24, r.energy_j);
   auto inserted = s->run();
   if (!inserted && inserted.error().code == ErrorCode::kInvalidArgument) {
     auto existing = item(r.model, r.dataset, r.item_id);

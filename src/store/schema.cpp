@@ -12,7 +12,7 @@ namespace {
 
 // Each entry is one migration; never edit a released one, append a new one. The units and
 // meaning of every column are in docs/run-directory.md.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: metadata, models, items.
     R"sql(
 PRAGMA application_id = 1129074242;
@@ -65,6 +65,10 @@ CREATE TABLE items (
   finished_at TEXT NOT NULL,
   PRIMARY KEY (model, dataset, item_id)
 );
+)sql",
+    // 2: each item's energy (joules; null where no meter could be read).
+    R"sql(
+ALTER TABLE items ADD COLUMN energy_j REAL CHECK (energy_j >= 0);
 )sql",
 };
 

@@ -34,6 +34,7 @@ nlohmann::ordered_json item_to_json(const ItemRecord& r) {
   j["prefill_ms"] = r.prefill_ms;
   j["decode_ms"] = r.decode_ms;
   j["tokens_per_s"] = r.tokens_per_s ? OrderedJson(*r.tokens_per_s) : OrderedJson(nullptr);
+  j["energy_j"] = r.energy_j ? OrderedJson(*r.energy_j) : OrderedJson(nullptr);
   j["choice"] = r.choice;
   j["prediction"] = r.prediction;
   j["correct_answer"] = r.correct_answer ? OrderedJson(*r.correct_answer) : OrderedJson(nullptr);

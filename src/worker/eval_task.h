@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,8 +19,10 @@ namespace clinbench {
 // decoding.parallel conversations in flight. `emit` (evaluate.h's RecordSink) is where a finished
 // record goes: the supervisor's store (in-process) or the pipe (in a worker); an error stops the
 // task, since a record that cannot be delivered must not be followed by others. The task fails with
-// the sink's error, or with the items it could not deliver.
+// the sink's error, or with the items it could not deliver. The energy meters this machine has
+// are sampled while the items run (each record's energy_j); what they measured goes to
+// `energy_out` (Attempt::energy) when given.
 AfterLoad make_eval_task(std::vector<DatasetItem> items, std::string model, EvalSettings settings,
-                         RecordSink emit);
+                         RecordSink emit, std::shared_ptr<nlohmann::json> energy_out = nullptr);
 
 }  // namespace clinbench

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <variant>
 
@@ -252,8 +253,11 @@ Attempt try_strategy(const AttemptSpec& spec, const LoadOptions& o, const Worker
     return run_in_worker(ws, limits, sink);
   }
   AfterLoad after_load;
-  if (task) after_load = make_eval_task(task->items, task->model, task->settings, sink);
-  return run_in_process(spec, after_load);
+  auto energy = std::make_shared<nlohmann::json>();
+  if (task) after_load = make_eval_task(task->items, task->model, task->settings, sink, energy);
+  Attempt a = run_in_process(spec, after_load);
+  a.energy = *energy;
+  return a;
 }
 
 }  // namespace

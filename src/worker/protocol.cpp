@@ -216,6 +216,7 @@ Result<ItemRecord> item_record_from_json(const json& j) {
     r.prefill_ms = j.at("prefill_ms").get<double>();
     r.decode_ms = j.at("decode_ms").get<double>();
     if (!j.at("tokens_per_s").is_null()) r.tokens_per_s = j.at("tokens_per_s").get<double>();
+    if (!j.at("energy_j").is_null()) r.energy_j = j.at("energy_j").get<double>();
     r.choice = j.at("choice").get<std::string>();
     r.prediction = j.at("prediction").get<std::string>();
     if (!j.at("correct_answer").is_null())

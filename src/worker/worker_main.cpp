@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "clinbench/plan.h"
@@ -53,13 +54,16 @@ int worker_main(int argc, char** argv) {
   auto spec = decode_spec(argv[2]);
   if (!spec) return fail(spec.error().message);
   AfterLoad after_load;
+  auto energy = std::make_shared<nlohmann::json>();
   if (spec->eval) {
     auto items = read_items_file(spec->eval->items_path);
     if (!items) return fail(items.error().message);
-    after_load = make_eval_task(std::move(*items), spec->eval->model, spec->eval->settings,
-                                [](const ItemRecord& r) { return send(RecordMessage{r}); });
+    after_load = make_eval_task(
+        std::move(*items), spec->eval->model, spec->eval->settings,
+        [](const ItemRecord& r) { return send(RecordMessage{r}); }, energy);
   }
   Attempt a = execute_attempt(spec->attempt, after_load);
+  a.energy = *energy;
   if (auto sent = send(AttemptMessage{a}); !sent) return fail(sent.error().message);
   ::close(kProtocolFd);
   return a.outcome == Outcome::kOk ? 0 : 1;

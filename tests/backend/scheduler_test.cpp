@@ -204,6 +204,66 @@ TEST(Scheduler, AdmitsTheNextItemAsSoonAsOneEnds) {
   EXPECT_TRUE(mixed);
 }
 
+// What the observer hears: one step per decode, each conversation's tokens in it exactly as the
+// batch carried them, the answer line as a step of its own, a pause at the end.
+class RecordingObserver final : public StepObserver {
+ public:
+  void step(Clock::time_point t, const std::vector<std::pair<size_t, int64_t>>& tokens) override {
+    EXPECT_GE(t, last);
+    last = t;
+    steps.push_back(tokens);
+  }
+  void pause(Clock::time_point t) override {
+    EXPECT_GE(t, last);
+    ++pauses;
+  }
+  Clock::time_point last{};
+  std::vector<std::vector<std::pair<size_t, int64_t>>> steps;
+  int pauses = 0;
+};
+
+TEST(Scheduler, TheObserverHearsEachDecodesTokensPerConversation) {
+  ScriptedEngine e(3, 16, 256, false);
+  ListFeed feed;
+  const std::vector<int> lengths = {5, 2, 8, 3};
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    feed.add(i, prompt(static_cast<int>(i), lengths[i]), 100,
+             i == 1 ? std::vector<std::string>{"A", "B"} : std::vector<std::string>{});
+  }
+  HeldTokens held;
+  RecordingObserver obs;
+  run_continuous_batching(e, held, feed, 3, &obs);
+  EXPECT_EQ(obs.pauses, 1);
+  // Every decode of the scheduler is a step with its tokens, and conversation 1's answer line
+  // is one more step, its own (the engine decodes it inside constrained_answer).
+  ASSERT_EQ(obs.steps.size(), e.batches.size() + 1);
+  // (Conversation 1, 2 tokens long, always decodes beside others: a step carrying its one token
+  // alone is its answer line.)
+  const std::vector<std::pair<size_t, int64_t>> answer_line = {{1, 1}};
+  EXPECT_EQ(std::count(obs.steps.begin(), obs.steps.end(), answer_line), 1);
+  size_t b = 0;
+  std::map<size_t, int64_t> tokens;
+  for (const auto& st : obs.steps) {
+    if (st == answer_line) continue;
+    ASSERT_LT(b, e.batches.size());
+    int64_t in_step = 0;
+    for (const auto& [id, n] : st) {
+      tokens[id] += n;
+      in_step += n;
+    }
+    EXPECT_EQ(in_step, static_cast<int64_t>(e.batches[b].size())) << "step " << b;
+    ++b;
+  }
+  // Each conversation's tokens over the steps: the prompt part it computed plus its reply
+  // tokens decoded (the last sampled token is not decoded: an end or the budget).
+  int64_t all = 0;
+  for (const auto& [id, n] : tokens) all += n;
+  int64_t decoded = 0;
+  for (const auto& batch : e.batches) decoded += static_cast<int64_t>(batch.size());
+  EXPECT_EQ(all, decoded);
+  for (size_t i = 0; i < lengths.size(); ++i) EXPECT_GT(tokens[i], lengths[i]) << i;
+}
+
 // More conversations generating than one batch holds: the rest wait for the next step.
 TEST(Scheduler, MoreGeneratingThanABatchHolds) {
   ScriptedEngine e(4, 2, 256, false);  // batches of 2 tokens, 4 in flight

@@ -82,6 +82,7 @@ void store_markup_reply(const std::string& run_dir) {
   r.prefill_ms = 3.0;
   r.decode_ms = 10.0;
   r.tokens_per_s = 1200.0;
+  r.energy_j = 0.75;  // the run measures the others under a fake powercap tree
   const std::string reply =
       "Answer: B</pre><script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned=2\">";
   r.choice = "B";
@@ -109,6 +110,8 @@ testing::CommandResult run_page_checks(const std::string& page, const std::strin
 
 TEST(ReportBrowserEndToEnd, RealRunDashboardFiguresAndComparison) {
   testing::ScratchDir dir;
+  // Every item measured: Figure 2 offers its energy axis and Figure 4 draws energy bars.
+  const testing::FakePowercap powercap(dir.file("powercap"), 40.0);
   const std::string run_a = dir.file("run-a");
   store_markup_reply(run_a);
   const auto cfg_a =

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -16,6 +17,7 @@
 #include "report/html.h"
 #include "report/panels.h"
 #include "report/report_test_util.h"
+#include "report/run_view.h"
 #include "test_util.h"
 
 namespace clinbench {
@@ -44,6 +46,7 @@ ItemRecord item(const std::string& model, const std::string& dataset, const std:
   r.prefill_ms = 7.0;
   r.decode_ms = 20.0;
   r.tokens_per_s = 500.0;
+  r.energy_j = 0.5 + 0.25 * i;
   r.choice = type == "open_ended" ? "NOTAVALUE" : "A";
   r.prediction = "A";
   if (correct) {
@@ -78,8 +81,8 @@ std::string attempt_log(const std::string& strategy) {
 
 // Two models; dataset "cure" with a labeled val split and an unlabeled test split; dataset
 // "both" with labeled val and test splits (a generalization gap). One reply carries markup.
-void write_run(const fs::path& dir, const std::string& second_model = "model-b",
-               bool flip = false) {
+void write_run(const fs::path& dir, const std::string& second_model = "model-b", bool flip = false,
+               double energy_scale = 1.0) {
   auto store = RunStore::open(dir);
   ASSERT_TRUE(store) << store.error().message;
   for (const auto& m : {std::string("model-a"), second_model}) {
@@ -88,6 +91,7 @@ void write_run(const fs::path& dir, const std::string& second_model = "model-b",
     for (int i = 0; i < 8; ++i) {
       const bool right = (i % 3 != 0) != (flip && m != "model-a" && i < 4);
       ItemRecord r = item(m, "cure", "val", i, right);
+      if (r.energy_j) *r.energy_j *= energy_scale;
       if (i == 2) r.prediction = kEvil;
       if (i == 3) r.trace = json::array({{{"role", "assistant"}, {"content", kEvil}}}).dump();
       ASSERT_TRUE(store->record_item(r));
@@ -381,12 +385,59 @@ TEST(ReportHtml, PageInAMissingDirectoryIsAnErrorNamingIt) {
   EXPECT_NE(out.error().message.find("no/such/dir"), std::string::npos) << out.error().message;
 }
 
+TEST(ReportData, EnergyPanelsAreTheUsageRows) {
+  testing::ScratchDir dir;
+  write_run(dir.file("run"));
+  auto doc = report_data(dir.file("run"));
+  ASSERT_TRUE(doc) << doc.error().message;
+  const auto results = report::load_run(dir.file("run"))->results_json;
+  const json& bars = panel(*doc, "average-energy")["spec"]["data"]["values"];
+  ASSERT_EQ(bars.size(), results["usage"].size());
+  for (const auto& b : bars) {
+    for (const auto& u : results["usage"]) {
+      if (u["model"] != b["model"] || u["dataset"] != b["dataset"]) continue;
+      EXPECT_DOUBLE_EQ(b["avg_energy_j"].get<double>(),
+                       u["energy_j"].get<double>() / u["items"].get<double>());
+      EXPECT_EQ(b["joules_per_correct"], u["joules_per_correct"]);
+    }
+  }
+  // Every point measured: Figure 2 offers the energy axis.
+  const json& fig2 = panel(*doc, "efficiency-labeled")["spec"];
+  ASSERT_TRUE(fig2.contains("params")) << fig2.dump();
+  EXPECT_EQ(fig2["params"][0]["name"], "x_axis");
+  EXPECT_EQ(fig2["params"][0]["bind"]["options"], json({"tokens", "energy"}));
+  for (const auto& v : fig2["data"]["values"]) EXPECT_TRUE(v["energy_j_per_item"].is_number());
+}
+
+TEST(ReportData, WithoutEnergyFigureFourSaysWhyAndFigureTwoHasNoEnergyAxis) {
+  testing::ScratchDir dir;
+  {
+    auto store = RunStore::open(dir.file("run"));
+    ASSERT_TRUE(store) << store.error().message;
+    for (int i = 0; i < 4; ++i) {
+      ItemRecord r = item("m", "cure", "val", i, i % 2 == 0);
+      r.energy_j.reset();
+      ASSERT_TRUE(store->record_item(r));
+    }
+    ASSERT_TRUE(store->set_metadata(
+        "energy",
+        {{"meters", json::array()},
+         {"unavailable", json::array({{{"source", "rapl"}, {"reason", "no powercap here"}}})},
+         {"energy_j", nullptr}}));
+  }
+  auto doc = report_data(dir.file("run"));
+  ASSERT_TRUE(doc) << doc.error().message;
+  const std::string text = panel(*doc, "average-energy")["spec"].dump();
+  EXPECT_NE(text.find("rapl: no powercap here"), std::string::npos) << text;
+  EXPECT_FALSE(panel(*doc, "efficiency-labeled")["spec"].contains("params"));
+}
+
 // --- compare ----------------------------------------------------------------------------------
 
 TEST(ReportCompare, PairedTestsAreStatsOnTheSameItems) {
   testing::ScratchDir dir;
   write_run(dir.file("a"));
-  write_run(dir.file("b"), "model-b", /*flip=*/true);
+  write_run(dir.file("b"), "model-b", /*flip=*/true, /*energy_scale=*/2.0);
   auto doc = compare_data(dir.file("a"), dir.file("b"));
   ASSERT_TRUE(doc) << doc.error().message;
   EXPECT_EQ((*doc)["kind"], "compare");
@@ -395,14 +446,22 @@ TEST(ReportCompare, PairedTestsAreStatsOnTheSameItems) {
   RunStore sb = std::move(*RunStore::open(dir.file("b")));
   auto ib = *sb.items({"model-b", "cure"});
   ASSERT_EQ(ia.size(), ib.size());
+  // The comparison pairs items in (dataset, item_id) order.
+  const auto by_id = [](const ItemRecord& x, const ItemRecord& y) { return x.item_id < y.item_id; };
+  std::sort(ia.begin(), ia.end(), by_id);
+  std::sort(ib.begin(), ib.end(), by_id);
   std::vector<std::optional<bool>> ca, cb;
+  std::vector<std::optional<double>> ea, eb;
   for (std::size_t i = 0; i < ia.size(); ++i) {
     ASSERT_EQ(ia[i].item_id, ib[i].item_id);
     ca.push_back(ia[i].correct);
     cb.push_back(ib[i].correct);
+    ea.push_back(ia[i].energy_j);
+    eb.push_back(ib[i].energy_j);
   }
   const auto m = *mcnemar_exact(ca, cb);
   const auto d = *paired_bootstrap(ca, cb);
+  const auto de = *paired_mean_bootstrap(ea, eb);
   ASSERT_GT(m.only_a + m.only_b, 0u);
   bool found = false;
   for (const auto& r : (*doc)["comparisons"]) {
@@ -415,6 +474,14 @@ TEST(ReportCompare, PairedTestsAreStatsOnTheSameItems) {
     EXPECT_DOUBLE_EQ(r["difference"].get<double>(), d.difference);
     EXPECT_DOUBLE_EQ(r["ci_low"].get<double>(), d.interval.low);
     EXPECT_DOUBLE_EQ(r["ci_high"].get<double>(), d.interval.high);
+    // Energy per item on the same items: run B's items cost twice as much.
+    EXPECT_EQ(r["energy_pairs"], de.pairs);
+    EXPECT_DOUBLE_EQ(r["energy_a_j"].get<double>(), de.mean_a);
+    EXPECT_DOUBLE_EQ(r["energy_b_j"].get<double>(), de.mean_b);
+    EXPECT_DOUBLE_EQ(r["energy_difference_j"].get<double>(), de.difference);
+    EXPECT_LT(de.difference, 0.0);
+    EXPECT_DOUBLE_EQ(r["energy_ci_low"].get<double>(), de.interval.low);
+    EXPECT_DOUBLE_EQ(r["energy_ci_high"].get<double>(), de.interval.high);
   }
   EXPECT_TRUE(found);
 }

@@ -1,6 +1,7 @@
 // Results from hand-made ItemRecords with numbers worked out by hand.
 #include "clinbench/results.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -427,6 +428,49 @@ TEST(ResultsTable, ReadableOnATerminal) {
   const std::size_t header_dataset = t.find("dataset");
   const std::size_t first_row = t.find('\n') + 1;
   EXPECT_EQ(t.find("cure", first_row) - first_row, header_dataset);
+}
+
+TEST(ResultsEnergy, TotalsOnlyWhenEveryItemIsMeasured) {
+  std::vector<ItemRecord> items;
+  for (int i = 0; i < 4; ++i) {
+    ItemRecord r = rec("m1", "cure", fmt::format("q{}", i), "val", "multi_choice", i < 3);
+    r.energy_j = 2.0 + i;  // 14 J in all
+    items.push_back(r);
+    ItemRecord s = rec("m2", "cure", fmt::format("q{}", i), "val", "multi_choice", true);
+    if (i != 1) s.energy_j = 1.0;  // one item unmeasured
+    items.push_back(s);
+  }
+  const RunResults res = compute_results(items);
+  ASSERT_EQ(res.usage.size(), 2u);
+  const UsageRow& u1 = res.usage[0];
+  EXPECT_EQ(u1.energy_items, 4u);
+  EXPECT_EQ(u1.correct, 3u);
+  EXPECT_DOUBLE_EQ(*u1.total_energy_j(), 14.0);
+  EXPECT_DOUBLE_EQ(*u1.joules_per_correct(), 14.0 / 3);
+  EXPECT_DOUBLE_EQ(*u1.joules_per_output_token(), 14.0 / 200);  // 4 items x 50 tokens
+  const UsageRow& u2 = res.usage[1];
+  EXPECT_EQ(u2.energy_items, 3u);
+  EXPECT_FALSE(u2.total_energy_j());
+  EXPECT_FALSE(u2.joules_per_correct());
+  ASSERT_EQ(res.energy.size(), 2u);
+  EXPECT_EQ(res.energy[0].model, "m1");
+  EXPECT_DOUBLE_EQ(*res.energy[0].total_energy_j(), 14.0);
+  EXPECT_FALSE(res.energy[1].total_energy_j());
+
+  const auto j = results_json(res);
+  EXPECT_DOUBLE_EQ(j["usage"][0]["energy_j"].get<double>(), 14.0);
+  EXPECT_TRUE(j["usage"][1]["energy_j"].is_null());
+  EXPECT_EQ(j["energy"][1]["energy_items"], 3);
+  const std::string md = summary_markdown(res);
+  EXPECT_NE(md.find("## Energy"), std::string::npos) << md;
+  EXPECT_NE(md.find("| m1 | 4/4 | 14.0 | 4.67 | 0.0700 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| m2 | 3/4 | - | - | - |"), std::string::npos) << md;
+}
+
+TEST(ResultsEnergy, NothingMeasuredSaysSo) {
+  const RunResults res = compute_results({rec("m", "d", "q", "val", "multi_choice", true)});
+  EXPECT_NE(summary_markdown(res).find("Not measured"), std::string::npos);
+  EXPECT_TRUE(results_json(res)["energy"][0]["energy_j"].is_null());
 }
 
 }  // namespace

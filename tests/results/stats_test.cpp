@@ -169,5 +169,51 @@ TEST(StatsGap, OnlyWhenBothSplitsAreLabeled) {
   EXPECT_FALSE(generalization_gap(summarize_accuracy(unlabeled_test), summarize_accuracy(val)));
 }
 
+TEST(StatsMeanBootstrap, ConstantDifferenceHasAPointInterval) {
+  const std::vector<std::optional<double>> a = {2.0, 3.0, 4.5, std::nullopt, 1.0};
+  const std::vector<std::optional<double>> b = {1.5, 2.5, 4.0, 7.0, 0.5};
+  auto d = paired_mean_bootstrap(a, b);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->pairs, 4u);
+  EXPECT_EQ(d->skipped, 1u);
+  EXPECT_DOUBLE_EQ(d->mean_a, 2.625);
+  EXPECT_DOUBLE_EQ(d->mean_b, 2.125);
+  EXPECT_DOUBLE_EQ(d->difference, 0.5);
+  EXPECT_DOUBLE_EQ(d->interval.low, 0.5);
+  EXPECT_DOUBLE_EQ(d->interval.high, 0.5);
+}
+
+TEST(StatsMeanBootstrap, IntervalHoldsTheDifferenceAndIsDeterministic) {
+  std::vector<std::optional<double>> a, b;
+  for (int i = 0; i < 200; ++i) {
+    a.push_back(10.0 + (i % 7));
+    b.push_back(9.0 + (i % 5));
+  }
+  const auto d = *paired_mean_bootstrap(a, b);
+  EXPECT_LT(d.interval.low, d.difference);
+  EXPECT_GT(d.interval.high, d.difference);
+  const auto again = *paired_mean_bootstrap(a, b);
+  EXPECT_EQ(again.interval.low, d.interval.low);
+  EXPECT_EQ(again.interval.high, d.interval.high);
+  BootstrapOptions other;
+  other.seed = 7;
+  EXPECT_NE(paired_mean_bootstrap(a, b, other)->interval.low, d.interval.low);
+}
+
+TEST(StatsMeanBootstrap, BadInputsAreErrors) {
+  const std::vector<std::optional<double>> one = {1.0};
+  const std::vector<std::optional<double>> two = {1.0, 2.0};
+  const std::vector<std::optional<double>> none = {std::nullopt};
+  const std::vector<std::optional<double>> nan = {std::nan("")};
+  EXPECT_NE(paired_mean_bootstrap(one, two).error().message.find("differ in length"),
+            std::string::npos);
+  EXPECT_NE(paired_mean_bootstrap(none, one).error().message.find("at least one item"),
+            std::string::npos);
+  EXPECT_NE(paired_mean_bootstrap(nan, one).error().message.find("not finite"), std::string::npos);
+  BootstrapOptions zero;
+  zero.resamples = 0;
+  EXPECT_FALSE(paired_mean_bootstrap(one, one, zero));
+}
+
 }  // namespace
 }  // namespace clinbench

@@ -3,6 +3,7 @@
 // overlapping runs, runs of different configs and a shard given twice; it lists gaps.
 #include "clinbench/merge.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -239,6 +240,45 @@ TEST(MergeRefusals, GapsAreListedNotRefused) {
   EXPECT_EQ(r->gaps[0].dataset, "val");
   EXPECT_FALSE(r->gaps[0].item_ids.empty());
   for (const auto& id : r->gaps[0].item_ids) EXPECT_NE(id, "cb-val-001");
+}
+
+// The merged run's energy: the sources' totals summed when every source has one, else null;
+// each item keeps its own.
+TEST(MergeEnergy, TotalsAreSummedOnlyWhenEverySourceMeasured) {
+  testing::ScratchDir dir;
+  auto energy = [](std::optional<double> j) {
+    return nlohmann::json{{"meters", nlohmann::json::array({{{"name", "package-0"}}})},
+                          {"unavailable", nlohmann::json::array()},
+                          {"energy_j", j ? nlohmann::json(*j) : nlohmann::json()},
+                          {"by_meter", {{"package-0", j ? nlohmann::json(*j) : nlohmann::json()}}},
+                          {"sampler", nullptr}};
+  };
+  const std::vector<std::optional<double>> totals = {10.0, 5.5, std::nullopt};
+  for (int i = 0; i < 3; ++i) {
+    const std::string d = dir.file("s" + std::to_string(i));
+    fake_run(d, fake_config(std::pair{i, 3}), {fmt::format("cb-val-00{}", i + 1)});
+    auto store = RunStore::open(d);
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE(store->set_metadata("energy", energy(totals[static_cast<size_t>(i)])));
+  }
+  auto both = merge_runs(dir.file("two"), {dir.file("s0"), dir.file("s1")});
+  ASSERT_TRUE(both) << both.error().message;
+  {
+    auto merged = RunStore::open(dir.file("two"));
+    ASSERT_TRUE(merged) << merged.error().message;
+    const auto e = merged->metadata("energy");
+    ASSERT_TRUE(e && e->is_object()) << (e ? e->dump() : e.error().message);
+    EXPECT_DOUBLE_EQ((*e)["energy_j"].get<double>(), 15.5);
+    EXPECT_EQ((*e)["meters"][0]["name"], "package-0");
+    EXPECT_FALSE((*e).contains("by_meter"));  // one source's, not the sum's
+  }
+  auto three = merge_runs(dir.file("three"), {dir.file("s0"), dir.file("s1"), dir.file("s2")});
+  ASSERT_TRUE(three) << three.error().message;
+  auto merged = RunStore::open(dir.file("three"));
+  ASSERT_TRUE(merged) << merged.error().message;
+  const auto e = merged->metadata("energy");
+  ASSERT_TRUE(e && e->is_object());
+  EXPECT_TRUE((*e)["energy_j"].is_null()) << *e;
 }
 
 }  // namespace

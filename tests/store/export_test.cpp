@@ -54,19 +54,13 @@ TEST(StoreExport, SamplesJsonlHasOneDocumentedObjectPerItem) {
   const auto lines = lines_of(read_file(path));
   ASSERT_EQ(lines.size(), 3u);
 
-  const std::vector<std::string> keys = {"model",           "dataset",
-                                         "item_id",         "split",
-                                         "question_type",   "scoring",
-                                         "prompt_tokens",   "output_tokens",
-                                         "reasoning_chars", "reasoning_tokens",
-                                         "ttft_ms",         "prefill_ms",
-                                         "decode_ms",       "tokens_per_s",
-                                         "choice",          "prediction",
-                                         "correct_answer",  "correct",
-                                         "extraction_rule", "truncated",
-                                         "error",           "trace",
-                                         "extra",           "seq",
-                                         "finished_at"};
+  const std::vector<std::string> keys = {
+      "model",      "dataset",       "item_id",        "split",           "question_type",
+      "scoring",    "prompt_tokens", "output_tokens",  "reasoning_chars", "reasoning_tokens",
+      "ttft_ms",    "prefill_ms",    "decode_ms",      "tokens_per_s",    "energy_j",
+      "choice",     "prediction",    "correct_answer", "correct",         "extraction_rule",
+      "truncated",  "error",         "trace",          "extra",           "seq",
+      "finished_at"};
   std::vector<nlohmann::ordered_json> objects;
   for (const auto& line : lines) {
     auto object = nlohmann::ordered_json::parse(line, nullptr, false);

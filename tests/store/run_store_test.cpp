@@ -108,7 +108,34 @@ TEST(StoreOpen, ReopenKeepsEverythingAndDoesNotMigrateAgain) {
     EXPECT_EQ(*store->item_count(), 1);
     EXPECT_EQ(*store->metadata("config"), nlohmann::json({{"limit", 100}}));
   }
-  EXPECT_EQ(query_text(RunPaths::db(dir.run_dir()), "SELECT count(*) FROM schema_version"), "1");
+  EXPECT_EQ(query_text(RunPaths::db(dir.run_dir()), "SELECT count(*) FROM schema_version"),
+            std::to_string(kRunStoreSchemaVersion));
+}
+
+TEST(StoreOpen, AVersion1DatabaseMigratesAndKeepsItsItemsWithoutEnergy) {
+  ScratchDir dir;
+  {
+    auto store = RunStore::open(dir.run_dir());
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE(store->record_item(sample_item("m", "d", 1)));
+  }
+  // Back to what a clinbench before migration 2 wrote.
+  const auto db = RunPaths::db(dir.run_dir());
+  exec_sql(db,
+           "ALTER TABLE items DROP COLUMN energy_j; DELETE FROM schema_version WHERE version = 2");
+  ASSERT_EQ(query_text(db, "SELECT max(version) FROM schema_version"), "1");
+  auto store = RunStore::open(dir.run_dir());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ(query_text(db, "SELECT max(version) FROM schema_version"), "2");
+  auto got = store->item("m", "d", sample_item("m", "d", 1).item_id);
+  ASSERT_TRUE(got && got->has_value()) << (got ? "absent" : got.error().message);
+  EXPECT_FALSE((*got)->energy_j);
+  ItemRecord with_energy = sample_item("m", "d", 2);
+  with_energy.energy_j = 4.5;
+  ASSERT_TRUE(store->record_item(with_energy));
+  got = store->item("m", "d", with_energy.item_id);
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->energy_j, 4.5);
 }
 
 TEST(StoreOpen, RunDirThatIsAFileIsAnError) {
@@ -236,6 +263,7 @@ TEST(StoreItems, RecordAndReadBackEveryField) {
   EXPECT_EQ((*got)->seq, 2);
   EXPECT_FALSE((*got)->ttft_ms);
   EXPECT_FALSE((*got)->tokens_per_s);
+  EXPECT_FALSE((*got)->energy_j);
   EXPECT_FALSE((*got)->correct_answer);
   EXPECT_FALSE((*got)->correct);
   EXPECT_TRUE((*got)->output_tokens.empty());
@@ -333,6 +361,8 @@ TEST(StoreItems, InvalidRecordsAreRejectedWithTheField) {
       {"decode_ms", [](ItemRecord& r) { r.decode_ms = std::numeric_limits<double>::infinity(); }},
       {"tokens_per_s",
        [](ItemRecord& r) { r.tokens_per_s = std::numeric_limits<double>::infinity(); }},
+      {"energy_j", [](ItemRecord& r) { r.energy_j = -0.5; }},
+      {"energy_j", [](ItemRecord& r) { r.energy_j = std::nan(""); }},
       {"correct_answer is missing", [](ItemRecord& r) { r.correct_answer.reset(); }},
   };
   for (const Case& c : cases) {

@@ -66,6 +66,7 @@ inline ItemRecord sample_item(const std::string& model, const std::string& datas
   r.prefill_ms = 30.25;
   r.decode_ms = 800.0;
   r.tokens_per_s = 53.75;
+  r.energy_j = 12.5;
   r.choice = std::string(1, static_cast<char>('A' + i % 4));
   r.prediction = "Dexamethasone";
   r.correct_answer = "B";

@@ -35,6 +35,7 @@
       case 'percent': return (value * 100).toFixed(1) + '%';
       case 'signed_percent': return (value >= 0 ? '+' : '') + (value * 100).toFixed(1) + '%';
       case 'p': return Number(value).toPrecision(3);
+      case 'joules': return Number(value).toPrecision(4) + ' J';
       default:
         if (typeof value === 'boolean') return value ? 'yes' : 'no';
         if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value.toFixed(4);

@@ -263,6 +263,7 @@ Command synth_command() {
               std::string preset, out, chat_template;
               bool list = false;
               std::optional<uint32_t> layers, embd, ff, heads, kv_heads, ctx;
+              LoraSynthOptions lora;
             };
             auto o = std::make_shared<Opts>();
             sub->add_option("--preset", o->preset,
@@ -289,7 +290,22 @@ Command synth_command() {
                             "architecture's; e.g. a reasoning model's, to try thinking)");
             sub->add_flag("--list-presets", o->list, "list the presets and exit");
             sub->add_option("-o,--output", o->out, "output .gguf path");
-            return [o]() -> int {
+            sub->add_option("--lora-for", o->lora.base,
+                            "write a random LoRA adapter for this base model .gguf instead of a "
+                            "model (--type f32 | f16, default f32)");
+            sub->add_option("--rank", o->lora.rank, "LoRA rank")->capture_default_str();
+            sub->add_option("--alpha", o->lora.alpha, "LoRA alpha (default: the rank)");
+            sub->add_option("--scale-init", o->lora.scale_init,
+                            "standard deviation of the adapter's random values")
+                ->capture_default_str();
+            sub->add_option("--target", o->lora.targets,
+                            "base tensor to adapt, repeatable: a block tensor's short name "
+                            "(attn_q) or a full name (output.weight); default: the attention "
+                            "and feed-forward projections");
+            sub->add_flag("--zero", o->lora.zero,
+                          "lora_b all zero (PEFT's initial state): an adapter that changes "
+                          "nothing");
+            return [o, sub]() -> int {
               if (o->list) {
                 for (const auto& p : synth_presets()) {
                   std::cout << fmt::format("{:<12} {}\n", p.name, p.description);
@@ -299,6 +315,24 @@ Command synth_command() {
               if (o->out.empty()) {
                 std::fprintf(stderr, "clinbench synth: -o OUT.gguf is required\n");
                 return kExitUsage;
+              }
+              if (o->lora.base.empty()) {
+                for (const char* f : {"--rank", "--alpha", "--scale-init", "--target", "--zero"}) {
+                  if (sub->count(f) > 0) {
+                    std::fprintf(stderr, "clinbench synth: %s needs --lora-for BASE.gguf\n", f);
+                    return kExitUsage;
+                  }
+                }
+              } else {
+                LoraSynthOptions lo = o->lora;
+                lo.seed = o->so.seed;
+                if (sub->count("--type") > 0) lo.type = o->so.type;
+                auto r = write_synthetic_lora(lo, o->out);
+                if (!r) return report_error(r.error());
+                std::cout << fmt::format("wrote {}: LoRA adapter of rank {}, {} parameters, {}\n",
+                                         o->out, lo.rank, r->n_params,
+                                         format_bytes(r->file_bytes));
+                return kExitOk;
               }
               SynthOptions so = o->so;
               if (!o->chat_template.empty()) {

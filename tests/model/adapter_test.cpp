@@ -12,6 +12,7 @@
 #include <array>
 #include <limits>
 
+#include "clinbench/load.h"
 #include "clinbench/model_info.h"
 #include "clinbench/synth.h"
 #include "test_util.h"
@@ -249,6 +250,111 @@ TEST(AdapterCheck, RefusesMalformedPairs) {
     EXPECT_NE(r.error().message.find(path), std::string::npos) << r.error().message;
     EXPECT_NE(r.error().message.find(c.needle), std::string::npos) << r.error().message;
   }
+}
+
+}  // namespace
+}  // namespace clinbench
+
+namespace clinbench {
+namespace {
+
+LoadOptions adapter_load_options(const std::string& strategy, std::vector<AdapterSpec> adapters) {
+  LoadOptions o;
+  o.strategy = strategy;
+  o.n_ctx = 256;
+  o.adapters = std::move(adapters);
+  return o;
+}
+
+// The plan counts the adapter's tensors as weights on the side of their base tensors (the host,
+// without an accelerator), and llama.cpp allocates exactly that, for every strategy: quantize:*
+// quantize the base only.
+TEST(AdapterLoad, PlanEqualsWhatEachStrategyAllocatedWithAnAdapter) {
+  testing::ScratchDir dir;
+  const std::string lora = write_lora(testing::stories_model(), dir.file("a.gguf"), 8);
+  for (const char* s : {"native", "quantize:q8", "quantize:q4", "cpu"}) {
+    auto base = run_load_chain(testing::stories_model(), adapter_load_options(s, {}));
+    auto with = run_load_chain(testing::stories_model(), adapter_load_options(s, {{lora, 1.0f}}));
+    ASSERT_TRUE(base && with) << (base ? with.error().message : base.error().message);
+    ASSERT_TRUE(base->succeeded && with->succeeded) << s << "\n" << format_attempt_log(*with);
+    const Attempt& b = base->attempts[*base->succeeded];
+    const Attempt& a = with->attempts[*with->succeeded];
+    ASSERT_TRUE(a.allocated_host && b.allocated_host) << s;
+    // f32 adapter tensors of rank 8 (see AdapterCheck) in 35 pairs, each aligned to 32 bytes.
+    ASSERT_EQ(with->adapters.size(), 1u);
+    const uint64_t adapter_bytes = a.projected_host.weights - b.projected_host.weights;
+    EXPECT_GE(adapter_bytes, with->adapters[0].bytes) << s;
+    EXPECT_LE(adapter_bytes, with->adapters[0].bytes + 70 * 64) << s;
+    EXPECT_EQ(a.allocated_host->weights - b.allocated_host->weights, adapter_bytes) << s;
+    if (a.placement.load_mode != "mmap") {
+      EXPECT_EQ(a.allocated_host->weights, a.projected_host.weights) << s;
+    }
+    EXPECT_EQ(a.allocated_host->kv, a.projected_host.kv) << s;
+    // The compute buffers reserved with the adapter's products are the base's.
+    EXPECT_EQ(a.allocated_host->compute, a.projected_host.compute) << s;
+    EXPECT_EQ(a.projected_host.compute, b.projected_host.compute) << s;
+    // The adapter changed the greedy output's logits; the base's types are the strategy's.
+    ASSERT_EQ(a.warmup.adapter_logit_delta.size(), 1u) << s;
+    EXPECT_GT(a.warmup.adapter_logit_delta[0], kAdapterMinLogitDelta) << s;
+    EXPECT_TRUE(a.warmup.passed) << s;
+    EXPECT_EQ(a.placement.tensor_types.front().type, b.placement.tensor_types.front().type) << s;
+  }
+}
+
+// The attempt log names each adapter with what it holds, through JSON and back.
+TEST(AdapterLoad, AttemptLogRecordsEachAdapter) {
+  testing::ScratchDir dir;
+  const std::string a = write_lora(testing::stories_model(), dir.file("a.gguf"), 4);
+  const std::string b =
+      write_lora(testing::stories_model(), dir.file("b.gguf"), 2, 9, {"ffn_up", "ffn_down"});
+  auto log = run_load_chain(testing::stories_model(),
+                            adapter_load_options("native", {{a, 1.0f}, {b, 0.5f}}));
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log->succeeded) << format_attempt_log(*log);
+  auto back = attempt_log_from_json(to_json(*log));
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_EQ(back->adapters.size(), 2u);
+  EXPECT_EQ(back->adapters[0].path, a);
+  EXPECT_EQ(back->adapters[0].rank, 4u);
+  EXPECT_EQ(back->adapters[0].sha256.size(), 64u);
+  EXPECT_EQ(back->adapters[1].scale, 0.5f);
+  EXPECT_EQ(back->adapters[1].alpha, 2.0f);
+  EXPECT_EQ(back->adapters[1].targets.size(), 10u);
+  EXPECT_GT(back->adapters[1].bytes, 0u);
+  EXPECT_EQ(back->attempts[*back->succeeded].warmup.adapter_logit_delta.size(), 2u);
+}
+
+// An adapter that changes nothing fails the warm-up: a zero lora_b, or a scale of 0.
+TEST(AdapterLoad, WarmupFailsAnAdapterThatChangesNothing) {
+  testing::ScratchDir dir;
+  LoraSynthOptions zo;
+  zo.base = testing::stories_model();
+  zo.zero = true;
+  ASSERT_TRUE(write_synthetic_lora(zo, dir.file("zero.gguf")));
+  const std::string good = write_lora(testing::stories_model(), dir.file("good.gguf"));
+  for (const AdapterSpec& spec : {AdapterSpec{dir.file("zero.gguf"), 1.0f}, {good, 0.0f}}) {
+    auto log = run_load_chain(testing::stories_model(), adapter_load_options("native", {spec}));
+    ASSERT_TRUE(log) << log.error().message;
+    EXPECT_FALSE(log->succeeded) << format_attempt_log(*log);
+    const Attempt& a = log->attempts[0];
+    EXPECT_EQ(a.outcome, Outcome::kFailed);
+    bool named = false;
+    for (const auto& f : a.warmup.failures) {
+      named = named || (f.find(spec.path) != std::string::npos &&
+                        f.find("changes no logit") != std::string::npos);
+    }
+    EXPECT_TRUE(named) << format_attempt_log(*log);
+  }
+}
+
+// A bad adapter is an error of the request, before any attempt: it names the adapter.
+TEST(AdapterLoad, BadAdapterStopsTheChainBeforeAnyAttempt) {
+  testing::ScratchDir dir;
+  const std::string wide = write_lora(testing::synthetic_model("llama", "f16"), dir.file("w.gguf"));
+  auto log = run_load_chain(testing::stories_model(), adapter_load_options("auto", {{wide, 1.0f}}));
+  ASSERT_FALSE(log);
+  EXPECT_NE(log.error().message.find(wide), std::string::npos) << log.error().message;
+  EXPECT_NE(log.error().message.find("does not fit"), std::string::npos) << log.error().message;
 }
 
 }  // namespace

@@ -31,10 +31,10 @@ struct AdapterInfo {
   std::string path;
   std::string sha256;  // "" when hashing was skipped
   float scale = 1.0f;
-  std::string architecture;  // general.architecture (the base's)
-  std::string name;          // general.name, "" when absent
-  uint32_t rank = 0;         // the largest rank of its pairs (they rarely differ)
-  float alpha = 0;           // adapter.lora.alpha; 0: the delta is scaled by `scale` alone
+  std::string architecture;          // general.architecture (the base's)
+  std::string name;                  // general.name, "" when absent
+  uint32_t rank = 0;                 // the largest rank of its pairs (they rarely differ)
+  float alpha = 0;                   // adapter.lora.alpha; 0: the delta is scaled by `scale` alone
   std::vector<std::string> targets;  // base tensors it changes, in file order
   uint64_t bytes = 0;                // tensor data bytes (lora_a and lora_b of every target)
 };

@@ -254,6 +254,28 @@ Command load_command() {
           }};
 }
 
+// synth --lora-for: the adapter written, or nullopt when the flag is absent (and no adapter
+// flag was given without it).
+std::optional<int> run_synth_lora(const CLI::App& sub, LoraSynthOptions lo, const SynthOptions& so,
+                                  const std::string& out) {
+  if (lo.base.empty()) {
+    for (const char* f : {"--rank", "--alpha", "--scale-init", "--target", "--zero"}) {
+      if (sub.count(f) > 0) {
+        std::fprintf(stderr, "clinbench synth: %s needs --lora-for BASE.gguf\n", f);
+        return kExitUsage;
+      }
+    }
+    return std::nullopt;
+  }
+  lo.seed = so.seed;
+  if (sub.count("--type") > 0) lo.type = so.type;
+  auto r = write_synthetic_lora(lo, out);
+  if (!r) return report_error(r.error());
+  std::cout << fmt::format("wrote {}: LoRA adapter of rank {}, {} parameters, {}\n", out, lo.rank,
+                           r->n_params, format_bytes(r->file_bytes));
+  return kExitOk;
+}
+
 Command synth_command() {
   return {"synth",
           "Write a synthetic GGUF of a real architecture and shape (random weights, real vocab)",
@@ -316,24 +338,7 @@ Command synth_command() {
                 std::fprintf(stderr, "clinbench synth: -o OUT.gguf is required\n");
                 return kExitUsage;
               }
-              if (o->lora.base.empty()) {
-                for (const char* f : {"--rank", "--alpha", "--scale-init", "--target", "--zero"}) {
-                  if (sub->count(f) > 0) {
-                    std::fprintf(stderr, "clinbench synth: %s needs --lora-for BASE.gguf\n", f);
-                    return kExitUsage;
-                  }
-                }
-              } else {
-                LoraSynthOptions lo = o->lora;
-                lo.seed = o->so.seed;
-                if (sub->count("--type") > 0) lo.type = o->so.type;
-                auto r = write_synthetic_lora(lo, o->out);
-                if (!r) return report_error(r.error());
-                std::cout << fmt::format("wrote {}: LoRA adapter of rank {}, {} parameters, {}\n",
-                                         o->out, lo.rank, r->n_params,
-                                         format_bytes(r->file_bytes));
-                return kExitOk;
-              }
+              if (auto rc = run_synth_lora(*sub, o->lora, o->so, o->out)) return *rc;
               SynthOptions so = o->so;
               if (!o->chat_template.empty()) {
                 std::ifstream in(o->chat_template, std::ios::binary);

@@ -56,7 +56,7 @@ Result<float> read_alpha(const gguf_context* g, const std::string& path) {
 
 // The lora_a/lora_b pairs by target name, in file order; norms (which llama.cpp skips) left out.
 Result<std::vector<std::pair<std::string, Pair>>> read_pairs(const GgufFile& file,
-                                                              const std::string& path) {
+                                                             const std::string& path) {
   std::vector<std::pair<std::string, Pair>> pairs;
   std::map<std::string, size_t> index;
   const gguf_context* g = file.gguf.get();
@@ -177,9 +177,9 @@ Result<AdapterInfo> check_adapter(const AdapterSpec& spec, const ModelInfo& base
   }
   const std::string adapter_type = gguf_string(g, "adapter.type");
   if (adapter_type != "lora") {
-    return make_error(ErrorCode::kUnsupported,
-                      fmt::format("adapter {}: adapter.type is '{}', not 'lora'", path,
-                                  adapter_type));
+    return make_error(
+        ErrorCode::kUnsupported,
+        fmt::format("adapter {}: adapter.type is '{}', not 'lora'", path, adapter_type));
   }
   info.architecture = gguf_string(g, "general.architecture");
   if (info.architecture != base.architecture) {

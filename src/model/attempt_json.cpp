@@ -118,14 +118,10 @@ json to_json(const Attempt& a) {
 }
 
 json to_json(const AdapterInfo& a) {
-  return {{"path", a.path},
-          {"sha256", a.sha256.empty() ? json(nullptr) : json(a.sha256)},
-          {"scale", a.scale},
-          {"name", a.name},
-          {"rank", a.rank},
-          {"alpha", a.alpha},
-          {"targets", a.targets},
-          {"bytes", a.bytes}};
+  return {{"path", a.path},       {"sha256", a.sha256.empty() ? json(nullptr) : json(a.sha256)},
+          {"scale", a.scale},     {"name", a.name},
+          {"rank", a.rank},       {"alpha", a.alpha},
+          {"targets", a.targets}, {"bytes", a.bytes}};
 }
 
 AdapterInfo adapter_info_from_json(const json& j) {

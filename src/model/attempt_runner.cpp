@@ -182,9 +182,10 @@ class AttemptRun {
     LogCapture capture;
     const uint32_t n_tokens = std::min(cp.n_ctx, cp.n_ubatch);
     if (llama_graph_reserve(ctx_.get(), n_tokens, cp.n_seq_max, n_tokens) == nullptr) {
-      return fail(fmt::format("llama.cpp could not reserve the compute buffers with the "
-                              "adapters: {}",
-                              capture.errors()));
+      return fail(
+          fmt::format("llama.cpp could not reserve the compute buffers with the "
+                      "adapters: {}",
+                      capture.errors()));
     }
     return true;
   }

@@ -365,8 +365,8 @@ void fill_rows(const TensorPlan& t, uint64_t seed, float stddev, int64_t r0, int
 
 // Every tensor's values, written in chunks of about 8 MiB of floats.
 Result<void> write_weights(AtomicFile& file, const gguf_context* g,
-                           const std::vector<TensorPlan>& plan, uint64_t data_offset,
-                           uint64_t seed, float stddev = 0.02f) {
+                           const std::vector<TensorPlan>& plan, uint64_t data_offset, uint64_t seed,
+                           float stddev = 0.02f) {
   const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<float> f32buf;
   std::vector<char> out;
@@ -499,7 +499,7 @@ Result<SynthResult> write_synthetic_lora(const LoraSynthOptions& o, const std::s
                       fmt::format("--lora-for: {}: no general.architecture", o.base));
   }
   const std::vector<std::string> targets =
-      o.targets.empty() ? std::vector<std::string>{"attn_q", "attn_k", "attn_v", "attn_output",
+      o.targets.empty() ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_output",
                                                    "ffn_gate", "ffn_up", "ffn_down"}
                         : o.targets;
   // For each base matrix W = [n_in, n_out] the converter's pair: lora_a [n_in, r] and lora_b
@@ -528,8 +528,8 @@ Result<SynthResult> write_synthetic_lora(const LoraSynthOptions& o, const std::s
   gguf_set_val_str(g.get(), "general.architecture", arch.c_str());
   gguf_set_val_str(g.get(), "general.type", "adapter");
   const std::string base_name = gguf_string(bg, "general.name");
-  const std::string name = fmt::format("synthetic LoRA r{} for {}", o.rank,
-                                       base_name.empty() ? arch : base_name);
+  const std::string name =
+      fmt::format("synthetic LoRA r{} for {}", o.rank, base_name.empty() ? arch : base_name);
   gguf_set_val_str(g.get(), "general.name", name.c_str());
   gguf_set_val_str(g.get(), "adapter.type", "lora");
   gguf_set_val_f32(g.get(), "adapter.lora.alpha", alpha);

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <llama.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "model/adapter_load.h"
@@ -157,8 +157,7 @@ std::vector<float> prompt_logits(llama_context* ctx, std::vector<llama_token> to
 
 }  // namespace
 
-void check_adapters_change_logits(llama_model* model, llama_context* ctx,
-                                  const std::string& prompt,
+void check_adapters_change_logits(llama_model* model, llama_context* ctx, const std::string& prompt,
                                   const std::vector<AdapterSpec>& specs, LoadedAdapters& adapters,
                                   WarmupReport& report) {
   const llama_vocab* vocab = llama_model_get_vocab(model);
@@ -185,9 +184,10 @@ void check_adapters_change_logits(llama_model* model, llama_context* ctx,
     }
     report.adapter_logit_delta.push_back(delta);
     if (!(delta >= kAdapterMinLogitDelta)) {
-      fail(fmt::format("adapter {} changes no logit of the warm-up prompt (largest change {:g}): "
-                       "a zero adapter (lora_b all zero, as PEFT initialises it) or a scale of 0",
-                       specs[i].path, delta));
+      fail(
+          fmt::format("adapter {} changes no logit of the warm-up prompt (largest change {:g}): "
+                      "a zero adapter (lora_b all zero, as PEFT initialises it) or a scale of 0",
+                      specs[i].path, delta));
     }
   }
   if (auto r = adapters.apply(ctx); !r) fail(r.error().message);

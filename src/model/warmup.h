@@ -24,8 +24,7 @@ class LoadedAdapters;
 // With adapters set on the context: the next-token logits of `prompt` from the base alone and
 // from each adapter alone; fills report.adapter_logit_delta and adds a failure naming each adapter
 // that changes no logit (under kAdapterMinLogitDelta). Leaves all the adapters set.
-void check_adapters_change_logits(llama_model* model, llama_context* ctx,
-                                  const std::string& prompt,
+void check_adapters_change_logits(llama_model* model, llama_context* ctx, const std::string& prompt,
                                   const std::vector<AdapterSpec>& specs, LoadedAdapters& adapters,
                                   WarmupReport& report);
 

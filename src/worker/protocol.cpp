@@ -21,20 +21,21 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 }  // namespace
 
 nlohmann::json to_json(const AttemptSpec& s) {
-  nlohmann::json j = {{"model_path", s.model_path},
-          {"strategy", to_string(s.strategy)},
-          {"recipe", s.recipe},
-          {"n_ctx", s.n_ctx},
-          {"n_seq", s.n_seq},
-          {"n_batch", s.n_batch},
-          {"n_threads", s.n_threads},
-          {"n_gpu_layers", s.n_gpu_layers},
-          {"device_budget", s.device_budget ? nlohmann::json(*s.device_budget) : nlohmann::json()},
-          {"warmup",
-           {{"enabled", s.warmup.enabled},
-            {"required", s.warmup.required},
-            {"prompt", s.warmup.prompt},
-            {"n_predict", s.warmup.n_predict}}}};
+  nlohmann::json j = {
+      {"model_path", s.model_path},
+      {"strategy", to_string(s.strategy)},
+      {"recipe", s.recipe},
+      {"n_ctx", s.n_ctx},
+      {"n_seq", s.n_seq},
+      {"n_batch", s.n_batch},
+      {"n_threads", s.n_threads},
+      {"n_gpu_layers", s.n_gpu_layers},
+      {"device_budget", s.device_budget ? nlohmann::json(*s.device_budget) : nlohmann::json()},
+      {"warmup",
+       {{"enabled", s.warmup.enabled},
+        {"required", s.warmup.required},
+        {"prompt", s.warmup.prompt},
+        {"n_predict", s.warmup.n_predict}}}};
   nlohmann::json adapters = nlohmann::json::array();
   for (const auto& a : s.adapters) adapters.push_back({{"path", a.path}, {"scale", a.scale}});
   j["adapters"] = std::move(adapters);

@@ -119,7 +119,7 @@ TEST(SynthLora, CliWritesAnAdapterAndRejectsLoraFlagsWithoutABase) {
   auto info = check_adapter({dir.file("a.gguf"), 1.0f}, base_info(testing::stories_model()));
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->rank, 2u);
-  EXPECT_EQ(info->targets.size(), 5u);  // attn_q of 5 blocks
+  EXPECT_EQ(info->targets.size(), 5u);                 // attn_q of 5 blocks
   EXPECT_EQ(info->bytes, 5u * 2 * (64 * 2 + 2 * 64));  // f16 halves
   const auto bad = testing::run_command(
       {testing::clinbench_binary(), "synth", "--rank", "2", "-o", dir.file("b.gguf")});
@@ -142,8 +142,8 @@ TEST(AdapterCheck, ReadsWhatTheAdapterHolds) {
   EXPECT_EQ(info->sha256.size(), 64u);
   // Per block: q and o (64 -> 64), k and v (64 -> 32: 4 kv heads of 8), gate and up (64 -> 172),
   // down (172 -> 64); rank 8, f32.
-  const uint64_t per_block = 2 * (64 * 8 + 8 * 64) + 2 * (64 * 8 + 8 * 32) +
-                             2 * (64 * 8 + 8 * 172) + (172 * 8 + 8 * 64);
+  const uint64_t per_block =
+      2 * (64 * 8 + 8 * 64) + 2 * (64 * 8 + 8 * 32) + 2 * (64 * 8 + 8 * 172) + (172 * 8 + 8 * 64);
   EXPECT_EQ(info->bytes, 5 * per_block * 4);
 }
 
@@ -184,9 +184,9 @@ TEST(AdapterCheck, RefusesAdaptersThatDoNotFitTheBase) {
   // A tensor the base lacks: output.weight of the synthetic llama on gemma2's tied head is
   // another architecture; a 6-block adapter on a 5-block base is not.
   const std::string deep =
-      testing::synthetic_model("llama", "f32", {"--layers", "6", "--embd", "64", "--ff", "172",
-                                                "--heads", "8", "--kv-heads", "8", "--vocab",
-                                                "llama-spm", "--ctx", "256"});
+      testing::synthetic_model("llama", "f32",
+                               {"--layers", "6", "--embd", "64", "--ff", "172", "--heads", "8",
+                                "--kv-heads", "8", "--vocab", "llama-spm", "--ctx", "256"});
   expect_refused(write_lora(deep, dir.file("deep.gguf"), 4, 42, {"attn_q"}), stories,
                  "'blk.5.attn_q.weight' is not a tensor of the base model");
   // A model is not an adapter.

@@ -254,6 +254,25 @@ Command load_command() {
           }};
 }
 
+// synth's adapter flags (--lora-for and what it takes).
+void add_lora_synth_flags(CLI::App* sub, LoraSynthOptions* lo) {
+  sub->add_option("--lora-for", lo->base,
+                  "write a random LoRA adapter for this base model .gguf instead of a "
+                  "model (--type f32 | f16, default f32)");
+  sub->add_option("--rank", lo->rank, "LoRA rank")->capture_default_str();
+  sub->add_option("--alpha", lo->alpha, "LoRA alpha (default: the rank)");
+  sub->add_option("--scale-init", lo->scale_init,
+                  "standard deviation of the adapter's random values")
+      ->capture_default_str();
+  sub->add_option("--target", lo->targets,
+                  "base tensor to adapt, repeatable: a block tensor's short name "
+                  "(attn_q) or a full name (output.weight); default: the attention "
+                  "and feed-forward projections");
+  sub->add_flag("--zero", lo->zero,
+                "lora_b all zero (PEFT's initial state): an adapter that changes "
+                "nothing");
+}
+
 // synth --lora-for: the adapter written, or nullopt when the flag is absent (and no adapter
 // flag was given without it).
 std::optional<int> run_synth_lora(const CLI::App& sub, LoraSynthOptions lo, const SynthOptions& so,
@@ -312,21 +331,7 @@ Command synth_command() {
                             "architecture's; e.g. a reasoning model's, to try thinking)");
             sub->add_flag("--list-presets", o->list, "list the presets and exit");
             sub->add_option("-o,--output", o->out, "output .gguf path");
-            sub->add_option("--lora-for", o->lora.base,
-                            "write a random LoRA adapter for this base model .gguf instead of a "
-                            "model (--type f32 | f16, default f32)");
-            sub->add_option("--rank", o->lora.rank, "LoRA rank")->capture_default_str();
-            sub->add_option("--alpha", o->lora.alpha, "LoRA alpha (default: the rank)");
-            sub->add_option("--scale-init", o->lora.scale_init,
-                            "standard deviation of the adapter's random values")
-                ->capture_default_str();
-            sub->add_option("--target", o->lora.targets,
-                            "base tensor to adapt, repeatable: a block tensor's short name "
-                            "(attn_q) or a full name (output.weight); default: the attention "
-                            "and feed-forward projections");
-            sub->add_flag("--zero", o->lora.zero,
-                          "lora_b all zero (PEFT's initial state): an adapter that changes "
-                          "nothing");
+            add_lora_synth_flags(sub, &o->lora);
             return [o, sub]() -> int {
               if (o->list) {
                 for (const auto& p : synth_presets()) {

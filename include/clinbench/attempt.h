@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "clinbench/adapter.h"
 #include "clinbench/error.h"
 #include "clinbench/plan.h"
 #include "clinbench/strategy.h"
@@ -52,8 +53,15 @@ struct WarmupReport {
   std::string generation;  // greedy continuation of the prompt
   std::vector<int> generated_tokens;
   bool logits_finite = false;
+  // With adapters: for each (in order), the largest change of a next-token logit of the prompt
+  // it makes alone against the base; an adapter under kAdapterMinLogitDelta is a failure.
+  std::vector<double> adapter_logit_delta;
   double ms = 0;
 };
+
+// A warm-up fails an adapter whose largest logit change is below this: one that changes
+// nothing (a zero lora_b, as PEFT initialises it, or a scale of 0).
+inline constexpr double kAdapterMinLogitDelta = 1e-6;
 
 struct Placement {
   int n_gpu_layers = 0;
@@ -108,6 +116,9 @@ struct AttemptLog {
   std::string model_path;
   std::string model_sha256;  // "" when hashing was skipped
   std::string architecture;
+  // LoRA adapters applied on the base in every attempt (checked against it before the first):
+  // path, sha256, scale, rank, alpha, targets, tensor bytes.
+  std::vector<AdapterInfo> adapters;
   std::string requested;  // "auto" or one strategy name
   uint32_t n_ctx = 0;     // KV cells per sequence
   // The cells the neediest of the items needs (prompt in the template plus reply budgets), which
@@ -132,6 +143,10 @@ std::string strategy_name(const Attempt& a);
 nlohmann::json to_json(const Attempt& a);
 Result<Attempt> attempt_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const AttemptLog& log);
+// An adapter as the attempt log records it: path, sha256, scale, name, rank, alpha, targets,
+// bytes.
+nlohmann::json to_json(const AdapterInfo& adapter);
+AdapterInfo adapter_info_from_json(const nlohmann::json& j);
 Result<AttemptLog> attempt_log_from_json(const nlohmann::json& j);
 
 // Text table of the attempts, for terminals.

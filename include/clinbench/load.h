@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "clinbench/adapter.h"
 #include "clinbench/attempt.h"
 #include "clinbench/error.h"
 #include "clinbench/evaluate.h"
@@ -63,6 +64,10 @@ struct LoadOptions {
   HostLimit host_limit = HostLimit::kAuto;
   bool hash = true;
   WarmupOptions warmup;
+  // LoRA adapters on the base, in every attempt: checked against the base before anything is
+  // planned (an error names the adapter and the mismatch), counted in the plan on the side of
+  // their base tensors, and recorded in the attempt log.
+  std::vector<AdapterSpec> adapters;
   // Work the worker does after a successful load and warm-up. Each record the task emits
   // reaches on_record in the supervisor (this thread), in order, as soon as it is produced; an
   // error on_record returns (a record that could not be stored) stops the attempt and the chain,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "clinbench/adapter.h"
 #include "clinbench/backend.h"
 #include "clinbench/error.h"
 #include "clinbench/model_info.h"
@@ -83,6 +84,8 @@ struct PlanOptions {
   uint32_t n_seq = 1;
   std::string recipe = kDefaultRecipe;
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
+  // LoRA adapters on the base: their tensors count as weights on the side of their base tensors.
+  std::vector<AdapterSpec> adapters;
 };
 
 struct Plan {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,5 +50,26 @@ struct SynthResult {
 // Writes the model to `path` (atomically: a temp file renamed at the end). Errors name the
 // option that is wrong (unknown arch or type, shapes that do not divide).
 Result<SynthResult> write_synthetic_model(const SynthOptions& options, const std::string& path);
+
+// A random LoRA adapter in llama.cpp's GGUF format (general.type "adapter", adapter.type "lora",
+// adapter.lora.alpha, `<tensor>.lora_a` [n_in, rank] and `<tensor>.lora_b` [rank, n_out]) for the
+// base model in `base`, deterministic for a seed: for tests and benchmarks without a download.
+struct LoraSynthOptions {
+  std::string base;  // the base model's GGUF
+  uint32_t rank = 8;
+  std::optional<float> alpha;  // default: the rank (delta scaled by 1)
+  float scale_init = 0.02f;    // standard deviation of the random lora_a and lora_b values
+  std::string type = "f32";    // f32 | f16
+  uint64_t seed = 42;
+  // lora_b all zero (PEFT's initial state): an adapter that changes nothing.
+  bool zero = false;
+  // Base tensors to adapt: a block tensor's short name ("attn_q") or a full name
+  // ("output.weight"). Empty: the attention and feed-forward projections of every block.
+  std::vector<std::string> targets;
+};
+
+// Errors name the option: a rank of 0, a base that is missing, not a GGUF or an adapter, targets
+// the base does not have.
+Result<SynthResult> write_synthetic_lora(const LoraSynthOptions& options, const std::string& path);
 
 }  // namespace clinbench

@@ -254,6 +254,47 @@ Command load_command() {
           }};
 }
 
+// synth's adapter flags (--lora-for and what it takes).
+void add_lora_synth_flags(CLI::App* sub, LoraSynthOptions* lo) {
+  sub->add_option("--lora-for", lo->base,
+                  "write a random LoRA adapter for this base model .gguf instead of a "
+                  "model (--type f32 | f16, default f32)");
+  sub->add_option("--rank", lo->rank, "LoRA rank")->capture_default_str();
+  sub->add_option("--alpha", lo->alpha, "LoRA alpha (default: the rank)");
+  sub->add_option("--scale-init", lo->scale_init,
+                  "standard deviation of the adapter's random values")
+      ->capture_default_str();
+  sub->add_option("--target", lo->targets,
+                  "base tensor to adapt, repeatable: a block tensor's short name "
+                  "(attn_q) or a full name (output.weight); default: the attention "
+                  "and feed-forward projections");
+  sub->add_flag("--zero", lo->zero,
+                "lora_b all zero (PEFT's initial state): an adapter that changes "
+                "nothing");
+}
+
+// synth --lora-for: the adapter written, or nullopt when the flag is absent (and no adapter
+// flag was given without it).
+std::optional<int> run_synth_lora(const CLI::App& sub, LoraSynthOptions lo, const SynthOptions& so,
+                                  const std::string& out) {
+  if (lo.base.empty()) {
+    for (const char* f : {"--rank", "--alpha", "--scale-init", "--target", "--zero"}) {
+      if (sub.count(f) > 0) {
+        std::fprintf(stderr, "clinbench synth: %s needs --lora-for BASE.gguf\n", f);
+        return kExitUsage;
+      }
+    }
+    return std::nullopt;
+  }
+  lo.seed = so.seed;
+  if (sub.count("--type") > 0) lo.type = so.type;
+  auto r = write_synthetic_lora(lo, out);
+  if (!r) return report_error(r.error());
+  std::cout << fmt::format("wrote {}: LoRA adapter of rank {}, {} parameters, {}\n", out, lo.rank,
+                           r->n_params, format_bytes(r->file_bytes));
+  return kExitOk;
+}
+
 Command synth_command() {
   return {"synth",
           "Write a synthetic GGUF of a real architecture and shape (random weights, real vocab)",
@@ -263,6 +304,7 @@ Command synth_command() {
               std::string preset, out, chat_template;
               bool list = false;
               std::optional<uint32_t> layers, embd, ff, heads, kv_heads, ctx;
+              LoraSynthOptions lora;
             };
             auto o = std::make_shared<Opts>();
             sub->add_option("--preset", o->preset,
@@ -289,7 +331,8 @@ Command synth_command() {
                             "architecture's; e.g. a reasoning model's, to try thinking)");
             sub->add_flag("--list-presets", o->list, "list the presets and exit");
             sub->add_option("-o,--output", o->out, "output .gguf path");
-            return [o]() -> int {
+            add_lora_synth_flags(sub, &o->lora);
+            return [o, sub]() -> int {
               if (o->list) {
                 for (const auto& p : synth_presets()) {
                   std::cout << fmt::format("{:<12} {}\n", p.name, p.description);
@@ -300,6 +343,7 @@ Command synth_command() {
                 std::fprintf(stderr, "clinbench synth: -o OUT.gguf is required\n");
                 return kExitUsage;
               }
+              if (auto rc = run_synth_lora(*sub, o->lora, o->so, o->out)) return *rc;
               SynthOptions so = o->so;
               if (!o->chat_template.empty()) {
                 std::ifstream in(o->chat_template, std::ios::binary);

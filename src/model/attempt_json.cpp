@@ -108,6 +108,7 @@ json to_json(const Attempt& a) {
         {"generation", a.warmup.generation},
         {"generated_tokens", a.warmup.generated_tokens},
         {"logits_finite", a.warmup.logits_finite},
+        {"adapter_logit_delta", a.warmup.adapter_logit_delta},
         {"ms", a.warmup.ms}}},
       {"exit_code", opt(a.exit_code)},
       {"signal", opt(a.signal)},
@@ -117,13 +118,36 @@ json to_json(const Attempt& a) {
   };
 }
 
+json to_json(const AdapterInfo& a) {
+  return {{"path", a.path},       {"sha256", a.sha256.empty() ? json(nullptr) : json(a.sha256)},
+          {"scale", a.scale},     {"name", a.name},
+          {"rank", a.rank},       {"alpha", a.alpha},
+          {"targets", a.targets}, {"bytes", a.bytes}};
+}
+
+AdapterInfo adapter_info_from_json(const json& j) {
+  AdapterInfo a;
+  a.path = j.at("path").get<std::string>();
+  a.sha256 = j.at("sha256").is_null() ? "" : j.at("sha256").get<std::string>();
+  a.scale = j.at("scale").get<float>();
+  a.name = j.value("name", "");
+  a.rank = j.at("rank").get<uint32_t>();
+  a.alpha = j.at("alpha").get<float>();
+  a.targets = j.at("targets").get<std::vector<std::string>>();
+  a.bytes = j.at("bytes").get<uint64_t>();
+  return a;
+}
+
 json to_json(const AttemptLog& log) {
   json attempts = json::array();
   for (const auto& a : log.attempts) attempts.push_back(to_json(a));
+  json adapters = json::array();
+  for (const auto& a : log.adapters) adapters.push_back(to_json(a));
   return {{"format", "clinbench.attempt_log/1"},
           {"model_path", log.model_path},
           {"model_sha256", log.model_sha256.empty() ? json(nullptr) : json(log.model_sha256)},
           {"architecture", log.architecture},
+          {"adapters", adapters},
           {"requested", log.requested},
           {"n_ctx", log.n_ctx},
           {"n_seq", log.n_seq},
@@ -220,6 +244,7 @@ Result<Attempt> attempt_from_json(const json& ja) {
     a.warmup.generation = w.value("generation", "");
     a.warmup.generated_tokens = w.value("generated_tokens", std::vector<int>{});
     a.warmup.logits_finite = w.value("logits_finite", false);
+    a.warmup.adapter_logit_delta = w.value("adapter_logit_delta", std::vector<double>{});
     a.warmup.ms = w.value("ms", 0.0);
     a.exit_code = opt_from<int>(ja, "exit_code");
     a.signal = opt_from<int>(ja, "signal");
@@ -243,6 +268,10 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
     log.model_sha256 =
         j.at("model_sha256").is_null() ? "" : j.at("model_sha256").get<std::string>();
     log.architecture = j.value("architecture", "");
+    for (const auto& ja : j.value("adapters", json::array())) {
+      log.adapters.push_back(adapter_info_from_json(ja));
+      log.adapters.back().architecture = log.architecture;
+    }
     log.requested = j.value("requested", "");
     log.n_ctx = j.value("n_ctx", 0u);
     log.n_seq = j.value("n_seq", 1u);

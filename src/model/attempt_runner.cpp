@@ -4,6 +4,7 @@
 #include <ggml-backend.h>
 #include <ggml-cpp.h>
 #include <llama-cpp.h>
+#include <llama-ext.h>
 #include <llama.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "clinbench/model_info.h"
 #include "clinbench/rpc.h"
 #include "clinbench/units.h"
+#include "model/adapter_load.h"
 #include "model/backend_init.h"
 #include "model/llama_log.h"
 #include "model/quantize_load.h"
@@ -129,6 +131,12 @@ class AttemptRun {
         }
       }
     }
+    if (!spec_.adapters.empty()) {
+      LogCapture capture;
+      auto adapters = LoadedAdapters::load(model_.get(), spec_.adapters);
+      if (!adapters) return fail(adapters.error().message);
+      adapters_ = std::move(*adapters);
+    }
     sample_device();
     return true;
   }
@@ -153,12 +161,32 @@ class AttemptRun {
                                 spec_.n_seq, spec_.n_ctx, capture.errors()));
       }
     }
+    if (!adapters_.empty() && !apply_adapters(cp)) return false;
     a_.init_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
     sample_device();
-    const Simulated allocated = memory_breakdown(ctx_.get());
+    Simulated allocated = memory_breakdown(ctx_.get());
+    // The adapters' tensors are weights of the attempt, on the side of their base tensors.
+    const AdapterBytes adapter_bytes = adapters_.allocated();
+    allocated.host.weights += adapter_bytes.host;
+    allocated.device.weights += adapter_bytes.device;
     a_.allocated_host = allocated.host;
     a_.allocated_device = allocated.device;
+    return true;
+  }
+
+  // Sets the adapters on the context, and reserves the compute buffers of the graph with them
+  // now (llama.cpp would at the first decode), so that what is allocated is what they take.
+  bool apply_adapters(const llama_context_params& cp) {
+    if (auto r = adapters_.apply(ctx_.get()); !r) return fail(r.error().message);
+    LogCapture capture;
+    const uint32_t n_tokens = std::min(cp.n_ctx, cp.n_ubatch);
+    if (llama_graph_reserve(ctx_.get(), n_tokens, cp.n_seq_max, n_tokens) == nullptr) {
+      return fail(
+          fmt::format("llama.cpp could not reserve the compute buffers with the "
+                      "adapters: {}",
+                      capture.errors()));
+    }
     return true;
   }
 
@@ -186,6 +214,10 @@ class AttemptRun {
   bool warm_up() {
     if (!spec_.warmup.enabled) return true;
     a_.warmup = run_warmup(model_.get(), ctx_.get(), spec_.warmup);
+    if (!adapters_.empty()) {
+      check_adapters_change_logits(model_.get(), ctx_.get(), spec_.warmup.prompt, spec_.adapters,
+                                   adapters_, a_.warmup);
+    }
     sample_device();
     if (!a_.warmup.passed && spec_.warmup.required) {
       return fail("warm-up validation failed: " + a_.warmup.failures.front());
@@ -239,6 +271,7 @@ class AttemptRun {
   std::chrono::steady_clock::time_point t0_;
   llama_model_ptr model_;
   std::vector<TensorChoice> choices_;
+  LoadedAdapters adapters_;
   llama_context_ptr ctx_;
 };
 

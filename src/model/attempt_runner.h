@@ -6,7 +6,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "clinbench/adapter.h"
 #include "clinbench/attempt.h"
 
 struct llama_model;
@@ -27,6 +29,9 @@ struct AttemptSpec {
   // of the free memory first and holds it until the attempt ends. Unset: all free memory.
   std::optional<uint64_t> device_budget;
   WarmupOptions warmup;
+  // LoRA adapters applied on top of the base after it loads (checked against it beforehand by
+  // the chain), in their own precision whatever the strategy does to the base.
+  std::vector<AdapterSpec> adapters;
 };
 
 // Work done with a loaded, validated model before it is freed (the worker's task). An error

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "clinbench/rpc.h"
+#include "model/adapter_load.h"
 #include "model/backend_init.h"
 #include "model/cells_probe.h"
 #include "model/llama_log.h"
@@ -64,6 +65,17 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
     p.strategy = def.strategy;
     p.n_layers = static_cast<int>(model.n_layer);
     if (auto r = def.plan(in, p); !r) return std::unexpected(r.error());
+    // The adapters' tensors, in their own precision whatever the strategy does to the base, on
+    // the side of their base tensors. The compute buffers are the base's: llama.cpp reserves
+    // them again with the adapters' products at the first decode, and for adapters of the
+    // blocks' projections the output logits still set the peak (docs/adapters.md).
+    if (p.applicable && !options.adapters.empty()) {
+      const int on_device = layers_on_device(def.strategy, p.n_gpu_layers, p.n_layers, acc);
+      auto bytes = plan_adapter_bytes(options.adapters, model, on_device);
+      if (!bytes) return std::unexpected(bytes.error());
+      p.host.weights += bytes->host;
+      p.device.weights += bytes->device;
+    }
     p.host.overhead = overhead;
     if (p.device.weights + p.device.kv + p.device.compute > 0) p.device.overhead = reserve;
     out.push_back(std::move(p));

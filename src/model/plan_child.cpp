@@ -58,6 +58,9 @@ std::string spec_json(const std::string& path, const PlanOptions& o) {
             {"n_batch", o.n_batch},
             {"recipe", o.recipe},
             {"device_budget", o.device_budget ? json(*o.device_budget) : json(nullptr)}};
+  json adapters = json::array();
+  for (const auto& a : o.adapters) adapters.push_back({{"path", a.path}, {"scale", a.scale}});
+  j["adapters"] = std::move(adapters);
   if (!o.cells.conversations.empty()) j["cells"] = cells_json(o.cells);
   std::string out = j.dump(-1, ' ', false, json::error_handler_t::replace);
   if (out.size() > kMaxSpecBytes) {
@@ -134,6 +137,9 @@ int plan_child_main(int argc, char** argv) {
     o.n_batch = spec.at("n_batch").get<uint32_t>();
     o.recipe = spec.at("recipe").get<std::string>();
     if (spec.contains("cells")) o.cells = cells_from_json(spec.at("cells"));
+    for (const auto& a : spec.at("adapters")) {
+      o.adapters.push_back({a.at("path").get<std::string>(), a.at("scale").get<float>()});
+    }
     if (!spec.at("device_budget").is_null()) {
       o.device_budget = spec.at("device_budget").get<uint64_t>();
     }

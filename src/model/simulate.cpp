@@ -22,17 +22,6 @@ namespace clinbench {
 
 namespace {
 
-// Host memory: buffers in RAM, whatever their layout. The CPU's "extra" buffer types (repacked
-// q4_0/q4_K/q8_0 weights) are not host buffers to ggml, since their bytes are not in ggml's
-// layout, but they live in RAM all the same; pinned buffers of a GPU backend do too.
-bool in_host_memory(ggml_backend_buffer_type_t buft) {
-  if (ggml_backend_buft_is_host(buft)) return true;
-  ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
-  if (dev == nullptr) return true;
-  const auto type = ggml_backend_dev_type(dev);
-  return type != GGML_BACKEND_DEVICE_TYPE_GPU && type != GGML_BACKEND_DEVICE_TYPE_IGPU;
-}
-
 // Leaves the vocabulary out of `g`; false when it must stay.
 bool drop_vocabulary(gguf_context* g) {
   const int64_t tokens = gguf_find_key(g, "tokenizer.ggml.tokens");
@@ -84,6 +73,14 @@ Result<Simulated> simulate_built(
 }
 
 }  // namespace
+
+bool in_host_memory(ggml_backend_buffer_type_t buft) {
+  if (ggml_backend_buft_is_host(buft)) return true;
+  ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+  if (dev == nullptr) return true;
+  const auto type = ggml_backend_dev_type(dev);
+  return type != GGML_BACKEND_DEVICE_TYPE_GPU && type != GGML_BACKEND_DEVICE_TYPE_IGPU;
+}
 
 Result<PlanningFile> PlanningFile::create(const std::string& path, bool keep_vocabulary) {
   auto file = open_gguf(path);

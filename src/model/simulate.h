@@ -12,6 +12,7 @@
 #include "model/gguf_file.h"
 
 struct llama_context;
+struct ggml_backend_buffer_type;
 
 namespace clinbench {
 
@@ -64,6 +65,11 @@ class PlanningFile {
 
 // Builds the model in `path` and a context with no_alloc; sums llama.cpp's memory breakdown.
 Result<Simulated> simulate(const std::string& path, const SimulationShape& shape);
+
+// Host memory: buffers in RAM, whatever their layout. The CPU's "extra" buffer types (repacked
+// q4_0/q4_K/q8_0 weights) are not host buffers to ggml, since their bytes are not in ggml's
+// layout, but they live in RAM all the same; pinned buffers of a GPU backend do too.
+bool in_host_memory(ggml_backend_buffer_type* buft);
 
 // The bytes llama.cpp allocated for a context and its model, per side.
 Simulated memory_breakdown(llama_context* ctx);

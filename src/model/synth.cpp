@@ -1,6 +1,7 @@
 #include "clinbench/synth.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <ggml.h>
 #include <gguf.h>
 
@@ -330,12 +331,12 @@ Result<DataLayout> write_header(AtomicFile& file, const gguf_context* g) {
 }
 
 // Rows [r0, r0 + nr) of tensor t into out, in t's type, split across n_threads threads.
-void fill_rows(const TensorPlan& t, uint64_t seed, int64_t r0, int64_t nr, unsigned n_threads,
-               std::vector<float>& f32buf, std::vector<char>& out) {
+void fill_rows(const TensorPlan& t, uint64_t seed, float stddev, int64_t r0, int64_t nr,
+               unsigned n_threads, std::vector<float>& f32buf, std::vector<char>& out) {
   const int64_t ncols = t.ne[0];
   const size_t row_bytes = ggml_row_size(t.type, ncols);
-  // Random weights ~ U(-a, a) with standard deviation 0.02, as initialisers use.
-  const float scale = 0.02f * std::sqrt(3.0f);
+  // Random weights ~ U(-a, a) with standard deviation `stddev` (0.02, as initialisers use).
+  const float scale = stddev * std::sqrt(3.0f);
   f32buf.resize(static_cast<size_t>(nr * ncols));
   out.resize(static_cast<size_t>(nr) * row_bytes);
   auto fill = [&](unsigned th) {
@@ -364,8 +365,8 @@ void fill_rows(const TensorPlan& t, uint64_t seed, int64_t r0, int64_t nr, unsig
 
 // Every tensor's values, written in chunks of about 8 MiB of floats.
 Result<void> write_weights(AtomicFile& file, const gguf_context* g,
-                           const std::vector<TensorPlan>& plan, uint64_t data_offset,
-                           uint64_t seed) {
+                           const std::vector<TensorPlan>& plan, uint64_t data_offset, uint64_t seed,
+                           float stddev = 0.02f) {
   const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<float> f32buf;
   std::vector<char> out;
@@ -379,7 +380,7 @@ Result<void> write_weights(AtomicFile& file, const gguf_context* g,
     ggml_quantize_init(t.type);
     for (int64_t r0 = 0; r0 < nrows; r0 += rows_per_chunk) {
       const int64_t nr = std::min(rows_per_chunk, nrows - r0);
-      fill_rows(t, seed, r0, nr, n_threads, f32buf, out);
+      fill_rows(t, seed, stddev, r0, nr, n_threads, f32buf, out);
       if (auto w = file.write_at(off + static_cast<uint64_t>(r0) * row_bytes,
                                  std::string_view(out.data(), out.size()));
           !w) {
@@ -460,6 +461,89 @@ Result<SynthResult> write_synthetic_model(const SynthOptions& o, const std::stri
     if (auto w = write_weights(*file, g.get(), *plan, layout->offset, o.seed); !w) {
       return std::unexpected(w.error());
     }
+  }
+  if (auto c = file->commit(); !c) return std::unexpected(c.error());
+  result.file_bytes = layout->end;
+  return result;
+}
+
+Result<SynthResult> write_synthetic_lora(const LoraSynthOptions& o, const std::string& path) {
+  if (o.rank == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "--rank must be positive");
+  }
+  if (!std::isfinite(o.scale_init) || o.scale_init < 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--scale-init {} must be a finite number >= 0", o.scale_init));
+  }
+  const float alpha = o.alpha.value_or(static_cast<float>(o.rank));
+  if (!std::isfinite(alpha)) {
+    return make_error(ErrorCode::kInvalidArgument, "--alpha must be finite");
+  }
+  ggml_type type = GGML_TYPE_F32;
+  if (o.type == "f16") {
+    type = GGML_TYPE_F16;
+  } else if (o.type != "f32") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--type: '{}' is no adapter type (expected f32 or f16)", o.type));
+  }
+  auto base = open_gguf(o.base);
+  if (!base) return std::unexpected(base.error().with_context("--lora-for"));
+  const gguf_context* bg = base->gguf.get();
+  if (gguf_string(bg, "general.type") == "adapter") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--lora-for: {} is an adapter, not a base model", o.base));
+  }
+  const std::string arch = gguf_string(bg, "general.architecture");
+  if (arch.empty()) {
+    return make_error(ErrorCode::kCorrupt,
+                      fmt::format("--lora-for: {}: no general.architecture", o.base));
+  }
+  const std::vector<std::string> targets =
+      o.targets.empty() ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_output",
+                                                   "ffn_gate", "ffn_up", "ffn_down"}
+                        : o.targets;
+  // For each base matrix W = [n_in, n_out] the converter's pair: lora_a [n_in, r] and lora_b
+  // [r, n_out]. PEFT starts lora_b at zero; a trained adapter has both halves non-zero.
+  const float kRandom = std::nanf("");
+  std::vector<TensorPlan> plan;
+  for (int64_t i = 0; i < gguf_get_n_tensors(bg); ++i) {
+    const std::string name = gguf_get_tensor_name(bg, i);
+    const ggml_tensor* t = ggml_get_tensor(base->meta.get(), name.c_str());
+    if (ggml_n_dims(t) != 2 || !name.ends_with(".weight")) continue;
+    const std::string stem = name.substr(0, name.size() - 7);
+    const std::string last = stem.substr(stem.rfind('.') + 1);
+    bool wanted = false;
+    for (const auto& target : targets) wanted = wanted || target == last || target == name;
+    if (!wanted) continue;
+    const int64_t r = o.rank;
+    plan.push_back({name + ".lora_a", {t->ne[0], r}, type, kRandom});
+    plan.push_back({name + ".lora_b", {r, t->ne[1]}, type, o.zero ? 0.0f : kRandom});
+  }
+  if (plan.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--lora-for: {} has no 2-D weight named by the targets ({})",
+                                  o.base, fmt::join(targets, ", ")));
+  }
+  std::unique_ptr<gguf_context, GgufDeleter> g(gguf_init_empty());
+  gguf_set_val_str(g.get(), "general.architecture", arch.c_str());
+  gguf_set_val_str(g.get(), "general.type", "adapter");
+  const std::string base_name = gguf_string(bg, "general.name");
+  const std::string name =
+      fmt::format("synthetic LoRA r{} for {}", o.rank, base_name.empty() ? arch : base_name);
+  gguf_set_val_str(g.get(), "general.name", name.c_str());
+  gguf_set_val_str(g.get(), "adapter.type", "lora");
+  gguf_set_val_f32(g.get(), "adapter.lora.alpha", alpha);
+  const size_t meta_ctx_size = ggml_tensor_overhead() * (plan.size() + 1);
+  ggml_init_params ip{meta_ctx_size, nullptr, true};
+  std::unique_ptr<ggml_context, GgmlCtxDeleter> meta(ggml_init(ip));
+  SynthResult result;
+  result.n_params = add_tensors(g.get(), meta.get(), plan);
+  auto file = AtomicFile::create(path);
+  if (!file) return std::unexpected(file.error());
+  auto layout = write_header(*file, g.get());
+  if (!layout) return std::unexpected(layout.error());
+  if (auto w = write_weights(*file, g.get(), plan, layout->offset, o.seed, o.scale_init); !w) {
+    return std::unexpected(w.error());
   }
   if (auto c = file->commit(); !c) return std::unexpected(c.error());
   result.file_bytes = layout->end;

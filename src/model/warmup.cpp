@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <llama.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
+#include "model/adapter_load.h"
 #include "model/llama_chat.h"
 
 namespace clinbench {
@@ -140,6 +142,55 @@ WarmupReport run_warmup(llama_model* model, llama_context* ctx, const WarmupOpti
   r.passed = r.failures.empty();
   r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+namespace {
+
+// The next-token logits after `toks`, from a cleared memory; empty when the decode failed.
+std::vector<float> prompt_logits(llama_context* ctx, std::vector<llama_token> toks, int n_vocab) {
+  llama_memory_clear(llama_get_memory(ctx), true);
+  llama_batch batch = llama_batch_get_one(toks.data(), static_cast<int32_t>(toks.size()));
+  if (llama_decode(ctx, batch) != 0) return {};
+  const float* logits = llama_get_logits_ith(ctx, -1);
+  return {logits, logits + n_vocab};
+}
+
+}  // namespace
+
+void check_adapters_change_logits(llama_model* model, llama_context* ctx, const std::string& prompt,
+                                  const std::vector<AdapterSpec>& specs, LoadedAdapters& adapters,
+                                  WarmupReport& report) {
+  const llama_vocab* vocab = llama_model_get_vocab(model);
+  const int n_vocab = llama_vocab_n_tokens(vocab);
+  const std::vector<llama_token> toks = tokenize_text(vocab, prompt, true, false);
+  auto fail = [&](const std::string& why) {
+    report.failures.push_back(why);
+    report.passed = false;
+  };
+  if (toks.empty() || toks.size() > llama_n_ctx_seq(ctx)) {
+    fail("adapter check: the warm-up prompt does not fit the context");
+    return;
+  }
+  if (auto r = adapters.none(ctx); !r) return fail(r.error().message);
+  const std::vector<float> base = prompt_logits(ctx, toks, n_vocab);
+  if (base.empty()) return fail("adapter check: llama_decode failed on the base model");
+  for (size_t i = 0; i < adapters.size(); ++i) {
+    if (auto r = adapters.apply(ctx, static_cast<int>(i)); !r) return fail(r.error().message);
+    const std::vector<float> with = prompt_logits(ctx, toks, n_vocab);
+    if (with.empty()) return fail("adapter check: llama_decode failed with " + specs[i].path);
+    double delta = 0;
+    for (int v = 0; v < n_vocab; ++v) {
+      delta = std::max(delta, std::abs(static_cast<double>(with[v]) - base[v]));
+    }
+    report.adapter_logit_delta.push_back(delta);
+    if (!(delta >= kAdapterMinLogitDelta)) {
+      fail(
+          fmt::format("adapter {} changes no logit of the warm-up prompt (largest change {:g}): "
+                      "a zero adapter (lora_b all zero, as PEFT initialises it) or a scale of 0",
+                      specs[i].path, delta));
+    }
+  }
+  if (auto r = adapters.apply(ctx); !r) fail(r.error().message);
 }
 
 }  // namespace clinbench

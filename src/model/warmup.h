@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "clinbench/adapter.h"
 #include "clinbench/attempt.h"
 
 struct llama_model;
@@ -17,6 +18,15 @@ namespace clinbench {
 const std::vector<std::string>& clinical_round_trip_strings();
 
 WarmupReport run_warmup(llama_model* model, llama_context* ctx, const WarmupOptions& options);
+
+class LoadedAdapters;
+
+// With adapters set on the context: the next-token logits of `prompt` from the base alone and
+// from each adapter alone; fills report.adapter_logit_delta and adds a failure naming each adapter
+// that changes no logit (under kAdapterMinLogitDelta). Leaves all the adapters set.
+void check_adapters_change_logits(llama_model* model, llama_context* ctx, const std::string& prompt,
+                                  const std::vector<AdapterSpec>& specs, LoadedAdapters& adapters,
+                                  WarmupReport& report);
 
 // Greedy continuation of `prompt` (BOS added as the model asks); fills text and tokens, returns
 // false (with *error) on a decode failure or non-finite logits.

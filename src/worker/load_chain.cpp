@@ -214,6 +214,7 @@ AttemptSpec attempt_spec(const std::string& model_path, const StrategyPlan& sp,
   spec.n_gpu_layers = sp.n_gpu_layers;
   if (plan.accelerator.present) spec.device_budget = o.device_budget;
   spec.warmup = o.warmup;
+  spec.adapters = o.adapters;
   return spec;
 }
 
@@ -282,7 +283,10 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   if (!recipe) return std::unexpected(recipe.error());
   auto info = read_model_info(model_path, {.hash = o.hash});
   if (!info) return std::unexpected(info.error());
+  auto adapters = check_adapters(o.adapters, *info, {.hash = o.hash});
+  if (!adapters) return std::unexpected(adapters.error());
   PlanOptions po;
+  po.adapters = o.adapters;
   po.n_ctx = o.n_ctx;
   po.cells = o.cells;
   po.n_batch = o.n_batch;
@@ -305,6 +309,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   log.model_path = model_path;
   log.model_sha256 = info->sha256.value_or("");
   log.architecture = info->architecture;
+  log.adapters = std::move(*adapters);
   log.requested = o.strategy;
   log.n_ctx = plan->n_ctx;
   log.n_seq = plan->n_seq;

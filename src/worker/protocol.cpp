@@ -21,20 +21,25 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 }  // namespace
 
 nlohmann::json to_json(const AttemptSpec& s) {
-  return {{"model_path", s.model_path},
-          {"strategy", to_string(s.strategy)},
-          {"recipe", s.recipe},
-          {"n_ctx", s.n_ctx},
-          {"n_seq", s.n_seq},
-          {"n_batch", s.n_batch},
-          {"n_threads", s.n_threads},
-          {"n_gpu_layers", s.n_gpu_layers},
-          {"device_budget", s.device_budget ? nlohmann::json(*s.device_budget) : nlohmann::json()},
-          {"warmup",
-           {{"enabled", s.warmup.enabled},
-            {"required", s.warmup.required},
-            {"prompt", s.warmup.prompt},
-            {"n_predict", s.warmup.n_predict}}}};
+  nlohmann::json j = {
+      {"model_path", s.model_path},
+      {"strategy", to_string(s.strategy)},
+      {"recipe", s.recipe},
+      {"n_ctx", s.n_ctx},
+      {"n_seq", s.n_seq},
+      {"n_batch", s.n_batch},
+      {"n_threads", s.n_threads},
+      {"n_gpu_layers", s.n_gpu_layers},
+      {"device_budget", s.device_budget ? nlohmann::json(*s.device_budget) : nlohmann::json()},
+      {"warmup",
+       {{"enabled", s.warmup.enabled},
+        {"required", s.warmup.required},
+        {"prompt", s.warmup.prompt},
+        {"n_predict", s.warmup.n_predict}}}};
+  nlohmann::json adapters = nlohmann::json::array();
+  for (const auto& a : s.adapters) adapters.push_back({{"path", a.path}, {"scale", a.scale}});
+  j["adapters"] = std::move(adapters);
+  return j;
 }
 
 Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j) {
@@ -58,6 +63,9 @@ Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j) {
     s.warmup.required = w.at("required").get<bool>();
     s.warmup.prompt = w.at("prompt").get<std::string>();
     s.warmup.n_predict = w.at("n_predict").get<int>();
+    for (const auto& a : j.at("adapters")) {
+      s.adapters.push_back({a.at("path").get<std::string>(), a.at("scale").get<float>()});
+    }
     return s;
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kInvalidArgument, fmt::format("worker spec: {}", e.what()));

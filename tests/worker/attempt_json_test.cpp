@@ -37,6 +37,21 @@ TEST(AttemptSpecJson, DeviceBudgetRoundTrips) {
   EXPECT_FALSE(back->device_budget.has_value());
 }
 
+// The adapters cross the process boundary with their scales.
+TEST(AttemptSpecJson, AdaptersRoundTrip) {
+  AttemptSpec s;
+  s.model_path = "/models/m.gguf";
+  s.adapters = {{"/a/one.gguf", 1.0f}, {"/a/two.gguf", 0.25f}};
+  auto back = attempt_spec_from_json(to_json(s));
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_EQ(back->adapters.size(), 2u);
+  EXPECT_EQ(back->adapters[1].path, "/a/two.gguf");
+  EXPECT_EQ(back->adapters[1].scale, 0.25f);
+  auto bad = to_json(s);
+  bad["adapters"][0]["scale"] = "x";
+  EXPECT_FALSE(attempt_spec_from_json(bad));
+}
+
 AttemptLog budgeted_log() {
   AttemptLog log;
   log.model_path = "/models/m.gguf";

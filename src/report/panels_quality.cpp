@@ -27,6 +27,22 @@ std::size_t unlabeled_items(const RunView& run) {
   return n;
 }
 
+// Figure 2 offers energy per item as its x axis when every point has one (a radio button on the
+// page; the static figure draws tokens): x then reads the field the switch computes.
+bool energy_axis(const json& values, json& x) {
+  const bool all = std::all_of(values.begin(), values.end(),
+                               [](const json& v) { return v["energy_j_per_item"].is_number(); });
+  if (!all) return false;
+  x["field"] = "x_value";
+  x["axis"] = {{"format", ",.4~g"},
+               {"title",
+                {{"expr",
+                  "x_axis == 'energy' ? 'average joules per item (all turns)' : "
+                  "'average tokens per item (prompt + output)'"}}}};
+  x.erase("title");
+  return true;
+}
+
 json efficiency_spec(const RunView& run, bool labeled) {
   json values = json::array();
   for (const auto& a : run.results_json["accuracy"]) {
@@ -72,25 +88,12 @@ json efficiency_spec(const RunView& run, bool labeled) {
        {{"field", "avg_output_tokens"}, {"format", ".1f"}},
        {{"field", "energy_j_per_item"}, {"format", ".2f"}, {"title", "J per item"}},
        {{"field", "joules_per_correct"}, {"format", ".2f"}, {"title", "J per correct"}}});
-  // Figure 2 offers energy per item as its x axis when every point has one (a radio button on
-  // the page; the static figure draws tokens).
-  const bool energy = labeled && std::all_of(values.begin(), values.end(), [](const json& v) {
-                        return v["energy_j_per_item"].is_number();
-                      });
   json x = {{"field", "avg_tokens"},
             {"type", "quantitative"},
             {"scale", {{"zero", false}, {"nice", true}, {"padding", 16}}},
             {"axis", {{"format", ",.0f"}}},
             {"title", "average tokens per item (prompt + output)"}};
-  if (energy) {
-    x["field"] = "x_value";
-    x["axis"] = {{"format", ",.4~g"},
-                 {"title",
-                  {{"expr",
-                    "x_axis == 'energy' ? 'average joules per item (all turns)' : "
-                    "'average tokens per item (prompt + output)'"}}}};
-    x.erase("title");
-  }
+  const bool energy = labeled && energy_axis(values, x);
   const json color = {{"field", "model"},
                       {"type", "nominal"},
                       {"sort", run.model_names()},

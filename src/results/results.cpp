@@ -424,29 +424,11 @@ RunResults compute_results(const std::vector<ItemRecord>& items, const ResultsOp
   return results;
 }
 
-Json results_json(const RunResults& results, const Json& extra_counts) {
-  Json accuracy = Json::array();
-  for (const AccuracyRow& r : results.accuracy) {
-    const AccuracySummary& a = r.accuracy;
-    accuracy.push_back({{"model", utf8(r.model)},
-                        {"dataset", utf8(r.dataset)},
-                        {"split", utf8(r.split)},
-                        {"question_type", utf8(r.question_type)},
-                        {"items", a.items},
-                        {"labeled", r.labeled},
-                        {"scorable", r.scorable},
-                        {"scored", a.labeled},
-                        {"correct", a.correct},
-                        {"accuracy", opt_json(a.accuracy)},
-                        {"ci_low", a.interval ? Json(a.interval->low) : Json()},
-                        {"ci_high", a.interval ? Json(a.interval->high) : Json()},
-                        {"strict_accuracy", opt_json(r.strict_accuracy())},
-                        {"truncated", r.truncated},
-                        {"errors", r.errors},
-                        {"note", r.note.empty() ? Json() : Json(r.note)}});
-  }
+namespace {
+
+Json usage_json(const std::vector<UsageRow>& rows) {
   Json usage = Json::array();
-  for (const UsageRow& u : results.usage) {
+  for (const UsageRow& u : rows) {
     Json rules = Json::object();
     for (const auto& [rule, n] : u.extraction_rules) rules[utf8(rule)] = n;
     Json scoring = Json::object();
@@ -474,6 +456,47 @@ Json results_json(const RunResults& results, const Json& extra_counts) {
                      {"errors", u.errors},
                      {"extraction_rules", std::move(rules)},
                      {"scoring", std::move(scoring)}});
+  }
+  return usage;
+}
+
+Json energy_json(const std::vector<EnergyRow>& rows) {
+  Json energy = Json::array();
+  for (const EnergyRow& e : rows) {
+    energy.push_back({{"model", utf8(e.model)},
+                      {"items", e.items},
+                      {"energy_items", e.energy_items},
+                      {"correct", e.correct},
+                      {"output_tokens", e.output_tokens},
+                      {"energy_j", opt_json(e.total_energy_j())},
+                      {"joules_per_correct", opt_json(e.joules_per_correct())},
+                      {"joules_per_output_token", opt_json(e.joules_per_output_token())}});
+  }
+  return energy;
+}
+
+}  // namespace
+
+Json results_json(const RunResults& results, const Json& extra_counts) {
+  Json accuracy = Json::array();
+  for (const AccuracyRow& r : results.accuracy) {
+    const AccuracySummary& a = r.accuracy;
+    accuracy.push_back({{"model", utf8(r.model)},
+                        {"dataset", utf8(r.dataset)},
+                        {"split", utf8(r.split)},
+                        {"question_type", utf8(r.question_type)},
+                        {"items", a.items},
+                        {"labeled", r.labeled},
+                        {"scorable", r.scorable},
+                        {"scored", a.labeled},
+                        {"correct", a.correct},
+                        {"accuracy", opt_json(a.accuracy)},
+                        {"ci_low", a.interval ? Json(a.interval->low) : Json()},
+                        {"ci_high", a.interval ? Json(a.interval->high) : Json()},
+                        {"strict_accuracy", opt_json(r.strict_accuracy())},
+                        {"truncated", r.truncated},
+                        {"errors", r.errors},
+                        {"note", r.note.empty() ? Json() : Json(r.note)}});
   }
   Json pairwise = Json::array();
   for (const PairwiseRow& p : results.pairwise) {
@@ -520,20 +543,9 @@ Json results_json(const RunResults& results, const Json& extra_counts) {
                     {"ci_high", g.gap ? Json(g.gap->interval.high) : Json()},
                     {"note", g.note.empty() ? Json() : Json(g.note)}});
   }
-  Json energy = Json::array();
-  for (const EnergyRow& e : results.energy) {
-    energy.push_back({{"model", utf8(e.model)},
-                      {"items", e.items},
-                      {"energy_items", e.energy_items},
-                      {"correct", e.correct},
-                      {"output_tokens", e.output_tokens},
-                      {"energy_j", opt_json(e.total_energy_j())},
-                      {"joules_per_correct", opt_json(e.joules_per_correct())},
-                      {"joules_per_output_token", opt_json(e.joules_per_output_token())}});
-  }
-  Json out = {{"format", "clinbench.results/1"}, {"accuracy", std::move(accuracy)},
-              {"usage", std::move(usage)},       {"energy", std::move(energy)},
-              {"pairwise", std::move(pairwise)}, {"generalization_gap", std::move(gaps)}};
+  Json out = {{"format", "clinbench.results/1"},    {"accuracy", std::move(accuracy)},
+              {"usage", usage_json(results.usage)}, {"energy", energy_json(results.energy)},
+              {"pairwise", std::move(pairwise)},    {"generalization_gap", std::move(gaps)}};
   if (!extra_counts.is_null()) out["extra_counts"] = extra_counts;
   return out;
 }

@@ -24,7 +24,7 @@ nlohmann::json energy_summary(const energy::Meters& meters, const energy::Sample
 }  // namespace
 
 AfterLoad make_eval_task(std::vector<DatasetItem> items, std::string model, EvalSettings settings,
-                         RecordSink emit, std::shared_ptr<nlohmann::json> energy_out) {
+                         RecordSink emit, const std::shared_ptr<nlohmann::json>& energy_out) {
   auto shared = std::make_shared<std::vector<DatasetItem>>(std::move(items));
   return [shared, model = std::move(model), s = std::move(settings), emit = std::move(emit),
           energy_out](llama_model* m, llama_context* ctx, const AttemptSpec& spec) -> Result<void> {

@@ -23,6 +23,7 @@ namespace clinbench {
 // are sampled while the items run (each record's energy_j); what they measured goes to
 // `energy_out` (Attempt::energy) when given.
 AfterLoad make_eval_task(std::vector<DatasetItem> items, std::string model, EvalSettings settings,
-                         RecordSink emit, std::shared_ptr<nlohmann::json> energy_out = nullptr);
+                         RecordSink emit,
+                         const std::shared_ptr<nlohmann::json>& energy_out = nullptr);
 
 }  // namespace clinbench

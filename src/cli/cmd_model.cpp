@@ -153,7 +153,8 @@ void add_load_flags(CLI::App* sub, LoadFlags* o) {
   sub->add_flag("--list-recipes", o->list_recipes, "list the built-in recipes and exit");
   sub->add_option("--lora", o->lora,
                   "a LoRA adapter FILE[:SCALE] applied on the base in every attempt "
-                  "(repeatable; docs/adapters.md)");
+                  "(repeatable; docs/adapters.md)")
+      ->allow_extra_args(false);  // one FILE[:SCALE] per --lora
   sub->add_option("--host-memory", o->host_memory,
                   "host memory budget, e.g. 8GiB (default: MemAvailable); enforced "
                   "on each worker (see --host-limit)");

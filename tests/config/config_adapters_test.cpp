@@ -57,7 +57,7 @@ adapters = [{ path = "lora/a.gguf", scale = 0.5 }, { path = "/abs/b.gguf" }, { p
 TEST(ConfigAdapters, EachBadInputNamesTheKeyAndTheModel) {
   const std::string head = "[[models]]\npath = \"m.gguf\"\n";
   auto e = error_of(head + "[[models]]\npath = \"n.gguf\"\nadapters = \"a.gguf\"\n" + kDataset);
-  EXPECT_HAS(e, "conf/run.toml:4: models[1].adapters: expected an array of tables");
+  EXPECT_HAS(e, "conf/run.toml:5: models[1].adapters: expected an array of tables");
   e = error_of(head + "adapters = [\"a.gguf\"]\n" + kDataset);
   EXPECT_HAS(e, "models[0].adapters[0]: expected a table");
   EXPECT_HAS(e, "got a string");

@@ -111,9 +111,10 @@ TEST(RunAdapters, LoraFlagOnTheShortFormAndOnLoad) {
   EXPECT_EQ(log["adapters"][0]["path"], adapter);
   EXPECT_EQ(log["adapters"][0]["scale"], 2.0);
 
-  const auto l = testing::run_command({testing::clinbench_binary(), "load",
-                                       testing::stories_model(), "--lora", adapter, "--ctx", "256",
-                                       "--isolation", "none", "--json"});
+  // --lora takes one value: the model after it stays the positional.
+  const auto l = testing::run_command({testing::clinbench_binary(), "load", "--lora", adapter,
+                                       testing::stories_model(), "--ctx", "256", "--isolation",
+                                       "none", "--json"});
   ASSERT_EQ(l.exit_code, 0) << l.err;
   const auto j = nlohmann::json::parse(l.out);
   ASSERT_EQ(j["adapters"].size(), 1u);

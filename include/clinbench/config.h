@@ -81,7 +81,7 @@ struct RunFlags {
   std::string base_url;  // short form: a served model instead of `model`
   std::string api_model;
   std::vector<std::string> lora;  // FILE[:SCALE] each: adapters on every loaded model
-  std::string dataset;  // short form
+  std::string dataset;            // short form
   std::optional<size_t> limit;
   std::string out;
   std::string scoring;

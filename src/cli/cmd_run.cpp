@@ -76,7 +76,7 @@ Command run_command() {
             sub->add_option("--lora", f.lora,
                             "short form: a LoRA adapter FILE[:SCALE] on --model (repeatable; "
                             "docs/adapters.md)")
-      ->allow_extra_args(false);  // one FILE[:SCALE] per --lora
+                ->allow_extra_args(false);  // one FILE[:SCALE] per --lora
             sub->add_option("--base-url", f.base_url,
                             "short form: a model served over the OpenAI API at this URL "
                             "(http://host:port/v1) instead of --model");

@@ -450,7 +450,8 @@ class ConfigReader {
       Table a(this, table, path);
       AdapterSpec spec;
       if (!a.string("path", &spec.path)) {
-        if (a.get("path") == nullptr) error(table, a.key_path("path"), "missing (the adapter GGUF)");
+        if (a.get("path") == nullptr)
+          error(table, a.key_path("path"), "missing (the adapter GGUF)");
       } else if (spec.path.empty()) {
         error(a.get("path"), a.key_path("path"), "is empty");
       }

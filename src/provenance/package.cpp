@@ -158,8 +158,8 @@ std::string adapters_info(const std::vector<nlohmann::json>& adapters) {
     const std::string sha = a.contains("sha256") && a["sha256"].is_string()
                                 ? a["sha256"].get<std::string>().substr(0, 12)
                                 : std::string("not hashed");
-    const double scale = a.contains("scale") && a["scale"].is_number() ? a["scale"].get<double>()
-                                                                       : 1.0;
+    const double scale =
+        a.contains("scale") && a["scale"].is_number() ? a["scale"].get<double>() : 1.0;
     out += fmt::format("{}{} (sha256 {}, scale {})", out.empty() ? "LoRA adapters: " : ", ",
                        fs::path(a["path"].get<std::string>()).filename().string(), sha, scale);
   }

@@ -93,10 +93,10 @@ std::string adapters_of(const json& attempt_logs) {
   if (!log.is_object() || !log.contains("adapters") || !log["adapters"].is_array()) return out;
   for (const auto& a : log["adapters"]) {
     if (!a.is_object() || !a.contains("path") || !a["path"].is_string()) continue;
-    out += fmt::format("{}{} (scale {})", out.empty() ? "" : ", ",
-                       std::filesystem::path(a["path"].get<std::string>()).filename().string(),
-                       a.contains("scale") && a["scale"].is_number() ? a["scale"].get<double>()
-                                                                     : 1.0);
+    out +=
+        fmt::format("{}{} (scale {})", out.empty() ? "" : ", ",
+                    std::filesystem::path(a["path"].get<std::string>()).filename().string(),
+                    a.contains("scale") && a["scale"].is_number() ? a["scale"].get<double>() : 1.0);
   }
   return out;
 }

@@ -41,7 +41,8 @@ json comparable(const json& cfg) {
   for (const auto& m : cfg.value("models", json::array())) {
     // Adapters by count and scale: shards may find the same files under other paths.
     json scales = json::array();
-    for (const auto& a : m.value("adapters", json::array())) scales.push_back(a.value("scale", 1.0));
+    for (const auto& a : m.value("adapters", json::array()))
+      scales.push_back(a.value("scale", 1.0));
     c["models"].push_back({{"name", m.value("name", "")},
                            {"backend", m.value("backend", "llama")},
                            {"api_model", m.value("api_model", "")},

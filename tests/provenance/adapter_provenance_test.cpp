@@ -81,17 +81,16 @@ class AdapterRun : public ::testing::Test {
     put(adapter_path(), "GGUF adapter weights");
     auto store = RunStore::open(run_dir());
     ASSERT_TRUE(store) << store.error().message;
-    const nlohmann::json log = {
-        {"adapters",
-         {{{"path", adapter_path().string()},
-           {"sha256", *sha256_file(adapter_path().string())},
-           {"scale", 0.5}}}}};
+    const nlohmann::json log = {{"adapters",
+                                 {{{"path", adapter_path().string()},
+                                   {"sha256", *sha256_file(adapter_path().string())},
+                                   {"scale", 0.5}}}}};
     ASSERT_TRUE(store->put_model({.name = "tuned",
                                   .path = model_path().string(),
                                   .strategy = "native",
                                   .attempt_log = log.dump()}));
-    ASSERT_TRUE(store->put_model(
-        {.name = "base", .path = model_path().string(), .strategy = "native"}));
+    ASSERT_TRUE(
+        store->put_model({.name = "base", .path = model_path().string(), .strategy = "native"}));
     // The hashes at start, as the run records them.
     auto started = hash_inputs(inputs());
     ASSERT_TRUE(started) << started.error().message;

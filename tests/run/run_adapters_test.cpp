@@ -23,9 +23,9 @@ std::string data(const std::string& name) {
 // An adapter for stories260K written by `clinbench synth --lora-for`.
 std::string write_adapter(const testing::ScratchDir& dir, const std::string& name) {
   fs::create_directories(fs::path(dir.file(name)).parent_path());
-  const auto r = testing::run_command({testing::clinbench_binary(), "synth", "--lora-for",
-                                       testing::stories_model(), "--rank", "4", "-o",
-                                       dir.file(name)});
+  const auto r =
+      testing::run_command({testing::clinbench_binary(), "synth", "--lora-for",
+                            testing::stories_model(), "--rank", "4", "-o", dir.file(name)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return dir.file(name);
 }
@@ -120,9 +120,9 @@ TEST(RunAdapters, LoraFlagOnTheShortFormAndOnLoad) {
   ASSERT_EQ(j["adapters"].size(), 1u);
   EXPECT_EQ(j["adapters"][0]["path"], adapter);
   // A missing adapter file fails before anything loads, naming the file.
-  const auto bad = testing::run_command({testing::clinbench_binary(), "load",
-                                         testing::stories_model(), "--lora",
-                                         dir.file("missing.gguf"), "--isolation", "none"});
+  const auto bad =
+      testing::run_command({testing::clinbench_binary(), "load", testing::stories_model(), "--lora",
+                            dir.file("missing.gguf"), "--isolation", "none"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE((bad.err + bad.out).find("missing.gguf"), std::string::npos) << bad.err << bad.out;
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "clinbench/adapter.h"
 #include "clinbench/error.h"
 #include "clinbench/evaluate.h"
 #include "clinbench/plan.h"
@@ -25,6 +26,9 @@ struct ModelConfig {
   std::optional<uint64_t> device_memory;  // bytes
   uint32_t ctx = kDefaultContext;
   int threads = 0;  // 0: all cores
+  // LoRA adapters applied on the base in order (docs/adapters.md); paths relative to the config
+  // file as `path` is. Llama only.
+  std::vector<AdapterSpec> adapters;
   // backend = "openai": a model served over the OpenAI-compatible HTTP API (llama-server, vLLM,
   // TGI; docs/scale-out.md). path, strategy, recipe, memory, ctx and threads are llama-only.
   std::string backend = "llama";  // "llama" (in-process, path) | "openai" (base_url)
@@ -76,7 +80,8 @@ struct RunFlags {
   std::string model;     // short form: a GGUF file
   std::string base_url;  // short form: a served model instead of `model`
   std::string api_model;
-  std::string dataset;  // short form
+  std::vector<std::string> lora;  // FILE[:SCALE] each: adapters on every loaded model
+  std::string dataset;            // short form
   std::optional<size_t> limit;
   std::string out;
   std::string scoring;

@@ -61,10 +61,15 @@ nlohmann::json host_info();
 // neither a regular file nor a directory.
 Result<nlohmann::json> hash_input(const std::filesystem::path& path);
 
-// inputs: {"models": {name: path}, "datasets": {name: path}, "config": path or null}; each of
-// the three may be absent. Returns the same shape with every path replaced by hash_input(path)
-// (and "config" null when absent or null). Errors name the input ("datasets.val: ...").
+// inputs: {"models": {name: path}, "datasets": {name: path}, "adapters": {name: path},
+// "config": path or null}; each may be absent. Returns the same shape with every path replaced by
+// hash_input(path) (and "config" null when absent or null; "adapters" only when given). An
+// adapter's name is adapter_input_name(model, i). Errors name the input ("datasets.val: ...").
 Result<nlohmann::json> hash_inputs(const nlohmann::json& inputs);
+
+// The inputs name of the i-th adapter (from 0) of model `model`: "MODEL.adapters[I]", as the
+// config file's key.
+std::string adapter_input_name(const std::string& model, size_t i);
 
 // --- manifest.json and verify ---------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "cli/commands.h"
+#include "clinbench/adapter.h"
 #include "clinbench/atomic_file.h"
 #include "clinbench/config.h"
 #include "clinbench/load.h"
@@ -134,6 +135,7 @@ struct LoadFlags {
   LoadOptions lo;
   std::string host_memory, device_memory, isolation = "process", host_limit = "auto";
   std::string parallel = "1";
+  std::vector<std::string> lora;  // FILE[:SCALE] each
   std::string rpc;
   bool json = false, list_recipes = false, no_warmup = false, warmup_optional = false;
   bool no_hash = false, attempt_all = false;
@@ -149,6 +151,10 @@ void add_load_flags(CLI::App* sub, LoadFlags* o) {
   sub->add_option("--recipe", o->lo.recipe, "quantization recipe: a built-in name or a recipe file")
       ->capture_default_str();
   sub->add_flag("--list-recipes", o->list_recipes, "list the built-in recipes and exit");
+  sub->add_option("--lora", o->lora,
+                  "a LoRA adapter FILE[:SCALE] applied on the base in every attempt "
+                  "(repeatable; docs/adapters.md)")
+      ->allow_extra_args(false);  // one FILE[:SCALE] per --lora
   sub->add_option("--host-memory", o->host_memory,
                   "host memory budget, e.g. 8GiB (default: MemAvailable); enforced "
                   "on each worker (see --host-limit)");
@@ -207,6 +213,11 @@ std::optional<int> apply_load_flags(LoadFlags& o) {
   auto parallel = parse_parallel("--parallel", o.parallel);
   if (!parallel) return report_error(parallel.error());
   o.lo.n_seq = static_cast<uint32_t>(*parallel);  // kParallelAuto (0): planned
+  for (const std::string& text : o.lora) {
+    auto spec = parse_adapter_spec(text, "--lora");
+    if (!spec) return report_error(spec.error());
+    o.lo.adapters.push_back(std::move(*spec));
+  }
   o.lo.warmup.enabled = !o.no_warmup;
   o.lo.warmup.required = !o.warmup_optional;
   o.lo.hash = !o.no_hash;

@@ -73,6 +73,10 @@ Command run_command() {
             RunFlags& f = o->flags;
             sub->add_option("--config", f.config, "TOML run config (docs/config.md)");
             sub->add_option("--model", f.model, "short form: one GGUF model");
+            sub->add_option("--lora", f.lora,
+                            "short form: a LoRA adapter FILE[:SCALE] on --model (repeatable; "
+                            "docs/adapters.md)")
+                ->allow_extra_args(false);  // one FILE[:SCALE] per --lora
             sub->add_option("--base-url", f.base_url,
                             "short form: a model served over the OpenAI API at this URL "
                             "(http://host:port/v1) instead of --model");

@@ -375,6 +375,7 @@ class ConfigReader {
     t.size("device_memory", &m->device_memory);
     t.integer("ctx", 1, std::numeric_limits<int32_t>::max(), &m->ctx);
     t.integer("threads", 0, std::numeric_limits<int32_t>::max(), &m->threads);
+    read_adapters(t, m);
     reject_keys(t,
                 {"base_url", "api_model", "api_key_env", "ca_cert", "in_flight", "timeout",
                  "retries", "retry_backoff"},
@@ -419,8 +420,58 @@ class ConfigReader {
     }
     t.non_negative("retry_backoff", &m->retry_backoff_s);
     m->strategy = kRemoteStrategyName;
-    reject_keys(t, {"path", "strategy", "recipe", "host_memory", "device_memory", "ctx", "threads"},
+    reject_keys(t,
+                {"path", "strategy", "recipe", "host_memory", "device_memory", "ctx", "threads",
+                 "adapters"},
                 "llama");
+  }
+
+  // adapters = [{ path = "a.gguf", scale = 0.5 }, ...]: each a table with a path (relative to the
+  // config file) and an optional finite scale.
+  void read_adapters(Table& t, ModelConfig* m) {
+    const toml::node* node = t.get("adapters");
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      t.wrong_type(node, "adapters",
+                   "an array of tables (adapters = [{ path = \"a.gguf\", scale = 1.0 }])");
+      return;
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = (*array)[i];
+      const std::string path = fmt::format("{}[{}]", t.key_path("adapters"), i);
+      const toml::table* table = element.as_table();
+      if (table == nullptr) {
+        error(&element, path,
+              fmt::format("expected a table ({{ path = \"a.gguf\", scale = 1.0 }}), got {}",
+                          type_name(element)));
+        continue;
+      }
+      Table a(this, table, path);
+      AdapterSpec spec;
+      if (!a.string("path", &spec.path)) {
+        if (a.get("path") == nullptr)
+          error(table, a.key_path("path"), "missing (the adapter GGUF)");
+      } else if (spec.path.empty()) {
+        error(a.get("path"), a.key_path("path"), "is empty");
+      }
+      spec.path = resolve(base_, spec.path);
+      if (const toml::node* s = a.get("scale")) {
+        if (s->is_floating_point() || s->is_integer()) {
+          const double x = s->is_integer() ? static_cast<double>(s->as_integer()->get())
+                                           : s->as_floating_point()->get();
+          if (std::isfinite(x) && std::abs(x) <= std::numeric_limits<float>::max()) {
+            spec.scale = static_cast<float>(x);
+          } else {
+            error(s, a.key_path("scale"), fmt::format("must be a finite number, got {}", x));
+          }
+        } else {
+          a.wrong_type(s, "scale", "a number");
+        }
+      }
+      a.finish();
+      m->adapters.push_back(std::move(spec));
+    }
   }
 
   void read_datasets(Table& top, RunConfig* config) {
@@ -600,6 +651,13 @@ nlohmann::json to_json(const RunConfig& config) {
                       {"ctx", m.ctx},
                       {"threads", m.threads}});
     if (m.thinking) models.back()["thinking"] = to_string(*m.thinking);
+    if (!m.adapters.empty()) {
+      nlohmann::json adapters = nlohmann::json::array();
+      for (const AdapterSpec& a : m.adapters) {
+        adapters.push_back({{"path", a.path}, {"scale", a.scale}});
+      }
+      models.back()["adapters"] = std::move(adapters);
+    }
     if (m.remote()) {  // the key's name only: its value is never recorded
       models.back()["backend"] = m.backend;
       models.back()["base_url"] = m.base_url;

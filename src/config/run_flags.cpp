@@ -4,6 +4,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "clinbench/adapter.h"
 #include "clinbench/attempt.h"
 #include "clinbench/config.h"
 #include "clinbench/select.h"
@@ -35,6 +36,11 @@ Result<RunConfig> short_form(const RunFlags& f) {
   } else {
     m.path = f.model;
     m.name = name_of(f.model);
+    for (const std::string& text : f.lora) {
+      auto spec = parse_adapter_spec(text, "--lora");
+      if (!spec) return std::unexpected(spec.error());
+      m.adapters.push_back(std::move(*spec));
+    }
   }
   cfg.models.push_back(m);
   DatasetConfig d;
@@ -142,6 +148,13 @@ Result<int> parse_parallel(std::string_view what, std::string_view text) {
 
 Result<RunConfig> run_config_from_flags(const RunFlags& f) {
   Result<RunConfig> cfg;
+  if (!f.lora.empty() && f.model.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      f.config.empty() ? "--lora: applies to a --model loaded here, not a served "
+                                         "model (--base-url)"
+                                       : "--lora: applies to the short form (--model); with "
+                                         "--config give each model its adapters = [...]");
+  }
   if (!f.config.empty()) {
     if (!f.model.empty() || !f.dataset.empty() || !f.base_url.empty()) {
       return make_error(ErrorCode::kInvalidArgument,

@@ -90,6 +90,10 @@ Result<nlohmann::json> hash_input(const fs::path& path) {
   return j;
 }
 
+std::string adapter_input_name(const std::string& model, size_t i) {
+  return fmt::format("{}.adapters[{}]", model, i);
+}
+
 Result<nlohmann::json> hash_inputs(const nlohmann::json& inputs) {
   if (!inputs.is_object()) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -97,14 +101,16 @@ Result<nlohmann::json> hash_inputs(const nlohmann::json& inputs) {
   }
   // Before hashing anything: a typo should not cost a pass over a 10 GB model first.
   for (const auto& [key, value] : inputs.items()) {
-    if (key != "models" && key != "datasets" && key != "config") {
+    if (key != "models" && key != "datasets" && key != "adapters" && key != "config") {
       return make_error(
           ErrorCode::kInvalidArgument,
-          fmt::format("inputs.{}: unknown key (expected models, datasets, config)", key));
+          fmt::format("inputs.{}: unknown key (expected models, datasets, adapters, config)", key));
     }
   }
   nlohmann::json out;
-  for (const char* group : {"models", "datasets"}) {
+  for (const char* group : {"models", "datasets", "adapters"}) {
+    // "adapters" only when given: a run without adapters records what it always has.
+    if (std::string_view(group) == "adapters" && !inputs.contains(group)) continue;
     out[group] = nlohmann::json::object();
     if (!inputs.contains(group)) continue;
     const auto& map = inputs[group];

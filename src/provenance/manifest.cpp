@@ -67,7 +67,8 @@ Result<void> write_manifest(const RunStore& store, const fs::path& run_dir,
     if (!h) return fail(h.error().with_context("models." + m.name));
     model_inputs[m.name] = std::move(*h);
   }
-  for (const char* group : {"models", "datasets"}) {
+  for (const char* group : {"models", "datasets", "adapters"}) {
+    if (!hashed->contains(group)) continue;
     for (auto& [name, entry] : (*hashed)[group].items()) {
       std::string at_start = start_sha(*start_inputs, group, &name);
       if (at_start.empty() && std::string_view(group) == "models") {
@@ -121,6 +122,9 @@ Result<void> write_manifest(const RunStore& store, const fs::path& run_dir,
   manifest["inputs"] = {{"models", (*hashed)["models"]},
                         {"datasets", (*hashed)["datasets"]},
                         {"config", (*hashed)["config"]}};
+  if (hashed->contains("adapters") && !(*hashed)["adapters"].empty()) {
+    manifest["inputs"]["adapters"] = (*hashed)["adapters"];
+  }
   manifest["exports"] = exports;
   manifest["run"] = std::move(run);
   manifest["build"] = build->is_null() ? build_info() : *build;

@@ -139,6 +139,33 @@ Result<std::string> default_additional_info(const RunStore& store, const ModelRe
       model && !model->strategy.empty() ? model->strategy : "unknown", join(scoring));
 }
 
+// The adapters the model's attempt log records (path, sha256, scale), or none.
+std::vector<nlohmann::json> recorded_adapters(const ModelRecord* model) {
+  std::vector<nlohmann::json> out;
+  if (model == nullptr || model->attempt_log.empty()) return out;
+  const auto log = nlohmann::json::parse(model->attempt_log, nullptr, false);
+  if (!log.is_object() || !log.contains("adapters") || !log["adapters"].is_array()) return out;
+  for (const auto& a : log["adapters"]) {
+    if (a.is_object() && a.contains("path") && a["path"].is_string()) out.push_back(a);
+  }
+  return out;
+}
+
+// "LoRA adapters: a.gguf (sha256 0123456789ab, scale 0.5), ...".
+std::string adapters_info(const std::vector<nlohmann::json>& adapters) {
+  std::string out;
+  for (const auto& a : adapters) {
+    const std::string sha = a.contains("sha256") && a["sha256"].is_string()
+                                ? a["sha256"].get<std::string>().substr(0, 12)
+                                : std::string("not hashed");
+    const double scale =
+        a.contains("scale") && a["scale"].is_number() ? a["scale"].get<double>() : 1.0;
+    out += fmt::format("{}{} (sha256 {}, scale {})", out.empty() ? "LoRA adapters: " : ", ",
+                       fs::path(a["path"].get<std::string>()).filename().string(), sha, scale);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string csv_quote(std::string_view field) {
@@ -336,7 +363,13 @@ Result<PackageSummary> write_submission(const RunStore& store, const std::string
   meta["model_type"] = options.model_type;
   meta["track"] = "internal_reasoning";
   meta["base_model_type"] = "OpenWeighted";
-  meta["base_model_name"] = options.base_model_name.empty() ? model_name : options.base_model_name;
+  // A fine-tune (a base with adapters) names its base: the base GGUF's file stem.
+  const auto adapters = recorded_adapters(model);
+  std::string base_name = model_name;
+  if (!adapters.empty() && model != nullptr && !model->path.empty()) {
+    base_name = fs::path(model->path).stem().string();
+  }
+  meta["base_model_name"] = options.base_model_name.empty() ? base_name : options.base_model_name;
   meta["dataset"] = s.dataset;
   std::string info = options.additional_info;
   if (info.empty()) {
@@ -344,6 +377,7 @@ Result<PackageSummary> write_submission(const RunStore& store, const std::string
     if (!made) return std::unexpected(made.error());
     info = std::move(*made);
   }
+  if (!adapters.empty()) info += "; " + adapters_info(adapters);
   for (const auto& note : checks->notes) info += "; " + note;
   meta["additional_info"] = std::move(info);
   meta["average_tokens_per_question"] = s.average_tokens_per_question;

@@ -163,8 +163,8 @@ Result<VerifyReport> verify_run(const fs::path& run_dir) {
     report.entries.push_back(std::move(*e));
     return {};
   };
-  static const std::pair<const char*, const char*> kGroups[] = {{"models", "model"},
-                                                                {"datasets", "dataset"}};
+  static const std::pair<const char*, const char*> kGroups[] = {
+      {"models", "model"}, {"datasets", "dataset"}, {"adapters", "adapter"}};
   for (const auto& [group, kind] : kGroups) {
     if (!inputs.contains(group)) continue;
     if (!inputs[group].is_object()) return corrupt(fmt::format("inputs.{}: not an object", group));

@@ -84,18 +84,43 @@ json attempts_table(const RunView& run) {
       {"rows", rows}};
 }
 
+// The LoRA adapters of a model's latest attempt log: "a.gguf (scale 0.5), b.gguf (scale 1)";
+// "" for a model without.
+std::string adapters_of(const json& attempt_logs) {
+  if (!attempt_logs.is_array() || attempt_logs.empty()) return "";
+  const json& log = attempt_logs.back();
+  std::string out;
+  if (!log.is_object() || !log.contains("adapters") || !log["adapters"].is_array()) return out;
+  for (const auto& a : log["adapters"]) {
+    if (!a.is_object() || !a.contains("path") || !a["path"].is_string()) continue;
+    out +=
+        fmt::format("{}{} (scale {})", out.empty() ? "" : ", ",
+                    std::filesystem::path(a["path"].get<std::string>()).filename().string(),
+                    a.contains("scale") && a["scale"].is_number() ? a["scale"].get<double>() : 1.0);
+  }
+  return out;
+}
+
 json models_table(const RunView& run) {
   json rows = json::array();
-  for (const auto& m : run.models) {
-    rows.push_back(
-        {{"name", m.name}, {"strategy", m.strategy}, {"path", m.path}, {"sha256", m.sha256}});
+  for (std::size_t i = 0; i < run.models.size(); ++i) {
+    const auto& m = run.models[i];
+    rows.push_back({{"name", m.name},
+                    {"strategy", m.strategy},
+                    {"adapters", i < run.attempt_logs.size() ? adapters_of(run.attempt_logs[i])
+                                                             : std::string()},
+                    {"path", m.path},
+                    {"sha256", m.sha256}});
   }
   return {{"id", "models"},
           {"title", "Models"},
-          {"description", "The models table of run.db."},
-          {"columns",
-           json::array(
-               {{{"key", "name"}}, {{"key", "strategy"}}, {{"key", "path"}}, {{"key", "sha256"}}})},
+          {"description",
+           "The models table of run.db, with the LoRA adapters each applied on its base."},
+          {"columns", json::array({{{"key", "name"}},
+                                   {{"key", "strategy"}},
+                                   {{"key", "adapters"}},
+                                   {{"key", "path"}},
+                                   {{"key", "sha256"}}})},
           {"rows", rows}};
 }
 

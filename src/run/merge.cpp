@@ -39,9 +39,14 @@ json comparable(const json& cfg) {
   c["decoding"] = d;
   c["models"] = json::array();
   for (const auto& m : cfg.value("models", json::array())) {
+    // Adapters by count and scale: shards may find the same files under other paths.
+    json scales = json::array();
+    for (const auto& a : m.value("adapters", json::array()))
+      scales.push_back(a.value("scale", 1.0));
     c["models"].push_back({{"name", m.value("name", "")},
                            {"backend", m.value("backend", "llama")},
-                           {"api_model", m.value("api_model", "")}});
+                           {"api_model", m.value("api_model", "")},
+                           {"adapter_scales", std::move(scales)}});
   }
   c["datasets"] = json::array();
   for (const auto& ds : cfg.value("datasets", json::array())) {
@@ -254,6 +259,17 @@ void add_model_inputs(const json& rc, json& inputs, MergeOutcome& outcome) {
     } else {
       outcome.warnings.push_back(fmt::format(
           "model '{}': {} is not here; the manifest does not hash it", m.value("name", ""), path));
+    }
+    const json adapters = m.value("adapters", json::array());
+    for (size_t i = 0; i < adapters.size(); ++i) {
+      const std::string a = adapters[i].value("path", "");
+      if (!a.empty() && fs::is_regular_file(a, ec)) {
+        inputs["adapters"][adapter_input_name(m.value("name", ""), i)] = a;
+      } else {
+        outcome.warnings.push_back(
+            fmt::format("model '{}': adapter {} is not here; the manifest does not hash it",
+                        m.value("name", ""), a));
+      }
     }
   }
 }

@@ -119,7 +119,11 @@ json run_inputs(const RunConfig& cfg, const RunOptions& ro) {
                  {"datasets", json::object()},
                  {"config", ro.config_path.empty() ? json(nullptr) : json(ro.config_path)}};
   for (const auto& m : cfg.models) {
-    if (!m.remote()) inputs["models"][m.name] = m.path;  // a remote model has no file to hash
+    if (m.remote()) continue;  // a remote model has no file to hash
+    inputs["models"][m.name] = m.path;
+    for (size_t i = 0; i < m.adapters.size(); ++i) {
+      inputs["adapters"][adapter_input_name(m.name, i)] = m.adapters[i].path;
+    }
   }
   for (const auto& d : cfg.datasets) inputs["datasets"][d.name] = d.path;
   return inputs;
@@ -168,6 +172,7 @@ LoadOptions load_options(const ModelConfig& mc, const RunOptions& ro) {
   lo.device_budget = mc.device_memory;
   lo.n_ctx = mc.ctx;
   lo.n_threads = mc.threads;
+  lo.adapters = mc.adapters;
   lo.isolation = ro.isolation;
   lo.stop_after_records = true;
   return lo;

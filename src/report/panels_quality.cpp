@@ -43,7 +43,8 @@ bool energy_axis(const json& values, json& x) {
   return true;
 }
 
-json efficiency_spec(const RunView& run, bool labeled) {
+// One point per model and labeled split: accuracy, tokens and energy per item.
+json efficiency_values(const RunView& run) {
   json values = json::array();
   for (const auto& a : run.results_json["accuracy"]) {
     if (a["question_type"] != kAllQuestionTypes || a["accuracy"].is_null()) continue;
@@ -71,6 +72,11 @@ json efficiency_spec(const RunView& run, bool labeled) {
                       {"avg_output_tokens", output},
                       {"avg_tokens", prompt + output}});
   }
+  return values;
+}
+
+json efficiency_spec(const RunView& run, bool labeled) {
+  const json values = efficiency_values(run);
   if (values.empty()) {
     return message_spec({"No accuracy to plot against tokens: no item is scored.",
                          fmt::format("Accuracy needs labeled items; {} of {} items are unlabeled.",

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 namespace clinbench {
@@ -120,9 +121,8 @@ Result<McNemarResult> mcnemar_exact(std::span<const std::optional<bool>> a,
   return result;
 }
 
-Result<PairedDifference> paired_bootstrap(std::span<const std::optional<bool>> a,
-                                          std::span<const std::optional<bool>> b,
-                                          const BootstrapOptions& options) {
+// The options every bootstrap takes: at least one resample, a level inside (0, 1).
+Result<void> check_bootstrap(const BootstrapOptions& options) {
   if (options.resamples == 0) {
     return make_error(ErrorCode::kInvalidArgument, "bootstrap needs at least one resample");
   }
@@ -130,6 +130,32 @@ Result<PairedDifference> paired_bootstrap(std::span<const std::optional<bool>> a
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("bootstrap level {} is not in (0, 1)", options.level));
   }
+  return {};
+}
+
+// The percentile interval of the mean of `diff` over options.resamples resamples of its
+// entries with replacement (std::mt19937_64 seeded with options.seed).
+template <typename T>
+Interval bootstrap_mean_interval(const std::vector<T>& diff, const BootstrapOptions& options) {
+  const std::size_t n = diff.size();
+  std::mt19937_64 engine(options.seed);
+  std::vector<double> means(options.resamples);
+  for (double& m : means) {
+    // Integer differences are summed exactly, as integers.
+    std::conditional_t<std::is_integral_v<T>, long long, double> sum =
+        0;  // NOLINT(google-runtime-int)
+    for (std::size_t i = 0; i < n; ++i) sum += diff[bounded(engine, n)];
+    m = static_cast<double>(sum) / static_cast<double>(n);
+  }
+  std::sort(means.begin(), means.end());
+  const double alpha = 1.0 - options.level;
+  return {quantile(means, alpha / 2.0), quantile(means, 1.0 - alpha / 2.0)};
+}
+
+Result<PairedDifference> paired_bootstrap(std::span<const std::optional<bool>> a,
+                                          std::span<const std::optional<bool>> b,
+                                          const BootstrapOptions& options) {
+  if (auto ok = check_bootstrap(options); !ok) return std::unexpected(ok.error());
   Result<Pairs> pairs = pair_up(a, b);
   if (!pairs) return std::unexpected(pairs.error());
   const std::size_t n = pairs->diff.size();
@@ -146,29 +172,14 @@ Result<PairedDifference> paired_bootstrap(std::span<const std::optional<bool>> a
   out.resamples = options.resamples;
   out.seed = options.seed;
 
-  std::mt19937_64 engine(options.seed);
-  std::vector<double> differences(options.resamples);
-  for (double& d : differences) {
-    long long sum = 0;
-    for (std::size_t i = 0; i < n; ++i) sum += pairs->diff[bounded(engine, n)];
-    d = static_cast<double>(sum) / static_cast<double>(n);
-  }
-  std::sort(differences.begin(), differences.end());
-  const double alpha = 1.0 - options.level;
-  out.interval = {quantile(differences, alpha / 2.0), quantile(differences, 1.0 - alpha / 2.0)};
+  out.interval = bootstrap_mean_interval(pairs->diff, options);
   return out;
 }
 
 Result<PairedMeanDifference> paired_mean_bootstrap(std::span<const std::optional<double>> a,
                                                    std::span<const std::optional<double>> b,
                                                    const BootstrapOptions& options) {
-  if (options.resamples == 0) {
-    return make_error(ErrorCode::kInvalidArgument, "bootstrap needs at least one resample");
-  }
-  if (!(options.level > 0.0 && options.level < 1.0)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("bootstrap level {} is not in (0, 1)", options.level));
-  }
+  if (auto ok = check_bootstrap(options); !ok) return std::unexpected(ok.error());
   if (a.size() != b.size()) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("paired values differ in length: {} and {}", a.size(), b.size()));
@@ -200,16 +211,7 @@ Result<PairedMeanDifference> paired_mean_bootstrap(std::span<const std::optional
   out.difference = out.mean_a - out.mean_b;
   out.resamples = options.resamples;
   out.seed = options.seed;
-  std::mt19937_64 engine(options.seed);
-  std::vector<double> means(options.resamples);
-  for (double& m : means) {
-    double sum = 0;
-    for (std::size_t i = 0; i < n; ++i) sum += diff[bounded(engine, n)];
-    m = sum / static_cast<double>(n);
-  }
-  std::sort(means.begin(), means.end());
-  const double alpha = 1.0 - options.level;
-  out.interval = {quantile(means, alpha / 2.0), quantile(means, 1.0 - alpha / 2.0)};
+  out.interval = bootstrap_mean_interval(diff, options);
   return out;
 }
 

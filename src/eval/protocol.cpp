@@ -118,6 +118,25 @@ std::optional<Scoring> scoring_from_string(const std::string& s) {
 }
 
 namespace {
+constexpr std::pair<KvLayout, const char*> kKvLayouts[] = {
+    {KvLayout::kAuto, "auto"}, {KvLayout::kSplit, "split"}, {KvLayout::kUnified, "unified"}};
+}  // namespace
+
+const char* to_string(KvLayout k) {
+  for (const auto& [v, name] : kKvLayouts) {
+    if (v == k) return name;
+  }
+  return "auto";
+}
+
+std::optional<KvLayout> kv_layout_from_string(const std::string& s) {
+  for (const auto& [v, name] : kKvLayouts) {
+    if (s == name) return v;
+  }
+  return std::nullopt;
+}
+
+namespace {
 
 // One item on its way through the protocol: the record so far, the conversation, and what the
 // next generation turn is (0: none left).

@@ -26,6 +26,8 @@ nlohmann::json to_json(const AttemptSpec& s) {
           {"recipe", s.recipe},
           {"n_ctx", s.n_ctx},
           {"n_seq", s.n_seq},
+          {"kv", to_string(s.kv)},
+          {"kv_note", s.kv_note},
           {"n_batch", s.n_batch},
           {"n_threads", s.n_threads},
           {"n_gpu_layers", s.n_gpu_layers},
@@ -47,6 +49,14 @@ Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j) {
     s.recipe = j.at("recipe").get<std::string>();
     s.n_ctx = j.at("n_ctx").get<uint32_t>();
     s.n_seq = j.at("n_seq").get<uint32_t>();
+    const std::string layout = j.value("kv", std::string("auto"));
+    auto kv = kv_layout_from_string(layout);
+    if (!kv) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("worker spec: unknown KV layout '{}'", layout));
+    }
+    s.kv = *kv;
+    s.kv_note = j.value("kv_note", std::string());
     s.n_batch = j.at("n_batch").get<uint32_t>();
     s.n_threads = j.at("n_threads").get<int>();
     s.n_gpu_layers = j.at("n_gpu_layers").get<int>();

@@ -163,7 +163,8 @@ InFlight begin(const Item& item, const EvalSettings& s, const std::string& model
   r.question_type = to_string(item.type);
   const bool lettered = item.type != QuestionType::kOpenEnded && !item.options.empty();
   r.scoring = s.decoding.scoring == Scoring::kLoglik && lettered ? "loglik" : "generate";
-  f.params.max_tokens = s.decoding.max_tokens;
+  f.params.max_tokens =
+      std::min(item.max_tokens.value_or(s.decoding.max_tokens), s.decoding.max_tokens);
   f.params.temperature = s.decoding.temperature;
   f.params.seed = s.decoding.seed;
   f.params.thinking = s.decoding.thinking;

@@ -188,6 +188,7 @@ json item_to_wire(const Item& item) {
             {"options", item.options},
             {"source", item.source}};
   j["answer"] = item.answer ? json(*item.answer) : json(nullptr);
+  j["max_tokens"] = item.max_tokens ? json(*item.max_tokens) : json(nullptr);
   return j;
 }
 
@@ -203,6 +204,9 @@ Result<Item> item_from_wire(const json& j) {
     item.options = j.at("options").get<std::map<std::string, std::string>>();
     if (!j.at("answer").is_null()) item.answer = j.at("answer").get<std::string>();
     item.source = j.value("source", "");
+    if (auto it = j.find("max_tokens"); it != j.end() && !it->is_null()) {
+      item.max_tokens = it->get<int>();
+    }
     return item;
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kCorrupt, fmt::format("item: {}", e.what()));

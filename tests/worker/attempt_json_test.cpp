@@ -162,3 +162,24 @@ TEST(AttemptLogJson, NoAcceleratorMeansNoWithheldField) {
 
 }  // namespace
 }  // namespace clinbench
+
+namespace clinbench {
+namespace {
+
+// An item's own reply budget crosses to the worker; none stays none.
+TEST(ItemWire, MaxTokensCrossesTheProcessBoundary) {
+  Item item;
+  item.id = "q1";
+  item.question = "Q?";
+  item.max_tokens = 37;
+  auto back = item_from_wire(item_to_wire(item));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->max_tokens, 37);
+  item.max_tokens.reset();
+  back = item_from_wire(item_to_wire(item));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->max_tokens, std::nullopt);
+}
+
+}  // namespace
+}  // namespace clinbench

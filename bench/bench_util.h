@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -57,6 +58,8 @@ struct Measure {
   int64_t output_tokens = 0;  // over all items
   double prompt_tokens = 0;   // mean over items
   double batch_width = 0;     // mean of the items' extra.batch_width (in-process only)
+  // The loaded attempt's KV layout record (attempt log "kv"); null for served models.
+  nlohmann::json kv;
   double items_per_s() const {
     return wall_s > 0 ? static_cast<double>(items - errors) / wall_s : 0;
   }
@@ -90,6 +93,12 @@ inline Measure run_once(RunConfig cfg) {
     for (auto t : it.output_tokens) m.output_tokens += t;
     m.prompt_tokens += static_cast<double>(it.prompt_tokens);
     if (it.extra.contains("batch_width")) m.batch_width += it.extra["batch_width"].get<double>();
+  }
+  if (auto model = store->model(cfg.models.front().name); model && model->has_value()) {
+    const auto log = nlohmann::json::parse((*model)->attempt_log, nullptr, false);
+    if (log.is_object() && log.value("succeeded", nlohmann::json()).is_number()) {
+      m.kv = log["attempts"][log["succeeded"].get<size_t>()].value("kv", nlohmann::json());
+    }
   }
   if (m.items > 0) {
     m.prompt_tokens /= static_cast<double>(m.items);

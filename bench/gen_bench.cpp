@@ -7,26 +7,40 @@
 //    and threads; model load excluded, so it is the ceiling, not a whole-process peer);
 //  - llama-server with N slots driven by clinbench's openai backend with N requests in flight
 //    (what users run instead), whole run included, server start excluded.
-// Two workloads: "fixed" (a synthetic llama-300m in q4_0, which never ends a reply: every item
-// writes max_tokens) and "variable" (stories260K, whose stories end at different points).
+// Workloads:
+//  - "fixed": a synthetic llama-300m in q4_0, which never ends a reply: every item writes
+//    max_tokens;
+//  - "variable": the same model and items, each with a reply budget of its own (the dataset's
+//    per-item "max_tokens", docs/datasets.md) drawn from a log-normal whose mean is --max-tokens:
+//    the seed's CURE-Bench replies averaged 650-770 tokens per model, scaled down here to what
+//    2 cores finish in minutes. The seed reports means only, so the spread (sigma 0.5, a
+//    coefficient of variation of about 0.53) is assumed; budgets are clamped to [8, 3 x mean],
+//    the run's max_tokens is that cap, and the draw is seeded (--budget-seed). The model never
+//    ends a reply, so each item writes exactly its budget;
+//  - "stories": stories260K, which was meant to end its stories at different points but wrote
+//    the whole budget on these items (docs/benchmarks.md).
+// llama-batched-bench runs N sequences of the mean prompt and the mean reply: for "variable"
+// it is the equal-length ceiling, which no scheduler of unequal replies reaches.
 //
-//   gen_bench [--workloads fixed,variable] [--levels 1,4,8,16,32] [--items N] [--max-tokens N]
-//             [--reps N] [--threads N] [--dataset FILE] [--work-dir DIR] [--out FILE]
-//             [--no-server]
+//   gen_bench [--workloads fixed,variable,stories] [--levels 1,4,8,16,32] [--items N]
+//             [--max-tokens N] [--budget-seed N] [--reps N] [--threads N] [--dataset FILE]
+//             [--work-dir DIR] [--out FILE] [--no-server]
 //
-// Defaults: --items 32 --max-tokens 64 --reps 1 --levels 1,4,8,16,32, MMLU-medical test items
-// (../shared), --out bench/results/gen_bench.json.
+// Defaults: --workloads fixed,variable --items 32 --max-tokens 64 --budget-seed 1 --reps 1
+// --levels 1,4,8,16,32, MMLU-medical test items (../shared), --out bench/results/gen_bench.json.
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -36,6 +50,7 @@
 #include "bench_util.h"
 #include "clinbench/atomic_file.h"
 #include "clinbench/config.h"
+#include "clinbench/dataset.h"
 #include "clinbench/provenance.h"
 #include "clinbench/run.h"
 #include "clinbench/store.h"
@@ -55,6 +70,7 @@ struct Options {
   std::vector<int> levels = {1, 4, 8, 16, 32};
   size_t items = 32;
   int max_tokens = 64;
+  uint64_t budget_seed = 1;
   int reps = 1;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::string dataset = std::string(CLINBENCH_SOURCE_DIR) + "/../shared/data/mmlu-medical/test";
@@ -121,6 +137,44 @@ std::string synthetic_model(const Options& o) {
   return path;
 }
 
+// The "variable" workload's items: the first `items` of the dataset as CURE-Bench JSONL, each
+// with a reply budget drawn from a log-normal of the given mean (sigma 0.5), clamped to
+// [8, 3 x mean]. Returns the file, the cap and the budgets.
+struct BudgetedItems {
+  std::string path;
+  int cap = 0;
+  std::vector<int> budgets;
+};
+
+BudgetedItems budgeted_items(const Options& o) {
+  auto ds = read_dataset(o.dataset);
+  if (!ds) throw std::runtime_error(ds.error().message);
+  constexpr double kSigma = 0.5;
+  std::mt19937_64 rng(o.budget_seed);
+  // The log-normal's mean is exp(mu + sigma^2 / 2).
+  std::lognormal_distribution<double> draw(std::log(o.max_tokens) - kSigma * kSigma / 2, kSigma);
+  BudgetedItems out;
+  out.cap = 3 * o.max_tokens;
+  out.path = fmt::format("{}/variable-items-{}-{}-{}.jsonl", o.work_dir, o.items, o.max_tokens,
+                         o.budget_seed);
+  std::string text;
+  for (size_t i = 0; i < o.items && i < ds->items.size(); ++i) {
+    const Item& it = ds->items[i];
+    const int budget = std::clamp(static_cast<int>(std::lround(draw(rng))), 8, out.cap);
+    out.budgets.push_back(budget);
+    json row = {{"id", it.id},
+                {"question_type", "multi_choice"},
+                {"question", it.question},
+                {"options", it.options},
+                {"max_tokens", budget}};
+    if (it.answer) row["correct_answer"] = *it.answer;
+    text += row.dump() + "\n";
+  }
+  if (auto w = write_file_atomically(out.path, text); !w)
+    throw std::runtime_error(w.error().message);
+  return out;
+}
+
 struct LevelResult {
   int n = 0;
   std::vector<double> ours_ips, ours_tps, peer_ips, peer_tps, server_ips, server_tps;
@@ -148,6 +202,8 @@ int main(int argc, char** argv) {
       o.items = std::stoul(next());
     else if (a == "--max-tokens")
       o.max_tokens = std::stoi(next());
+    else if (a == "--budget-seed")
+      o.budget_seed = std::stoull(next());
     else if (a == "--reps")
       o.reps = std::stoi(next());
     else if (a == "--threads")
@@ -169,17 +225,27 @@ int main(int argc, char** argv) {
   json workloads = json::array();
   try {
     for (const std::string& w : o.workloads) {
-      if (w != "fixed" && w != "variable") throw std::runtime_error("unknown workload " + w);
-      const std::string model = w == "fixed" ? synthetic_model(o) : o.stories;
+      if (w != "fixed" && w != "variable" && w != "stories") {
+        throw std::runtime_error("unknown workload " + w);
+      }
+      const std::string model = w == "stories" ? o.stories : synthetic_model(o);
       RunConfig base;
       DatasetConfig d;
       d.name = "bench";
       d.path = o.dataset;
       d.limit = o.items;
-      base.datasets.push_back(d);
       base.decoding.max_tokens = o.max_tokens;
+      json budgets;
+      if (w == "variable") {
+        const BudgetedItems b = budgeted_items(o);
+        d.path = b.path;
+        d.format = "curebench";
+        base.decoding.max_tokens = b.cap;
+        budgets = {{"cap", b.cap}, {"budgets", b.budgets}};
+      }
+      base.datasets.push_back(d);
       // Per-sequence cells: the longest prompt (a few hundred tokens) and the reply.
-      const auto ctx = static_cast<uint32_t>(1024 + o.max_tokens);
+      const auto ctx = static_cast<uint32_t>(1024 + base.decoding.max_tokens);
       std::vector<LevelResult> levels;
       for (int n : o.levels) levels.push_back({n});
       for (int rep = 0; rep < o.reps; ++rep) {
@@ -230,15 +296,16 @@ int main(int argc, char** argv) {
             server_text = fmt::format(", server {:.2f} items/s", m.items_per_s());
           }
           std::cerr << fmt::format(
-              "{} rep {} N={}: clinbench {:.2f} items/s ({:.0f} tok/s, width {:.1f}), "
+              "{} rep {} N={}: clinbench {:.2f} items/s ({:.0f} tok/s, width {:.1f}, KV {}), "
               "batched-bench {:.2f} items/s{}\n",
               w, rep, L.n, L.ours_ips.back(), L.ours_tps.back(), L.last.batch_width,
-              L.peer_ips.back(), server_text);
+              L.last.kv.is_object() ? L.last.kv.dump() : "-", L.peer_ips.back(), server_text);
         }
       }
       json rows = json::array();
-      std::cout << fmt::format("\n{} workload ({}), {} items, max_tokens {}, {} threads\n", w,
-                               fs::path(model).filename().string(), o.items, o.max_tokens,
+      std::cout << fmt::format("\n{} workload ({}), {} items, {} {}, {} threads\n", w,
+                               fs::path(model).filename().string(), o.items,
+                               w == "variable" ? "mean budget" : "max_tokens", o.max_tokens,
                                o.threads);
       std::cout << fmt::format("{:>4} {:>10} {:>10} {:>12} {:>12} {:>9} {:>12} {:>9}\n", "N",
                                "items/s", "tok/s", "width", "batched i/s", "ratio", "server i/s",
@@ -257,6 +324,7 @@ int main(int argc, char** argv) {
              {"clinbench_tokens_per_s", bench::median(L.ours_tps)},
              {"clinbench_items_per_s_reps", L.ours_ips},
              {"mean_batch_width", L.last.batch_width},
+             {"kv", L.last.kv},
              {"mean_prompt_tokens", L.last.prompt_tokens},
              {"item_errors", L.last.errors},
              {"batched_bench_items_per_s", peer},
@@ -266,7 +334,8 @@ int main(int argc, char** argv) {
              {"server_item_errors", o.server ? json(L.server_errors) : json()},
              {"ratio_vs_server", o.server && server > 0 ? json(ours / server) : json()}});
       }
-      workloads.push_back({{"workload", w}, {"model", model}, {"levels", rows}});
+      workloads.push_back(
+          {{"workload", w}, {"model", model}, {"levels", rows}, {"item_budgets", budgets}});
     }
   } catch (const std::exception& e) {
     std::cerr << "gen_bench: " << e.what() << "\n";
@@ -278,6 +347,7 @@ int main(int argc, char** argv) {
                {{"dataset", o.dataset},
                 {"items", o.items},
                 {"max_tokens", o.max_tokens},
+                {"budget_seed", o.budget_seed},
                 {"reps", o.reps},
                 {"threads", o.threads}}},
               {"workloads", workloads},

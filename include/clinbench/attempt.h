@@ -71,6 +71,23 @@ struct Placement {
   std::vector<TensorChoice> fallbacks;  // tensors whose wanted type could not be used
 };
 
+// The KV layout of the attempt's context (docs/attempt-log.md, "kv"), and how it was chosen.
+struct KvChoice {
+  std::string layout;  // "split" | "unified"; "" when no context was created
+  // "requested" (split or unified asked for), "one sequence" (the layouts are the same),
+  // "measured" (auto: both timed on the loaded model), "budget" (auto: unified's wider compute
+  // buffers do not fit the budgets, so split was the only candidate).
+  std::string chosen_by;
+  std::string note;  // why, in words ("budget": what did not fit)
+  // "measured": aggregate decode tokens/s of each layout: `steps` steps of one token per
+  // sequence, every sequence holding `depth` cells of its own; the median step counts.
+  std::optional<double> split_tok_s;
+  std::optional<double> unified_tok_s;
+  int depth = 0;
+  int steps = 0;
+  double probe_ms = 0;  // the measurement, both contexts' creation included
+};
+
 struct Attempt {
   Strategy strategy = Strategy::kNative;
   std::string recipe;
@@ -98,6 +115,7 @@ struct Attempt {
   double wall_ms = 0;             // the whole attempt, worker start to exit
   Placement placement;
   WarmupReport warmup;
+  KvChoice kv;
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::string log_tail;  // last lines the worker wrote to stderr
@@ -127,6 +145,7 @@ struct AttemptLog {
   uint32_t n_seq = 1;  // sequences (conversations in flight), each with its own cells
   // What set n_seq: "requested", "items", "host memory", "device memory", "llama.cpp's limit".
   std::string n_seq_bound;
+  std::string kv = "auto";  // the KV layout asked for: "auto", "split" or "unified"
   Accelerator accelerator;
   double plan_ms = 0;
   std::vector<Attempt> attempts;

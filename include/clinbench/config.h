@@ -93,6 +93,7 @@ struct RunFlags {
   std::optional<uint32_t> ctx;
   std::optional<uint64_t> seed;         // the subset's seed (short form) and the sampling seed
   std::optional<std::string> parallel;  // "auto" or 1 .. 256
+  std::string kv;                       // "auto" | "split" | "unified"; "": as configured
   std::string thinking;                 // "auto" | "on" | "off": every model's; "": as configured
   std::optional<std::string> reasoning_budget;  // tokens, or "unlimited"
   bool constrained_answer = false;

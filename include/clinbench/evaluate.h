@@ -33,6 +33,14 @@ struct PromptConfig {
 // DecodingConfig::parallel chosen by the memory plan ("auto").
 inline constexpr int kParallelAuto = 0;
 
+// How the sequences' KV cells are laid out (llama.cpp's kv_unified): kSplit gives each sequence
+// cells of its own, which only its tokens attend over; kUnified makes one pool of the same cells
+// that every sequence draws from and every token's attention spans; kAuto measures both on the
+// loaded model and keeps the faster (docs/attempt-log.md, "kv").
+enum class KvLayout { kAuto, kSplit, kUnified };
+const char* to_string(KvLayout k);
+std::optional<KvLayout> kv_layout_from_string(const std::string& s);
+
 struct DecodingConfig {
   Scoring scoring = Scoring::kGenerate;
   int max_tokens = kDefaultMaxTokens;  // per turn
@@ -44,6 +52,8 @@ struct DecodingConfig {
   // continuously batched (backend/scheduler.h); 1 .. kMaxSequences, or kParallelAuto: the most
   // whose KV the memory plan fits beside the model, up to the items to generate.
   int parallel = kParallelAuto;
+  // The KV layout of the sequences (one sequence: the same either way).
+  KvLayout kv = KvLayout::kAuto;
   // Whether a reasoning model thinks (per model: ModelConfig::thinking overrides it), and the
   // tokens it may think for on top of max_tokens (kUnlimitedReasoning: max_tokens alone bounds
   // the turn). docs/protocol.md, "Thinking".

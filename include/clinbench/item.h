@@ -25,6 +25,9 @@ struct Item {
   std::map<std::string, std::string> options;  // letter ("A".."E") -> option text, ordered
   std::optional<std::string> answer;           // letter; nullopt for unlabeled items
   std::string source;                          // "path:line" the item was read from
+  // The item's own reply budget per turn (CURE-Bench JSONL "max_tokens"), below the run's
+  // [decoding] max_tokens, which caps it; nullopt: the run's.
+  std::optional<int> max_tokens;
 };
 
 }  // namespace clinbench

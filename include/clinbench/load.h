@@ -57,6 +57,10 @@ struct LoadOptions {
   // auto keeps width_headroom(budget) of each budget free beside the plan.
   uint32_t n_seq = 1;
   uint32_t max_seq = kMaxSequences;
+  // The sequences' KV layout. kAuto with more than one sequence: both are planned (the wider
+  // compute buffers count) and measured after the warm-up, unless unified does not fit the
+  // budgets, which leaves split.
+  KvLayout kv = KvLayout::kAuto;
   uint32_t n_batch = kDefaultBatch;
   int n_threads = 0;  // 0: all cores
   Isolation isolation = Isolation::kProcess;

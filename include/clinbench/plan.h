@@ -79,9 +79,12 @@ struct PlanOptions {
   // With conversations: each sequence gets what the neediest of them needs, up to n_ctx.
   CellsProbe cells;
   uint32_t n_batch = kDefaultBatch;
-  // Sequences (conversations in flight), each with n_ctx KV cells of its own: the KV cache holds
+  // Sequences (conversations in flight), each with n_ctx KV cells: the KV cache holds
   // n_ctx * n_seq cells. 1 .. kMaxSequences.
   uint32_t n_seq = 1;
+  // The KV cells as one pool every sequence attends over (llama.cpp's kv_unified): the same KV
+  // bytes, wider compute buffers (attention spans the pool).
+  bool kv_unified = false;
   std::string recipe = kDefaultRecipe;
   std::optional<uint64_t> device_budget;  // default: the accelerator's free memory
   // LoRA adapters on the base: their tensors count as weights on the side of their base tensors.

@@ -136,6 +136,7 @@ struct LoadFlags {
   std::string host_memory, device_memory, isolation = "process", host_limit = "auto";
   std::string parallel = "1";
   std::vector<std::string> lora;  // FILE[:SCALE] each
+  std::string kv = "auto";
   std::string rpc;
   bool json = false, list_recipes = false, no_warmup = false, warmup_optional = false;
   bool no_hash = false, attempt_all = false;
@@ -172,6 +173,10 @@ void add_load_flags(CLI::App* sub, LoadFlags* o) {
                   "sequences (conversations in flight) the context holds: 1-256, or auto (as "
                   "many as fit the budgets, up to 256)")
       ->capture_default_str();
+  sub->add_option("--kv", o->kv,
+                  "KV layout of the sequences: auto (both measured after the warm-up, the "
+                  "faster kept), split (cells of its own per sequence) or unified (one pool)")
+      ->capture_default_str();
   sub->add_option("--threads", o->lo.n_threads, "CPU threads (0: all cores)")
       ->capture_default_str();
   sub->add_option("--isolation", o->isolation,
@@ -207,7 +212,11 @@ std::optional<int> apply_load_flags(LoadFlags& o) {
                    {{"auto", HostLimit::kAuto},
                     {"address-space", HostLimit::kAddressSpace},
                     {"resident", HostLimit::kResident}},
-                   &o.lo.host_limit)) {
+                   &o.lo.host_limit) ||
+      !choice_flag(
+          "--kv", o.kv,
+          {{"auto", KvLayout::kAuto}, {"split", KvLayout::kSplit}, {"unified", KvLayout::kUnified}},
+          &o.lo.kv)) {
     return kExitUsage;
   }
   auto parallel = parse_parallel("--parallel", o.parallel);

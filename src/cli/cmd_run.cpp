@@ -111,6 +111,10 @@ Command run_command() {
             sub->add_option("--parallel", f.parallel,
                             "conversations in flight at once, continuously batched: auto (the "
                             "default: as many as the memory plan fits) or 1-256");
+            sub->add_option("--kv", f.kv,
+                            "KV layout of the sequences: auto (the default: both measured on the "
+                            "loaded model, the faster kept), split (cells of its own per "
+                            "sequence) or unified (one pool)");
             sub->add_option("--isolation", o->isolation, "process (default) | none");
             add_rpc_option(sub, &o->rpc);
             return [o]() -> int {

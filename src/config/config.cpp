@@ -584,6 +584,14 @@ class ConfigReader {
     } else {
       t.integer("parallel", 1, static_cast<int64_t>(kMaxSequences), &d->parallel);
     }
+    if (std::string kv; t.string("kv", &kv)) {
+      if (auto k = kv_layout_from_string(kv)) {
+        d->kv = *k;
+      } else {
+        error(t.get("kv"), t.key_path("kv"),
+              fmt::format("unknown KV layout '{}' (expected auto, split or unified)", kv));
+      }
+    }
     t.finish();
   }
 
@@ -699,6 +707,7 @@ nlohmann::json to_json(const RunConfig& config) {
         {"parallel", config.decoding.parallel == kParallelAuto
                          ? nlohmann::json("auto")
                          : nlohmann::json(config.decoding.parallel)},
+        {"kv", to_string(config.decoding.kv)},
         {"thinking", to_string(config.decoding.thinking)},
         {"reasoning_budget", config.decoding.reasoning_budget == kUnlimitedReasoning
                                  ? nlohmann::json("unlimited")

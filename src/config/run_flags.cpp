@@ -112,6 +112,15 @@ Result<void> override_decoding(const RunFlags& f, RunConfig& cfg) {
     if (!n) return std::unexpected(n.error());
     cfg.decoding.parallel = *n;
   }
+  if (!f.kv.empty()) {
+    auto k = kv_layout_from_string(f.kv);
+    if (!k) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("--kv: unknown value '{}' (expected auto, split or unified)", f.kv));
+    }
+    cfg.decoding.kv = *k;
+  }
   if (f.seed) cfg.decoding.seed = *f.seed;
   if (!f.thinking.empty()) {
     auto t = thinking_from_string(f.thinking);

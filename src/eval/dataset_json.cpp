@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "eval/dataset_readers.h"
@@ -101,6 +103,19 @@ std::optional<Problem> curebench_row(const json& row, Item& item) {
   if (item.options.empty() && item.type != QuestionType::kOpenEnded) {
     return Problem{RowProblem::kEmptyOptions,
                    fmt::format("field 'options' is empty for a {} question", type_name)};
+  }
+  if (auto it = row.find("max_tokens"); it != row.end() && !it->is_null()) {
+    if (!it->is_number_integer()) {
+      return Problem{
+          RowProblem::kWrongType,
+          fmt::format("field 'max_tokens' is a {}, expected an integer", it->type_name())};
+    }
+    const auto n = it->get<int64_t>();
+    if (n < 1 || n > std::numeric_limits<int32_t>::max()) {
+      return Problem{RowProblem::kInvalidValue,
+                     fmt::format("field 'max_tokens' is {}, expected at least 1", n)};
+    }
+    item.max_tokens = static_cast<int>(n);
   }
   return get_answer(row, "correct_answer", item);
 }

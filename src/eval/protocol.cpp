@@ -130,6 +130,25 @@ std::optional<Scoring> scoring_from_string(const std::string& s) {
 }
 
 namespace {
+constexpr std::pair<KvLayout, const char*> kKvLayouts[] = {
+    {KvLayout::kAuto, "auto"}, {KvLayout::kSplit, "split"}, {KvLayout::kUnified, "unified"}};
+}  // namespace
+
+const char* to_string(KvLayout k) {
+  for (const auto& [v, name] : kKvLayouts) {
+    if (v == k) return name;
+  }
+  return "auto";
+}
+
+std::optional<KvLayout> kv_layout_from_string(const std::string& s) {
+  for (const auto& [v, name] : kKvLayouts) {
+    if (s == name) return v;
+  }
+  return std::nullopt;
+}
+
+namespace {
 
 // One item on its way through the protocol: the record so far, the conversation, and what the
 // next generation turn is (0: none left).
@@ -156,7 +175,8 @@ InFlight begin(const Item& item, const EvalSettings& s, const std::string& model
   r.question_type = to_string(item.type);
   const bool lettered = item.type != QuestionType::kOpenEnded && !item.options.empty();
   r.scoring = s.decoding.scoring == Scoring::kLoglik && lettered ? "loglik" : "generate";
-  f.params.max_tokens = s.decoding.max_tokens;
+  f.params.max_tokens =
+      std::min(item.max_tokens.value_or(s.decoding.max_tokens), s.decoding.max_tokens);
   f.params.temperature = s.decoding.temperature;
   f.params.seed = s.decoding.seed;
   f.params.thinking = s.decoding.thinking;

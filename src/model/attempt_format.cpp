@@ -40,6 +40,19 @@ std::string format_attempt_log(const AttemptLog& log) {
                          format_bytes(*a.device_withheld_bytes),
                          a.peak_device_bytes ? format_bytes(*a.peak_device_bytes) : "-");
     }
+    if (!a.kv.layout.empty() && a.kv.chosen_by != "one sequence") {
+      out << fmt::format(
+          "      KV {} ({}{}{})\n", a.kv.layout, a.kv.chosen_by,
+          a.kv.split_tok_s
+              ? fmt::format(": split {:.1f} tok/s, unified {}, {} "
+                            "steps at depth {}",
+                            *a.kv.split_tok_s,
+                            a.kv.unified_tok_s ? fmt::format("{:.1f} tok/s", *a.kv.unified_tok_s)
+                                               : std::string("not measured"),
+                            a.kv.steps, a.kv.depth)
+              : std::string(),
+          a.kv.note.empty() ? "" : "; " + a.kv.note);
+    }
     for (const auto& w : a.warmup.warnings) out << "      warning: " << w << "\n";
     for (const auto& f : a.placement.fallbacks) {
       out << fmt::format("      fallback: {} {} -> {} ({})\n", f.name, f.wanted_type, f.type,

@@ -40,6 +40,32 @@ json choice_json(const TensorChoice& c) {
           {"type", c.type},   {"reason", c.fallback_reason},  {"bytes", c.bytes}};
 }
 
+json kv_json(const KvChoice& k) {
+  if (k.layout.empty()) return nullptr;
+  return {{"layout", k.layout},
+          {"chosen_by", k.chosen_by},
+          {"note", k.note},
+          {"split_tok_s", opt(k.split_tok_s)},
+          {"unified_tok_s", opt(k.unified_tok_s)},
+          {"depth", k.depth},
+          {"steps", k.steps},
+          {"probe_ms", k.probe_ms}};
+}
+
+KvChoice kv_from_json(const json& j) {
+  KvChoice k;
+  if (j.is_null()) return k;
+  k.layout = j.at("layout").get<std::string>();
+  k.chosen_by = j.value("chosen_by", "");
+  k.note = j.value("note", "");
+  k.split_tok_s = opt_from<double>(j, "split_tok_s");
+  k.unified_tok_s = opt_from<double>(j, "unified_tok_s");
+  k.depth = j.value("depth", 0);
+  k.steps = j.value("steps", 0);
+  k.probe_ms = j.value("probe_ms", 0.0);
+  return k;
+}
+
 const std::pair<Outcome, const char*> kOutcomes[] = {{Outcome::kOk, "ok"},
                                                      {Outcome::kSkipped, "skipped"},
                                                      {Outcome::kFailed, "failed"},
@@ -110,6 +136,7 @@ json to_json(const Attempt& a) {
         {"logits_finite", a.warmup.logits_finite},
         {"adapter_logit_delta", a.warmup.adapter_logit_delta},
         {"ms", a.warmup.ms}}},
+      {"kv", kv_json(a.kv)},
       {"exit_code", opt(a.exit_code)},
       {"signal", opt(a.signal)},
       {"log_tail", a.log_tail},
@@ -152,6 +179,7 @@ json to_json(const AttemptLog& log) {
           {"n_ctx", log.n_ctx},
           {"n_seq", log.n_seq},
           {"n_seq_bound", log.n_seq_bound},
+          {"kv", log.kv},
           {"n_ctx_items", log.n_ctx_items},
           {"accelerator", to_json(log.accelerator)},
           {"plan_ms", log.plan_ms},
@@ -246,6 +274,7 @@ Result<Attempt> attempt_from_json(const json& ja) {
     a.warmup.logits_finite = w.value("logits_finite", false);
     a.warmup.adapter_logit_delta = w.value("adapter_logit_delta", std::vector<double>{});
     a.warmup.ms = w.value("ms", 0.0);
+    if (auto it = ja.find("kv"); it != ja.end()) a.kv = kv_from_json(*it);
     a.exit_code = opt_from<int>(ja, "exit_code");
     a.signal = opt_from<int>(ja, "signal");
     a.log_tail = ja.value("log_tail", "");
@@ -276,6 +305,7 @@ Result<AttemptLog> attempt_log_from_json(const json& j) {
     log.n_ctx = j.value("n_ctx", 0u);
     log.n_seq = j.value("n_seq", 1u);
     log.n_seq_bound = j.value("n_seq_bound", "");
+    log.kv = j.value("kv", "auto");
     log.n_ctx_items = j.value("n_ctx_items", 0u);
     log.accelerator = accelerator_from_json(j.at("accelerator"));
     log.plan_ms = j.value("plan_ms", 0.0);

@@ -20,6 +20,7 @@
 #include "clinbench/units.h"
 #include "model/adapter_load.h"
 #include "model/backend_init.h"
+#include "model/kv_probe.h"
 #include "model/llama_log.h"
 #include "model/quantize_load.h"
 #include "model/simulate.h"
@@ -141,53 +142,70 @@ class AttemptRun {
     return true;
   }
 
-  // Context: creates it, stops the init clock, and records the memory it allocated.
+  // Context: creates it (split KV, unless unified is asked for), stops the init clock, and
+  // records the memory it allocated.
   bool create_context() {
-    llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = spec_.n_ctx * spec_.n_seq;
-    cp.n_batch = spec_.n_batch;
-    cp.n_ubatch = std::min<uint32_t>(spec_.n_batch, 512);
-    cp.n_threads = n_threads_;
-    // One sequence per conversation in flight (backend/scheduler.h), each with KV cells of its
-    // own: per-sequence attention reads only its own cells (llama-batched-bench's default).
-    cp.n_seq_max = spec_.n_seq;
-    cp.kv_unified = false;
-    cp.n_threads_batch = n_threads_;
-    {
-      LogCapture capture;
-      ctx_.reset(llama_init_from_model(model_.get(), cp));
-      if (!ctx_) {
-        return fail(fmt::format("llama.cpp failed to create a context of {} x {} tokens: {}",
-                                spec_.n_seq, spec_.n_ctx, capture.errors()));
-      }
-    }
-    if (!adapters_.empty() && !apply_adapters(cp)) return false;
+    const bool unified = spec_.kv == KvLayout::kUnified && spec_.n_seq > 1;
+    if (auto why = make_context(unified)) return fail(std::move(*why));
     a_.init_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
-    sample_device();
-    Simulated allocated = memory_breakdown(ctx_.get());
-    // The adapters' tensors are weights of the attempt, on the side of their base tensors.
-    const AdapterBytes adapter_bytes = adapters_.allocated();
-    allocated.host.weights += adapter_bytes.host;
-    allocated.device.weights += adapter_bytes.device;
-    a_.allocated_host = allocated.host;
-    a_.allocated_device = allocated.device;
+    return true;
+  }
+
+  // KV layout: as asked for, or (auto, more than one sequence) both measured on the loaded
+  // model and the faster kept; the context is recreated with it when it is not the one held.
+  bool choose_kv() {
+    KvChoice& k = a_.kv;
+    const bool measure = spec_.kv == KvLayout::kAuto && spec_.n_seq > 1 && spec_.kv_note.empty();
+    k.layout = spec_.kv == KvLayout::kUnified && spec_.n_seq > 1 ? "unified" : "split";
+    k.chosen_by = spec_.n_seq <= 1              ? "one sequence"
+                  : !spec_.kv_note.empty()      ? "budget"
+                  : spec_.kv != KvLayout::kAuto ? "requested"
+                                                : "measured";
+    k.note = spec_.kv_note;
+    if (!measure) return true;
+    const auto t0 = std::chrono::steady_clock::now();
+    // Half a sequence's cells: about where the items' replies are on average (the cells are
+    // sized from prompt plus reply budget), up to 1024.
+    k.steps = kProbeSteps;
+    k.depth = static_cast<int>(std::clamp<uint32_t>(spec_.n_ctx / 2, 1, 1024));
+    k.depth = std::max(1, std::min(k.depth, static_cast<int>(spec_.n_ctx) - k.steps - 1));
+    const int n_seq = static_cast<int>(spec_.n_seq);
+    auto split = measure_decode_rate(ctx_.get(), n_seq, k.depth, k.steps);
+    if (!split) {
+      k.note = "split: " + split.error().message;  // the split context stays, unmeasured
+      return true;
+    }
+    k.split_tok_s = *split;
+    if (auto why = make_context(true)) {
+      k.note = "unified: " + *why;
+    } else if (auto unified = measure_decode_rate(ctx_.get(), n_seq, k.depth, k.steps); !unified) {
+      k.note = "unified: " + unified.error().message;
+    } else {
+      k.unified_tok_s = *unified;
+    }
+    // A margin against the measurement's noise: per-sequence KV unless unified is clearly faster.
+    if (k.unified_tok_s && *k.unified_tok_s > *k.split_tok_s * kUnifiedMargin) {
+      k.layout = "unified";
+    } else if (auto why = make_context(false)) {
+      return fail(std::move(*why));
+    }
+    k.probe_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return true;
   }
 
   // Sets the adapters on the context, and reserves the compute buffers of the graph with them
   // now (llama.cpp would at the first decode), so that what is allocated is what they take.
-  bool apply_adapters(const llama_context_params& cp) {
-    if (auto r = adapters_.apply(ctx_.get()); !r) return fail(r.error().message);
+  std::optional<std::string> apply_adapters(const llama_context_params& cp) {
+    if (auto r = adapters_.apply(ctx_.get()); !r) return r.error().message;
     LogCapture capture;
     const uint32_t n_tokens = std::min(cp.n_ctx, cp.n_ubatch);
     if (llama_graph_reserve(ctx_.get(), n_tokens, cp.n_seq_max, n_tokens) == nullptr) {
-      return fail(
-          fmt::format("llama.cpp could not reserve the compute buffers with the "
-                      "adapters: {}",
-                      capture.errors()));
+      return fmt::format("llama.cpp could not reserve the compute buffers with the adapters: {}",
+                         capture.errors());
     }
-    return true;
+    return std::nullopt;
   }
 
   // Placement: the types actually held (largest first), and recipe fallbacks.
@@ -241,6 +259,47 @@ class AttemptRun {
   }
 
  private:
+  static constexpr int kProbeSteps = 8;
+  static constexpr double kUnifiedMargin = 1.03;
+
+  // Replaces the context (the old one is freed first, so that two are never held) and records
+  // what the new one allocated; the reason when llama.cpp could not create it.
+  std::optional<std::string> make_context(bool unified) {
+    ctx_.reset();
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = spec_.n_ctx * spec_.n_seq;
+    cp.n_batch = spec_.n_batch;
+    cp.n_ubatch = std::min<uint32_t>(spec_.n_batch, 512);
+    cp.n_threads = n_threads_;
+    // One sequence per conversation in flight (backend/scheduler.h). Split: each with KV cells
+    // of its own, which only its tokens attend over (llama-batched-bench's default); unified:
+    // one pool of the same n_ctx * n_seq cells.
+    cp.n_seq_max = spec_.n_seq;
+    cp.kv_unified = unified;
+    cp.n_threads_batch = n_threads_;
+    {
+      LogCapture capture;
+      ctx_.reset(llama_init_from_model(model_.get(), cp));
+      if (!ctx_) {
+        return fmt::format("llama.cpp failed to create a context of {} x {} tokens ({} KV): {}",
+                           spec_.n_seq, spec_.n_ctx, unified ? "unified" : "split",
+                           capture.errors());
+      }
+    }
+    if (!adapters_.empty()) {
+      if (auto why = apply_adapters(cp)) return why;
+    }
+    sample_device();
+    Simulated allocated = memory_breakdown(ctx_.get());
+    // The adapters' tensors are weights of the attempt, on the side of their base tensors.
+    const AdapterBytes adapter_bytes = adapters_.allocated();
+    allocated.host.weights += adapter_bytes.host;
+    allocated.device.weights += adapter_bytes.device;
+    a_.allocated_host = allocated.host;
+    a_.allocated_device = allocated.device;
+    return std::nullopt;
+  }
+
   // Lowers the minimum free device memory seen to what is free now.
   void sample_device() {
     if (acc_) min_free_ = std::min(min_free_, device_free(acc_));
@@ -285,7 +344,7 @@ Attempt execute_attempt(const AttemptSpec& spec, const AfterLoad& after_load) {
     return run.attempt();
   }
   run.record_tensor_types();
-  if (!run.warm_up()) return run.attempt();
+  if (!run.warm_up() || !run.choose_kv()) return run.attempt();
   run.run_task(after_load);
   return run.attempt();
 }

@@ -10,6 +10,7 @@
 
 #include "clinbench/adapter.h"
 #include "clinbench/attempt.h"
+#include "clinbench/evaluate.h"
 
 struct llama_model;
 struct llama_context;
@@ -21,7 +22,12 @@ struct AttemptSpec {
   Strategy strategy = Strategy::kNative;
   std::string recipe = kDefaultRecipe;
   uint32_t n_ctx = kDefaultContext;  // per sequence
-  uint32_t n_seq = 1;                // sequences, each with its own n_ctx cells
+  uint32_t n_seq = 1;                // sequences, each with n_ctx cells (their own, or pooled)
+  // The sequences' KV layout; kAuto measures both after the warm-up (more than one sequence).
+  KvLayout kv = KvLayout::kAuto;
+  // Why the loading chain settled the layout before the attempt (auto, when unified's buffers do
+  // not fit the budgets): the attempt records it with chosen_by "budget". "": it did not.
+  std::string kv_note;
   uint32_t n_batch = kDefaultBatch;
   int n_threads = 0;
   int n_gpu_layers = 0;

@@ -46,12 +46,13 @@ Result<std::vector<StrategyPlan>> plan_strategies(PlanningFile& planning, const 
                                                   const Recipe& recipe, const Plan& plan,
                                                   const PlanOptions& options) {
   const bool acc = plan.accelerator.present;
-  const SimulationShape shape{acc ? -1 : 0, plan.n_ctx, options.n_batch, plan.n_seq};
+  const SimulationShape shape{acc ? -1 : 0, plan.n_ctx, options.n_batch, plan.n_seq,
+                              options.kv_unified};
   auto full = planning.simulate(shape);
   if (!full) return std::unexpected(full.error());
   Simulated host_only = *full;
   if (acc) {
-    auto h = planning.simulate({0, plan.n_ctx, options.n_batch, plan.n_seq});
+    auto h = planning.simulate({0, plan.n_ctx, options.n_batch, plan.n_seq, options.kv_unified});
     if (!h) return std::unexpected(h.error());
     host_only = *h;
   }

@@ -55,6 +55,7 @@ std::string spec_json(const std::string& path, const PlanOptions& o) {
   json j = {{"model_path", path},
             {"n_ctx", o.n_ctx},
             {"n_seq", o.n_seq},
+            {"kv_unified", o.kv_unified},
             {"n_batch", o.n_batch},
             {"recipe", o.recipe},
             {"device_budget", o.device_budget ? json(*o.device_budget) : json(nullptr)}};
@@ -134,6 +135,7 @@ int plan_child_main(int argc, char** argv) {
     path = spec.at("model_path").get<std::string>();
     o.n_ctx = spec.at("n_ctx").get<uint32_t>();
     o.n_seq = spec.at("n_seq").get<uint32_t>();
+    o.kv_unified = spec.at("kv_unified").get<bool>();
     o.n_batch = spec.at("n_batch").get<uint32_t>();
     o.recipe = spec.at("recipe").get<std::string>();
     if (spec.contains("cells")) o.cells = cells_from_json(spec.at("cells"));

@@ -63,7 +63,7 @@ Result<Simulated> simulate_built(
   cp.n_batch = shape.n_batch;
   cp.n_ubatch = std::min<uint32_t>(shape.n_batch, 512);
   cp.n_seq_max = shape.n_seq;
-  cp.kv_unified = false;
+  cp.kv_unified = shape.kv_unified;
   llama_context_ptr ctx(llama_init_from_model(model.get(), cp));
   if (!ctx) {
     return make_error(ErrorCode::kInternal, fmt::format("{}: llama.cpp cannot build a context: {}",

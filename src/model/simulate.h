@@ -25,7 +25,10 @@ struct SimulationShape {
   int n_gpu_layers = 0;              // -1: all
   uint32_t n_ctx = kDefaultContext;  // per sequence
   uint32_t n_batch = kDefaultBatch;
-  uint32_t n_seq = 1;  // sequences, each with n_ctx cells of its own (per-sequence KV)
+  uint32_t n_seq = 1;  // sequences
+  // One pool of n_ctx * n_seq cells every sequence attends over (llama.cpp's kv_unified), or
+  // n_ctx cells of its own per sequence.
+  bool kv_unified = false;
 };
 
 // A GGUF file's stand-in to plan with: its metadata and a hole where its tensor data was, in an

@@ -30,12 +30,16 @@ struct Source {
 };
 
 // What must agree between the shards of one run: models and datasets by name and selection,
-// prompts and decoding. Paths, resources and parallelism may differ from machine to machine.
+// prompts and decoding. Paths, resources, parallelism and the KV layout may differ from machine
+// to machine.
 json comparable(const json& cfg) {
   json c = json::object();
   c["prompts"] = cfg.value("prompts", json());
   json d = cfg.value("decoding", json::object());
-  if (d.is_object()) d.erase("parallel");
+  if (d.is_object()) {
+    d.erase("parallel");
+    d.erase("kv");
+  }
   c["decoding"] = d;
   c["models"] = json::array();
   for (const auto& m : cfg.value("models", json::array())) {

@@ -309,6 +309,7 @@ Result<void> evaluate_model(RunContext& run, const ModelConfig& mc) {
     LoadOptions lo = load_options(mc, run.ro);
     lo.n_seq = static_cast<uint32_t>(settings.decoding.parallel);  // 0: auto
     lo.max_seq = static_cast<uint32_t>(std::max<size_t>(1, pending->size()));
+    lo.kv = settings.decoding.kv;
     lo.cells = cells_probe(*pending, settings);
     lo.task = EvalTask{mc.name, std::move(*pending), settings};
     lo.on_record = sink;

@@ -185,6 +185,41 @@ Result<Width> plan_width(const ModelInfo& info, const PlanOptions& po, const Loa
   }
 }
 
+// auto with several sequences: the attempt holds a unified context too while it measures the
+// layouts (one context at a time), whose compute buffers are wider (attention spans the pool).
+// The plan takes the larger of the two per buffer when the first strategy that fits split still
+// fits so. Otherwise split is the only candidate: returns why, for the attempt log.
+Result<std::string> plan_both_layouts(const ModelInfo& info, PlanOptions po, const LoadOptions& o,
+                                      const std::vector<Strategy>& chain, Plan& plan,
+                                      uint64_t host_avail, uint64_t dev_avail) {
+  po.kv_unified = true;
+  auto unified = plan_at(info, po, plan.n_seq, o.isolation);
+  if (!unified) return std::unexpected(unified.error());
+  Plan both = plan;
+  for (auto& sp : both.strategies) {
+    if (const StrategyPlan* u = find_plan(*unified, sp.strategy)) {
+      sp.host.compute = std::max(sp.host.compute, u->host.compute);
+      sp.device.compute = std::max(sp.device.compute, u->device.compute);
+    }
+  }
+  const StrategyPlan* split = first_fitting(plan, chain, o, host_avail, dev_avail);
+  const auto why = split == nullptr ? std::nullopt
+                                    : skip_reason(*find_plan(both, split->strategy), o, both,
+                                                  host_avail, dev_avail);
+  if (!why) {
+    both.plan_ms += unified->plan_ms;
+    plan = std::move(both);
+    return std::string();
+  }
+  const StrategyPlan* u = find_plan(*unified, split->strategy);
+  return fmt::format(
+      "unified KV's compute buffers ({} host, {} device; split: {}, {}) would not fit the {} "
+      "strategy's budgets: {}",
+      format_bytes(u->host.compute), format_bytes(u->device.compute),
+      format_bytes(split->host.compute), format_bytes(split->device.compute),
+      to_string(split->strategy), *why);
+}
+
 // The attempt as the plan projects it, before it is tried (or skipped).
 Attempt planned_attempt(const StrategyPlan& sp, const LoadOptions& o, const Plan& plan,
                         uint64_t host_avail, uint64_t dev_avail) {
@@ -202,13 +237,15 @@ Attempt planned_attempt(const StrategyPlan& sp, const LoadOptions& o, const Plan
 }
 
 AttemptSpec attempt_spec(const std::string& model_path, const StrategyPlan& sp,
-                         const LoadOptions& o, const Plan& plan) {
+                         const LoadOptions& o, const Plan& plan, const std::string& kv_note) {
   AttemptSpec spec;
   spec.model_path = model_path;
   spec.strategy = sp.strategy;
   spec.recipe = o.recipe;
   spec.n_ctx = plan.n_ctx;
   spec.n_seq = plan.n_seq;
+  spec.kv = kv_note.empty() ? o.kv : KvLayout::kSplit;
+  spec.kv_note = kv_note;
   spec.n_batch = o.n_batch;
   spec.n_threads = o.n_threads;
   spec.n_gpu_layers = sp.n_gpu_layers;
@@ -292,6 +329,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   po.n_batch = o.n_batch;
   po.recipe = o.recipe;
   po.device_budget = o.device_budget;
+  po.kv_unified = o.kv == KvLayout::kUnified;
   // With worker processes the plan is built in one too, so that this process never opens the
   // accelerator (model/plan_child.h). First with one sequence, then at the chosen width.
   auto plan = plan_at(*info, po, 1, o.isolation);
@@ -304,6 +342,12 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   const uint64_t dev_avail = o.device_budget.value_or(plan->accelerator.free);
   auto width = plan_width(*info, po, o, *strategies, *plan, host_avail, dev_avail);
   if (!width) return std::unexpected(width.error());
+  std::string kv_note;  // auto settled on split by the budgets
+  if (o.kv == KvLayout::kAuto && plan->n_seq > 1) {
+    auto note = plan_both_layouts(*info, po, o, *strategies, *plan, host_avail, dev_avail);
+    if (!note) return std::unexpected(note.error());
+    kv_note = std::move(*note);
+  }
 
   AttemptLog log;
   log.model_path = model_path;
@@ -314,6 +358,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   log.n_ctx = plan->n_ctx;
   log.n_seq = plan->n_seq;
   log.n_seq_bound = width->bound;
+  log.kv = to_string(o.kv);
   log.n_ctx_items = n_ctx_items;
   log.accelerator = plan->accelerator;
   log.plan_ms = plan->plan_ms;
@@ -347,8 +392,8 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
       a.reason = std::move(*why);
     } else {
       records_seen = false;
-      Attempt done =
-          try_strategy(attempt_spec(model_path, *sp, o, *plan), o, limits, items_path, sink);
+      Attempt done = try_strategy(attempt_spec(model_path, *sp, o, *plan, kv_note), o, limits,
+                                  items_path, sink);
       done.projected_host = a.projected_host;
       done.projected_device = a.projected_device;
       done.available_host = a.available_host;

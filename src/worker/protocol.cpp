@@ -27,6 +27,8 @@ nlohmann::json to_json(const AttemptSpec& s) {
       {"recipe", s.recipe},
       {"n_ctx", s.n_ctx},
       {"n_seq", s.n_seq},
+      {"kv", to_string(s.kv)},
+      {"kv_note", s.kv_note},
       {"n_batch", s.n_batch},
       {"n_threads", s.n_threads},
       {"n_gpu_layers", s.n_gpu_layers},
@@ -52,6 +54,14 @@ Result<AttemptSpec> attempt_spec_from_json(const nlohmann::json& j) {
     s.recipe = j.at("recipe").get<std::string>();
     s.n_ctx = j.at("n_ctx").get<uint32_t>();
     s.n_seq = j.at("n_seq").get<uint32_t>();
+    const std::string layout = j.value("kv", std::string("auto"));
+    auto kv = kv_layout_from_string(layout);
+    if (!kv) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("worker spec: unknown KV layout '{}'", layout));
+    }
+    s.kv = *kv;
+    s.kv_note = j.value("kv_note", std::string());
     s.n_batch = j.at("n_batch").get<uint32_t>();
     s.n_threads = j.at("n_threads").get<int>();
     s.n_gpu_layers = j.at("n_gpu_layers").get<int>();
@@ -186,6 +196,7 @@ json item_to_wire(const Item& item) {
             {"options", item.options},
             {"source", item.source}};
   j["answer"] = item.answer ? json(*item.answer) : json(nullptr);
+  j["max_tokens"] = item.max_tokens ? json(*item.max_tokens) : json(nullptr);
   return j;
 }
 
@@ -201,6 +212,9 @@ Result<Item> item_from_wire(const json& j) {
     item.options = j.at("options").get<std::map<std::string, std::string>>();
     if (!j.at("answer").is_null()) item.answer = j.at("answer").get<std::string>();
     item.source = j.value("source", "");
+    if (auto it = j.find("max_tokens"); it != j.end() && !it->is_null()) {
+      item.max_tokens = it->get<int>();
+    }
     return item;
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kCorrupt, fmt::format("item: {}", e.what()));

@@ -290,6 +290,25 @@ TEST(ConfigErrors, BadSizesAndRanges) {
              "decoding.parallel: must be between 1 and 256, got 0");
   EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nparallel = \"fast\"\n"),
              "decoding.parallel: must be \"auto\" or an integer between 1 and 256");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nkv = \"pooled\"\n"),
+             "decoding.kv: unknown KV layout 'pooled' (expected auto, split or unified)");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nkv = 1\n"),
+             "decoding.kv: expected a string");
+}
+
+// kv: auto (the default), split or unified; a flag overrides the file; the run's config records it.
+TEST(ConfigParse, KvLayoutValues) {
+  auto d = parse(kModel + kDataset);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->decoding.kv, KvLayout::kAuto);
+  for (const char* k : {"auto", "split", "unified"}) {
+    auto c = parse(kModel + kDataset + "[decoding]\nkv = \"" + k + "\"\n");
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_STREQ(to_string(c->decoding.kv), k);
+    EXPECT_EQ(to_json(*c)["decoding"]["kv"], k);
+  }
+  EXPECT_EQ(kv_layout_from_string("Split"), std::nullopt);
+  EXPECT_EQ(kv_layout_from_string(""), std::nullopt);
 }
 
 // --parallel on the command line: the same values, and an error naming the flag otherwise.
@@ -348,6 +367,20 @@ TEST(ConfigParse, ThinkingAndReasoningBudget) {
              "decoding.reasoning_budget");
   EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nreasoning_budget = \"lots\"\n"),
              "decoding.reasoning_budget: must be \"unlimited\" or a number of tokens");
+}
+
+TEST(ConfigParse, KvFlagOverridesTheFileAndNamesABadValue) {
+  RunFlags f;
+  f.model = "m.gguf";
+  f.dataset = "d.jsonl";
+  EXPECT_EQ(run_config_from_flags(f)->decoding.kv, KvLayout::kAuto);
+  f.kv = "unified";
+  EXPECT_EQ(run_config_from_flags(f)->decoding.kv, KvLayout::kUnified);
+  f.kv = "pooled";
+  auto bad = run_config_from_flags(f);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad.error().message, "--kv: unknown value 'pooled' (expected auto, split or unified)");
 }
 
 TEST(ConfigParse, ThinkingFlagsOverrideEveryModel) {

@@ -131,6 +131,31 @@ TEST(DatasetCureBench, ParsesTextInMemory) {
   EXPECT_EQ(d->issues[0].problem, RowProblem::kBadJson);
 }
 
+// max_tokens: an item's own reply budget, a positive integer when present.
+TEST(DatasetCureBench, MaxTokensIsAPositiveIntegerWhenPresent) {
+  const std::string row = R"({"id":"%s","question_type":"open_ended","question":"Q?","options":{})";
+  auto line = [&](const std::string& id, const std::string& extra) {
+    std::string r = row;
+    r.replace(r.find("%s"), 2, id);
+    return r + extra + "}\n";
+  };
+  const std::string text = line("a", R"(,"max_tokens":37)") + line("b", "") +
+                           line("c", R"(,"max_tokens":null)") + line("d", R"(,"max_tokens":0)") +
+                           line("e", R"(,"max_tokens":"long")") + line("f", R"(,"max_tokens":2.5)");
+  Result<Dataset> d = parse_dataset(text, "mem/val.jsonl");
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ(d->items.size(), 3u);
+  EXPECT_EQ(d->items[0].max_tokens, 37);
+  EXPECT_EQ(d->items[1].max_tokens, std::nullopt);
+  EXPECT_EQ(d->items[2].max_tokens, std::nullopt);
+  ASSERT_EQ(d->issues.size(), 3u);
+  EXPECT_EQ(d->issues[0].problem, RowProblem::kInvalidValue);
+  EXPECT_NE(d->issues[0].detail.find("'max_tokens' is 0"), std::string::npos)
+      << d->issues[0].detail;
+  EXPECT_EQ(d->issues[1].problem, RowProblem::kWrongType);
+  EXPECT_EQ(d->issues[2].problem, RowProblem::kWrongType);
+}
+
 // ---------------------------------------------------------------------------------------------
 // MedQA / MedMCQA
 // ---------------------------------------------------------------------------------------------

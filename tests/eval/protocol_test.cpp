@@ -145,6 +145,22 @@ TEST(Protocol, ThinkingSettingsReachTheBackend) {
   EXPECT_EQ(b.params[0].reasoning_budget, 123);
 }
 
+// An item's own budget applies below the run's, which caps it.
+TEST(Protocol, AnItemsMaxTokensLowersTheRunsAndIsCappedByIt) {
+  EvalSettings s;
+  s.decoding.max_tokens = 100;
+  for (const auto& [own, want] :
+       std::vector<std::pair<std::optional<int>, int>>{{std::nullopt, 100}, {40, 40}, {300, 100}}) {
+    ScriptedBackend b;
+    b.replies = {reply("Answer: A")};
+    Item item = mc_item();
+    item.max_tokens = own;
+    evaluate_item(b, item, s, "m", "d");
+    ASSERT_EQ(b.params.size(), 1u);
+    EXPECT_EQ(b.params[0].max_tokens, want) << own.value_or(0);
+  }
+}
+
 TEST(Protocol, AThinkingReplyIsReadFromItsAnswerOnly) {
   ScriptedBackend b;
   Generation g = reply("Answer: A", 40);

@@ -52,6 +52,58 @@ TEST(AttemptSpecJson, AdaptersRoundTrip) {
   EXPECT_FALSE(attempt_spec_from_json(bad));
 }
 
+TEST(AttemptSpecJson, KvLayoutRoundTripsAndABadOneIsRefused) {
+  AttemptSpec s;
+  s.model_path = "/models/m.gguf";
+  s.n_seq = 8;
+  s.kv = KvLayout::kSplit;
+  s.kv_note = "unified KV's compute buffers would not fit";
+  auto back = attempt_spec_from_json(to_json(s));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->kv, KvLayout::kSplit);
+  EXPECT_EQ(back->kv_note, s.kv_note);
+  auto j = to_json(s);
+  j["kv"] = "pooled";
+  auto bad = attempt_spec_from_json(j);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "worker spec: unknown KV layout 'pooled'");
+}
+
+TEST(AttemptLogJson, KvChoicePrintsAndRoundTrips) {
+  AttemptLog log;
+  log.model_path = "/m.gguf";
+  log.n_seq = 8;
+  log.kv = "auto";
+  Attempt a;
+  a.outcome = Outcome::kOk;
+  a.kv.layout = "unified";
+  a.kv.chosen_by = "measured";
+  a.kv.split_tok_s = 100.0;
+  a.kv.unified_tok_s = 120.5;
+  a.kv.depth = 256;
+  a.kv.steps = 8;
+  a.kv.probe_ms = 900;
+  log.attempts.push_back(a);
+  log.succeeded = 0;
+  EXPECT_NE(format_attempt_log(log).find("KV unified (measured: split 100.0 tok/s, unified 120.5 "
+                                         "tok/s, 8 steps at depth 256)"),
+            std::string::npos)
+      << format_attempt_log(log);
+  auto back = attempt_log_from_json(to_json(log));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->kv, "auto");
+  const KvChoice& k = back->attempts[0].kv;
+  EXPECT_EQ(k.layout, "unified");
+  EXPECT_EQ(k.chosen_by, "measured");
+  EXPECT_EQ(k.unified_tok_s, 120.5);
+  EXPECT_EQ(k.steps, 8);
+  EXPECT_EQ(k.probe_ms, 900);
+  // Nothing created: null, and nothing printed.
+  log.attempts[0].kv = {};
+  EXPECT_TRUE(to_json(log)["attempts"][0]["kv"].is_null());
+  EXPECT_EQ(format_attempt_log(log).find("KV "), std::string::npos);
+}
+
 AttemptLog budgeted_log() {
   AttemptLog log;
   log.model_path = "/models/m.gguf";
@@ -121,6 +173,27 @@ TEST(AttemptLogJson, NoAcceleratorMeansNoWithheldField) {
   const auto j = to_json(log);
   EXPECT_TRUE(j.at("attempts").at(0).at("device_withheld_bytes").is_null());
   EXPECT_EQ(format_attempt_log(log).find("held back"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clinbench
+
+namespace clinbench {
+namespace {
+
+// An item's own reply budget crosses to the worker; none stays none.
+TEST(ItemWire, MaxTokensCrossesTheProcessBoundary) {
+  Item item;
+  item.id = "q1";
+  item.question = "Q?";
+  item.max_tokens = 37;
+  auto back = item_from_wire(item_to_wire(item));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->max_tokens, 37);
+  item.max_tokens.reset();
+  back = item_from_wire(item_to_wire(item));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->max_tokens, std::nullopt);
 }
 
 }  // namespace

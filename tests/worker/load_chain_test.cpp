@@ -381,3 +381,122 @@ TEST(LoadChain, WarmupFailureOnNaNWeightsFailsTheAttempt) {
 
 }  // namespace
 }  // namespace clinbench
+
+namespace clinbench {
+namespace {
+
+// The plan of stories260K at 4 sequences of 512 cells, per-sequence or pooled KV.
+const StrategyPlan& native_plan(bool unified, uint32_t n_seq, uint32_t n_ctx, Plan& keep) {
+  auto info = read_model_info(testing::stories_model(), {.hash = false});
+  EXPECT_TRUE(info);
+  PlanOptions po;
+  po.n_ctx = n_ctx;
+  po.n_seq = n_seq;
+  po.kv_unified = unified;
+  auto plan = plan_model(*info, po);
+  EXPECT_TRUE(plan);
+  keep = std::move(*plan);
+  return *find_plan(keep, Strategy::kNative);
+}
+
+// kv: a layout asked for is the one created, and its plan is its allocation; auto measures both
+// on the loaded model, keeps the faster (split unless unified is more than 3% faster), plans the
+// wider of the two buffers and allocates the chosen one's. The log says which, how, and the rates.
+TEST(LoadChain, KvLayoutIsAsRequestedOrMeasuredAndRecorded) {
+  Plan split_plan, unified_plan;
+  const StrategyPlan& split = native_plan(false, 4, 512, split_plan);
+  const StrategyPlan& unified = native_plan(true, 4, 512, unified_plan);
+  EXPECT_EQ(split.host.kv, unified.host.kv);            // the same cells, laid out differently
+  ASSERT_LT(split.host.compute, unified.host.compute);  // attention spans the pool
+
+  LoadOptions o = quick("native");
+  o.n_seq = 4;
+  for (KvLayout kv : {KvLayout::kSplit, KvLayout::kUnified}) {
+    o.kv = kv;
+    auto log = run_load_chain(testing::stories_model(), o);
+    ASSERT_TRUE(log) << log.error().message;
+    ASSERT_TRUE(log->succeeded) << format_attempt_log(*log);
+    EXPECT_EQ(log->kv, to_string(kv));
+    const Attempt& a = log->attempts[*log->succeeded];
+    EXPECT_EQ(a.kv.layout, to_string(kv));
+    EXPECT_EQ(a.kv.chosen_by, "requested");
+    EXPECT_FALSE(a.kv.split_tok_s || a.kv.unified_tok_s);
+    const StrategyPlan& want = kv == KvLayout::kSplit ? split : unified;
+    ASSERT_TRUE(a.allocated_host);
+    testing::expect_same_bytes(a.projected_host, want.host, to_string(kv));
+    EXPECT_EQ(a.allocated_host->kv, a.projected_host.kv) << to_string(kv);
+    EXPECT_EQ(a.allocated_host->compute, a.projected_host.compute) << to_string(kv);
+    EXPECT_NE(format_attempt_log(*log).find(fmt::format("KV {} (requested)", to_string(kv))),
+              std::string::npos)
+        << format_attempt_log(*log);
+  }
+
+  o.kv = KvLayout::kAuto;
+  auto log = run_load_chain(testing::stories_model(), o);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log->succeeded) << format_attempt_log(*log);
+  const Attempt& a = log->attempts[*log->succeeded];
+  EXPECT_EQ(a.kv.chosen_by, "measured");
+  EXPECT_EQ(a.kv.note, "");
+  ASSERT_TRUE(a.kv.split_tok_s && a.kv.unified_tok_s);
+  EXPECT_GT(*a.kv.split_tok_s, 0);
+  EXPECT_GT(*a.kv.unified_tok_s, 0);
+  EXPECT_EQ(a.kv.layout, *a.kv.unified_tok_s > *a.kv.split_tok_s * 1.03 ? "unified" : "split");
+  EXPECT_EQ(a.kv.depth, 256);  // half a sequence's cells
+  EXPECT_EQ(a.kv.steps, 8);
+  EXPECT_GT(a.kv.probe_ms, 0);
+  // Planned for both (one context at a time), allocated for the one kept.
+  EXPECT_EQ(a.projected_host.compute, unified.host.compute);
+  const StrategyPlan& kept = a.kv.layout == "split" ? split : unified;
+  ASSERT_TRUE(a.allocated_host);
+  EXPECT_EQ(a.allocated_host->kv, kept.host.kv);
+  EXPECT_EQ(a.allocated_host->compute, kept.host.compute);
+  EXPECT_NE(format_attempt_log(*log).find(fmt::format("KV {} (measured: split ", a.kv.layout)),
+            std::string::npos)
+      << format_attempt_log(*log);
+  // The log reads back as written.
+  auto back = attempt_log_from_json(to_json(*log));
+  ASSERT_TRUE(back) << back.error().message;
+  const KvChoice& k = back->attempts[*back->succeeded].kv;
+  EXPECT_EQ(back->kv, "auto");
+  EXPECT_EQ(k.layout, a.kv.layout);
+  EXPECT_EQ(k.chosen_by, "measured");
+  EXPECT_EQ(k.split_tok_s, a.kv.split_tok_s);
+  EXPECT_EQ(k.unified_tok_s, a.kv.unified_tok_s);
+  EXPECT_EQ(k.depth, 256);
+
+  // One sequence: nothing to choose.
+  o.n_seq = 1;
+  log = run_load_chain(testing::stories_model(), o);
+  ASSERT_TRUE(log && log->succeeded);
+  EXPECT_EQ(log->attempts[*log->succeeded].kv.chosen_by, "one sequence");
+  EXPECT_FALSE(log->attempts[*log->succeeded].kv.split_tok_s);
+}
+
+// auto where the pool's wider compute buffers would not fit the budget: split without measuring,
+// and the attempt says why.
+TEST(LoadChain, AutoKvKeepsSplitWhenUnifiedDoesNotFit) {
+  Plan split_plan, unified_plan;
+  const StrategyPlan& split = native_plan(false, 32, 1280, split_plan);
+  const StrategyPlan& unified = native_plan(true, 32, 1280, unified_plan);
+  ASSERT_GT(unified.host.compute, split.host.compute + (24ull << 20));
+  LoadOptions o = quick("native");
+  o.n_ctx = 1280;
+  o.n_seq = 32;
+  o.host_budget = split.host.total() + (12ull << 20);
+  auto log = run_load_chain(testing::stories_model(), o);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log->succeeded) << format_attempt_log(*log);
+  const Attempt& a = log->attempts[*log->succeeded];
+  EXPECT_EQ(a.kv.layout, "split");
+  EXPECT_EQ(a.kv.chosen_by, "budget");
+  EXPECT_NE(a.kv.note.find("unified KV's compute buffers"), std::string::npos) << a.kv.note;
+  EXPECT_NE(a.kv.note.find("exceeds the available"), std::string::npos) << a.kv.note;
+  EXPECT_FALSE(a.kv.split_tok_s || a.kv.unified_tok_s);
+  testing::expect_same_bytes(a.projected_host, split.host, "split only");
+  ASSERT_TRUE(a.allocated_host);
+  EXPECT_EQ(a.allocated_host->compute, split.host.compute);
+}
+
+}  // namespace
+}  // namespace clinbench

@@ -57,6 +57,7 @@ struct Measure {
   int64_t requests = 0;       // generation turns
   int64_t output_tokens = 0;  // over all items
   double prompt_tokens = 0;   // mean over items
+  double decode_ms = 0;       // sum of the items' decode_ms (overlapping when N > 1)
   double batch_width = 0;     // mean of the items' extra.batch_width (in-process only)
   // The loaded attempt's KV layout record (attempt log "kv"); null for served models.
   nlohmann::json kv;
@@ -65,6 +66,11 @@ struct Measure {
   }
   double tokens_per_s() const {
     return wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0;
+  }
+  // One sequence's decode rate: the tokens that took a decode step (each turn's first token
+  // comes from its prefill) over the items' decode time; llama-bench's tg at N = 1.
+  double decode_steps_per_s() const {
+    return decode_ms > 0 ? static_cast<double>(output_tokens - requests) / (decode_ms / 1000) : 0;
   }
 };
 
@@ -92,6 +98,7 @@ inline Measure run_once(RunConfig cfg) {
     m.requests += static_cast<int64_t>(it.output_tokens.size());
     for (auto t : it.output_tokens) m.output_tokens += t;
     m.prompt_tokens += static_cast<double>(it.prompt_tokens);
+    m.decode_ms += it.decode_ms;
     if (it.extra.contains("batch_width")) m.batch_width += it.extra["batch_width"].get<double>();
   }
   if (auto model = store->model(cfg.models.front().name); model && model->has_value()) {

@@ -6,7 +6,10 @@
 //    length and the same generated tokens, per-sequence KV as clinbench creates it, same file
 //    and threads; model load excluded, so it is the ceiling, not a whole-process peer);
 //  - llama-server with N slots driven by clinbench's openai backend with N requests in flight
-//    (what users run instead), whole run included, server start excluded.
+//    (what users run instead), whole run included, server start excluded;
+//  - at N = 1, llama-bench tg of the items' mean reply at the items' mean prompt depth (-d):
+//    one sequence's decode rate, against clinbench's per-item decode rate (the tokens that took
+//    a decode step over the items' decode_ms).
 // Workloads:
 //  - "fixed": a synthetic llama-300m in q4_0, which never ends a reply: every item writes
 //    max_tokens;
@@ -17,12 +20,16 @@
 //    coefficient of variation of about 0.53) is assumed; budgets are clamped to [8, 3 x mean],
 //    the run's max_tokens is that cap, and the draw is seeded (--budget-seed). The model never
 //    ends a reply, so each item writes exactly its budget;
+//  - "loglik": the synthetic model and items scored by log-likelihood (`scoring = "loglik"`), N
+//    items in the same decodes (their prompts in one batch, then their options round by round);
+//    no generation, so its peer is clinbench's own N = 1 (one item at a time) in the same
+//    repetition, which bench/eval_bench measures against llama-perplexity --multiple-choice;
 //  - "stories": stories260K, which was meant to end its stories at different points but wrote
 //    the whole budget on these items (docs/benchmarks.md).
 // llama-batched-bench runs N sequences of the mean prompt and the mean reply: for "variable"
 // it is the equal-length ceiling, which no scheduler of unequal replies reaches.
 //
-//   gen_bench [--workloads fixed,variable,stories] [--levels 1,4,8,16,32] [--items N]
+//   gen_bench [--workloads fixed,variable,stories,loglik] [--levels 1,4,8,16,32] [--items N]
 //             [--max-tokens N] [--budget-seed N] [--reps N] [--threads N] [--dataset FILE]
 //             [--work-dir DIR] [--out FILE] [--no-server]
 //
@@ -124,6 +131,33 @@ PeerRun run_batched_bench(const std::string& model, int npp, int ntg, int npl, i
   return p;
 }
 
+// llama-bench's tg of n_gen tokens after `depth` tokens in the KV: one sequence's decode rate
+// (avg_ts, after its own warm-up run), the peer of clinbench's per-item decode rate at N = 1.
+struct TgRun {
+  double tok_s = 0;
+  bool ok = false;
+  std::string error;
+};
+
+TgRun run_llama_bench_tg(const std::string& model, int n_gen, int depth, int threads,
+                         const std::string& log) {
+  TgRun t;
+  const std::string cmd =
+      fmt::format("'{}/llama-bench' -m '{}' -p 0 -n {} -d {} -t {} -o json >'{}' 2>'{}.err'",
+                  CLINBENCH_LLAMA_BIN, model, n_gen, depth, threads, log, log);
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(log);
+  const json j = json::parse(in, nullptr, false);
+  if (rc != 0 || !j.is_array() || j.empty() || !j[0].contains("avg_ts")) {
+    t.error = fmt::format("llama-bench exited with {} or wrote no result (see {} and {}.err)", rc,
+                          log, log);
+    return t;
+  }
+  t.tok_s = j[0]["avg_ts"].get<double>();
+  t.ok = true;
+  return t;
+}
+
 std::string synthetic_model(const Options& o) {
   const std::string path = o.work_dir + "/llama-300m-q4_0.gguf";
   if (fs::exists(path)) return path;
@@ -178,9 +212,13 @@ BudgetedItems budgeted_items(const Options& o) {
 struct LevelResult {
   int n = 0;
   std::vector<double> ours_ips, ours_tps, peer_ips, peer_tps, server_ips, server_tps;
+  // N = 1 only: clinbench's per-item decode rate and llama-bench's tg at the items' depth.
+  std::vector<double> ours_decode_tps, tg_tps;
   bench::Measure last;
   int64_t server_errors = 0;  // items the server run failed (its items/s counts completed ones)
 };
+
+json decode_row(const std::vector<double>& v) { return v.empty() ? json() : json(bench::median(v)); }
 
 }  // namespace
 
@@ -225,7 +263,7 @@ int main(int argc, char** argv) {
   json workloads = json::array();
   try {
     for (const std::string& w : o.workloads) {
-      if (w != "fixed" && w != "variable" && w != "stories") {
+      if (w != "fixed" && w != "variable" && w != "stories" && w != "loglik") {
         throw std::runtime_error("unknown workload " + w);
       }
       const std::string model = w == "stories" ? o.stories : synthetic_model(o);
@@ -235,6 +273,8 @@ int main(int argc, char** argv) {
       d.path = o.dataset;
       d.limit = o.items;
       base.decoding.max_tokens = o.max_tokens;
+      const bool loglik = w == "loglik";
+      if (loglik) base.decoding.scoring = Scoring::kLoglik;
       json budgets;
       if (w == "variable") {
         const BudgetedItems b = budgeted_items(o);
@@ -262,6 +302,12 @@ int main(int argc, char** argv) {
           L.last = bench::run_once(local);
           L.ours_ips.push_back(L.last.items_per_s());
           L.ours_tps.push_back(L.last.tokens_per_s());
+          if (loglik) {
+            std::cerr << fmt::format("{} rep {} N={}: clinbench {:.2f} items/s, KV {}\n", w, rep,
+                                     L.n, L.ours_ips.back(),
+                                     L.last.kv.is_object() ? L.last.kv.dump() : "-");
+            continue;
+          }
           // The peer: N sequences of the items' mean prompt and mean reply length.
           const int npp = static_cast<int>(L.last.prompt_tokens + 0.5);
           const int ntg =
@@ -274,6 +320,18 @@ int main(int argc, char** argv) {
           if (!p.ok) throw std::runtime_error(p.error);
           L.peer_ips.push_back(L.n / p.total_s);
           L.peer_tps.push_back(L.n * std::max(1, ntg) / p.total_s);
+          if (L.n == 1) {
+            const TgRun tg =
+                run_llama_bench_tg(model, std::max(1, ntg), npp, o.threads,
+                                   fmt::format("{}/{}-llama-bench-tg.json", o.work_dir, w));
+            if (!tg.ok) throw std::runtime_error(tg.error);
+            L.ours_decode_tps.push_back(L.last.decode_steps_per_s());
+            L.tg_tps.push_back(tg.tok_s);
+            std::cerr << fmt::format(
+                "{} rep {} N=1 decode: clinbench {:.1f} tok/s per item, llama-bench tg{} at "
+                "depth {} {:.1f} tok/s\n",
+                w, rep, L.ours_decode_tps.back(), std::max(1, ntg), npp, tg.tok_s);
+          }
           std::string server_text;
           if (o.server) {
             auto [server, origin] = bench::start_llama_server(
@@ -310,9 +368,22 @@ int main(int argc, char** argv) {
       std::cout << fmt::format("{:>4} {:>10} {:>10} {:>12} {:>12} {:>9} {:>12} {:>9}\n", "N",
                                "items/s", "tok/s", "width", "batched i/s", "ratio", "server i/s",
                                "ratio");
+      const double first = bench::median(levels.front().ours_ips);
       for (const auto& L : levels) {
         const double ours = bench::median(L.ours_ips), peer = bench::median(L.peer_ips),
                      server = bench::median(L.server_ips);
+        if (loglik) {
+          std::cout << fmt::format("{:>4} {:>10.2f}   ({:.2f}x N = {})\n", L.n, ours,
+                                   first > 0 ? ours / first : 0, levels.front().n);
+          rows.push_back({{"n", L.n},
+                          {"clinbench_items_per_s", ours},
+                          {"clinbench_items_per_s_reps", L.ours_ips},
+                          {"kv", L.last.kv},
+                          {"mean_prompt_tokens", L.last.prompt_tokens},
+                          {"item_errors", L.last.errors},
+                          {"ratio_vs_first_level", first > 0 ? ours / first : 0}});
+          continue;
+        }
         std::cout << fmt::format(
             "{:>4} {:>10.2f} {:>10.1f} {:>12.1f} {:>12.2f} {:>8.2f}x {:>12} {:>9}\n", L.n, ours,
             bench::median(L.ours_tps), L.last.batch_width, peer, peer > 0 ? ours / peer : 0,
@@ -332,7 +403,20 @@ int main(int argc, char** argv) {
              {"ratio_vs_batched_bench", peer > 0 ? ours / peer : 0},
              {"server_items_per_s", o.server ? json(server) : json()},
              {"server_item_errors", o.server ? json(L.server_errors) : json()},
-             {"ratio_vs_server", o.server && server > 0 ? json(ours / server) : json()}});
+             {"ratio_vs_server", o.server && server > 0 ? json(ours / server) : json()},
+             {"decode_tokens_per_s", decode_row(L.ours_decode_tps)},
+             {"llama_bench_tg_tokens_per_s", decode_row(L.tg_tps)},
+             {"ratio_decode_vs_llama_bench",
+              L.tg_tps.empty() ? json() : json(bench::median(L.ours_decode_tps) /
+                                               bench::median(L.tg_tps))}});
+      }
+      for (const auto& L : levels) {
+        if (L.tg_tps.empty()) continue;
+        std::cout << fmt::format(
+            "N=1 decode: clinbench {:.1f} tok/s per item, llama-bench tg at the items' depth "
+            "{:.1f} tok/s, {:.3f}x\n",
+            bench::median(L.ours_decode_tps), bench::median(L.tg_tps),
+            bench::median(L.ours_decode_tps) / bench::median(L.tg_tps));
       }
       workloads.push_back(
           {{"workload", w}, {"model", model}, {"levels", rows}, {"item_budgets", budgets}});

@@ -107,7 +107,17 @@ struct LoglikScores {
   int64_t prompt_tokens = 0;
   double prefill_ms = 0;           // the shared prefix, evaluated once
   double continuation_ms = 0;      // all continuations
-  std::optional<double> energy_j;  // as Generation::energy_j; the scoring runs alone
+  std::optional<double> energy_j;  // as Generation::energy_j: its share, by tokens
+  // Items scored in the same decodes (Backend::loglik_many), itself included; 1: alone. The
+  // times above are then those of the group's phases, shared with the others.
+  int batch_width = 1;
+};
+
+// One item's log-likelihood scoring, as Backend::loglik takes it.
+struct LoglikRequest {
+  std::vector<ChatMessage> messages;
+  std::string assistant_prefix;
+  std::vector<std::pair<std::string, std::string>> continuations;  // letter, text
 };
 
 // Where the backend's time went, for overhead accounting (bench/): time inside the inference
@@ -140,6 +150,11 @@ class Backend {
   virtual Result<LoglikScores> loglik(
       const std::vector<ChatMessage>& messages, const std::string& assistant_prefix,
       const std::vector<std::pair<std::string, std::string>>& letter_continuations) = 0;
+  // Several items' scorings, with up to `width` of them in the same decodes (their prompts in
+  // one batch, then their options' continuations); results in the order given. The default
+  // scores them one at a time.
+  virtual std::vector<Result<LoglikScores>> loglik_many(const std::vector<LoglikRequest>& requests,
+                                                        int width);
   virtual int64_t count_tokens(const std::string& text) = 0;
   virtual BackendStats stats() const = 0;
 };

@@ -67,4 +67,12 @@ std::vector<Result<Generation>> Backend::generate_many(
   return feed.take();
 }
 
+std::vector<Result<LoglikScores>> Backend::loglik_many(const std::vector<LoglikRequest>& requests,
+                                                       int /*width*/) {
+  std::vector<Result<LoglikScores>> out;
+  out.reserve(requests.size());
+  for (const auto& r : requests) out.push_back(loglik(r.messages, r.assistant_prefix, r.continuations));
+  return out;
+}
+
 }  // namespace clinbench

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/llama_engine.h"
+#include "backend/llama_loglik.h"
 #include "backend/log_sum_exp.h"
 #include "backend/scheduler.h"
 #include "clinbench/energy.h"
@@ -132,14 +133,6 @@ class SingleFeed final : public GenerationFeed {
   Result<Generation> result_ = make_error(ErrorCode::kInternal, "not generated");
 };
 
-// What closes a thinking section the prompt left open (DeepSeek-R1's "<think>\n"), so that a
-// scored answer follows the thinking instead of sitting inside it; "" when none is open.
-std::string closed_thinking(const ReplyFormat& f) {
-  if (!f.thinks) return "";
-  const ParsedReply open = parse_reply(f, "");
-  return open.opened && !open.closed ? f.thinking_end.front() + "\n\n" : "";
-}
-
 // The scheduler's decodes, into the energy ledger.
 class LedgerSteps final : public StepObserver {
  public:
@@ -155,9 +148,6 @@ class LedgerSteps final : public StepObserver {
   energy::Ledger& ledger_;
   std::vector<std::pair<uint64_t, int64_t>> shares_;
 };
-
-// The ledger's unit for a log-likelihood scoring (which runs alone, outside the scheduler).
-constexpr uint64_t kLoglikUnit = ~uint64_t{0};
 
 class LlamaBackend final : public Backend {
  public:
@@ -183,21 +173,29 @@ class LlamaBackend final : public Backend {
         run_continuous_batching(engine_, held_, tokens, width, steps ? &*steps : nullptr);
   }
 
-  // The prompt and "Answer:" are evaluated once, in the sequence that holds most of them; each
-  // option's continuation then goes into a sequence of its own holding a copy of that prefix
-  // (several options per llama_decode, as many as the context has sequences) when the KV is one
-  // pool (a copy shares cells), or follows the prefix in its own sequence, one option after
-  // another, with per-sequence KV.
   Result<LoglikScores> loglik(
       const std::vector<ChatMessage>& messages, const std::string& assistant_prefix,
       const std::vector<std::pair<std::string, std::string>>& continuations) override {
-    const auto t0 = Clock::now();
-    if (!ledger_) return score(t0, messages, assistant_prefix, continuations);
-    // The scoring runs alone: all its energy is its own.
-    ledger_->step(t0, {{kLoglikUnit, 1}});
-    auto out = score(t0, messages, assistant_prefix, continuations);
-    const auto joules = ledger_->settle(kLoglikUnit, Clock::now());
-    if (out) out->energy_j = joules;
+    return loglik_.score({messages, assistant_prefix, continuations});
+  }
+
+  // With per-sequence KV, up to a sequence per item share the decodes; one pool (unified KV)
+  // scores one item at a time, as each may need the whole pool.
+  std::vector<Result<LoglikScores>> loglik_many(const std::vector<LoglikRequest>& requests,
+                                                int width) override {
+    const auto group = static_cast<size_t>(std::clamp(std::min(width, engine_.n_seq()), 1, 256));
+    if (group == 1 || requests.size() == 1 || engine_.unified()) {
+      return Backend::loglik_many(requests, width);
+    }
+    std::vector<Result<LoglikScores>> out;
+    out.reserve(requests.size());
+    for (size_t start = 0; start < requests.size(); start += group) {
+      const size_t end = std::min(requests.size(), start + group);
+      auto part = loglik_.score_group(
+          {requests.begin() + static_cast<std::ptrdiff_t>(start),
+           requests.begin() + static_cast<std::ptrdiff_t>(end)});
+      for (auto& r : part) out.push_back(std::move(r));
+    }
     return out;
   }
 
@@ -208,146 +206,6 @@ class LlamaBackend final : public Backend {
   }
 
  private:
-  Result<LoglikScores> score(
-      Clock::time_point t0, const std::vector<ChatMessage>& messages,
-      const std::string& assistant_prefix,
-      const std::vector<std::pair<std::string, std::string>>& continuations) {
-    auto prompt = chat_.render_for_reply(messages, Thinking::kAuto);
-    if (!prompt) return std::unexpected(prompt.error());
-    const std::vector<llama_token> ptoks =
-        chat_.tokenize_prompt(prompt->text + closed_thinking(prompt->reply) + assistant_prefix);
-    if (ptoks.empty()) return make_error(ErrorCode::kInvalidArgument, "the prompt is empty");
-    LoglikScores out;
-    out.prompt_tokens = static_cast<int64_t>(ptoks.size());
-    auto conts = continuation_tokens(ptoks.size(), continuations, out);
-    if (!conts) return std::unexpected(conts.error());
-
-    const int best = best_sequence(ptoks);
-    // One pool for all sequences: what the others hold (earlier prompts and options) would take
-    // the cells this item's options need.
-    if (engine_.unified()) {
-      for (int q = 0; q < engine_.n_seq(); ++q) {
-        if (q == best) continue;
-        engine_.truncate(q, 0);
-        held_[static_cast<size_t>(q)].clear();
-      }
-    }
-    const auto n_prefix = static_cast<int>(ptoks.size());
-    int kept = static_cast<int>(std::min(common_prefix(held_[best], ptoks), ptoks.size() - 1));
-    if (!engine_.truncate(best, kept)) kept = 0;
-    held_[best].resize(static_cast<size_t>(kept));
-    stats_.prompt_tokens_reused += kept;
-    if (auto r = engine_.decode_run({ptoks.begin() + kept, ptoks.end()}, kept, best); !r) {
-      return fail(r.error());
-    }
-    held_[best] = ptoks;
-    // Every option's first token, from the distribution after the prefix.
-    const int n_vocab = llama_vocab_n_tokens(chat_.vocab());
-    const float* first = llama_get_logits_ith(ctx_, -1);
-    const double first_lse = log_sum_exp(first, n_vocab);
-    for (size_t o = 0; o < conts->size(); ++o) {
-      out.options[o].logprob += static_cast<double>(first[(*conts)[o][0]]) - first_lse;
-    }
-    out.prefill_ms = ms_since(t0);
-    if (auto r = score_continuations(best, n_prefix, *conts, out); !r) return fail(r.error());
-    out.continuation_ms = ms_since(t0) - out.prefill_ms;
-    return out;
-  }
-
-  // Each continuation's tokens, checked against the context; fills out.options.
-  Result<std::vector<std::vector<llama_token>>> continuation_tokens(
-      size_t n_prefix, const std::vector<std::pair<std::string, std::string>>& continuations,
-      LoglikScores& out) {
-    const int cells = engine_.seq_cells();
-    std::vector<std::vector<llama_token>> conts;
-    for (const auto& [letter, text] : continuations) {
-      std::vector<llama_token> ct = chat_.tokenize(text, false, false);
-      if (ct.empty()) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("option {} tokenizes to nothing", letter));
-      }
-      if (static_cast<int>(n_prefix + ct.size()) > cells) {
-        return make_error(ErrorCode::kResource,
-                          fmt::format("prompt and option {} ({} tokens) exceed the context of {}",
-                                      letter, n_prefix + ct.size(), cells));
-      }
-      OptionScore sc;
-      sc.letter = letter;
-      sc.tokens = static_cast<int64_t>(ct.size());
-      out.options.push_back(sc);
-      conts.push_back(std::move(ct));
-    }
-    return conts;
-  }
-
-  // The sequence whose KV holds the longest prefix of toks (the lowest on a tie).
-  int best_sequence(const std::vector<llama_token>& toks) const {
-    int best = 0;
-    size_t best_len = 0;
-    for (size_t q = 0; q < held_.size(); ++q) {
-      const size_t len = common_prefix(held_[q], toks);
-      if (len > best_len) {
-        best = static_cast<int>(q);
-        best_len = len;
-      }
-    }
-    return best;
-  }
-
-  // The options' tokens after the first, as many options per round as there are sequences:
-  // `prefix_seq` and the others, each holding a copy of the prefix.
-  Result<void> score_continuations(int prefix_seq, int n_prefix,
-                                   const std::vector<std::vector<llama_token>>& conts,
-                                   LoglikScores& out) {
-    std::vector<int> seqs{prefix_seq};
-    // With per-sequence KV a copy moves the whole stream (every cell of the sequence's share), and
-    // one option after another in the prefix's own sequence measured faster: 806 ms against 889
-    // ms per item (30 MMLU items, llama-300m q4_0, 8 sequences of 4096 cells, 2 cores).
-    for (int q = 0; q < engine_.n_seq() && engine_.unified(); ++q) {
-      if (q != prefix_seq) seqs.push_back(q);
-    }
-    const int n_vocab = llama_vocab_n_tokens(chat_.vocab());
-    const auto n_batch = static_cast<size_t>(engine_.n_batch());
-    for (size_t start = 0; start < conts.size(); start += seqs.size()) {
-      const size_t end = std::min(conts.size(), start + seqs.size());
-      std::vector<BatchToken> entries;
-      std::vector<std::pair<size_t, llama_token>> next;  // per entry: option, token scored
-      for (size_t o = start; o < end; ++o) {
-        const int q = seqs[o - start];
-        if (q == prefix_seq) {
-          engine_.truncate(q, n_prefix);
-        } else {
-          engine_.copy_prefix(prefix_seq, q, n_prefix);
-          held_[static_cast<size_t>(q)] = held_[static_cast<size_t>(prefix_seq)];
-        }
-        const auto& ct = conts[o];
-        for (size_t i = 0; i + 1 < ct.size(); ++i) {
-          entries.push_back({ct[i], n_prefix + static_cast<int32_t>(i), q, true});
-          next.emplace_back(o, ct[i + 1]);
-        }
-      }
-      for (size_t i = 0; i < entries.size(); i += n_batch) {
-        const size_t n = std::min(n_batch, entries.size() - i);
-        const std::vector<BatchToken> chunk(entries.begin() + static_cast<std::ptrdiff_t>(i),
-                                            entries.begin() + static_cast<std::ptrdiff_t>(i + n));
-        if (auto r = engine_.decode(chunk); !r) return r;
-        for (size_t k = 0; k < n; ++k) {
-          const float* logits = llama_get_logits_ith(ctx_, static_cast<int32_t>(k));
-          const auto& [o, tok] = next[i + k];
-          out.options[o].logprob += static_cast<double>(logits[tok]) - log_sum_exp(logits, n_vocab);
-        }
-      }
-    }
-    return {};
-  }
-
-  // After a failed decode nothing in the cache is trusted.
-  std::unexpected<Error> fail(const Error& e) {
-    engine_.clear();
-    for (auto& h : held_) h.clear();
-    return std::unexpected(e);
-  }
-
   llama_context* ctx_;
   LlamaChat chat_;
   BackendStats stats_;
@@ -361,6 +219,7 @@ class LlamaBackend final : public Backend {
   // with the same chat-template header and system prompt.
   HeldTokens held_;
   std::optional<energy::Ledger> ledger_;  // with a sampler: each conversation's energy
+  LlamaLoglik loglik_{ctx_, chat_, engine_, held_, stats_, ledger_};
 };
 
 }  // namespace

@@ -249,14 +249,19 @@ void after_turn(InFlight& f, const Result<Generation>& g, const EvalSettings& s)
   finish_item(f);
 }
 
-void score_loglik(Backend& backend, InFlight& f) {
-  ItemRecord& r = f.r;
-  std::vector<std::pair<std::string, std::string>> conts;
-  // The options' texts after "Answer:"; the mapping turn of a two-stage item asked for a letter.
+// The item's scoring: the options' texts after "Answer:"; the mapping turn of a two-stage item
+// asked for a letter.
+LoglikRequest loglik_request(const InFlight& f) {
+  LoglikRequest q{f.messages, "Answer:", {}};
   for (const auto& [letter, text] : f.item->options) {
-    conts.emplace_back(letter, " " + (f.loglik_after ? letter : text));
+    q.continuations.emplace_back(letter, " " + (f.loglik_after ? letter : text));
   }
-  auto sc = backend.loglik(f.messages, "Answer:", conts);
+  return q;
+}
+
+// Records the scoring's outcome and finishes the item.
+void take_loglik(InFlight& f, const Result<LoglikScores>& sc) {
+  ItemRecord& r = f.r;
   if (!sc) {
     r.error = sc.error().message;
     r.energy_j.reset();
@@ -280,10 +285,16 @@ void score_loglik(Backend& backend, InFlight& f) {
                          {"normalized", norm},
                          {"prefix_ms", sc->prefill_ms},
                          {"continuations_ms", sc->continuation_ms}};
+    if (sc->batch_width > 1) r.extra["loglik"]["batch_width"] = sc->batch_width;
   }
   r.trace = trace_json(f.messages);
   finish(r, *f.item);
   f.done = true;
+}
+
+void score_loglik(Backend& backend, InFlight& f) {
+  const LoglikRequest q = loglik_request(f);
+  take_loglik(f, backend.loglik(q.messages, q.assistant_prefix, q.continuations));
 }
 
 }  // namespace
@@ -378,24 +389,37 @@ class ItemFeed final : public GenerationFeed {
   Result<void> status_;
 };
 
-// Log-likelihood items first (one at a time), then the generation turns as one stream, then the
-// options of two-stage items whose first turn that stream generated.
+// Scores the flights that wait for it (not done, no turn left to generate), `width` items per
+// Backend::loglik_many call, each finished in order.
+Result<void> score_waiting(Backend& backend, std::vector<InFlight>& flights, int width,
+                           const FinishedSink& finished) {
+  std::vector<size_t> waiting;
+  for (size_t i = 0; i < flights.size(); ++i) {
+    if (!flights[i].done && flights[i].turn == 0) waiting.push_back(i);
+  }
+  const auto group = static_cast<size_t>(std::max(1, width));
+  for (size_t start = 0; start < waiting.size(); start += group) {
+    const size_t end = std::min(waiting.size(), start + group);
+    std::vector<LoglikRequest> requests;
+    for (size_t k = start; k < end; ++k) requests.push_back(loglik_request(flights[waiting[k]]));
+    const auto scores = backend.loglik_many(requests, width);
+    for (size_t k = start; k < end; ++k) {
+      take_loglik(flights[waiting[k]], scores[k - start]);
+      if (auto r = finished(waiting[k]); !r) return r;
+    }
+  }
+  return {};
+}
+
+// Log-likelihood items first (`width` at a time), then the generation turns as one stream, then
+// the options of two-stage items whose first turn that stream generated.
 Result<void> run_flights(Backend& backend, std::vector<InFlight>& flights, const EvalSettings& s,
                          int width, const FinishedSink& finished) {
-  for (size_t i = 0; i < flights.size(); ++i) {
-    if (flights[i].turn != 0) continue;
-    score_loglik(backend, flights[i]);
-    if (auto r = finished(i); !r) return r;
-  }
+  if (auto r = score_waiting(backend, flights, width, finished); !r) return r;
   ItemFeed feed(flights, s, finished);
   backend.generate_stream(feed, width);
   if (auto r = feed.status(); !r) return r;
-  for (size_t i = 0; i < flights.size(); ++i) {
-    if (flights[i].done) continue;
-    score_loglik(backend, flights[i]);
-    if (auto r = finished(i); !r) return r;
-  }
-  return {};
+  return score_waiting(backend, flights, width, finished);
 }
 
 std::vector<InFlight> begin_all(const std::vector<DatasetItem>& items, const EvalSettings& s,

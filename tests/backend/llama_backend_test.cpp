@@ -163,6 +163,64 @@ TEST(RunBackend, LoglikWithPerSequenceKvEqualsFullSequenceEvaluation) {
   }
 }
 
+// Several items scored in the same decodes (loglik_many, per-sequence KV): their prompts in one
+// batch, then their options round by round, equal to scoring each alone; more items than
+// sequences (two groups), a batch smaller than the prompts (chunks spanning items), options of
+// different counts and lengths, and an item whose option does not fit fails alone.
+TEST(RunBackend, LoglikOfSeveralItemsTogetherEqualsEachAlone) {
+  Loaded l;
+  load(l, 4, 16, LLAMA_FLASH_ATTN_TYPE_DISABLED, false);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  std::string too_long;
+  while (backend->count_tokens(too_long) < 1100) too_long += " and the dog ran";
+  const std::vector<LoglikRequest> requests = {
+      {{{"user", "Once upon a time"}}, "Answer:", {{"A", " there was a girl"}, {"B", " a"}}},
+      {{{"user", "Tom saw a big red ball."}},
+       "Answer:",
+       {{"A", " he was happy"}, {"B", " the dog"}, {"C", " a cat sat on the mat"}}},
+      {{{"user", "Lily went to the park"}}, "Answer:", {{"A", " a"}, {"B", too_long}}},
+      {{{"user", "The sun was hot"}},
+       "Answer:",
+       {{"A", " so"}, {"B", " they swam"}, {"C", " in the lake"}, {"D", " and ate"}}},
+      {{{"user", "One day a bird"}}, "Answer:", {{"A", " sang"}, {"B", " flew away to the tree"}}}};
+  const auto together = backend->loglik_many(requests, 4);
+  ASSERT_EQ(together.size(), requests.size());
+  Loaded ref;
+  load(ref, 1, 2048, LLAMA_FLASH_ATTN_TYPE_DISABLED, false);
+  auto alone_backend = make_llama_backend(ref.model, ref.ctx);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& q = requests[i];
+    if (i == 2) {
+      ASSERT_FALSE(together[i]);
+      EXPECT_NE(together[i].error().message.find("option B"), std::string::npos)
+          << together[i].error().message;
+      continue;
+    }
+    ASSERT_TRUE(together[i]) << i << ": " << together[i].error().message;
+    auto alone = alone_backend->loglik(q.messages, q.assistant_prefix, q.continuations);
+    ASSERT_TRUE(alone) << alone.error().message;
+    ASSERT_EQ(together[i]->options.size(), q.continuations.size());
+    EXPECT_EQ(together[i]->prompt_tokens, alone->prompt_tokens);
+    // The first group held four items of which one failed; the second, one.
+    EXPECT_EQ(together[i]->batch_width, i < 4 ? 3 : 1) << i;
+    for (size_t o = 0; o < q.continuations.size(); ++o) {
+      EXPECT_EQ(together[i]->options[o].letter, q.continuations[o].first);
+      EXPECT_NEAR(together[i]->options[o].logprob, alone->options[o].logprob, 2e-3)
+          << i << " " << q.continuations[o].first;
+    }
+  }
+  // Again: each prompt's KV is still held by a sequence, and the scores do not change.
+  const auto again = backend->loglik_many(requests, 4);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (i == 2) continue;
+    ASSERT_TRUE(again[i]) << again[i].error().message;
+    for (size_t o = 0; o < requests[i].continuations.size(); ++o) {
+      EXPECT_NEAR(again[i]->options[o].logprob, together[i]->options[o].logprob, 2e-3);
+    }
+  }
+  EXPECT_GT(backend->stats().prompt_tokens_reused, 0);
+}
+
 // One KV pool for all sequences: what other sequences hold from the previous item (its prompt
 // and options) is let go before a long prompt needs the cells. Two items of about 600 tokens
 // each, three options, in a pool of 1024 cells.

@@ -42,6 +42,23 @@ class ScriptedBackend final : public Backend {
     }
     return s;
   }
+  // Scores one at a time, as the default does, and records the groups it was handed; a
+  // conversation mentioning `fail_on` fails.
+  std::vector<size_t> groups;
+  std::string fail_on = "\x01";
+  std::vector<Result<LoglikScores>> loglik_many(const std::vector<LoglikRequest>& requests,
+                                                int width) override {
+    groups.push_back(requests.size());
+    auto out = Backend::loglik_many(requests, width);
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (requests[i].messages.back().content.find(fail_on) != std::string::npos) {
+        out[i] = make_error(ErrorCode::kResource, "scripted failure");
+      } else if (out[i]) {
+        out[i]->batch_width = static_cast<int>(requests.size());
+      }
+    }
+    return out;
+  }
   int64_t count_tokens(const std::string& text) override {
     return static_cast<int64_t>(text.size());
   }
@@ -131,6 +148,38 @@ TEST(Protocol, TwoStageItemsInAStreamWithOtherLoglikItems) {
   ASSERT_EQ(b.continuations.size(), 2u);
   EXPECT_EQ(b.continuations[0][0].second, " Ondansetron");
   EXPECT_EQ(b.continuations[1][0].second, " A");
+}
+
+// Log-likelihood items go to the backend `width` at a time (it scores each group in the same
+// decodes); an item that fails fails alone, and each record says how many it was scored with.
+TEST(Protocol, LoglikItemsAreScoredInGroupsOfTheWidth) {
+  ScriptedBackend b;
+  b.loglik_best = "A";
+  b.fail_on = "item 4?";
+  std::vector<DatasetItem> items;
+  for (int i = 0; i < 7; ++i) {
+    Item item = mc_item();
+    item.id = "mc" + std::to_string(i);
+    item.question = "Which drug prolongs the QT interval, item " + std::to_string(i) + "?";
+    items.push_back({"d", item});
+  }
+  auto records = evaluate_items(b, items, loglik_settings(), "m", 3);
+  EXPECT_EQ(b.groups, (std::vector<size_t>{3, 3, 1}));
+  ASSERT_EQ(records.size(), 7u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].item_id, "mc" + std::to_string(i));
+    if (i == 4) {
+      EXPECT_EQ(records[i].error, "scripted failure");
+      continue;
+    }
+    EXPECT_EQ(records[i].error, "") << i;
+    EXPECT_EQ(records[i].choice, "A") << i;
+    if (i < 6) {
+      EXPECT_EQ(records[i].extra["loglik"]["batch_width"], 3) << i;
+    } else {
+      EXPECT_FALSE(records[i].extra["loglik"].contains("batch_width"));  // alone
+    }
+  }
 }
 
 TEST(Protocol, ThinkingSettingsReachTheBackend) {

@@ -67,10 +67,13 @@ struct Measure {
   double tokens_per_s() const {
     return wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0;
   }
-  // One sequence's decode rate: the tokens that took a decode step (each turn's first token
-  // comes from its prefill) over the items' decode time; llama-bench's tg at N = 1.
+  // One sequence's decode rate: decode steps over the items' decode time; llama-bench's tg at
+  // N = 1. A turn's first token comes from its prefill, and each later token from a decode of
+  // the one before; a reply that ends at end-of-generation also decodes its last token (the
+  // end is sampled from it), one its budget cut does not.
+  int64_t decode_steps = 0;
   double decode_steps_per_s() const {
-    return decode_ms > 0 ? static_cast<double>(output_tokens - requests) / (decode_ms / 1000) : 0;
+    return decode_ms > 0 ? static_cast<double>(decode_steps) / (decode_ms / 1000) : 0;
   }
 };
 
@@ -97,6 +100,9 @@ inline Measure run_once(RunConfig cfg) {
     m.errors += !it.error.empty();
     m.requests += static_cast<int64_t>(it.output_tokens.size());
     for (auto t : it.output_tokens) m.output_tokens += t;
+    // Single-turn items (the benchmarks'): the budget cut only the last turn, if any.
+    for (auto t : it.output_tokens) m.decode_steps += t;
+    if (it.truncated && !it.output_tokens.empty()) --m.decode_steps;
     m.prompt_tokens += static_cast<double>(it.prompt_tokens);
     m.decode_ms += it.decode_ms;
     if (it.extra.contains("batch_width")) m.batch_width += it.extra["batch_width"].get<double>();

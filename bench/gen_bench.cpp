@@ -292,6 +292,12 @@ int main(int argc, char** argv) {
         for (auto& L : levels) {
           RunConfig local = base;
           local.decoding.parallel = L.n;
+          if (loglik) {
+            // N items in the same decodes, per-sequence KV (no probe: the runs differ in the
+            // grouping alone).
+            local.decoding.loglik_batch = L.n;
+            local.decoding.kv = KvLayout::kSplit;
+          }
           ModelConfig lm;
           lm.name = "model";
           lm.path = model;

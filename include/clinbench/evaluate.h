@@ -54,6 +54,10 @@ struct DecodingConfig {
   int parallel = kParallelAuto;
   // The KV layout of the sequences (one sequence: the same either way).
   KvLayout kv = KvLayout::kAuto;
+  // Log-likelihood items scored in the same decodes, up to `parallel` (their prompts in one
+  // batch, then their options round by round): 1 scores one at a time, which measured faster on
+  // CPUs (docs/benchmarks.md, gen_bench's loglik workload); 1 .. kMaxSequences.
+  int loglik_batch = 1;
   // Whether a reasoning model thinks (per model: ModelConfig::thinking overrides it), and the
   // tokens it may think for on top of max_tokens (kUnlimitedReasoning: max_tokens alone bounds
   // the turn). docs/protocol.md, "Thinking".

@@ -21,6 +21,22 @@ class LlamaTokenSampler final : public TokenSampler {
   SamplerPtr s_;
 };
 
+// Greedy without a sampler chain: the argmax of the row's logits, the lowest id on a tie as
+// llama.cpp's greedy sampler picks. The chain would first write a candidate entry for every token
+// of the vocabulary (1.5 MB for a 128k vocabulary, every token generated).
+class ArgmaxSampler final : public TokenSampler {
+ public:
+  ArgmaxSampler(llama_context* ctx, int n_vocab) : ctx_(ctx), n_vocab_(n_vocab) {}
+  TokenId sample(int row) override {
+    const float* logits = llama_get_logits_ith(ctx_, row);
+    return static_cast<TokenId>(std::max_element(logits, logits + n_vocab_) - logits);
+  }
+
+ private:
+  llama_context* ctx_;
+  int n_vocab_;
+};
+
 }  // namespace
 
 SamplerPtr make_llama_sampler(const GenerationParams& params) {
@@ -37,6 +53,9 @@ SamplerPtr make_llama_sampler(const GenerationParams& params) {
 std::unique_ptr<TokenSampler> LlamaEngine::sampler(const TokenRequest& req) {
   const ReasoningControl& rc = req.reasoning;
   if (rc.budget < 0 || rc.start.empty() || rc.ends.empty()) {
+    if (req.params.temperature <= 0.0f) {
+      return std::make_unique<ArgmaxSampler>(ctx_, llama_vocab_n_tokens(chat_.vocab()));
+    }
     return std::make_unique<LlamaTokenSampler>(ctx_, make_llama_sampler(req.params));
   }
   // The budget first, as llama-server chains it: once spent, it leaves only the forced end tag.

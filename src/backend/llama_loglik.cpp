@@ -115,6 +115,10 @@ std::vector<Result<LoglikScores>> LlamaLoglik::score_group(
     taken[static_cast<size_t>(prepared->seq)] = true;
     items.push_back(std::move(*prepared));
   }
+  // In sequence order: with per-sequence KV llama.cpp splits a batch into micro-batches of
+  // consecutive sequence ids, so tokens in any other order would go in more, smaller ones.
+  std::sort(items.begin(), items.end(),
+            [](const Scoring& a, const Scoring& b) { return a.seq < b.seq; });
   auto r = prefill_group(items);
   const double prefill_ms = ms_since(t0);
   if (r) r = continue_group(items);

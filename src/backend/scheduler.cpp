@@ -284,6 +284,7 @@ class Scheduler {
       }
       return;
     }
+    in_sequence_order(batch);
     observe(batch);
     if (auto r = e_.decode(batch); !r) return fail_all(r.error());
     for (auto& [s, n] : chunks) {
@@ -310,6 +311,28 @@ class Scheduler {
     for (Slot& s : slots_) {
       if (s.phase != Phase::kIdle && s.finished) finish(s);
     }
+  }
+
+  // Orders the batch by sequence (each sequence's tokens keep their order) and moves the slots'
+  // rows with it. With per-sequence KV llama.cpp cuts a batch into micro-batches of consecutive
+  // sequence ids taking equally many tokens of each, so a prompt chunk appended after the others'
+  // next tokens would cost a micro-batch more: each one a pass over the weights.
+  void in_sequence_order(std::vector<BatchToken>& batch) {
+    std::vector<size_t> order(batch.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return batch[a].seq < batch[b].seq; });
+    std::vector<BatchToken> sorted;
+    sorted.reserve(batch.size());
+    std::vector<int> moved(batch.size());
+    for (size_t k = 0; k < order.size(); ++k) {
+      moved[order[k]] = static_cast<int>(k);
+      sorted.push_back(batch[order[k]]);
+    }
+    for (Slot& s : slots_) {
+      if (s.row >= 0) s.row = moved[static_cast<size_t>(s.row)];
+    }
+    batch = std::move(sorted);
   }
 
   // Slots with prompt left to compute, in the order they were admitted.
@@ -341,6 +364,13 @@ class Scheduler {
     s.gen.text += e_.piece(t);
     s.reply.push_back(t);
     ++s.gen.output_tokens;
+    // The budget's last token ends the reply now: decoding it would compute logits nobody reads,
+    // unless an answer line follows, which goes on from the token's KV.
+    if (s.gen.output_tokens >= s.budget && s.req.params.constrained_answer_letters.empty()) {
+      s.gen.truncated = true;
+      s.finished = true;
+      return;
+    }
     s.next = t;
     s.has_next = true;
   }

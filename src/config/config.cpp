@@ -557,6 +557,7 @@ class ConfigReader {
       }
     }
     t.integer("max_tokens", 1, std::numeric_limits<int32_t>::max(), &d->max_tokens);
+    t.integer("loglik_batch", 1, static_cast<int64_t>(kMaxSequences), &d->loglik_batch);
     double temperature = 0;
     if (t.non_negative("temperature", &temperature))
       d->temperature = static_cast<float>(temperature);
@@ -708,6 +709,7 @@ nlohmann::json to_json(const RunConfig& config) {
                          ? nlohmann::json("auto")
                          : nlohmann::json(config.decoding.parallel)},
         {"kv", to_string(config.decoding.kv)},
+        {"loglik_batch", config.decoding.loglik_batch},
         {"thinking", to_string(config.decoding.thinking)},
         {"reasoning_budget", config.decoding.reasoning_budget == kUnlimitedReasoning
                                  ? nlohmann::json("unlimited")

@@ -411,15 +411,16 @@ Result<void> score_waiting(Backend& backend, std::vector<InFlight>& flights, int
   return {};
 }
 
-// Log-likelihood items first (`width` at a time), then the generation turns as one stream, then
-// the options of two-stage items whose first turn that stream generated.
+// Log-likelihood items first (loglik_batch at a time, up to `width`), then the generation turns
+// as one stream, then the options of two-stage items whose first turn that stream generated.
 Result<void> run_flights(Backend& backend, std::vector<InFlight>& flights, const EvalSettings& s,
                          int width, const FinishedSink& finished) {
-  if (auto r = score_waiting(backend, flights, width, finished); !r) return r;
+  const int together = std::clamp(s.decoding.loglik_batch, 1, std::max(1, width));
+  if (auto r = score_waiting(backend, flights, together, finished); !r) return r;
   ItemFeed feed(flights, s, finished);
   backend.generate_stream(feed, width);
   if (auto r = feed.status(); !r) return r;
-  return score_waiting(backend, flights, width, finished);
+  return score_waiting(backend, flights, together, finished);
 }
 
 std::vector<InFlight> begin_all(const std::vector<DatasetItem>& items, const EvalSettings& s,

@@ -270,6 +270,7 @@ json to_json(const EvalSettings& s) {
             {"constrained_answer", s.decoding.constrained_answer},
             {"strict", s.decoding.strict},
             {"parallel", s.decoding.parallel},
+            {"loglik_batch", s.decoding.loglik_batch},
             {"thinking", to_string(s.decoding.thinking)},
             {"reasoning_budget", s.decoding.reasoning_budget}}}};
 }
@@ -292,6 +293,7 @@ Result<EvalSettings> eval_settings_from_json(const json& j) {
     s.decoding.constrained_answer = d.at("constrained_answer").get<bool>();
     s.decoding.strict = d.at("strict").get<bool>();
     s.decoding.parallel = d.value("parallel", 1);
+    s.decoding.loglik_batch = d.value("loglik_batch", 1);
     auto thinking = thinking_from_string(d.value("thinking", std::string("auto")));
     if (!thinking) return make_error(ErrorCode::kCorrupt, "settings: unknown thinking");
     s.decoding.thinking = *thinking;

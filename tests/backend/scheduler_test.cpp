@@ -43,6 +43,10 @@ class ScriptedEngine final : public DecodeEngine {
     ++calls;
     if (fail_at_call == calls) return make_error(ErrorCode::kInternal, "scripted decode failure");
     EXPECT_LE(static_cast<int>(batch.size()), n_batch_);
+    // In sequence order, as llama.cpp's per-sequence KV cuts batches best (scheduler.cpp).
+    for (size_t i = 1; i < batch.size(); ++i) {
+      EXPECT_LE(batch[i - 1].seq, batch[i].seq) << "call " << calls << " token " << i;
+    }
     std::set<int> decoding;
     for (const BatchToken& t : batch) {
       auto& kv = kv_[static_cast<size_t>(t.seq)];
@@ -377,6 +381,34 @@ TEST(Scheduler, ItemLongerThanItsShareIsCutOrRefusedAlone) {
   EXPECT_NE(feed.results.at(1).error().message.find("does not fit"), std::string::npos);
   ASSERT_TRUE(feed.results.at(2));
   EXPECT_EQ(feed.results.at(2)->output_tokens, 5);
+}
+
+// A reply's last token is decoded only when something reads its logits: the end it is followed
+// by, or an answer line that goes on from it; not when the budget ends the reply.
+TEST(Scheduler, TheBudgetsLastTokenIsNotDecodedUnlessAnAnswerLineFollows) {
+  struct Case {
+    int wanted, budget;
+    std::vector<std::string> letters;
+    int64_t reply_tokens_decoded;
+    bool truncated;
+  };
+  for (const Case& c : {Case{50, 4, {}, 3, true}, Case{50, 4, {"A", "B"}, 4, true},
+                        Case{3, 100, {}, 3, false}}) {
+    ScriptedEngine e(1, 64, 256, false);
+    ListFeed feed;
+    feed.add(0, prompt(0, c.wanted), c.budget, c.letters);
+    HeldTokens held;
+    run_continuous_batching(e, held, feed, 1);
+    ASSERT_TRUE(feed.results.at(0)) << feed.results.at(0).error().message;
+    EXPECT_EQ(feed.results.at(0)->output_tokens, std::min(c.wanted, c.budget));
+    EXPECT_EQ(feed.results.at(0)->truncated, c.truncated);
+    EXPECT_EQ(feed.results.at(0)->constrained_answer.has_value(), !c.letters.empty());
+    int64_t decoded = 0;
+    for (const auto& batch : e.batches) {
+      for (const BatchToken& t : batch) decoded += t.token >= kReplyBase;
+    }
+    EXPECT_EQ(decoded, c.reply_tokens_decoded) << c.wanted << " " << c.budget;
+  }
 }
 
 TEST(Scheduler, UnifiedPoolAdmitsOnlyWhatFits) {

@@ -294,6 +294,10 @@ TEST(ConfigErrors, BadSizesAndRanges) {
              "decoding.kv: unknown KV layout 'pooled' (expected auto, split or unified)");
   EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nkv = 1\n"),
              "decoding.kv: expected a string");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nloglik_batch = 0\n"),
+             "decoding.loglik_batch: must be between 1 and 256, got 0");
+  EXPECT_HAS(error_of(kModel + kDataset + "[decoding]\nloglik_batch = \"all\"\n"),
+             "decoding.loglik_batch:");
 }
 
 // kv: auto (the default), split or unified; a flag overrides the file; the run's config records it.

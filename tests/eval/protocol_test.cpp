@@ -150,9 +150,21 @@ TEST(Protocol, TwoStageItemsInAStreamWithOtherLoglikItems) {
   EXPECT_EQ(b.continuations[1][0].second, " A");
 }
 
-// Log-likelihood items go to the backend `width` at a time (it scores each group in the same
-// decodes); an item that fails fails alone, and each record says how many it was scored with.
-TEST(Protocol, LoglikItemsAreScoredInGroupsOfTheWidth) {
+// Log-likelihood items go to the backend loglik_batch at a time, up to the width (it scores each
+// group in the same decodes); an item that fails fails alone, and each record says how many it
+// was scored with. By default, one at a time.
+TEST(Protocol, LoglikItemsAreScoredInGroupsOfLoglikBatch) {
+  {
+    ScriptedBackend b;
+    std::vector<DatasetItem> items(3, {"d", mc_item()});
+    evaluate_items(b, items, loglik_settings(), "m", 8);
+    EXPECT_EQ(b.groups, (std::vector<size_t>{1, 1, 1}));
+    EvalSettings wide = loglik_settings();
+    wide.decoding.loglik_batch = 16;  // more than the width: the width bounds it
+    ScriptedBackend c;
+    evaluate_items(c, items, wide, "m", 2);
+    EXPECT_EQ(c.groups, (std::vector<size_t>{2, 1}));
+  }
   ScriptedBackend b;
   b.loglik_best = "A";
   b.fail_on = "item 4?";
@@ -163,7 +175,9 @@ TEST(Protocol, LoglikItemsAreScoredInGroupsOfTheWidth) {
     item.question = "Which drug prolongs the QT interval, item " + std::to_string(i) + "?";
     items.push_back({"d", item});
   }
-  auto records = evaluate_items(b, items, loglik_settings(), "m", 3);
+  EvalSettings s = loglik_settings();
+  s.decoding.loglik_batch = 3;
+  auto records = evaluate_items(b, items, s, "m", 3);
   EXPECT_EQ(b.groups, (std::vector<size_t>{3, 3, 1}));
   ASSERT_EQ(records.size(), 7u);
   for (size_t i = 0; i < records.size(); ++i) {

@@ -58,6 +58,7 @@ struct Measure {
   int64_t output_tokens = 0;  // over all items
   double prompt_tokens = 0;   // mean over items
   double batch_width = 0;     // mean of the items' extra.batch_width (in-process only)
+  double decode_ms = 0;       // the items' decode_ms summed (one sequence at a time: wall time)
   // The loaded attempt's KV layout record (attempt log "kv"); null for served models.
   nlohmann::json kv;
   double items_per_s() const {
@@ -65,6 +66,10 @@ struct Measure {
   }
   double tokens_per_s() const {
     return wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0;
+  }
+  // Generation alone: output tokens over decode time (telemetry.md's decode_tokens_per_s).
+  double decode_tokens_per_s() const {
+    return decode_ms > 0 ? static_cast<double>(output_tokens) / (decode_ms / 1000) : 0;
   }
 };
 
@@ -92,6 +97,7 @@ inline Measure run_once(RunConfig cfg) {
     m.requests += static_cast<int64_t>(it.output_tokens.size());
     for (auto t : it.output_tokens) m.output_tokens += t;
     m.prompt_tokens += static_cast<double>(it.prompt_tokens);
+    m.decode_ms += it.decode_ms;
     if (it.extra.contains("batch_width")) m.batch_width += it.extra["batch_width"].get<double>();
   }
   if (auto model = store->model(cfg.models.front().name); model && model->has_value()) {

@@ -248,12 +248,12 @@ void measure_decode(const Options& o, const std::string& base, Config& c) {
     c.decode_tps.push_back(ours.decode_tokens_per_s());
     c.prompt_tokens = ours.prompt_tokens;
     const int ntg = static_cast<int>(ours.output_tokens / std::max<int64_t>(1, ours.items));
-    c.peer_tps.push_back(run_batched_bench(base, c.adapter,
-                                           static_cast<int>(ours.prompt_tokens + 0.5),
-                                           std::max(1, ntg), o.threads,
-                                           fmt::format("{}/batched-{}.log", o.work_dir, c.name)));
-    std::cerr << fmt::format("{} decode: clinbench {:.1f} tok/s, llama-batched-bench {:.1f} tok/s\n",
-                             c.name, c.decode_tps.back(), c.peer_tps.back());
+    c.peer_tps.push_back(run_batched_bench(
+        base, c.adapter, static_cast<int>(ours.prompt_tokens + 0.5), std::max(1, ntg), o.threads,
+        fmt::format("{}/batched-{}.log", o.work_dir, c.name)));
+    std::cerr << fmt::format(
+        "{} decode: clinbench {:.1f} tok/s, llama-batched-bench {:.1f} tok/s\n", c.name,
+        c.decode_tps.back(), c.peer_tps.back());
   }
 }
 
@@ -336,19 +336,19 @@ int main(int argc, char** argv) {
     fmt::print("\nbase {} ({}), {} threads; load average {} before, {} after\n", base,
                format_bytes(fs::file_size(base)), o.threads, load_before, load_after);
     fmt::print("{:<9} {:>9} {:>9} {:>9} {:>7} {:>10} {:>10} {:>9} {:>9} {:>7}\n", "", "adapter",
-               "init ms", "peer ms", "ratio", "peak RSS", "peer RSS", "tok/s", "peer t/s",
-               "ratio");
+               "init ms", "peer ms", "ratio", "peak RSS", "peer RSS", "tok/s", "peer t/s", "ratio");
     json rows = json::array();
     for (const auto& c : configs) {
       const json j = config_json(c);
       rows.push_back(j);
-      fmt::print("{:<9} {:>9} {:>9.1f} {:>9.1f} {:>6.2f}x {:>10} {:>10} {:>9.1f} {:>9.1f} {:>6.2f}x\n",
-                 c.name, c.adapter.empty() ? "-" : format_bytes(c.adapter_bytes),
-                 j["init_ms"].get<double>(), j["peer_load_ms"].get<double>(),
-                 j["load_ratio_to_llama_cpp"].get<double>(), format_bytes(c.peak_rss),
-                 format_bytes(c.peer_peak_rss), j["decode_tokens_per_s"].get<double>(),
-                 j["batched_bench_tg_tokens_per_s"].get<double>(),
-                 j["decode_ratio_to_llama_cpp"].get<double>());
+      fmt::print(
+          "{:<9} {:>9} {:>9.1f} {:>9.1f} {:>6.2f}x {:>10} {:>10} {:>9.1f} {:>9.1f} {:>6.2f}x\n",
+          c.name, c.adapter.empty() ? "-" : format_bytes(c.adapter_bytes),
+          j["init_ms"].get<double>(), j["peer_load_ms"].get<double>(),
+          j["load_ratio_to_llama_cpp"].get<double>(), format_bytes(c.peak_rss),
+          format_bytes(c.peer_peak_rss), j["decode_tokens_per_s"].get<double>(),
+          j["batched_bench_tg_tokens_per_s"].get<double>(),
+          j["decode_ratio_to_llama_cpp"].get<double>());
     }
     const json out = {{"benchmark", "adapter_bench"},
                       {"created_at", utc_timestamp()},

@@ -81,7 +81,8 @@ Result<FidelityReport> run_fidelity(const FidelityModel& reference,
                                     const std::vector<Item>& items, const std::string& dataset,
                                     const FidelityOptions& options) {
   // A bad adapter is a bad input: refused before the reference's pass, not after it.
-  if (auto r = check_model_adapters(reference, /*hash=*/false); !r) return std::unexpected(r.error());
+  if (auto r = check_model_adapters(reference, /*hash=*/false); !r)
+    return std::unexpected(r.error());
   for (const auto& c : candidates) {
     if (auto r = check_model_adapters(c, /*hash=*/false); !r) return std::unexpected(r.error());
   }

@@ -110,6 +110,12 @@ json to_json(const CandidateResult& c) {
           {"items", items}};
 }
 
+// {"model", "use"} of a report's reference.
+template <typename Report>
+json reference_json(const Report& r) {
+  return {{"model", model_json(r.reference, r.reference_use)}, {"use", to_json(r.reference_use)}};
+}
+
 json skipped_json(const std::vector<SkippedItem>& skipped) {
   json a = json::array();
   for (const auto& s : skipped) a.push_back({{"id", s.id}, {"reason", s.reason}});
@@ -154,8 +160,7 @@ json to_json(const FidelityReport& r) {
           {"items", r.items},
           {"skipped", skipped_json(r.skipped)},
           {"options", options_json(r.options)},
-          {"reference",
-           {{"model", model_json(r.reference, r.reference_use)}, {"use", to_json(r.reference_use)}}},
+          {"reference", reference_json(r)},
           {"candidates", cands}};
 }
 
@@ -193,8 +198,7 @@ json to_json(const SensitivityReport& r) {
           {"dataset", r.dataset},
           {"items", r.items},
           {"skipped", skipped_json(r.skipped)},
-          {"reference",
-           {{"model", model_json(r.reference, r.reference_use)}, {"use", to_json(r.reference_use)}}},
+          {"reference", reference_json(r)},
           {"low_type", r.low_type},
           {"high_type", r.high_type},
           {"ranking", ranking},

@@ -32,8 +32,7 @@ std::map<Key, const ItemRecord*> items_of(const RunView& run, const std::string&
 }
 
 // Models of the same name; or the only model of each run when each has one.
-std::vector<std::pair<std::string, std::string>> pairs_by_name(const RunView& a,
-                                                               const RunView& b) {
+std::vector<std::pair<std::string, std::string>> pairs_by_name(const RunView& a, const RunView& b) {
   const auto na = a.model_names();
   const auto nb = b.model_names();
   std::vector<std::pair<std::string, std::string>> pairs;
@@ -62,10 +61,9 @@ Result<std::vector<std::pair<std::string, std::string>>> requested_pairs(
     for (const auto& [name, names, run, which] :
          {std::tuple{&p.a, &na, &a, "A"}, std::tuple{&p.b, &nb, &b, "B"}}) {
       if (std::find(names->begin(), names->end(), *name) == names->end()) {
-        return make_error(
-            ErrorCode::kInvalidArgument,
-            fmt::format("{}: run {} ({}) has no model '{}' (its models: {})", spec, which,
-                        run->dir.string(), *name, list_models(*run)));
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: run {} ({}) has no model '{}' (its models: {})", spec,
+                                      which, run->dir.string(), *name, list_models(*run)));
       }
     }
     if (std::find(out.begin(), out.end(), std::pair{p.a, p.b}) != out.end()) {

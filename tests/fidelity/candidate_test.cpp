@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "clinbench/fidelity.h"
+#include "clinbench/plan.h"
 
 namespace clinbench {
 namespace {
@@ -59,14 +60,14 @@ TEST(ParseCandidate, BadAdaptersAreNamed) {
     const char* text;
     const char* needle;
   };
-  for (const Case& c : {Case{"lora=", "names no adapter file"},
-                        Case{"quantize:q4+lora=", "names no adapter file"},
-                        Case{"quantize:q4+lora=a.gguf+lora=", "names no adapter file"},
-                        Case{"lora=:0.5", "names no adapter file"},
-                        Case{"lora=a.gguf:1.5x", "the scale '1.5x' is not a number"},
-                        Case{"lora=a.gguf:inf", "not finite"},
-                        Case{"quantize:q4@no-such-recipe+lora=a.gguf", "no-such-recipe"},
-                        Case{"offload+lora=a.gguf", "only quantize:q8 and quantize:q4"}}) {
+  for (const Case& c :
+       {Case{"lora=", "names no adapter file"}, Case{"quantize:q4+lora=", "names no adapter file"},
+        Case{"quantize:q4+lora=a.gguf+lora=", "names no adapter file"},
+        Case{"lora=:0.5", "names no adapter file"},
+        Case{"lora=a.gguf:1.5x", "the scale '1.5x' is not a number"},
+        Case{"lora=a.gguf:inf", "not finite"},
+        Case{"quantize:q4@no-such-recipe+lora=a.gguf", "no-such-recipe"},
+        Case{"offload+lora=a.gguf", "only quantize:q8 and quantize:q4"}}) {
     auto m = parse_candidate(c.text, kRef);
     ASSERT_FALSE(m) << c.text;
     EXPECT_NE(m.error().message.find(c.needle), std::string::npos)

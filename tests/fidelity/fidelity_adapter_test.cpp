@@ -108,12 +108,28 @@ TEST(FidelityAdapter, AdapterAgainstItsBaseGrowsWithTheScaleAndScaleZeroChangesN
 TEST(FidelityAdapter, AdapterAgainstTheAdapterOnAQuantizedBaseThroughTheCli) {
   testing::ScratchDir dir;
   const std::string lora = write_lora(dir.file("a.gguf"));
-  auto r = testing::run_command(
-      {testing::clinbench_binary(), "fidelity", "--reference", testing::stories_model(),
-       "--reference-lora", lora, "--candidate", "lora=" + lora, "--candidate",
-       "quantize:q8+lora=" + lora, "--candidate", "quantize:q4", "--dataset",
-       data("curebench_valset.jsonl"), "--trace-tokens", "8", "--ctx", "1024", "--threads", "1",
-       "--out", dir.file("fid")});
+  auto r = testing::run_command({testing::clinbench_binary(),
+                                 "fidelity",
+                                 "--reference",
+                                 testing::stories_model(),
+                                 "--reference-lora",
+                                 lora,
+                                 "--candidate",
+                                 "lora=" + lora,
+                                 "--candidate",
+                                 "quantize:q8+lora=" + lora,
+                                 "--candidate",
+                                 "quantize:q4",
+                                 "--dataset",
+                                 data("curebench_valset.jsonl"),
+                                 "--trace-tokens",
+                                 "8",
+                                 "--ctx",
+                                 "1024",
+                                 "--threads",
+                                 "1",
+                                 "--out",
+                                 dir.file("fid")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("adapter on reference: " + lora), std::string::npos) << r.out;
   const auto j = nlohmann::json::parse(testing::read_file(dir.file("fid/fidelity.json")));

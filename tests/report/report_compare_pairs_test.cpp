@@ -36,10 +36,8 @@ void put_models(const fs::path& run, const std::vector<std::string>& models) {
   for (const auto& m : models) {
     json log = {{"format", "clinbench.attempt_log/1"}, {"attempts", json::array()}};
     if (m != "base") log["adapters"] = {{{"path", "/lora/" + m + ".gguf"}, {"scale", 1.0}}};
-    ASSERT_TRUE(store->put_model({.name = m,
-                                  .path = "/models/base.gguf",
-                                  .strategy = "native",
-                                  .attempt_log = log.dump()}));
+    ASSERT_TRUE(store->put_model(
+        {.name = m, .path = "/models/base.gguf", .strategy = "native", .attempt_log = log.dump()}));
     for (int i = 0; i < kItems; ++i) {
       ItemRecord r = store_test::sample_item(m, "val", i);
       r.choice = right(m, i) ? "B" : "C";
@@ -110,8 +108,7 @@ TEST(ReportComparePairs, ModelsOfOtherNamesAcrossTwoRuns) {
   // No common name and not one model each: refused, pointing at --pair.
   auto by_name = compare_data(a, b);
   ASSERT_FALSE(by_name);
-  EXPECT_NE(by_name.error().message.find("--pair"), std::string::npos)
-      << by_name.error().message;
+  EXPECT_NE(by_name.error().message.find("--pair"), std::string::npos) << by_name.error().message;
   auto doc = compare_data(a, b, {{"base", "clinical"}, {"base", "style"}});
   ASSERT_TRUE(doc) << doc.error().message;
   ASSERT_EQ((*doc)["comparisons"].size(), 2u);
@@ -142,8 +139,7 @@ TEST(ReportComparePairs, UnknownModelsAndMalformedPairsAreNamed) {
   // A run against itself by name would compare every model with itself.
   r = compare_data(run, run);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("compared with itself"), std::string::npos)
-      << r.error().message;
+  EXPECT_NE(r.error().message.find("compared with itself"), std::string::npos) << r.error().message;
 
   for (const char* bad : {"", "base", "=clinical", "base=", "="}) {
     auto p = parse_model_pair(bad);
@@ -162,13 +158,13 @@ TEST(ReportComparePairs, CommandLine) {
   const std::string run = dir.run_dir().string();
   put_models(run, {"base", "clinical"});
   const std::string page = (dir.path() / "pairs.html").string();
-  auto r = testing::run_command({testing::clinbench_binary(), "report", "--compare", run,
-                                 "--pair", "base=clinical", "-o", page});
+  auto r = testing::run_command({testing::clinbench_binary(), "report", "--compare", run, "--pair",
+                                 "base=clinical", "-o", page});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(page));
   EXPECT_NE(testing::read_file(page).find("base / clinical"), std::string::npos);
-  r = testing::run_command({testing::clinbench_binary(), "report", "--compare", run, run,
-                            "--pair", "base=clinical", "-o", page});
+  r = testing::run_command({testing::clinbench_binary(), "report", "--compare", run, run, "--pair",
+                            "base=clinical", "-o", page});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   r = testing::run_command(
       {testing::clinbench_binary(), "report", "--compare", run, "--pair", "base", "-o", page});

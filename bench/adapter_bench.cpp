@@ -9,8 +9,9 @@
 //    llama_set_adapters_lora with default parameters), timed around the same calls;
 //  - decode: the generation rate (output tokens / decode_ms) of `clinbench run` on --items
 //    MMLU-medical items with one sequence and --max-tokens per reply (the model never ends one),
-//    without and with each adapter. The peer is llama-batched-bench -npl 1 [--lora FILE] on the
-//    same files at the items' mean prompt length and the same reply length (its S_TG t/s).
+//    without and with each adapter. The peer is llama.cpp's own run of the same files,
+//    llama-completion [--lora FILE] (greedy, --ignore-eos, the same reply length, a prompt of
+//    about the items' mean length): its decode rate ("eval time", tokens per second).
 // Prints each ratio against the peer and writes JSON (bench/results/adapter_bench.json).
 //
 //   adapter_bench [--ranks 8,64] [--type q4_0] [--reps 3] [--decode-reps 1] [--items 4]
@@ -22,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +38,7 @@
 
 #include "bench_util.h"
 #include "clinbench/atomic_file.h"
+#include "clinbench/dataset.h"
 #include "clinbench/load.h"
 #include "clinbench/provenance.h"
 #include "clinbench/run.h"
@@ -143,27 +146,77 @@ PeerLoad run_peer_load(const std::string& model, int threads, const std::string&
   return {std::stod(out), static_cast<uint64_t>(ru.ru_maxrss) * 1024};
 }
 
-// S_TG t/s of llama-batched-bench -npl 1 (one sequence of npp prompt tokens, ntg generated).
-double run_batched_bench(const std::string& model, const std::string& adapter, int npp, int ntg,
-                         int threads, const std::string& log) {
+// llama.cpp's own generation with the adapter: llama-completion [--lora FILE] on a prompt of
+// about `chars` characters of the dataset's items, `ntg` tokens (--ignore-eos, greedy). Its perf
+// report gives the prompt's tokens and the decode rate ("eval time ... runs ... tokens per
+// second"). llama-batched-bench is not the peer: at this llama.cpp commit it loads the model
+// itself and ignores --lora.
+struct PeerDecode {
+  double tokens_per_s = 0;
+  int prompt_tokens = 0;
+};
+
+PeerDecode run_completion(const std::string& model, const std::string& adapter,
+                          const std::string& prompt_file, int npp, int ntg, int threads,
+                          const std::string& log) {
   const std::string cmd = fmt::format(
-      "'{}/llama-batched-bench' -m '{}' {} -c {} -b 2048 -ub 512 -npp {} -ntg {} -npl 1 -t {} "
-      ">'{}' 2>&1",
+      "'{}/llama-completion' -m '{}' {} -f '{}' -n {} --ignore-eos --temp 0 -no-cnv -c {} -t {} "
+      "-lv 4 </dev/null >/dev/null 2>'{}'",
       CLINBENCH_LLAMA_BIN, model, adapter.empty() ? "" : fmt::format("--lora '{}'", adapter),
-      npp + ntg + 16, npp, ntg, threads, log);
+      prompt_file, ntg, 2 * npp + ntg + 64, threads, log);
   if (const int rc = std::system(cmd.c_str()); rc != 0) {
-    throw std::runtime_error(fmt::format("llama-batched-bench exited with {} (see {})", rc, log));
+    throw std::runtime_error(fmt::format("llama-completion exited with {} (see {})", rc, log));
   }
   std::ifstream in(log);
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
-  // |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s | ...
-  const std::regex row(
-      R"(\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*1\s*\|\s*(\d+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|)");
-  std::smatch m;
-  if (!std::regex_search(text, m, row)) throw std::runtime_error("no result row in " + log);
-  return std::stod(m[7]);
+  // Its verbose log (-lv 4) names each adapter it loads.
+  if (!adapter.empty() &&
+      text.find(fmt::format("loading lora adapter from '{}'", adapter)) == std::string::npos) {
+    throw std::runtime_error("llama-completion did not load the adapter (see " + log + ")");
+  }
+  const std::regex prompt(R"(prompt eval time\s*=\s*[\d.]+ ms /\s*(\d+) tokens)");
+  const std::regex eval(R"(\s eval time\s*=.*runs.*,\s*([\d.]+) tokens per second)");
+  std::smatch mp, me;
+  if (!std::regex_search(text, mp, prompt) || !std::regex_search(text, me, eval)) {
+    throw std::runtime_error("no performance report in " + log);
+  }
+  return {std::stod(me[1]), std::stoi(mp[1])};
+}
+
+// The peer's prompt: the dataset's items (question and options) as plain text, cut to `n`
+// tokens of the model's vocabulary less one (llama-completion adds BOS), so that its KV holds as
+// many cells as clinbench's mean item when the replies start.
+std::string write_prompt(const Options& o, const std::string& model, int n) {
+  auto ds = read_dataset(o.dataset);
+  if (!ds) throw std::runtime_error(ds.error().message);
+  std::string text;
+  for (const auto& it : ds->items) {
+    if (text.size() >= static_cast<size_t>(8 * n)) break;
+    text += it.question + "\n";
+    for (const auto& [letter, option] : it.options) text += letter + ". " + option + "\n";
+  }
+  llama_backend_init();
+  llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  llama_model* m = llama_model_load_from_file(model.c_str(), mp);
+  if (m == nullptr) throw std::runtime_error("cannot read the vocabulary of " + model);
+  const llama_vocab* vocab = llama_model_get_vocab(m);
+  std::vector<llama_token> tokens(text.size() + 8);
+  const int k = llama_tokenize(vocab, text.c_str(), static_cast<int32_t>(text.size()),
+                               tokens.data(), static_cast<int32_t>(tokens.size()), false, false);
+  tokens.resize(static_cast<size_t>(std::clamp(k, 0, std::max(0, n - 1))));
+  std::string prompt;
+  for (const llama_token t : tokens) {
+    char piece[256];
+    const int len = llama_token_to_piece(vocab, t, piece, sizeof(piece), 0, false);
+    if (len > 0) prompt.append(piece, static_cast<size_t>(len));
+  }
+  llama_model_free(m);
+  const std::string path = fmt::format("{}/prompt-{}.txt", o.work_dir, n);
+  if (auto w = write_file_atomically(path, prompt); !w) throw std::runtime_error(w.error().message);
+  return path;
 }
 
 std::string synthetic_base(const Options& o) {
@@ -198,7 +251,8 @@ struct Config {
   std::vector<double> init_ms, peer_ms;
   uint64_t peak_rss = 0, peer_peak_rss = 0;
   std::vector<double> decode_tps, peer_tps;
-  double prompt_tokens = 0;
+  double prompt_tokens = 0;    // clinbench's items, mean (chat template included)
+  int peer_prompt_tokens = 0;  // the peer's prompt
 };
 
 void measure_load(const Options& o, const std::string& base, Config& c) {
@@ -248,12 +302,15 @@ void measure_decode(const Options& o, const std::string& base, Config& c) {
     c.decode_tps.push_back(ours.decode_tokens_per_s());
     c.prompt_tokens = ours.prompt_tokens;
     const int ntg = static_cast<int>(ours.output_tokens / std::max<int64_t>(1, ours.items));
-    c.peer_tps.push_back(run_batched_bench(
-        base, c.adapter, static_cast<int>(ours.prompt_tokens + 0.5), std::max(1, ntg), o.threads,
-        fmt::format("{}/batched-{}.log", o.work_dir, c.name)));
-    std::cerr << fmt::format(
-        "{} decode: clinbench {:.1f} tok/s, llama-batched-bench {:.1f} tok/s\n", c.name,
-        c.decode_tps.back(), c.peer_tps.back());
+    const int npp = static_cast<int>(ours.prompt_tokens + 0.5);
+    const std::string prompt = write_prompt(o, base, npp);
+    const PeerDecode p =
+        run_completion(base, c.adapter, prompt, npp, std::max(1, ntg), o.threads,
+                       fmt::format("{}/completion-{}-{}.log", o.work_dir, c.name, r));
+    c.peer_tps.push_back(p.tokens_per_s);
+    c.peer_prompt_tokens = p.prompt_tokens;
+    std::cerr << fmt::format("{} decode: clinbench {:.1f} tok/s, llama-completion {:.1f} tok/s\n",
+                             c.name, c.decode_tps.back(), c.peer_tps.back());
   }
 }
 
@@ -305,10 +362,11 @@ json config_json(const Config& c) {
           {"peer_peak_rss", c.peer_peak_rss},
           {"decode_tokens_per_s", tps},
           {"decode_tokens_per_s_reps", c.decode_tps},
-          {"batched_bench_tg_tokens_per_s", peer_tps},
-          {"batched_bench_tg_tokens_per_s_reps", c.peer_tps},
+          {"llama_completion_tokens_per_s", peer_tps},
+          {"llama_completion_tokens_per_s_reps", c.peer_tps},
           {"decode_ratio_to_llama_cpp", peer_tps > 0 ? tps / peer_tps : 0},
-          {"mean_prompt_tokens", c.prompt_tokens}};
+          {"mean_prompt_tokens", c.prompt_tokens},
+          {"peer_prompt_tokens", c.peer_prompt_tokens}};
 }
 
 }  // namespace
@@ -347,7 +405,7 @@ int main(int argc, char** argv) {
           j["init_ms"].get<double>(), j["peer_load_ms"].get<double>(),
           j["load_ratio_to_llama_cpp"].get<double>(), format_bytes(c.peak_rss),
           format_bytes(c.peer_peak_rss), j["decode_tokens_per_s"].get<double>(),
-          j["batched_bench_tg_tokens_per_s"].get<double>(),
+          j["llama_completion_tokens_per_s"].get<double>(),
           j["decode_ratio_to_llama_cpp"].get<double>());
     }
     const json out = {{"benchmark", "adapter_bench"},

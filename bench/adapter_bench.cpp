@@ -279,6 +279,14 @@ void measure_load(const Options& o, const std::string& base, Config& c) {
   }
 }
 
+// clinbench's decode rate, as llama.cpp's "eval time" counts it: decode steps over decode time.
+// Every output token takes a step in clinbench's scheduler (the first is sampled from the
+// prefill, and the last is decoded before the budget or an end token stops the reply), so the
+// steps are the output tokens.
+double decode_rate(const bench::Measure& m) {
+  return m.decode_ms > 0 ? static_cast<double>(m.output_tokens) / (m.decode_ms / 1000) : 0;
+}
+
 void measure_decode(const Options& o, const std::string& base, Config& c) {
   for (int r = 0; r < o.decode_reps; ++r) {
     RunConfig cfg;
@@ -299,7 +307,7 @@ void measure_decode(const Options& o, const std::string& base, Config& c) {
     cfg.models.push_back(m);
     cfg.out = fmt::format("{}/run-{}", o.work_dir, c.name);
     const bench::Measure ours = bench::run_once(cfg);
-    c.decode_tps.push_back(ours.decode_tokens_per_s());
+    c.decode_tps.push_back(decode_rate(ours));
     c.prompt_tokens = ours.prompt_tokens;
     const int ntg = static_cast<int>(ours.output_tokens / std::max<int64_t>(1, ours.items));
     const int npp = static_cast<int>(ours.prompt_tokens + 0.5);

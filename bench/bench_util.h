@@ -57,8 +57,8 @@ struct Measure {
   int64_t requests = 0;       // generation turns
   int64_t output_tokens = 0;  // over all items
   double prompt_tokens = 0;   // mean over items
+  double decode_ms = 0;       // sum of the items' decode_ms (overlapping when N > 1)
   double batch_width = 0;     // mean of the items' extra.batch_width (in-process only)
-  double decode_ms = 0;       // the items' decode_ms summed (one sequence at a time: wall time)
   // The loaded attempt's KV layout record (attempt log "kv"); null for served models.
   nlohmann::json kv;
   double items_per_s() const {
@@ -67,9 +67,10 @@ struct Measure {
   double tokens_per_s() const {
     return wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0;
   }
-  // Generation alone: output tokens over decode time (telemetry.md's decode_tokens_per_s).
-  double decode_tokens_per_s() const {
-    return decode_ms > 0 ? static_cast<double>(output_tokens) / (decode_ms / 1000) : 0;
+  // One sequence's decode rate: the tokens that took a decode step (each turn's first token
+  // comes from its prefill) over the items' decode time; llama-bench's tg at N = 1.
+  double decode_steps_per_s() const {
+    return decode_ms > 0 ? static_cast<double>(output_tokens - requests) / (decode_ms / 1000) : 0;
   }
 };
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "clinbench/adapter.h"
 #include "clinbench/error.h"
 #include "clinbench/evaluate.h"
 #include "clinbench/item.h"
@@ -29,18 +30,25 @@ namespace clinbench {
 inline constexpr const char* kFidelityFormat = "clinbench.fidelity/1";
 inline constexpr const char* kFidelityFile = "fidelity.json";
 
-// One model to measure: a GGUF file loaded with a strategy (and, for quantize:*, a recipe).
+// One model to measure: a GGUF file loaded with a strategy (and, for quantize:*, a recipe), with
+// the LoRA adapters applied on it (docs/adapters.md).
 struct FidelityModel {
   std::string label;  // how tables and fidelity.json name it
   std::string path;
   Strategy strategy = Strategy::kNative;
   std::string recipe;  // quantize:* only: built-in name or recipe file
+  // Applied on the loaded base in their own precision, whatever the strategy does to the base
+  // (quantize:* with adapters is the QLoRA arrangement).
+  std::vector<AdapterSpec> adapters;
 };
 
-// A --candidate value: "quantize:q8" or "quantize:q4", optionally followed by "@RECIPE" (a
-// built-in recipe name or a recipe file; default "mixed"), applied to the reference file; any
-// other text is the path of a GGUF file loaded as stored. Errors: an empty value, a recipe
-// after a file path, an unknown recipe.
+// A --candidate value: BASE, then any number of "+lora=FILE[:SCALE]" (adapters applied on it, in
+// order). BASE is "quantize:q8" or "quantize:q4", optionally followed by "@RECIPE" (a built-in
+// recipe name or a recipe file; default "mixed"), applied to the reference file; nothing (the
+// value starts with "lora=") for the reference file as stored; any other text is the path of a
+// GGUF file loaded as stored. The reference's own adapters (--reference-lora) are not inherited:
+// a candidate applies exactly the adapters it names. Errors: an empty value, a recipe after a
+// file path, an unknown recipe, an adapter with no file or a scale that is no finite number.
 Result<FidelityModel> parse_candidate(const std::string& text, const std::string& reference_path);
 
 struct FidelityOptions {
@@ -73,7 +81,11 @@ struct ItemFidelity {
 
 // Memory and speed of one model during the measurement.
 struct ModelUse {
-  uint64_t weight_bytes = 0;               // tensor data at the types loaded
+  // The adapters loaded on it as check_adapter read them (path, sha256, scale, rank, alpha,
+  // targets, bytes); fidelity.json lists them under the model.
+  std::vector<AdapterInfo> adapters;
+  uint64_t adapter_bytes = 0;              // their tensor data, in their own precision
+  uint64_t weight_bytes = 0;               // the base's tensor data at the types loaded
   double bits_per_weight = 0;              // weight_bytes * 8 / parameters
   std::vector<TypeCount> tensor_types;     // after quantization, largest first
   std::optional<uint64_t> peak_rss_bytes;  // this process, from the load to the end of its pass
@@ -119,9 +131,11 @@ struct FidelityReport {
   std::vector<CandidateResult> candidates;
 };
 
-// Measures every candidate against the reference on the items. Errors: a model that does not
-// load (with the loader's reason), a candidate whose vocabulary differs from the reference's, no
-// item left to measure, the reference's distributions above options.max_reference_bytes.
+// Measures every candidate against the reference on the items. Every model's adapters are checked
+// against its base (check_adapter) before anything is loaded. Errors: an adapter that does not
+// fit its base (naming the model and the adapter file), a model that does not load (with the
+// loader's reason), a candidate whose vocabulary differs from the reference's, no item left to
+// measure, the reference's distributions above options.max_reference_bytes.
 Result<FidelityReport> run_fidelity(const FidelityModel& reference,
                                     const std::vector<FidelityModel>& candidates,
                                     const std::vector<Item>& items, const std::string& dataset,

@@ -22,6 +22,17 @@
 
 namespace clinbench {
 
+// A model of run A compared with a model of run B (`report --compare ... --pair A_MODEL=B_MODEL`):
+// a base and its fine-tune (an adapter entry), in two runs or in one.
+struct ModelPair {
+  std::string a;
+  std::string b;
+};
+
+// Parses "A_MODEL=B_MODEL" (split at the first '='). Errors (kInvalidArgument, naming --pair and
+// the value): no '=', an empty name on either side.
+Result<ModelPair> parse_model_pair(const std::string& text);
+
 struct ReportOptions {
   // The page to write; empty: RUN_DIR/dashboard.html (compare: RUN_A/compare.html).
   std::filesystem::path output;
@@ -31,6 +42,8 @@ struct ReportOptions {
   // google-chrome), or taken from $CLINBENCH_NODE / $CLINBENCH_CHROMIUM when set.
   std::string node;
   std::string chromium;
+  // Compare only: the models to pair; empty: by name (see compare_data).
+  std::vector<ModelPair> pairs;
 };
 
 struct ReportOutcome {
@@ -49,11 +62,16 @@ struct ReportOutcome {
 // (kResource), an unreadable database.
 Result<nlohmann::json> report_data(const std::filesystem::path& run_dir);
 
-// The data document comparing two runs: the models of the same name (or the only model of each,
-// when each run has one and the names differ), on the (dataset, item_id) keys both recorded,
-// with McNemar's exact test and the paired bootstrap of stats.h.
+// The data document comparing two runs: the models of each pair in `pairs` (model a of run A
+// against model b of run B; run_a and run_b may be the same directory, to compare two models of
+// one run), or without pairs the models of the same name (or the only model of each, when each
+// run has one and the names differ), on the (dataset, item_id) keys both recorded, with
+// McNemar's exact test and the paired bootstrap of stats.h. Errors: a pair naming a model its
+// run does not have (listing the run's models), a pair given twice, no pairs given for one run
+// compared with itself, runs with no model to pair.
 Result<nlohmann::json> compare_data(const std::filesystem::path& run_a,
-                                    const std::filesystem::path& run_b);
+                                    const std::filesystem::path& run_b,
+                                    const std::vector<ModelPair>& pairs = {});
 
 // The self-contained page of a data document.
 std::string render_report_html(const nlohmann::json& data);

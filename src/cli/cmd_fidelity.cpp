@@ -1,5 +1,6 @@
 // fidelity: a thin handler over include/clinbench/fidelity.h. Three forms, one per question:
-//   --reference REF --candidate C...   how far each candidate moves the reference (fidelity.json)
+//   --reference REF --candidate C...   how far each candidate (a quantized load, another file, an
+//                                      adapter) moves the reference (fidelity.json)
 //   --sensitivity REF                  which tensor groups matter, and a recipe (sensitivity.json)
 //   --tokenizer A B                    whether two files tokenize alike (tokenizer_check.json)
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "clinbench/adapter.h"
 #include "clinbench/dataset.h"
 #include "clinbench/fidelity.h"
 #include "clinbench/select.h"
@@ -20,6 +22,7 @@ namespace {
 
 struct FidelityFlags {
   std::string reference;
+  std::vector<std::string> reference_lora;  // FILE[:SCALE] each
   std::vector<std::string> candidates;
   std::string sensitivity;
   std::vector<std::string> tokenizer;
@@ -77,6 +80,9 @@ int run(FidelityFlags& f) {
                          "give exactly one of --reference (with --candidate), --sensitivity or "
                          "--tokenizer"});
   }
+  if (!f.reference_lora.empty() && f.reference.empty()) {
+    return report_error({ErrorCode::kInvalidArgument, "--reference-lora needs --reference"});
+  }
   if (f.fo.trace_tokens < 0) {
     return report_error({ErrorCode::kInvalidArgument, "--trace-tokens: must be 0 or more"});
   }
@@ -95,6 +101,11 @@ int run(FidelityFlags& f) {
       return report_error({ErrorCode::kInvalidArgument, "--reference needs --candidate"});
     }
     FidelityModel ref{"reference", f.reference, Strategy::kNative, ""};
+    for (const auto& l : f.reference_lora) {
+      auto spec = parse_adapter_spec(l, "--reference-lora");
+      if (!spec) return report_error(spec.error());
+      ref.adapters.push_back(std::move(*spec));
+    }
     std::vector<FidelityModel> cands;
     for (const auto& c : f.candidates) {
       auto m = parse_candidate(c, f.reference);
@@ -135,17 +146,20 @@ int run(FidelityFlags& f) {
 
 Command fidelity_command() {
   return {"fidelity",
-          "Measure what quantization costs on the dataset's own items (answer-letter KL, flips, "
-          "reasoning KL), rank tensor groups by sensitivity and write a recipe, or compare two "
-          "files' tokenizers",
+          "Measure what quantization or a LoRA adapter changes on the dataset's own items "
+          "(answer-letter KL, flips, reasoning KL), rank tensor groups by sensitivity and write a "
+          "recipe, or compare two files' tokenizers",
           [](CLI::App* sub) -> std::function<int()> {
             auto f = std::make_shared<FidelityFlags>();
             sub->add_option("--reference", f->reference,
                             "reference model file (full or high precision)");
+            sub->add_option("--reference-lora", f->reference_lora,
+                            "FILE[:SCALE]: a LoRA adapter applied on the reference (repeatable)");
             sub->add_option("--candidate", f->candidates,
                             "candidate: a model file, or quantize:q8 / quantize:q4 applied to the "
-                            "reference, optionally @RECIPE (built-in name or recipe file); "
-                            "repeatable");
+                            "reference, optionally @RECIPE (built-in name or recipe file), then "
+                            "+lora=FILE[:SCALE] per adapter applied on it; lora=FILE[:SCALE] "
+                            "alone: the reference file with the adapter; repeatable");
             sub->add_option("--sensitivity", f->sensitivity,
                             "rank the tensor groups of this float model and write a recipe");
             sub->add_option("--tokenizer", f->tokenizer,

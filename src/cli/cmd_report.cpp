@@ -14,11 +14,13 @@ namespace {
 Command report_command() {
   return {"report",
           "Write the dashboard of a run directory (one self-contained HTML page, works offline) "
-          "and static figures in RUN_DIR/figures/; or compare two runs with --compare",
+          "and static figures in RUN_DIR/figures/; or compare two runs, or two models of one run, "
+          "with --compare",
           [](CLI::App* sub) -> std::function<int()> {
             struct Opts {
               std::string run_dir, out;
               std::vector<std::string> compare;
+              std::vector<std::string> pairs;
               bool no_figures = false;
               ReportOptions ro;
             };
@@ -29,8 +31,13 @@ Command report_command() {
                             "RUN_A/compare.html)");
             sub->add_option("--compare", o->compare,
                             "RUN_A RUN_B: the same models on the same items in two runs, with "
-                            "McNemar's exact test and the paired bootstrap")
-                ->expected(2);
+                            "McNemar's exact test and the paired bootstrap; RUN alone (with "
+                            "--pair): two models of one run")
+                ->expected(1, 2);
+            sub->add_option("--pair", o->pairs,
+                            "A_MODEL=B_MODEL: compare this model of run A with this model of run "
+                            "B (a base and its adapter entry), instead of pairing by name; "
+                            "repeatable");
             sub->add_flag("--no-figures", o->no_figures,
                           "skip the static figures in RUN_DIR/figures/");
             sub->add_option("--node", o->ro.node,
@@ -44,9 +51,20 @@ Command report_command() {
                              "clinbench report: give either RUN_DIR or --compare RUN_A RUN_B\n");
                 return kExitUsage;
               }
+              if (!o->pairs.empty() && !comparing) {
+                std::fprintf(stderr, "clinbench report: --pair needs --compare\n");
+                return kExitUsage;
+              }
+              for (const auto& text : o->pairs) {
+                auto p = parse_model_pair(text);
+                if (!p) return report_error(p.error());
+                o->ro.pairs.push_back(std::move(*p));
+              }
               o->ro.output = o->out;
               o->ro.figures = !o->no_figures;
-              auto outcome = comparing ? write_compare_report(o->compare[0], o->compare[1], o->ro)
+              // One directory: two of its models, compared with each other (--pair).
+              const std::string run_b = comparing ? o->compare.back() : "";
+              auto outcome = comparing ? write_compare_report(o->compare.front(), run_b, o->ro)
                                        : write_report(o->run_dir, o->ro);
               if (!outcome) return report_error(outcome.error());
               if (comparing) {

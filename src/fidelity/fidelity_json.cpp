@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "clinbench/attempt.h"
 #include "clinbench/fidelity.h"
 #include "clinbench/units.h"
 #include "util/atomic_file.h"
@@ -18,11 +19,15 @@ using json = nlohmann::json;
 
 json opt(const std::optional<bool>& v) { return v ? json(*v) : json(nullptr); }
 
-json to_json(const FidelityModel& m) {
+// The model as given, with the adapters it loaded as check_adapter read them (`use`).
+json model_json(const FidelityModel& m, const ModelUse& use) {
+  json adapters = json::array();
+  for (const auto& a : use.adapters) adapters.push_back(to_json(a));
   return {{"label", m.label},
           {"path", m.path},
           {"strategy", to_string(m.strategy)},
-          {"recipe", is_quantize(m.strategy) ? json(m.recipe) : json(nullptr)}};
+          {"recipe", is_quantize(m.strategy) ? json(m.recipe) : json(nullptr)},
+          {"adapters", adapters}};
 }
 
 json to_json(const ModelUse& u) {
@@ -32,6 +37,7 @@ json to_json(const ModelUse& u) {
         {{"type", t.type}, {"tensors", t.tensors}, {"elements", t.elements}, {"bytes", t.bytes}});
   }
   return {{"weight_bytes", u.weight_bytes},
+          {"adapter_bytes", u.adapter_bytes},
           {"bits_per_weight", u.bits_per_weight},
           {"tensor_types", types},
           {"peak_rss_bytes", u.peak_rss_bytes ? json(*u.peak_rss_bytes) : json(nullptr)},
@@ -78,7 +84,7 @@ json to_json(const AccuracySummary& a) {
 json to_json(const CandidateResult& c) {
   json items = json::array();
   for (const auto& f : c.items) items.push_back(to_json(f));
-  return {{"model", to_json(c.model)},
+  return {{"model", model_json(c.model, c.use)},
           {"use", to_json(c.use)},
           {"summary",
            {{"items", c.items.size()},
@@ -102,6 +108,12 @@ json to_json(const CandidateResult& c) {
               {"only_candidate", c.mcnemar.only_b},
               {"p_value", c.mcnemar.p_value}}}}},
           {"items", items}};
+}
+
+// {"model", "use"} of a report's reference.
+template <typename Report>
+json reference_json(const Report& r) {
+  return {{"model", model_json(r.reference, r.reference_use)}, {"use", to_json(r.reference_use)}};
 }
 
 json skipped_json(const std::vector<SkippedItem>& skipped) {
@@ -130,6 +142,13 @@ std::string accuracy_text(const AccuracySummary& a) {
   return a.accuracy ? fmt::format("{} ({}/{})", pct(*a.accuracy), a.correct, a.labeled) : "-";
 }
 
+// "adapter on LABEL: FILE (scale S, rank R, alpha A, N tensors, SIZE, sha256 PREFIX)".
+std::string adapter_line(const std::string& label, const AdapterInfo& a) {
+  return fmt::format("adapter on {}: {} (scale {}, rank {}, alpha {}, {} tensors, {}, sha256 {})\n",
+                     label, a.path, a.scale, a.rank, a.alpha, a.targets.size(),
+                     format_bytes(a.bytes), a.sha256.substr(0, 12));
+}
+
 }  // namespace
 
 json to_json(const FidelityReport& r) {
@@ -141,7 +160,7 @@ json to_json(const FidelityReport& r) {
           {"items", r.items},
           {"skipped", skipped_json(r.skipped)},
           {"options", options_json(r.options)},
-          {"reference", {{"model", to_json(r.reference)}, {"use", to_json(r.reference_use)}}},
+          {"reference", reference_json(r)},
           {"candidates", cands}};
 }
 
@@ -179,7 +198,7 @@ json to_json(const SensitivityReport& r) {
           {"dataset", r.dataset},
           {"items", r.items},
           {"skipped", skipped_json(r.skipped)},
-          {"reference", {{"model", to_json(r.reference)}, {"use", to_json(r.reference_use)}}},
+          {"reference", reference_json(r)},
           {"low_type", r.low_type},
           {"high_type", r.high_type},
           {"ranking", ranking},
@@ -226,6 +245,12 @@ std::string format_fidelity(const FidelityReport& r) {
         fmt::format("{}/{}", c.flipped.size(), c.items.size()), accuracy_text(c.reference_accuracy),
         accuracy_text(c.candidate_accuracy), c.mcnemar.p_value,
         c.use.peak_rss_bytes ? format_bytes(*c.use.peak_rss_bytes) : "-", c.use.eval_tokens_per_s);
+  }
+  for (const auto& a : r.reference_use.adapters) {
+    out << adapter_line(r.reference.label, a);
+  }
+  for (const auto& c : r.candidates) {
+    for (const auto& a : c.use.adapters) out << adapter_line(c.model.label, a);
   }
   for (const auto& c : r.candidates) {
     if (!c.flipped.empty()) {

@@ -14,20 +14,29 @@ namespace clinbench {
 namespace {
 
 std::string describe(const FidelityModel& m) {
+  std::string lora;
+  for (const auto& a : m.adapters) lora += fmt::format(", lora {}", to_string(a));
   return is_quantize(m.strategy)
-             ? fmt::format("{} ({} {}, recipe {})", m.label, m.path, to_string(m.strategy),
-                           m.recipe)
-             : fmt::format("{} ({} {})", m.label, m.path, to_string(m.strategy));
+             ? fmt::format("{} ({} {}, recipe {}{})", m.label, m.path, to_string(m.strategy),
+                           m.recipe, lora)
+             : fmt::format("{} ({} {}{})", m.label, m.path, to_string(m.strategy), lora);
 }
 
 }  // namespace
 
+Result<std::vector<AdapterInfo>> check_model_adapters(const FidelityModel& model, bool hash) {
+  // A missing or corrupt file is a bad input, not a failed load.
+  auto info = read_model_info(model.path, {.hash = false});
+  if (!info) return std::unexpected(info.error().with_context(model.label));
+  auto adapters = check_adapters(model.adapters, *info, {.hash = hash});
+  if (!adapters) return std::unexpected(adapters.error().with_context(model.label));
+  return adapters;
+}
+
 Result<ModelUse> with_model(const FidelityModel& model, const FidelityOptions& options,
                             const ProbeWork& work) {
-  // A missing or corrupt file is a bad input, not a failed load.
-  if (auto info = read_model_info(model.path, {.hash = false}); !info) {
-    return std::unexpected(info.error().with_context(model.label));
-  }
+  auto adapters = check_model_adapters(model, /*hash=*/true);
+  if (!adapters) return std::unexpected(adapters.error());
   AttemptSpec spec;
   spec.model_path = model.path;
   spec.strategy = model.strategy;
@@ -36,6 +45,7 @@ Result<ModelUse> with_model(const FidelityModel& model, const FidelityOptions& o
   spec.n_threads = options.n_threads;
   spec.n_gpu_layers = 999;  // every layer on the accelerator when there is one
   spec.warmup.enabled = false;
+  spec.adapters = model.adapters;
   std::optional<Error> work_error;
   reset_peak_rss();
   Attempt a = execute_attempt(
@@ -52,6 +62,8 @@ Result<ModelUse> with_model(const FidelityModel& model, const FidelityOptions& o
                       fmt::format("{} did not load: {}", describe(model), a.reason));
   }
   ModelUse use;
+  use.adapters = std::move(*adapters);
+  for (const auto& ad : use.adapters) use.adapter_bytes += ad.bytes;
   use.tensor_types = a.placement.tensor_types;
   uint64_t elements = 0;
   for (const auto& t : use.tensor_types) {

@@ -2,8 +2,11 @@
 // same items, side by side, with the paired tests of stats.h.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <system_error>
+#include <tuple>
 
 #include "clinbench/report.h"
 #include "clinbench/stats.h"
@@ -29,7 +32,7 @@ std::map<Key, const ItemRecord*> items_of(const RunView& run, const std::string&
 }
 
 // Models of the same name; or the only model of each run when each has one.
-std::vector<std::pair<std::string, std::string>> model_pairs(const RunView& a, const RunView& b) {
+std::vector<std::pair<std::string, std::string>> pairs_by_name(const RunView& a, const RunView& b) {
   const auto na = a.model_names();
   const auto nb = b.model_names();
   std::vector<std::pair<std::string, std::string>> pairs;
@@ -41,9 +44,46 @@ std::vector<std::pair<std::string, std::string>> model_pairs(const RunView& a, c
   return pairs;
 }
 
+std::string list_models(const RunView& run) {
+  std::string out;
+  for (const auto& n : run.model_names()) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
+// The pairs asked for, each model checked against its run.
+Result<std::vector<std::pair<std::string, std::string>>> requested_pairs(
+    const std::vector<ModelPair>& pairs, const RunView& a, const RunView& b) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto na = a.model_names();
+  const auto nb = b.model_names();
+  for (const auto& p : pairs) {
+    const std::string spec = fmt::format("--pair {}={}", p.a, p.b);
+    for (const auto& [name, names, run, which] :
+         {std::tuple{&p.a, &na, &a, "A"}, std::tuple{&p.b, &nb, &b, "B"}}) {
+      if (std::find(names->begin(), names->end(), *name) == names->end()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: run {} ({}) has no model '{}' (its models: {})", spec,
+                                      which, run->dir.string(), *name, list_models(*run)));
+      }
+    }
+    if (std::find(out.begin(), out.end(), std::pair{p.a, p.b}) != out.end()) {
+      return make_error(ErrorCode::kInvalidArgument, spec + ": given twice");
+    }
+    out.emplace_back(p.a, p.b);
+  }
+  return out;
+}
+
 std::string strategy_of(const RunView& run, const std::string& model) {
   for (const auto& m : run.models) {
     if (m.name == model) return m.strategy;
+  }
+  return "";
+}
+
+std::string adapters_of(const RunView& run, const std::string& model) {
+  for (std::size_t i = 0; i < run.models.size() && i < run.attempt_logs.size(); ++i) {
+    if (run.models[i].name == model) return model_adapters(run.attempt_logs[i]);
   }
   return "";
 }
@@ -217,7 +257,8 @@ std::unexpected<Error> no_model_pairs_error(const std::filesystem::path& run_a, 
   for (const auto& n : b.model_names()) nb += (nb.empty() ? "" : ", ") + n;
   return make_error(ErrorCode::kInvalidArgument,
                     fmt::format("--compare: {} (models: {}) and {} (models: {}) share no model "
-                                "name, and do not have one model each",
+                                "name, and do not have one model each: name the models to "
+                                "compare with --pair A_MODEL=B_MODEL",
                                 run_a.string(), na.empty() ? "none" : na, run_b.string(),
                                 nb.empty() ? "none" : nb));
 }
@@ -268,9 +309,11 @@ void compare_model_pair(const RunView& a, const RunView& b, const std::string& m
   if (by_dataset.size() > 1) out.tests.push_back(compare_row(ma, mb, "", all));
   out.models.push_back({{"model_a", ma},
                         {"strategy_a", strategy_of(a, ma)},
+                        {"adapters_a", adapters_of(a, ma)},
                         {"items_a", ia.size()},
                         {"model_b", mb},
                         {"strategy_b", strategy_of(b, mb)},
+                        {"adapters_b", adapters_of(b, mb)},
                         {"items_b", ib.size()},
                         {"common_items", all.size()}});
 }
@@ -292,7 +335,7 @@ json compare_figures(const json& rows) {
 }
 
 // The document's "tables": the model pairs, the paired tests, the items answered differently.
-json compare_tables(const ComparisonRows& rows) {
+json compare_tables(const ComparisonRows& rows, bool by_request) {
   auto col = [](const char* k, const char* fmt_ = nullptr) {
     json c = {{"key", k}};
     if (fmt_) c["format"] = fmt_;
@@ -301,9 +344,14 @@ json compare_tables(const ComparisonRows& rows) {
   return json::array(
       {{{"id", "compare-models"},
         {"title", "Models paired"},
-        {"description", "Models of the same name in both runs (or the only model of each)."},
-        {"columns", json::array({col("model_a"), col("strategy_a"), col("items_a"), col("model_b"),
-                                 col("strategy_b"), col("items_b"), col("common_items")})},
+        {"description", by_request
+                            ? "The models paired by --pair: each model of run A against its model "
+                              "of run B, with the LoRA adapters each applied on its base."
+                            : "Models of the same name in both runs (or the only model of each), "
+                              "with the LoRA adapters each applied on its base."},
+        {"columns", json::array({col("model_a"), col("strategy_a"), col("adapters_a"),
+                                 col("items_a"), col("model_b"), col("strategy_b"),
+                                 col("adapters_b"), col("items_b"), col("common_items")})},
         {"rows", rows.models}},
        {{"id", "compare-tests"},
         {"title", "Paired tests"},
@@ -342,25 +390,56 @@ json compare_tables(const ComparisonRows& rows) {
 
 }  // namespace report
 
-Result<json> compare_data(const std::filesystem::path& run_a, const std::filesystem::path& run_b) {
+Result<ModelPair> parse_model_pair(const std::string& text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--pair '{}': expected A_MODEL=B_MODEL (a model of run A, a "
+                                  "model of run B)",
+                                  text));
+  }
+  return ModelPair{text.substr(0, eq), text.substr(eq + 1)};
+}
+
+Result<json> compare_data(const std::filesystem::path& run_a, const std::filesystem::path& run_b,
+                          const std::vector<ModelPair>& model_pairs) {
+  std::error_code ec;
+  const bool one_run = std::filesystem::equivalent(run_a, run_b, ec);
+  if (one_run && model_pairs.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--compare: {} is compared with itself: give the models to "
+                                  "compare with --pair A_MODEL=B_MODEL",
+                                  run_a.string()));
+  }
   auto a = report::load_run(run_a);
   if (!a) return std::unexpected(a.error().with_context("run A"));
   auto b = report::load_run(run_b);
   if (!b) return std::unexpected(b.error().with_context("run B"));
-  const auto pairs = report::model_pairs(*a, *b);
-  if (pairs.empty()) return report::no_model_pairs_error(run_a, *a, run_b, *b);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (model_pairs.empty()) {
+    pairs = report::pairs_by_name(*a, *b);
+    if (pairs.empty()) return report::no_model_pairs_error(run_a, *a, run_b, *b);
+  } else {
+    auto p = report::requested_pairs(model_pairs, *a, *b);
+    if (!p) return std::unexpected(p.error());
+    pairs = std::move(*p);
+  }
   report::ComparisonRows rows;
   for (const auto& [ma, mb] : pairs) report::compare_model_pair(*a, *b, ma, mb, rows);
   json doc = report::document_header(
-      "compare",
-      fmt::format("clinbench comparison: {} (A) vs {} (B)", run_a.string(), run_b.string()));
+      "compare", one_run ? fmt::format("clinbench comparison: models of {}", run_a.string())
+                         : fmt::format("clinbench comparison: {} (A) vs {} (B)", run_a.string(),
+                                       run_b.string()));
   doc["run_a"] = run_a.string();
   doc["run_b"] = run_b.string();
-  doc["notices"] = report::run_notices(*a, "Run A: ");
-  for (auto& n : report::run_notices(*b, "Run B: ")) doc["notices"].push_back(std::move(n));
+  doc["paired_by"] = model_pairs.empty() ? "name" : "--pair";
+  doc["notices"] = report::run_notices(*a, one_run ? "" : "Run A: ");
+  if (!one_run) {
+    for (auto& n : report::run_notices(*b, "Run B: ")) doc["notices"].push_back(std::move(n));
+  }
   doc["comparisons"] = rows.tests;
   doc["figures"] = report::compare_figures(rows.tests);
-  doc["tables"] = report::compare_tables(rows);
+  doc["tables"] = report::compare_tables(rows, !model_pairs.empty());
   return doc;
 }
 

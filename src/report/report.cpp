@@ -53,7 +53,7 @@ Result<ReportOutcome> write_report(const fs::path& run_dir, const ReportOptions&
 
 Result<ReportOutcome> write_compare_report(const fs::path& run_a, const fs::path& run_b,
                                            const ReportOptions& options) {
-  auto data = compare_data(run_a, run_b);
+  auto data = compare_data(run_a, run_b, options.pairs);
   if (!data) return std::unexpected(data.error());
   return write_page(*data, options.output.empty() ? run_a / "compare.html" : options.output);
 }

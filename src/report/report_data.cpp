@@ -84,9 +84,9 @@ json attempts_table(const RunView& run) {
       {"rows", rows}};
 }
 
-// The LoRA adapters of a model's latest attempt log: "a.gguf (scale 0.5), b.gguf (scale 1)";
-// "" for a model without.
-std::string adapters_of(const json& attempt_logs) {
+}  // namespace
+
+std::string model_adapters(const json& attempt_logs) {
   if (!attempt_logs.is_array() || attempt_logs.empty()) return "";
   const json& log = attempt_logs.back();
   std::string out;
@@ -101,13 +101,15 @@ std::string adapters_of(const json& attempt_logs) {
   return out;
 }
 
+namespace {
+
 json models_table(const RunView& run) {
   json rows = json::array();
   for (std::size_t i = 0; i < run.models.size(); ++i) {
     const auto& m = run.models[i];
     rows.push_back({{"name", m.name},
                     {"strategy", m.strategy},
-                    {"adapters", i < run.attempt_logs.size() ? adapters_of(run.attempt_logs[i])
+                    {"adapters", i < run.attempt_logs.size() ? model_adapters(run.attempt_logs[i])
                                                              : std::string()},
                     {"path", m.path},
                     {"sha256", m.sha256}});

@@ -218,7 +218,9 @@ struct LevelResult {
   int64_t server_errors = 0;  // items the server run failed (its items/s counts completed ones)
 };
 
-json decode_row(const std::vector<double>& v) { return v.empty() ? json() : json(bench::median(v)); }
+json decode_row(const std::vector<double>& v) {
+  return v.empty() ? json() : json(bench::median(v));
+}
 
 }  // namespace
 
@@ -395,26 +397,26 @@ int main(int argc, char** argv) {
             bench::median(L.ours_tps), L.last.batch_width, peer, peer > 0 ? ours / peer : 0,
             o.server ? fmt::format("{:.2f}", server) : "-",
             o.server && server > 0 ? fmt::format("{:.2f}x", ours / server) : "-");
-        rows.push_back(
-            {{"n", L.n},
-             {"clinbench_items_per_s", ours},
-             {"clinbench_tokens_per_s", bench::median(L.ours_tps)},
-             {"clinbench_items_per_s_reps", L.ours_ips},
-             {"mean_batch_width", L.last.batch_width},
-             {"kv", L.last.kv},
-             {"mean_prompt_tokens", L.last.prompt_tokens},
-             {"item_errors", L.last.errors},
-             {"batched_bench_items_per_s", peer},
-             {"batched_bench_tokens_per_s", bench::median(L.peer_tps)},
-             {"ratio_vs_batched_bench", peer > 0 ? ours / peer : 0},
-             {"server_items_per_s", o.server ? json(server) : json()},
-             {"server_item_errors", o.server ? json(L.server_errors) : json()},
-             {"ratio_vs_server", o.server && server > 0 ? json(ours / server) : json()},
-             {"decode_tokens_per_s", decode_row(L.ours_decode_tps)},
-             {"llama_bench_tg_tokens_per_s", decode_row(L.tg_tps)},
-             {"ratio_decode_vs_llama_bench",
-              L.tg_tps.empty() ? json() : json(bench::median(L.ours_decode_tps) /
-                                               bench::median(L.tg_tps))}});
+        rows.push_back({{"n", L.n},
+                        {"clinbench_items_per_s", ours},
+                        {"clinbench_tokens_per_s", bench::median(L.ours_tps)},
+                        {"clinbench_items_per_s_reps", L.ours_ips},
+                        {"mean_batch_width", L.last.batch_width},
+                        {"kv", L.last.kv},
+                        {"mean_prompt_tokens", L.last.prompt_tokens},
+                        {"item_errors", L.last.errors},
+                        {"batched_bench_items_per_s", peer},
+                        {"batched_bench_tokens_per_s", bench::median(L.peer_tps)},
+                        {"ratio_vs_batched_bench", peer > 0 ? ours / peer : 0},
+                        {"server_items_per_s", o.server ? json(server) : json()},
+                        {"server_item_errors", o.server ? json(L.server_errors) : json()},
+                        {"ratio_vs_server", o.server && server > 0 ? json(ours / server) : json()},
+                        {"decode_tokens_per_s", decode_row(L.ours_decode_tps)},
+                        {"llama_bench_tg_tokens_per_s", decode_row(L.tg_tps)},
+                        {"ratio_decode_vs_llama_bench",
+                         L.tg_tps.empty()
+                             ? json()
+                             : json(bench::median(L.ours_decode_tps) / bench::median(L.tg_tps))}});
       }
       for (const auto& L : levels) {
         if (L.tg_tps.empty()) continue;

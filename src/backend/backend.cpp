@@ -71,7 +71,8 @@ std::vector<Result<LoglikScores>> Backend::loglik_many(const std::vector<LoglikR
                                                        int /*width*/) {
   std::vector<Result<LoglikScores>> out;
   out.reserve(requests.size());
-  for (const auto& r : requests) out.push_back(loglik(r.messages, r.assistant_prefix, r.continuations));
+  for (const auto& r : requests)
+    out.push_back(loglik(r.messages, r.assistant_prefix, r.continuations));
   return out;
 }
 

@@ -191,9 +191,8 @@ class LlamaBackend final : public Backend {
     out.reserve(requests.size());
     for (size_t start = 0; start < requests.size(); start += group) {
       const size_t end = std::min(requests.size(), start + group);
-      auto part = loglik_.score_group(
-          {requests.begin() + static_cast<std::ptrdiff_t>(start),
-           requests.begin() + static_cast<std::ptrdiff_t>(end)});
+      auto part = loglik_.score_group({requests.begin() + static_cast<std::ptrdiff_t>(start),
+                                       requests.begin() + static_cast<std::ptrdiff_t>(end)});
       for (auto& r : part) out.push_back(std::move(r));
     }
     return out;

@@ -42,8 +42,8 @@ Result<LlamaLoglik::Scoring> LlamaLoglik::prepare(const LoglikRequest& q) const 
   auto prompt = chat_.render_for_reply(q.messages, Thinking::kAuto);
   if (!prompt) return std::unexpected(prompt.error());
   Scoring s;
-  s.prompt = chat_.tokenize_prompt(prompt->text + closed_thinking(prompt->reply) +
-                                   q.assistant_prefix);
+  s.prompt =
+      chat_.tokenize_prompt(prompt->text + closed_thinking(prompt->reply) + q.assistant_prefix);
   if (s.prompt.empty()) return make_error(ErrorCode::kInvalidArgument, "the prompt is empty");
   s.out.prompt_tokens = static_cast<int64_t>(s.prompt.size());
   const int cells = engine_.seq_cells();
@@ -196,7 +196,7 @@ Result<void> LlamaLoglik::decode_chunks(const std::vector<BatchToken>& entries,
 // the options' first tokens from the logits of each prompt's last token.
 Result<void> LlamaLoglik::prefill_group(std::vector<Scoring>& items) {
   std::vector<BatchToken> entries;
-  std::vector<size_t> owner;  // per entry: its item's index in the group
+  std::vector<size_t> owner;    // per entry: its item's index in the group
   std::vector<size_t> item_of;  // per entry: its place in items
   for (size_t k = 0; k < items.size(); ++k) {
     const Scoring& s = items[k];

@@ -38,7 +38,7 @@ class LlamaLoglik {
   struct Scoring {
     size_t index = 0;  // in the group
     int seq = 0;
-    std::vector<llama_token> prompt;             // rendered prompt and assistant prefix
+    std::vector<llama_token> prompt;              // rendered prompt and assistant prefix
     std::vector<std::vector<llama_token>> conts;  // each option's continuation
     LoglikScores out;
   };

@@ -392,8 +392,8 @@ TEST(Scheduler, TheBudgetsLastTokenIsNotDecodedUnlessAnAnswerLineFollows) {
     int64_t reply_tokens_decoded;
     bool truncated;
   };
-  for (const Case& c : {Case{50, 4, {}, 3, true}, Case{50, 4, {"A", "B"}, 4, true},
-                        Case{3, 100, {}, 3, false}}) {
+  for (const Case& c :
+       {Case{50, 4, {}, 3, true}, Case{50, 4, {"A", "B"}, 4, true}, Case{3, 100, {}, 3, false}}) {
     ScriptedEngine e(1, 64, 256, false);
     ListFeed feed;
     feed.add(0, prompt(0, c.wanted), c.budget, c.letters);

@@ -28,6 +28,9 @@
 #      same N and at N = 1 (per-sequence KV, the items' mean prompt, 128 tokens); written to
 #      batched.json, with the energy: clinbench's NVML meters over the run and the items' sum,
 #      against nvidia-smi's power.draw sampled every 100 ms and integrated (issue 16)
+#   6. log-likelihood scoring of the same items one at a time and 32 in the same decodes
+#      (`loglik_batch`, issue 12: it measured slower on CPU; does it pay on the GPU?), wall
+#      times in batched.json's "loglik"
 # Output ($OUT, else out/gpu-check): gpu_check.log (ends with the summary), cuda_build.log,
 # summary.json, chain.json (the attempt logs), llama_bench.json, smi.csv, smi_apps.csv (device
 # memory per process), samples.jsonl (the q4_0 run's items): 8 files, the most the device tool
@@ -277,9 +280,41 @@ for npl in 1 "${n_seq:-1}"; do
     echo "llama-batched-bench failed at npl $npl"
   grep -E "^\|" "$W/batched-bench-$npl.txt" | tail -1
 done
-python3 - "$W" "$start" "$end" "${n_seq:-1}" "$O/batched.json" <<'PY'
+# 6. Log-likelihood items in the same decodes (issue 12): the same items scored by
+#    log-likelihood (the open ones generated, 16 tokens), one at a time and 32 together, 32
+#    sequences of per-sequence KV either way; the wall times go to batched.json's "loglik".
+ll_times=()
+for lb in 1 32; do
+  step "loglik run, loglik_batch $lb"
+  rm -rf "$W/run-loglik-$lb"
+  cat > "$W/loglik-$lb.toml" <<TOML
+out = "$W/run-loglik-$lb"
+[[models]]
+name = "q4_0"
+path = "$W/model-q4_0.gguf"
+strategy = "native"
+ctx = 1024
+device_memory = "$budget"
+[[datasets]]
+name = "items128"
+path = "$W/items128.jsonl"
+[decoding]
+scoring = "loglik"
+max_tokens = 16
+parallel = 32
+kv = "split"
+loglik_batch = $lb
+TOML
+  t0=$(date +%s.%N)
+  "$CB" run --config "$W/loglik-$lb.toml" | tail -2 || echo "loglik run failed (loglik_batch $lb)"
+  t1=$(date +%s.%N)
+  ll_times+=("$(python3 -c "print($t1 - $t0)")")
+done
+python3 - "$W" "$start" "$end" "${n_seq:-1}" "$O/batched.json" "${ll_times[0]:-0}" \
+  "${ll_times[1]:-0}" <<'PY'
 import json, re, sys
 w, start, end, n, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+ll1, ll32 = float(sys.argv[6]), float(sys.argv[7])
 items = [json.loads(l) for l in open(f"{w}/run-batched/samples.jsonl")] if n else []
 def peer(npl):
     try:
@@ -321,7 +356,10 @@ def energy():
     return e
 json.dump({"n_seq": n, "items": len(items), "wall_s": wall,
            "clinbench_items_per_s": len(items) / wall if wall > 0 else 0,
-           "batched_bench": [peer(1), peer(n)], "energy": energy()}, open(out, "w"), indent=1)
+           "batched_bench": [peer(1), peer(n)], "energy": energy(),
+           "loglik": {"wall_s_one_at_a_time": ll1, "wall_s_32_together": ll32,
+                      "together_speedup": ll1 / ll32 if ll32 > 0 else None}},
+          open(out, "w"), indent=1)
 print(open(out).read())
 PY
 

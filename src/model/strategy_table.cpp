@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "model/adapter_load.h"
 #include "model/backend_init.h"
 
 namespace clinbench {
@@ -53,9 +54,16 @@ Result<OffloadFit> fit_offload(const PlanInputs& in, uint64_t budget) {
     if (dev <= budget) ++k;
   }
   SimulationShape shape = in.shape;
-  auto simulate_k = [&](int layers) {
+  // The device memory with `layers` there: llama.cpp's simulation, plus the adapters' tensors
+  // that go with those layers (beside their base tensors).
+  auto simulate_k = [&](int layers) -> Result<Simulated> {
     shape.n_gpu_layers = llama_gpu_layers(layers);
-    return in.planning.simulate(shape);
+    auto sim = in.planning.simulate(shape);
+    if (!sim || in.options.adapters.empty()) return sim;
+    auto adapters = plan_adapter_bytes(in.options.adapters, in.model, layers);
+    if (!adapters) return std::unexpected(adapters.error());
+    sim->device.weights += adapters->device;
+    return sim;
   };
   auto sim = simulate_k(k);
   if (!sim) return std::unexpected(sim.error());
@@ -69,6 +77,12 @@ Result<OffloadFit> fit_offload(const PlanInputs& in, uint64_t budget) {
     if (more->device.total() > budget) break;
     ++k;
     sim = std::move(more);
+  }
+  // The layer count is fitted with the adapters; the plan adds their bytes itself (plan.cpp).
+  if (!in.options.adapters.empty()) {
+    auto adapters = plan_adapter_bytes(in.options.adapters, in.model, k);
+    if (!adapters) return std::unexpected(adapters.error());
+    sim->device.weights -= adapters->device;
   }
   return OffloadFit{k, *sim};
 }

@@ -16,6 +16,7 @@
 
 #include "clinbench/load.h"
 #include "clinbench/rpc.h"
+#include "clinbench/synth.h"
 #include "clinbench/units.h"
 #include "test_util.h"
 #include "util/background_process.h"
@@ -131,6 +132,55 @@ TEST_F(RpcDevice, OffloadPutsTheLayersThatFitTheBudgetThere) {
   ASSERT_TRUE(a.device_withheld_bytes.has_value());
   EXPECT_EQ(*a.device_withheld_bytes, (kDeviceMiB << 20) - budget);
   EXPECT_TRUE(a.warmup.passed);
+}
+
+// A LoRA adapter's tensors go where llama.cpp puts them, beside their base tensors: on the device
+// for the layers there, on the host for the others; the plan counts them on the same side, and
+// what llama.cpp allocated on each side is what was planned (issue 15).
+TEST_F(RpcDevice, AnAdaptersBytesArePlannedAndAllocatedBesideItsBaseTensors) {
+  LoraSynthOptions so;
+  so.base = testing::stories_model();
+  so.rank = 4;
+  const std::string lora = dir_.file("a.gguf");
+  auto written = write_synthetic_lora(so, lora);
+  ASSERT_TRUE(written) << written.error().message;
+  auto attempt = [&](const std::string& strategy, std::optional<uint64_t> budget, bool adapter) {
+    LoadOptions o = options(strategy);
+    o.device_budget = budget;
+    if (adapter) o.adapters = {{lora, 1.0f}};
+    auto log = run_load_chain(testing::stories_model(), o);
+    EXPECT_TRUE(log) << log.error().message;
+    EXPECT_TRUE(log && log->succeeded) << (log ? format_attempt_log(*log) : "");
+    return log && log->succeeded ? log->attempts[*log->succeeded] : Attempt{};
+  };
+  // native: every layer there, and with them every pair of the adapter.
+  const Attempt base = attempt("native", {}, false);
+  const Attempt with = attempt("native", {}, true);
+  ASSERT_EQ(with.outcome, Outcome::kOk) << with.reason;
+  ASSERT_TRUE(with.allocated_device && with.allocated_host && base.allocated_device);
+  const uint64_t on_device = with.projected_device.weights - base.projected_device.weights;
+  EXPECT_GT(on_device, 0u);
+  EXPECT_EQ(with.allocated_device->weights - base.allocated_device->weights, on_device);
+  testing::expect_same_bytes(*with.allocated_device, with.projected_device, "native");
+  EXPECT_TRUE(with.warmup.passed);
+
+  // offload under a budget that holds some layers: their pairs go with them, the others' stay
+  // on the host, and the layers are fitted with the pairs counted, so the attempt stays within
+  // the budget (the base alone may fit a layer more).
+  const uint64_t budget = base.allocated_device->total() - base.allocated_device->total() / 4;
+  const Attempt off_base = attempt("offload", budget, false);
+  const Attempt off = attempt("offload", budget, true);
+  ASSERT_EQ(off.outcome, Outcome::kOk) << off.reason;
+  ASSERT_TRUE(off.allocated_device && off.allocated_host);
+  EXPECT_GT(off.placement.n_gpu_layers, 0);
+  EXPECT_LT(off.placement.n_gpu_layers, off.placement.n_layers);
+  EXPECT_LE(off.placement.n_gpu_layers, off_base.placement.n_gpu_layers);
+  testing::expect_same_bytes(*off.allocated_device, off.projected_device, "offload");
+  EXPECT_LE(off.allocated_device->total(), budget);
+  if (off.placement.load_mode != "mmap") {
+    EXPECT_EQ(off.allocated_host->weights, off.projected_host.weights);
+  }
+  EXPECT_TRUE(off.warmup.passed);
 }
 
 TEST_F(RpcDevice, AutoSkipsWhatTheDeviceBudgetCannotHold) {

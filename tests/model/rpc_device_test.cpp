@@ -164,6 +164,14 @@ TEST_F(RpcDevice, AnAdaptersBytesArePlannedAndAllocatedBesideItsBaseTensors) {
   testing::expect_same_bytes(*with.allocated_device, with.projected_device, "native");
   EXPECT_TRUE(with.warmup.passed);
 
+  // quantize:q8 and quantize:q4: the base quantized there, the adapter in its own precision.
+  for (const char* s : {"quantize:q8", "quantize:q4"}) {
+    const Attempt q = attempt(s, {}, true);
+    ASSERT_EQ(q.outcome, Outcome::kOk) << s << ": " << q.reason;
+    ASSERT_TRUE(q.allocated_device) << s;
+    testing::expect_same_bytes(*q.allocated_device, q.projected_device, s);
+  }
+
   // offload under a budget that holds some layers: their pairs go with them, the others' stay
   // on the host, and the layers are fitted with the pairs counted, so the attempt stays within
   // the budget (the base alone may fit a layer more).

@@ -183,7 +183,7 @@ class LlamaBackend final : public Backend {
   // scores one item at a time, as each may need the whole pool.
   std::vector<Result<LoglikScores>> loglik_many(const std::vector<LoglikRequest>& requests,
                                                 int width) override {
-    const auto group = static_cast<size_t>(std::clamp(std::min(width, engine_.n_seq()), 1, 256));
+    const auto group = static_cast<size_t>(std::max(1, std::min(width, engine_.n_seq())));
     if (group == 1 || requests.size() == 1 || engine_.unified()) {
       return Backend::loglik_many(requests, width);
     }

@@ -318,6 +318,8 @@ class Scheduler {
   // sequence ids taking equally many tokens of each, so a prompt chunk appended after the others'
   // next tokens would cost a micro-batch more: each one a pass over the weights.
   void in_sequence_order(std::vector<BatchToken>& batch) {
+    const auto by_seq = [](const BatchToken& a, const BatchToken& b) { return a.seq < b.seq; };
+    if (std::is_sorted(batch.begin(), batch.end(), by_seq)) return;  // decode-only steps
     std::vector<size_t> order(batch.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(),

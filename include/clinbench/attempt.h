@@ -86,6 +86,10 @@ struct KvChoice {
   int depth = 0;
   int steps = 0;
   double probe_ms = 0;  // the measurement, both contexts' creation included
+  // "measured": when (UTC, ISO 8601), and whether the rates were taken from the KV layout cache
+  // (an earlier attempt of the same shape on this machine measured them) instead of timed now.
+  std::string measured_at;
+  bool cached = false;
 };
 
 struct Attempt {

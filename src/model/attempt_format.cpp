@@ -42,7 +42,8 @@ std::string format_attempt_log(const AttemptLog& log) {
     }
     if (!a.kv.layout.empty() && a.kv.chosen_by != "one sequence") {
       out << fmt::format(
-          "      KV {} ({}{}{})\n", a.kv.layout, a.kv.chosen_by,
+          "      KV {} ({}{}{}{})\n", a.kv.layout, a.kv.chosen_by,
+          a.kv.cached ? fmt::format(" {} (cached)", a.kv.measured_at) : std::string(),
           a.kv.split_tok_s
               ? fmt::format(": split {:.1f} tok/s, unified {}, {} "
                             "steps at depth {}",

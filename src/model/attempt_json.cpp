@@ -49,7 +49,9 @@ json kv_json(const KvChoice& k) {
           {"unified_tok_s", opt(k.unified_tok_s)},
           {"depth", k.depth},
           {"steps", k.steps},
-          {"probe_ms", k.probe_ms}};
+          {"probe_ms", k.probe_ms},
+          {"measured_at", k.measured_at.empty() ? json() : json(k.measured_at)},
+          {"cached", k.cached}};
 }
 
 KvChoice kv_from_json(const json& j) {
@@ -63,6 +65,10 @@ KvChoice kv_from_json(const json& j) {
   k.depth = j.value("depth", 0);
   k.steps = j.value("steps", 0);
   k.probe_ms = j.value("probe_ms", 0.0);
+  if (j.contains("measured_at") && j["measured_at"].is_string()) {
+    k.measured_at = j["measured_at"].get<std::string>();
+  }
+  k.cached = j.value("cached", false);
   return k;
 }
 

@@ -6,11 +6,15 @@
 #include <llama-cpp.h>
 #include <llama-ext.h>
 #include <llama.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <thread>
@@ -20,6 +24,7 @@
 #include "clinbench/units.h"
 #include "model/adapter_load.h"
 #include "model/backend_init.h"
+#include "model/kv_layout_cache.h"
 #include "model/kv_probe.h"
 #include "model/llama_log.h"
 #include "model/quantize_load.h"
@@ -165,22 +170,39 @@ class AttemptRun {
     k.note = spec_.kv_note;
     if (!measure) return true;
     const auto t0 = std::chrono::steady_clock::now();
+    const auto elapsed_ms = [&] {
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+          .count();
+    };
     // Half a sequence's cells: about where the items' replies are on average (the cells are
     // sized from prompt plus reply budget), up to 1024.
     k.steps = kProbeSteps;
     k.depth = static_cast<int>(std::clamp<uint32_t>(spec_.n_ctx / 2, 1, 1024));
     k.depth = std::max(1, std::min(k.depth, static_cast<int>(spec_.n_ctx) - k.steps - 1));
+    // An earlier attempt of the same shape on this machine measured it: its choice is kept.
+    const nlohmann::json key = kv_cache_key(k);
+    std::optional<KvLayoutCache> cache;
+    if (auto path = kv_layout_cache_path()) {
+      cache = KvLayoutCache::open(*path);
+      if (!cache->problem().empty()) {
+        k.note = cache->problem() + "; measured again";
+      } else if (auto m = cache->find(key)) {
+        if (!use_measurement(*m)) return false;
+        k.probe_ms = elapsed_ms();
+        return true;
+      }
+    }
     const int n_seq = static_cast<int>(spec_.n_seq);
     auto split = measure_decode_rate(ctx_.get(), n_seq, k.depth, k.steps);
     if (!split) {
-      k.note = "split: " + split.error().message;  // the split context stays, unmeasured
+      add_note(k, "split: " + split.error().message);  // the split context stays, unmeasured
       return true;
     }
     k.split_tok_s = *split;
     if (auto why = make_context(true)) {
-      k.note = "unified: " + *why;
+      add_note(k, "unified: " + *why);
     } else if (auto unified = measure_decode_rate(ctx_.get(), n_seq, k.depth, k.steps); !unified) {
-      k.note = "unified: " + unified.error().message;
+      add_note(k, "unified: " + unified.error().message);
     } else {
       k.unified_tok_s = *unified;
     }
@@ -190,9 +212,85 @@ class AttemptRun {
     } else if (auto why = make_context(false)) {
       return fail(std::move(*why));
     }
-    k.probe_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    k.measured_at = utc_now();
+    if (cache && k.unified_tok_s) {
+      const KvMeasurement m{k.layout, *k.split_tok_s, *k.unified_tok_s,
+                            k.depth,  k.steps,        k.measured_at};
+      if (auto r = cache->put(key, m); !r) {
+        add_note(k, "not kept for later runs: " + r.error().message);
+      }
+    }
+    k.probe_ms = elapsed_ms();
     return true;
+  }
+
+  static void add_note(KvChoice& k, const std::string& note) {
+    k.note = k.note.empty() ? note : k.note + "; " + note;
+  }
+
+  // What a decode rate of the probe depends on: the same key, the same measurement. The model
+  // file by path, size and modification time (not its hash: a hash of gigabytes per attempt
+  // would cost more than the probe).
+  nlohmann::json kv_cache_key(const KvChoice& k) const {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto file_id = [&](const std::string& path) {
+      const fs::path abs = fs::absolute(path, ec);
+      const auto bytes = fs::file_size(path, ec);
+      const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
+      return nlohmann::json{{"path", abs.string()},
+                            {"bytes", ec ? 0 : bytes},
+                            {"mtime", ec ? 0 : static_cast<int64_t>(mtime)}};
+    };
+    nlohmann::json adapters = nlohmann::json::array();
+    for (const AdapterSpec& a : spec_.adapters) {
+      adapters.push_back({{"file", file_id(a.path)}, {"scale", a.scale}});
+    }
+    std::array<char, 256> host{};
+    if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+    return {{"model", file_id(spec_.model_path)},
+            {"strategy", to_string(spec_.strategy)},
+            {"recipe", a_.recipe},
+            {"n_gpu_layers", a_.placement.n_gpu_layers},
+            {"n_ctx", spec_.n_ctx},
+            {"n_seq", spec_.n_seq},
+            {"n_batch", spec_.n_batch},
+            {"threads", n_threads_},
+            {"device", acc_ ? fmt::format("{} ({})", ggml_backend_dev_name(acc_),
+                                          ggml_backend_dev_description(acc_))
+                            : std::string("cpu")},
+            {"adapters", adapters},
+            {"llama_cpp", CLINBENCH_LLAMA_COMMIT},
+            {"host", host.data()},
+            {"depth", k.depth},
+            {"steps", k.steps}};
+  }
+
+  // Takes the layout an earlier attempt measured (the context is recreated when it is unified).
+  bool use_measurement(const KvMeasurement& m) {
+    KvChoice& k = a_.kv;
+    k.split_tok_s = m.split_tok_s;
+    k.unified_tok_s = m.unified_tok_s;
+    k.measured_at = m.measured_at;
+    k.cached = true;
+    if (m.layout == "unified") {
+      if (auto why = make_context(true)) {
+        add_note(k, "unified (cached): " + *why);
+        if (auto again = make_context(false)) return fail(std::move(*again));
+        return true;
+      }
+      k.layout = "unified";
+    }
+    return true;
+  }
+
+  static std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::array<char, 32> buf{};
+    std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf.data();
   }
 
   // Sets the adapters on the context, and reserves the compute buffers of the graph with them

@@ -98,6 +98,19 @@ TEST(AttemptLogJson, KvChoicePrintsAndRoundTrips) {
   EXPECT_EQ(k.unified_tok_s, 120.5);
   EXPECT_EQ(k.steps, 8);
   EXPECT_EQ(k.probe_ms, 900);
+  EXPECT_EQ(k.measured_at, "");
+  EXPECT_FALSE(k.cached);
+  // Taken from the KV layout cache: when it was measured, and that it was cached.
+  log.attempts[0].kv.measured_at = "2026-12-06T19:00:00Z";
+  log.attempts[0].kv.cached = true;
+  EXPECT_NE(format_attempt_log(log).find("KV unified (measured 2026-12-06T19:00:00Z (cached): "
+                                         "split 100.0 tok/s"),
+            std::string::npos)
+      << format_attempt_log(log);
+  back = attempt_log_from_json(to_json(log));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->attempts[0].kv.measured_at, "2026-12-06T19:00:00Z");
+  EXPECT_TRUE(back->attempts[0].kv.cached);
   // Nothing created: null, and nothing printed.
   log.attempts[0].kv = {};
   EXPECT_TRUE(to_json(log)["attempts"][0]["kv"].is_null());

@@ -3,8 +3,10 @@
 // crashing worker is survived and recorded.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "clinbench/load.h"
 #include "clinbench/model_info.h"
@@ -496,6 +498,92 @@ TEST(LoadChain, AutoKvKeepsSplitWhenUnifiedDoesNotFit) {
   testing::expect_same_bytes(a.projected_host, split.host, "split only");
   ASSERT_TRUE(a.allocated_host);
   EXPECT_EQ(a.allocated_host->compute, split.host.compute);
+}
+
+// auto keeps what it measured for later attempts of the same shape on this machine (the KV layout
+// cache, model/kv_layout_cache.h): a second run takes the layout and rates from the cache instead
+// of timing them, another width measures anew, the cache decides (an entry edited to unified
+// makes the context unified), and a cache that cannot be read or written is named in the note
+// while the layout is measured as without one.
+TEST(LoadChain, AutoKvTakesTheLayoutMeasuredEarlierForTheSameShape) {
+  testing::ScratchDir dir;
+  const char* before = std::getenv("CLINBENCH_CACHE_DIR");
+  const std::string saved = before ? before : "";
+  setenv("CLINBENCH_CACHE_DIR", dir.path().c_str(), 1);  // the workers inherit it
+  const std::string file = dir.file("kv-layout.json");
+  LoadOptions o = quick("native");
+  o.n_seq = 4;
+  o.kv = KvLayout::kAuto;
+  auto load = [&] {
+    auto log = run_load_chain(testing::stories_model(), o);
+    EXPECT_TRUE(log) << log.error().message;
+    EXPECT_TRUE(log && log->succeeded) << (log ? format_attempt_log(*log) : "");
+    return log && log->succeeded ? log->attempts[*log->succeeded] : Attempt{};
+  };
+
+  const Attempt first = load();
+  EXPECT_EQ(first.kv.chosen_by, "measured");
+  EXPECT_FALSE(first.kv.cached);
+  EXPECT_EQ(first.kv.note, "");
+  EXPECT_EQ(first.kv.measured_at.size(), 20u) << first.kv.measured_at;  // 2026-12-06T19:00:00Z
+  ASSERT_TRUE(first.kv.split_tok_s && first.kv.unified_tok_s);
+  nlohmann::json cache = nlohmann::json::parse(testing::read_file(file));
+  ASSERT_EQ(cache["entries"].size(), 1u) << cache;
+  EXPECT_EQ(cache["entries"][0]["key"]["n_seq"], 4);
+  EXPECT_EQ(cache["entries"][0]["layout"], first.kv.layout);
+
+  const Attempt second = load();
+  EXPECT_EQ(second.kv.chosen_by, "measured");
+  EXPECT_TRUE(second.kv.cached);
+  EXPECT_EQ(second.kv.layout, first.kv.layout);
+  EXPECT_EQ(second.kv.split_tok_s, first.kv.split_tok_s);
+  EXPECT_EQ(second.kv.unified_tok_s, first.kv.unified_tok_s);
+  EXPECT_EQ(second.kv.measured_at, first.kv.measured_at);
+  EXPECT_EQ(second.kv.depth, first.kv.depth);
+  EXPECT_EQ(second.kv.steps, first.kv.steps);
+  EXPECT_EQ(second.kv.note, "");
+
+  o.n_seq = 3;  // another shape
+  const Attempt third = load();
+  EXPECT_FALSE(third.kv.cached);
+  ASSERT_TRUE(third.kv.split_tok_s);
+  EXPECT_EQ(nlohmann::json::parse(testing::read_file(file))["entries"].size(), 2u);
+
+  // The cache decides: the 4-sequence entry edited to unified gives a unified context.
+  Plan unified_plan;
+  const StrategyPlan& unified = native_plan(true, 4, 512, unified_plan);
+  cache = nlohmann::json::parse(testing::read_file(file));
+  for (auto& e : cache["entries"]) {
+    if (e["key"]["n_seq"] == 4) e["layout"] = "unified";
+  }
+  testing::write_file(file, cache.dump());
+  o.n_seq = 4;
+  const Attempt edited = load();
+  EXPECT_TRUE(edited.kv.cached);
+  EXPECT_EQ(edited.kv.layout, "unified");
+  ASSERT_TRUE(edited.allocated_host);
+  EXPECT_EQ(edited.allocated_host->compute, unified.host.compute);
+
+  // A file that is not a cache: measured again, said so, and replaced.
+  testing::write_file(file, "{ not json");
+  const Attempt corrupt = load();
+  EXPECT_FALSE(corrupt.kv.cached);
+  ASSERT_TRUE(corrupt.kv.split_tok_s && corrupt.kv.unified_tok_s);
+  EXPECT_NE(corrupt.kv.note.find(file + " is not a KV layout cache"), std::string::npos)
+      << corrupt.kv.note;
+  EXPECT_NE(corrupt.kv.note.find("measured again"), std::string::npos) << corrupt.kv.note;
+  EXPECT_EQ(nlohmann::json::parse(testing::read_file(file))["entries"].size(), 1u);
+
+  // A cache directory that cannot be created: measured, and the note says it was not kept.
+  testing::write_file(dir.file("plain"), "a file");
+  setenv("CLINBENCH_CACHE_DIR", (dir.file("plain") + "/cache").c_str(), 1);
+  const Attempt unwritable = load();
+  EXPECT_FALSE(unwritable.kv.cached);
+  ASSERT_TRUE(unwritable.kv.split_tok_s && unwritable.kv.unified_tok_s);
+  EXPECT_NE(unwritable.kv.note.find("not kept for later runs"), std::string::npos)
+      << unwritable.kv.note;
+
+  setenv("CLINBENCH_CACHE_DIR", saved.c_str(), 1);
 }
 
 }  // namespace

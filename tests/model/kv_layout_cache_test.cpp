@@ -1,0 +1,113 @@
+#include "model/kv_layout_cache.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace clinbench {
+namespace {
+
+using nlohmann::json;
+
+KvMeasurement measurement(const std::string& layout, double split, double unified) {
+  return {layout, split, unified, 256, 8, "2026-12-06T19:00:00Z"};
+}
+
+TEST(KvLayoutCache, KeepsMeasurementsByExactKeyAcrossOpens) {
+  testing::ScratchDir dir;
+  const std::string path = dir.path() + "/sub/kv-layout.json";  // the directory is created
+  KvLayoutCache c = KvLayoutCache::open(path);
+  EXPECT_EQ(c.problem(), "");  // a missing file is an empty cache
+  const json a = {{"n_seq", 8}, {"threads", 2}};
+  const json b = {{"n_seq", 32}, {"threads", 2}};
+  EXPECT_FALSE(c.find(a));
+  ASSERT_TRUE(c.put(a, measurement("split", 101.9, 82.5)));
+  ASSERT_TRUE(c.put(b, measurement("unified", 90.0, 120.25)));
+  ASSERT_TRUE(c.put(a, measurement("split", 105.5, 80.0)));  // replaces a's
+
+  const KvLayoutCache back = KvLayoutCache::open(path);
+  EXPECT_EQ(back.problem(), "");
+  auto ma = back.find(a);
+  ASSERT_TRUE(ma);
+  EXPECT_EQ(ma->layout, "split");
+  EXPECT_EQ(ma->split_tok_s, 105.5);
+  EXPECT_EQ(ma->unified_tok_s, 80.0);
+  EXPECT_EQ(ma->depth, 256);
+  EXPECT_EQ(ma->steps, 8);
+  EXPECT_EQ(ma->measured_at, "2026-12-06T19:00:00Z");
+  auto mb = back.find(b);
+  ASSERT_TRUE(mb);
+  EXPECT_EQ(mb->layout, "unified");
+  EXPECT_EQ(mb->unified_tok_s, 120.25);
+  EXPECT_FALSE(back.find({{"n_seq", 8}, {"threads", 1}}));  // one field differs: another shape
+  EXPECT_EQ(json::parse(testing::read_file(path))["entries"].size(), 2u);
+}
+
+// A file that is not a cache, or one with a bad entry, reads as empty with the reason; the next
+// measurement replaces it.
+TEST(KvLayoutCache, AnUnreadableFileIsNamedAndReplaced) {
+  testing::ScratchDir dir;
+  const std::string path = dir.file("kv-layout.json");
+  const json key = {{"n_seq", 4}};
+  const std::pair<std::string, std::string> cases[] = {
+      {"not json", "is not a KV layout cache"},
+      {R"({"format": "something-else/1", "entries": []})", "its format is not"},
+      {R"({"format": "clinbench-kv-layout/1", "entries": [{"key": {"n_seq": 4},
+          "layout": "pooled", "split_tok_s": 1, "unified_tok_s": 2, "depth": 1, "steps": 1,
+          "measured_at": "x"}]})",
+       "entry 0: layout \"pooled\" is neither split nor unified"},
+      {R"({"format": "clinbench-kv-layout/1", "entries": [{"key": {"n_seq": 4},
+          "layout": "split"}]})",
+       "entry 0:"},
+  };
+  for (const auto& [text, why] : cases) {
+    testing::write_file(path, text);
+    KvLayoutCache c = KvLayoutCache::open(path);
+    EXPECT_NE(c.problem().find(path), std::string::npos) << c.problem();
+    EXPECT_NE(c.problem().find(why), std::string::npos) << c.problem();
+    EXPECT_FALSE(c.find(key)) << text;
+    ASSERT_TRUE(c.put(key, measurement("split", 3, 2)));
+    const KvLayoutCache back = KvLayoutCache::open(path);
+    EXPECT_EQ(back.problem(), "") << text;
+    EXPECT_TRUE(back.find(key)) << text;
+  }
+  // A directory that cannot be created: the error names it.
+  testing::write_file(dir.file("plain"), "a file");
+  KvLayoutCache c = KvLayoutCache::open(dir.file("plain") + "/kv-layout.json");
+  auto r = c.put(key, measurement("split", 3, 2));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find(dir.file("plain")), std::string::npos) << r.error().message;
+}
+
+TEST(KvLayoutCache, ItsPlaceComesFromTheEnvironment) {
+  const char* vars[] = {"CLINBENCH_CACHE_DIR", "XDG_CACHE_HOME", "HOME"};
+  std::vector<std::optional<std::string>> saved;
+  for (const char* v : vars) {
+    const char* s = std::getenv(v);
+    saved.push_back(s ? std::optional<std::string>(s) : std::nullopt);
+  }
+  setenv("CLINBENCH_CACHE_DIR", "/c", 1);
+  setenv("XDG_CACHE_HOME", "/x", 1);
+  setenv("HOME", "/h", 1);
+  EXPECT_EQ(kv_layout_cache_path(), std::filesystem::path("/c/kv-layout.json"));
+  unsetenv("CLINBENCH_CACHE_DIR");
+  EXPECT_EQ(kv_layout_cache_path(), std::filesystem::path("/x/clinbench/kv-layout.json"));
+  setenv("XDG_CACHE_HOME", "", 1);  // empty counts as unset
+  EXPECT_EQ(kv_layout_cache_path(), std::filesystem::path("/h/.cache/clinbench/kv-layout.json"));
+  unsetenv("HOME");
+  unsetenv("XDG_CACHE_HOME");
+  EXPECT_FALSE(kv_layout_cache_path());
+  for (size_t i = 0; i < saved.size(); ++i) {
+    if (saved[i]) {
+      setenv(vars[i], saved[i]->c_str(), 1);
+    } else {
+      unsetenv(vars[i]);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace clinbench

@@ -233,8 +233,8 @@ class AttemptRun {
   // would cost more than the probe).
   nlohmann::json kv_cache_key(const KvChoice& k) const {
     namespace fs = std::filesystem;
-    std::error_code ec;
-    const auto file_id = [&](const std::string& path) {
+    const auto file_id = [](const std::string& path) {
+      std::error_code ec;
       const fs::path abs = fs::absolute(path, ec);
       const auto bytes = fs::file_size(path, ec);
       const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();

@@ -26,7 +26,8 @@
 #      under new ids), q4_0, `--parallel auto` under a 16 GiB device budget (the attempt log's
 #      n_seq and n_seq_bound say how many and why), items/s against llama-batched-bench at the
 #      same N and at N = 1 (per-sequence KV, the items' mean prompt, 128 tokens); written to
-#      batched.json, with the energy: clinbench's NVML meters over the run and the items' sum,
+#      batched.json in $GPU_CHECK_WORK (summary.json carries it as "scale", so that $OUT keeps
+#      to 8 files), with the energy: clinbench's NVML meters over the run and the items' sum,
 #      against nvidia-smi's power.draw sampled every 100 ms and integrated (issue 16)
 #   6. log-likelihood scoring of the same items one at a time and 32 in the same decodes
 #      (`loglik_batch`, issue 12: it measured slower on CPU; does it pay on the GPU?), wall
@@ -310,7 +311,7 @@ TOML
   t1=$(date +%s.%N)
   ll_times+=("$(python3 -c "print($t1 - $t0)")")
 done
-python3 - "$W" "$start" "$end" "${n_seq:-1}" "$O/batched.json" "${ll_times[0]:-0}" \
+python3 - "$W" "$start" "$end" "${n_seq:-1}" "$W/batched.json" "${ll_times[0]:-0}" \
   "${ll_times[1]:-0}" <<'PY'
 import json, re, sys
 w, start, end, n, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -354,7 +355,16 @@ def energy():
     except Exception as ex:
         e["nvidia_smi_error"] = str(ex)
     return e
-json.dump({"n_seq": n, "items": len(items), "wall_s": wall,
+def attempt_log():
+    # What parallel = "auto" chose and why (n_seq_bound), and the KV layout of the attempt.
+    import glob
+    for f in glob.glob(f"{w}/run-batched/attempts/*.json"):
+        log = json.load(open(f))
+        ok = log.get("succeeded")
+        kv = log["attempts"][ok].get("kv") if ok is not None else None
+        return {"n_seq_bound": log.get("n_seq_bound"), "kv": kv}
+    return {"n_seq_bound": None, "kv": None}
+json.dump({"n_seq": n, **attempt_log(), "items": len(items), "wall_s": wall,
            "clinbench_items_per_s": len(items) / wall if wall > 0 else 0,
            "batched_bench": [peer(1), peer(n)], "energy": energy(),
            "loglik": {"wall_s_one_at_a_time": ll1, "wall_s_32_together": ll32,

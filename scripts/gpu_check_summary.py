@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summary of scripts/gpu_check.sh: reads its outputs (chain.json, llama_bench.json, smi.csv, the
-runs' samples.jsonl and the step marks) and writes summary.json; prints a table and one line per
-expectation, PASS or FAIL. Standard library only (the GPU machine has no project packages)."""
+runs' samples.jsonl, batched.json and the step marks) and writes summary.json; prints a table
+and one line per expectation, PASS or FAIL. Standard library only (the GPU machine has no project packages)."""
 import argparse
 import datetime
 import json
@@ -76,6 +76,62 @@ def smi_window(samples, window):
         return None
     base = before[-1] if before else inside[0]
     return max(inside) - base
+
+
+def scale(work, summary, expect):
+    """Steps 5 and 6 (batched.json in the work directory, copied into summary.json as "scale"): generation at scale under parallel = "auto" against
+    llama-batched-bench at the same width and at one sequence, the energy against nvidia-smi's,
+    and log-likelihood items one at a time against 32 together."""
+    path = os.path.join(work, "batched.json")
+    if not os.path.exists(path):
+        print("\ngeneration at scale: no batched.json (gpu_check.sh did not reach step 5)")
+        return
+    try:
+        b = json.load(open(path))
+    except ValueError as e:
+        raise SystemExit(f"gpu_check_summary: {path}: {e}")
+    summary["scale"] = b
+    n = b.get("n_seq") or 0
+    kv = b.get("kv") or {}
+    print()
+    print(f"generation at scale: {b.get('items', 0)} items, parallel auto chose {n} sequences "
+          f"(bound: {b.get('n_seq_bound') or '-'}), KV {kv.get('layout', '-')} "
+          f"({kv.get('chosen_by', '-')}), {b.get('wall_s', 0):.1f} s whole run")
+    mine = b.get("clinbench_items_per_s") or 0
+    peers = {p.get("npl"): p for p in b.get("batched_bench", [])}
+    print(f"{'':<36} {'items/s':>10} {'clinbench':>10} {'ratio':>7}")
+    for npl in sorted(peers):
+        p = peers[npl]
+        v = p.get("items_per_s")
+        if v is None:
+            print(f"llama-batched-bench npl {npl:<16} {'failed':>10}  {p.get('error', '')[:60]}")
+            continue
+        print(f"llama-batched-bench npl {npl:<16} {v:>10.2f} {mine:>10.2f} {mine / v:>6.2f}x")
+    # Issue 12: the plan, not a constant, sets the width; the whole run (load included) against
+    # the ceiling at that width; more sequences than one pay.
+    expect("generation at scale: parallel auto runs more than 7 sequences", n > 7,
+           f"n_seq {n}, bound {b.get('n_seq_bound')}")
+    at_n = (peers.get(n) or {}).get("items_per_s")
+    expect("generation at scale: clinbench items/s at least 0.9x llama-batched-bench at the same "
+           "N", at_n and mine >= 0.9 * at_n,
+           f"{mine:.2f} against {at_n or 0:.2f} at N = {n}")
+    at_1 = (peers.get(1) or {}).get("items_per_s")
+    expect("generation at scale: N sequences beat llama-batched-bench's one", at_1 and mine > at_1,
+           f"{mine:.2f} against {at_1 or 0:.2f}")
+    e = b.get("energy") or {}
+    if e.get("nvidia_smi_j") and e.get("clinbench_run_j"):
+        r = e["clinbench_run_j"] / e["nvidia_smi_j"]
+        print(f"energy: clinbench {e['clinbench_run_j']:.0f} J over the run, nvidia-smi "
+              f"{e['nvidia_smi_j']:.0f} J ({r:.2f}x); the items' sum "
+              f"{e.get('items_energy_j') or 0:.0f} J over {e.get('items_with_energy', 0)} items")
+        expect("energy: clinbench's run energy within 20% of nvidia-smi's power integrated",
+               0.8 <= r <= 1.2, f"{r:.2f}x")
+    else:
+        print(f"energy: not compared ({e.get('nvidia_smi_error') or e.get('manifest_error') or 'no meter'})")
+    ll = b.get("loglik") or {}
+    if ll.get("wall_s_32_together"):
+        print(f"loglik: one at a time {ll['wall_s_one_at_a_time']:.1f} s, 32 together "
+              f"{ll['wall_s_32_together']:.1f} s ({ll.get('together_speedup') or 0:.2f}x)")
 
 
 def main():
@@ -227,6 +283,8 @@ def main():
         expect(f"{t}: llama-bench ran with every layer on the device", mine and ngl == {99},
                str(sorted(ngl)))
         expect(f"{t}: clinbench run generated tokens", out_tok > 0, f"{out_tok} tokens")
+
+    scale(a.work, summary, expect)
 
     print()
     for e in summary["expectations"]:

@@ -81,6 +81,19 @@ def write_case(d, good):
                           "n_prompt": n_prompt, "n_gen": n_gen, "n_depth": n_depth,
                           "avg_ts": ts, "n_gpu_layers": 99 if good else 0})
     json.dump(bench, open(os.path.join(d, "llama_bench.json"), "w"))
+    # Step 5-6: parallel auto's width, its items/s against llama-batched-bench, the energy. Bad:
+    # the old constant width, slower than the ceiling and than one sequence, NVML far off.
+    n = 64 if good else 7
+    json.dump({"n_seq": n, "n_seq_bound": "device", "kv": {"layout": "split",
+                                                           "chosen_by": "measured"},
+               "items": 128, "wall_s": 20.0, "clinbench_items_per_s": 6.4 if good else 0.9,
+               "batched_bench": [{"npl": 1, "T_s": 1.0, "items_per_s": 1.0},
+                                 {"npl": n, "T_s": n / 6.8, "items_per_s": 6.8}],
+               "energy": {"clinbench_run_j": 5000.0 if good else 9000.0, "nvidia_smi_j": 5200.0,
+                          "items_energy_j": 4800.0, "items_with_energy": 128},
+               "loglik": {"wall_s_one_at_a_time": 10.0, "wall_s_32_together": 4.0,
+                          "together_speedup": 2.5}},
+              open(os.path.join(d, "batched.json"), "w"))
 
 
 def run(d):
@@ -103,6 +116,9 @@ def main():
         r = thr[("q4_0", "tg128 @ depth 100")]
         assert abs(r["clinbench"] - 190.0) < 1e-6 and abs(r["ratio"] - 0.95) < 1e-6, r
         assert abs(thr[("f16", "pp100")]["clinbench"] - 2000.0) < 1e-6
+        assert good["scale"]["n_seq"] == 64, good.get("scale")
+        assert "parallel auto chose 64 sequences (bound: device)" in text, text
+        assert "32 together 4.0 s (2.50x)" in text, text
 
         write_case(bad_dir, False)
         bad, text = run(bad_dir)
@@ -116,8 +132,22 @@ def main():
                      "q4_0: llama-bench ran with every layer on the device",
                      "auto@16GiB: one process at a time holds device memory (a child, never "
                      "the supervisor)",
-                     "auto@16GiB: plan under 1 s with the accelerator"):
+                     "auto@16GiB: plan under 1 s with the accelerator",
+                     "generation at scale: parallel auto runs more than 7 sequences",
+                     "generation at scale: clinbench items/s at least 0.9x llama-batched-bench "
+                     "at the same N",
+                     "generation at scale: N sequences beat llama-batched-bench's one",
+                     "energy: clinbench's run energy within 20% of nvidia-smi's power "
+                     "integrated"):
             assert want in failed, f"{want!r} not failed: {sorted(failed)}\n{text}"
+    # Without step 5's output (a run stopped before it): said, and the rest still summarised.
+    with tempfile.TemporaryDirectory() as early:
+        write_case(early, True)
+        os.remove(os.path.join(early, "batched.json"))
+        summary, text = run(early)
+        assert "no batched.json" in text, text
+        assert not any(e["what"].startswith("generation at scale")
+                       for e in summary["expectations"]), summary["expectations"]
     # Broken inputs: a clear error naming the file, no traceback.
     with tempfile.TemporaryDirectory() as empty:
         p = subprocess.run([sys.executable, SUMMARY, "--work", empty, "--out", empty],
@@ -129,6 +159,13 @@ def main():
         p = subprocess.run([sys.executable, SUMMARY, "--work", broken, "--out", broken],
                            capture_output=True, text=True)
         assert p.returncode != 0 and "llama_bench.json" in p.stderr, p
+        assert "Traceback" not in p.stderr, p.stderr
+    with tempfile.TemporaryDirectory() as broken:
+        write_case(broken, True)
+        open(os.path.join(broken, "batched.json"), "w").write("{not json")
+        p = subprocess.run([sys.executable, SUMMARY, "--work", broken, "--out", broken],
+                           capture_output=True, text=True)
+        assert p.returncode != 0 and "batched.json" in p.stderr, p
         assert "Traceback" not in p.stderr, p.stderr
     print("gpu_check_summary: ok")
 

@@ -153,20 +153,14 @@ def main():
         p = subprocess.run([sys.executable, SUMMARY, "--work", empty, "--out", empty],
                            capture_output=True, text=True)
         assert p.returncode != 0 and "chain.json" in p.stderr and "Traceback" not in p.stderr, p
-    with tempfile.TemporaryDirectory() as broken:
-        write_case(broken, True)
-        open(os.path.join(broken, "llama_bench.json"), "w").write("[{not json")
-        p = subprocess.run([sys.executable, SUMMARY, "--work", broken, "--out", broken],
-                           capture_output=True, text=True)
-        assert p.returncode != 0 and "llama_bench.json" in p.stderr, p
-        assert "Traceback" not in p.stderr, p.stderr
-    with tempfile.TemporaryDirectory() as broken:
-        write_case(broken, True)
-        open(os.path.join(broken, "batched.json"), "w").write("{not json")
-        p = subprocess.run([sys.executable, SUMMARY, "--work", broken, "--out", broken],
-                           capture_output=True, text=True)
-        assert p.returncode != 0 and "batched.json" in p.stderr, p
-        assert "Traceback" not in p.stderr, p.stderr
+    for name, text in (("llama_bench.json", "[{not json"), ("batched.json", "{not json")):
+        with tempfile.TemporaryDirectory() as broken:
+            write_case(broken, True)
+            open(os.path.join(broken, name), "w").write(text)
+            p = subprocess.run([sys.executable, SUMMARY, "--work", broken, "--out", broken],
+                               capture_output=True, text=True)
+            assert p.returncode != 0 and name in p.stderr, p
+            assert "Traceback" not in p.stderr, p.stderr
     print("gpu_check_summary: ok")
 
 

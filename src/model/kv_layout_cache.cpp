@@ -98,14 +98,20 @@ std::optional<KvMeasurement> KvLayoutCache::find(const json& key) const {
 }
 
 Result<void> KvLayoutCache::put(const json& key, const KvMeasurement& m) {
-  bool replaced = false;
-  for (auto& [k, old] : entries_) {
-    if (k == key) {
-      old = m;
-      replaced = true;
-    }
+  const auto model_path = [](const json& k) {
+    return k.contains("model") && k["model"].is_object() ? k["model"].value("path", json())
+                                                         : json();
+  };
+  const json path = model_path(key);
+  std::erase_if(entries_, [&](const auto& e) {
+    return e.first == key ||
+           (!path.is_null() && model_path(e.first) == path && e.first["model"] != key["model"]);
+  });
+  entries_.emplace_back(key, m);
+  if (entries_.size() > kMaxEntries) {
+    entries_.erase(entries_.begin(),
+                   entries_.begin() + static_cast<std::ptrdiff_t>(entries_.size() - kMaxEntries));
   }
-  if (!replaced) entries_.emplace_back(key, m);
   json entries = json::array();
   for (const auto& [k, e] : entries_) entries.push_back(to_json(k, e));
   std::error_code ec;

@@ -41,8 +41,12 @@ class KvLayoutCache {
   // The measurement recorded under exactly this key.
   std::optional<KvMeasurement> find(const nlohmann::json& key) const;
   // Records m under key (replacing one there) and rewrites the file atomically, creating its
-  // directory. Errors (kIo) name the file.
+  // directory. Entries of the same model path whose key["model"] differs go (the file was
+  // replaced or rewritten: they can never match again), and the oldest go beyond kMaxEntries.
+  // Errors (kIo) name the file.
   Result<void> put(const nlohmann::json& key, const KvMeasurement& m);
+
+  static constexpr size_t kMaxEntries = 256;
 
   const std::filesystem::path& path() const { return path_; }
   const std::string& problem() const { return problem_; }

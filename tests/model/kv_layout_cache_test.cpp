@@ -46,6 +46,37 @@ TEST(KvLayoutCache, KeepsMeasurementsByExactKeyAcrossOpens) {
   EXPECT_EQ(json::parse(testing::read_file(path))["entries"].size(), 2u);
 }
 
+// A model file rewritten in place (new size or time) makes its old entries unreachable: they go
+// when the new one is added, and the file never holds more than kMaxEntries.
+TEST(KvLayoutCache, EntriesOfARewrittenModelAndTheOldestBeyondTheCapGo) {
+  testing::ScratchDir dir;
+  const std::string path = dir.file("kv-layout.json");
+  KvLayoutCache c = KvLayoutCache::open(path);
+  const json old_file = {{"model", {{"path", "/m.gguf"}, {"mtime", 1}}}, {"n_seq", 8}};
+  const json old_other_width = {{"model", {{"path", "/m.gguf"}, {"mtime", 1}}}, {"n_seq", 4}};
+  const json other_model = {{"model", {{"path", "/o.gguf"}, {"mtime", 1}}}, {"n_seq", 8}};
+  const json new_file = {{"model", {{"path", "/m.gguf"}, {"mtime", 2}}}, {"n_seq", 8}};
+  ASSERT_TRUE(c.put(old_file, measurement("split", 1, 1)));
+  ASSERT_TRUE(c.put(old_other_width, measurement("split", 1, 1)));
+  ASSERT_TRUE(c.put(other_model, measurement("split", 1, 1)));
+  ASSERT_TRUE(c.put(new_file, measurement("unified", 1, 2)));
+  KvLayoutCache back = KvLayoutCache::open(path);
+  EXPECT_FALSE(back.find(old_file));
+  EXPECT_FALSE(back.find(old_other_width));
+  EXPECT_TRUE(back.find(other_model));
+  EXPECT_TRUE(back.find(new_file));
+
+  for (size_t i = 0; i < KvLayoutCache::kMaxEntries + 10; ++i) {
+    ASSERT_TRUE(back.put({{"n_seq", i}}, measurement("split", 1, 1)));
+  }
+  back = KvLayoutCache::open(path);
+  EXPECT_EQ(json::parse(testing::read_file(path))["entries"].size(), KvLayoutCache::kMaxEntries);
+  EXPECT_FALSE(back.find(other_model));  // the oldest went
+  EXPECT_FALSE(back.find({{"n_seq", 9}}));
+  EXPECT_TRUE(back.find({{"n_seq", 10}}));
+  EXPECT_TRUE(back.find({{"n_seq", KvLayoutCache::kMaxEntries + 9}}));
+}
+
 // A file that is not a cache, or one with a bad entry, reads as empty with the reason; the next
 // measurement replaces it.
 TEST(KvLayoutCache, AnUnreadableFileIsNamedAndReplaced) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "clinbench/load.h"
@@ -477,6 +478,12 @@ TEST(LoadChain, KvLayoutIsAsRequestedOrMeasuredAndRecorded) {
 
 // auto where the pool's wider compute buffers would not fit the budget: split without measuring,
 // and the attempt says why.
+// The KV layout cache the workers of this test process use (tests/main.cpp sets the directory).
+std::string kv_layout_cache_file() {
+  const char* dir = std::getenv("CLINBENCH_CACHE_DIR");
+  return dir == nullptr ? std::string() : std::string(dir) + "/kv-layout.json";
+}
+
 TEST(LoadChain, AutoKvKeepsSplitWhenUnifiedDoesNotFit) {
   Plan split_plan, unified_plan;
   const StrategyPlan& split = native_plan(false, 32, 1280, split_plan);
@@ -498,6 +505,14 @@ TEST(LoadChain, AutoKvKeepsSplitWhenUnifiedDoesNotFit) {
   testing::expect_same_bytes(a.projected_host, split.host, "split only");
   ASSERT_TRUE(a.allocated_host);
   EXPECT_EQ(a.allocated_host->compute, split.host.compute);
+  // Nothing was measured, so nothing is kept for later runs.
+  const auto cache = kv_layout_cache_file();
+  ASSERT_FALSE(cache.empty());
+  if (std::filesystem::exists(cache)) {
+    for (const auto& e : nlohmann::json::parse(testing::read_file(cache))["entries"]) {
+      EXPECT_FALSE(e["key"]["n_seq"] == 32 && e["key"]["n_ctx"] == 1280) << e;
+    }
+  }
 }
 
 // auto keeps what it measured for later attempts of the same shape on this machine (the KV layout

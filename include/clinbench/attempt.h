@@ -85,6 +85,9 @@ struct KvChoice {
   std::optional<double> unified_tok_s;
   int depth = 0;
   int steps = 0;
+  // Unified's timed steps: `steps`, or fewer (at least 3) when even its fastest step was slower
+  // than split's rate with the margin, so that it could not be chosen and was not timed further.
+  int unified_steps = 0;
   double probe_ms = 0;  // the measurement, both contexts' creation included
   // "measured": when (UTC, ISO 8601), and whether the rates were taken from the KV layout cache
   // (an earlier attempt of the same shape on this machine measured them) instead of timed now.

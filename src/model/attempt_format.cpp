@@ -45,12 +45,19 @@ std::string format_attempt_log(const AttemptLog& log) {
           "      KV {} ({}{}{}{})\n", a.kv.layout, a.kv.chosen_by,
           a.kv.cached ? fmt::format(" {} (cached)", a.kv.measured_at) : std::string(),
           a.kv.split_tok_s
-              ? fmt::format(": split {:.1f} tok/s, unified {}, {} "
-                            "steps at depth {}",
-                            *a.kv.split_tok_s,
-                            a.kv.unified_tok_s ? fmt::format("{:.1f} tok/s", *a.kv.unified_tok_s)
-                                               : std::string("not measured"),
-                            a.kv.steps, a.kv.depth)
+              ? fmt::format(
+                    ": split {:.1f} tok/s, unified {}, {} "
+                    "steps at depth {}",
+                    *a.kv.split_tok_s,
+                    a.kv.unified_tok_s
+                        ? fmt::format("{:.1f} tok/s{}", *a.kv.unified_tok_s,
+                                      a.kv.unified_steps > 0 && a.kv.unified_steps < a.kv.steps
+                                          ? fmt::format(" (slower: stopped after {} "
+                                                        "steps)",
+                                                        a.kv.unified_steps)
+                                          : std::string())
+                        : std::string("not measured"),
+                    a.kv.steps, a.kv.depth)
               : std::string(),
           a.kv.note.empty() ? "" : "; " + a.kv.note);
     }

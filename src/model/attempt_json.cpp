@@ -49,6 +49,7 @@ json kv_json(const KvChoice& k) {
           {"unified_tok_s", opt(k.unified_tok_s)},
           {"depth", k.depth},
           {"steps", k.steps},
+          {"unified_steps", k.unified_steps},
           {"probe_ms", k.probe_ms},
           {"measured_at", k.measured_at.empty() ? json() : json(k.measured_at)},
           {"cached", k.cached}};
@@ -64,6 +65,7 @@ KvChoice kv_from_json(const json& j) {
   k.unified_tok_s = opt_from<double>(j, "unified_tok_s");
   k.depth = j.value("depth", 0);
   k.steps = j.value("steps", 0);
+  k.unified_steps = j.value("unified_steps", k.steps);
   k.probe_ms = j.value("probe_ms", 0.0);
   if (j.contains("measured_at") && j["measured_at"].is_string()) {
     k.measured_at = j["measured_at"].get<std::string>();

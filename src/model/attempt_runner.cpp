@@ -198,13 +198,16 @@ class AttemptRun {
       add_note(k, "split: " + split.error().message);  // the split context stays, unmeasured
       return true;
     }
-    k.split_tok_s = *split;
+    k.split_tok_s = split->tok_s;
     if (auto why = make_context(true)) {
       add_note(k, "unified: " + *why);
-    } else if (auto unified = measure_decode_rate(ctx_.get(), n_seq, k.depth, k.steps); !unified) {
+    } else if (auto unified = measure_decode_rate(ctx_.get(), n_seq, k.depth, k.steps,
+                                                  *k.split_tok_s * kUnifiedMargin);
+               !unified) {
       add_note(k, "unified: " + unified.error().message);
     } else {
-      k.unified_tok_s = *unified;
+      k.unified_tok_s = unified->tok_s;
+      k.unified_steps = unified->steps;
     }
     // A margin against the measurement's noise: per-sequence KV unless unified is clearly faster.
     if (k.unified_tok_s && *k.unified_tok_s > *k.split_tok_s * kUnifiedMargin) {
@@ -214,8 +217,8 @@ class AttemptRun {
     }
     k.measured_at = utc_now();
     if (cache && k.unified_tok_s) {
-      const KvMeasurement m{k.layout, *k.split_tok_s, *k.unified_tok_s,
-                            k.depth,  k.steps,        k.measured_at};
+      const KvMeasurement m{k.layout, *k.split_tok_s,  *k.unified_tok_s, k.depth,
+                            k.steps,  k.unified_steps, k.measured_at};
       if (auto r = cache->put(key, m); !r) {
         add_note(k, "not kept for later runs: " + r.error().message);
       }
@@ -271,6 +274,7 @@ class AttemptRun {
     KvChoice& k = a_.kv;
     k.split_tok_s = m.split_tok_s;
     k.unified_tok_s = m.unified_tok_s;
+    k.unified_steps = m.unified_steps;
     k.measured_at = m.measured_at;
     k.cached = true;
     if (m.layout == "unified") {

@@ -31,6 +31,7 @@ json to_json(const json& key, const KvMeasurement& m) {
           {"unified_tok_s", m.unified_tok_s},
           {"depth", m.depth},
           {"steps", m.steps},
+          {"unified_steps", m.unified_steps},
           {"measured_at", m.measured_at}};
 }
 
@@ -44,6 +45,7 @@ KvMeasurement from_json(const json& e) {
   m.unified_tok_s = e.at("unified_tok_s").get<double>();
   m.depth = e.at("depth").get<int>();
   m.steps = e.at("steps").get<int>();
+  m.unified_steps = e.at("unified_steps").get<int>();
   m.measured_at = e.at("measured_at").get<std::string>();
   return m;
 }

@@ -5,7 +5,8 @@
 //
 // The file is `kv-layout.json` in $CLINBENCH_CACHE_DIR, else $XDG_CACHE_HOME/clinbench, else
 // $HOME/.cache/clinbench: {"format": "clinbench-kv-layout/1", "entries": [{"key": {...},
-// "layout", "split_tok_s", "unified_tok_s", "depth", "steps", "measured_at"}]}. It is derived
+// "layout", "split_tok_s", "unified_tok_s", "depth", "steps", "unified_steps",
+// "measured_at"}]}. It is derived
 // data: one that cannot be read is replaced by the next measurement (the attempt notes why), and
 // deleting it makes the next runs measure again.
 #pragma once
@@ -25,7 +26,8 @@ struct KvMeasurement {
   double split_tok_s = 0;
   double unified_tok_s = 0;
   int depth = 0;
-  int steps = 0;
+  int steps = 0;            // split's timed steps
+  int unified_steps = 0;    // unified's: fewer when it gave up early, clearly the slower
   std::string measured_at;  // UTC, ISO 8601
 };
 

@@ -26,7 +26,8 @@ Error decode_error(int rc, const char* what) {
 
 }  // namespace
 
-Result<double> measure_decode_rate(llama_context* ctx, int n_seq, int depth, int steps) {
+Result<DecodeRate> measure_decode_rate(llama_context* ctx, int n_seq, int depth, int steps,
+                                       double give_up_below) {
   llama_memory_t mem = llama_get_memory(ctx);
   llama_memory_clear(mem, true);
   const llama_vocab* vocab = llama_model_get_vocab(llama_get_model(ctx));
@@ -83,13 +84,19 @@ Result<double> measure_decode_rate(llama_context* ctx, int n_seq, int depth, int
       llama_memory_clear(mem, true);
       return std::unexpected(decode_error(rc, "decoding a step"));
     }
-    if (step > 0) step_s.push_back(s);  // the first builds the step's graph
+    if (step == 0) continue;  // the first builds the step's graph
+    step_s.push_back(s);
+    const double fastest = *std::min_element(step_s.begin(), step_s.end());
+    if (give_up_below > 0 && static_cast<int>(step_s.size()) >= kMinProbeSteps && fastest > 0 &&
+        n_seq / fastest < give_up_below) {
+      break;
+    }
   }
   llama_memory_clear(mem, true);
   std::nth_element(step_s.begin(), step_s.begin() + static_cast<std::ptrdiff_t>(step_s.size() / 2),
                    step_s.end());
   const double median = step_s[step_s.size() / 2];
-  return median > 0 ? n_seq / median : 0.0;
+  return DecodeRate{median > 0 ? n_seq / median : 0.0, static_cast<int>(step_s.size())};
 }
 
 }  // namespace clinbench

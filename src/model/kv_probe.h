@@ -18,6 +18,16 @@ namespace clinbench {
 // after. Each call computes its prompt: a sequence's state records its layout's streams, so one
 // layout's cannot be written into the other's. REQUIRES: depth + steps + 1 <= the cells a
 // sequence has; n_seq <= the context's.
-Result<double> measure_decode_rate(llama_context* ctx, int n_seq, int depth, int steps);
+//
+// `give_up_below` > 0 ends the measurement early, after kMinProbeSteps timed steps, once even the
+// fastest step so far is slower than that rate: the layout cannot be the faster one, and its
+// remaining steps would only cost time.
+struct DecodeRate {
+  double tok_s = 0;
+  int steps = 0;  // timed steps taken: `steps`, or fewer when it gave up
+};
+inline constexpr int kMinProbeSteps = 3;
+Result<DecodeRate> measure_decode_rate(llama_context* ctx, int n_seq, int depth, int steps,
+                                       double give_up_below = 0);
 
 }  // namespace clinbench

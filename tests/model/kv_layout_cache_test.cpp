@@ -13,7 +13,7 @@ namespace {
 using nlohmann::json;
 
 KvMeasurement measurement(const std::string& layout, double split, double unified) {
-  return {layout, split, unified, 256, 8, "2026-12-06T19:00:00Z"};
+  return {layout, split, unified, 256, 8, 3, "2026-12-06T19:00:00Z"};
 }
 
 TEST(KvLayoutCache, KeepsMeasurementsByExactKeyAcrossOpens) {
@@ -37,6 +37,7 @@ TEST(KvLayoutCache, KeepsMeasurementsByExactKeyAcrossOpens) {
   EXPECT_EQ(ma->unified_tok_s, 80.0);
   EXPECT_EQ(ma->depth, 256);
   EXPECT_EQ(ma->steps, 8);
+  EXPECT_EQ(ma->unified_steps, 3);
   EXPECT_EQ(ma->measured_at, "2026-12-06T19:00:00Z");
   auto mb = back.find(b);
   ASSERT_TRUE(mb);

@@ -111,6 +111,17 @@ TEST(AttemptLogJson, KvChoicePrintsAndRoundTrips) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->attempts[0].kv.measured_at, "2026-12-06T19:00:00Z");
   EXPECT_TRUE(back->attempts[0].kv.cached);
+  // Split kept, unified's timing stopped early: said, and read back.
+  log.attempts[0].kv.layout = "split";
+  log.attempts[0].kv.unified_tok_s = 60.0;
+  log.attempts[0].kv.unified_steps = 3;
+  EXPECT_NE(format_attempt_log(log).find("unified 60.0 tok/s (slower: stopped after 3 steps), 8 "
+                                         "steps at depth 256"),
+            std::string::npos)
+      << format_attempt_log(log);
+  back = attempt_log_from_json(to_json(log));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->attempts[0].kv.unified_steps, 3);
   // Nothing created: null, and nothing printed.
   log.attempts[0].kv = {};
   EXPECT_TRUE(to_json(log)["attempts"][0]["kv"].is_null());

@@ -447,6 +447,12 @@ TEST(LoadChain, KvLayoutIsAsRequestedOrMeasuredAndRecorded) {
   EXPECT_EQ(a.kv.layout, *a.kv.unified_tok_s > *a.kv.split_tok_s * 1.03 ? "unified" : "split");
   EXPECT_EQ(a.kv.depth, 256);  // half a sequence's cells
   EXPECT_EQ(a.kv.steps, 8);
+  // Unified timed in full, or stopped after 3 steps because it could not win.
+  EXPECT_GE(a.kv.unified_steps, 3);
+  EXPECT_LE(a.kv.unified_steps, 8);
+  if (a.kv.unified_steps < 8) {
+    EXPECT_EQ(a.kv.layout, "split");
+  }
   EXPECT_GT(a.kv.probe_ms, 0);
   // Planned for both (one context at a time), allocated for the one kept.
   EXPECT_EQ(a.projected_host.compute, unified.host.compute);

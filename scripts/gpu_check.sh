@@ -29,6 +29,8 @@
 #      batched.json in $GPU_CHECK_WORK (summary.json carries it as "scale", so that $OUT keeps
 #      to 8 files), with the energy: clinbench's NVML meters over the run and the items' sum,
 #      against nvidia-smi's power.draw sampled every 100 ms and integrated (issue 16)
+#      and, when the bundle has llama-server, the same items through it with N slots and N
+#      requests in flight (the server's start outside the clock)
 #   6. log-likelihood scoring of the same items one at a time and 32 in the same decodes
 #      (`loglik_batch`, issue 12: it measured slower on CPU; does it pay on the GPU?), wall
 #      times in batched.json's "loglik"
@@ -281,6 +283,52 @@ for npl in 1 "${n_seq:-1}"; do
     echo "llama-batched-bench failed at npl $npl"
   grep -E "^\|" "$W/batched-bench-$npl.txt" | tail -1
 done
+# The same items through llama-server with N slots (what users run instead; issue 12 aims at
+# 1.2x it), driven by clinbench's openai backend with N requests in flight; the server's start
+# is outside the clock. Skipped when the bundle has no llama-server.
+server_wall=0
+server_items=0
+server_errors=0
+if [ -x "$B/bin/llama-server" ] && [ "${n_seq:-0}" -gt 0 ]; then
+  step "llama-server q4_0: $n_seq slots of 1024 cells, the same items, $n_seq in flight"
+  sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$B/bin/llama-server" -m "$W/model-q4_0.gguf" -ngl 99 -np "$n_seq" -c $((n_seq * 1024)) \
+    --host 127.0.0.1 --port "$sport" --no-webui "${LB_ARGS[@]}" > "$W/llama-server.log" 2>&1 &
+  SRV=$!
+  python3 - "$sport" <<'PY'
+import sys, time, urllib.request
+for _ in range(600):
+    try:
+        if urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=2).status == 200:
+            break
+    except Exception:
+        time.sleep(0.5)
+PY
+  rm -rf "$W/run-server"
+  cat > "$W/server.toml" <<TOML
+out = "$W/run-server"
+[[models]]
+name = "q4_0-server"
+backend = "openai"
+base_url = "http://127.0.0.1:$sport/v1"
+in_flight = $n_seq
+[[datasets]]
+name = "items128"
+path = "$W/items128.jsonl"
+[decoding]
+max_tokens = 128
+TOML
+  s0=$(date +%s.%N)
+  "$CB" run --config "$W/server.toml" | tail -2 || echo "the llama-server run failed"
+  s1=$(date +%s.%N)
+  kill $SRV 2>/dev/null; wait $SRV 2>/dev/null
+  server_wall=$(python3 -c "print($s1 - $s0)")
+  read -r server_items server_errors < <(python3 -c 'import json,sys
+r=[json.loads(l) for l in open(sys.argv[1])]
+print(len(r), sum(1 for x in r if x.get("error")))' "$W/run-server/samples.jsonl" 2>/dev/null ||
+    echo "0 0")
+  echo "llama-server: $server_items items ($server_errors failed) in $server_wall s"
+fi
 # 6. Log-likelihood items in the same decodes (issue 12): the same items scored by
 #    log-likelihood (the open ones generated, 16 tokens), one at a time and 32 together, 32
 #    sequences of per-sequence KV either way; the wall times go to batched.json's "loglik".
@@ -312,10 +360,15 @@ TOML
   ll_times+=("$(python3 -c "print($t1 - $t0)")")
 done
 python3 - "$W" "$start" "$end" "${n_seq:-1}" "$W/batched.json" "${ll_times[0]:-0}" \
-  "${ll_times[1]:-0}" <<'PY'
+  "${ll_times[1]:-0}" "$server_wall" "$server_items" "$server_errors" <<'PY'
 import json, re, sys
 w, start, end, n, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 ll1, ll32 = float(sys.argv[6]), float(sys.argv[7])
+sw, si, se = float(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
+# llama-server: its items/s over completed items, and counting the ones its parser failed.
+server = None if sw <= 0 else {
+    "slots": n, "wall_s": sw, "items": si, "errors": se,
+    "items_per_s": (si - se) / sw, "items_per_s_failed_counted": si / sw}
 items = [json.loads(l) for l in open(f"{w}/run-batched/samples.jsonl")] if n else []
 def peer(npl):
     try:
@@ -366,7 +419,7 @@ def attempt_log():
     return {"n_seq_bound": None, "kv": None}
 json.dump({"n_seq": n, **attempt_log(), "items": len(items), "wall_s": wall,
            "clinbench_items_per_s": len(items) / wall if wall > 0 else 0,
-           "batched_bench": [peer(1), peer(n)], "energy": energy(),
+           "batched_bench": [peer(1), peer(n)], "server": server, "energy": energy(),
            "loglik": {"wall_s_one_at_a_time": ll1, "wall_s_32_together": ll32,
                       "together_speedup": ll1 / ll32 if ll32 > 0 else None}},
           open(out, "w"), indent=1)

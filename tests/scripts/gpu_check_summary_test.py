@@ -89,6 +89,8 @@ def write_case(d, good):
                "items": 128, "wall_s": 20.0, "clinbench_items_per_s": 6.4 if good else 0.9,
                "batched_bench": [{"npl": 1, "T_s": 1.0, "items_per_s": 1.0},
                                  {"npl": n, "T_s": n / 6.8, "items_per_s": 6.8}],
+               "server": {"slots": n, "wall_s": 32.0, "items": 128, "errors": 2,
+                          "items_per_s": 3.94, "items_per_s_failed_counted": 4.0},
                "energy": {"clinbench_run_j": 5000.0 if good else 9000.0, "nvidia_smi_j": 5200.0,
                           "items_energy_j": 4800.0, "items_with_energy": 128},
                "loglik": {"wall_s_one_at_a_time": 10.0, "wall_s_32_together": 4.0,
@@ -119,6 +121,7 @@ def main():
         assert good["scale"]["n_seq"] == 64, good.get("scale")
         assert "parallel auto chose 64 sequences (bound: device)" in text, text
         assert "32 together 4.0 s (2.50x)" in text, text
+        assert "llama-server 64 slots" in text and "1.60x" in text, text
 
         write_case(bad_dir, False)
         bad, text = run(bad_dir)
@@ -137,6 +140,7 @@ def main():
                      "generation at scale: clinbench items/s at least 0.9x llama-batched-bench "
                      "at the same N",
                      "generation at scale: N sequences beat llama-batched-bench's one",
+                     "generation at scale: clinbench at least 1.2x llama-server at the same N",
                      "energy: clinbench's run energy within 20% of nvidia-smi's power "
                      "integrated"):
             assert want in failed, f"{want!r} not failed: {sorted(failed)}\n{text}"

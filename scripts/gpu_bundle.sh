@@ -3,10 +3,11 @@
 # machine so that a GPU machine without Debian's -dev packages, and with minutes of time, only
 # has to compile llama.cpp's CUDA backend:
 #
-#   .gpu/bin/      clinbench and llama-bench (stripped), linked against shared llama.cpp, and the
-#                  CPU backend module libggml-cpu.so, the RPC backend module and its server
-#                  (the dry run's device); gpu_check.sh adds libggml-cuda.so here, where ggml
-#                  looks for backend modules (next to the executable)
+#   .gpu/bin/      clinbench, llama-bench, llama-batched-bench and llama-server (stripped; the
+#                  server is gpu_check.sh's peer for generation at scale), linked against shared
+#                  llama.cpp, and the CPU backend module libggml-cpu.so, the RPC backend module
+#                  and its server (the dry run's device); gpu_check.sh adds libggml-cuda.so
+#                  here, where ggml looks for backend modules (next to the executable)
 #   .gpu/lib/      libllama, libggml*, and every Debian library they and clinbench load, except
 #                  the C and C++ runtimes (the GPU machine's own, which are newer, are used)
 #   .gpu/ggml/     ggml's source at the same commit, without the other backends: enough to build
@@ -45,19 +46,19 @@ rm -rf "$B"
 mkdir -p "$B/bin" "$B/lib" "$B/ggml/src"
 # The RPC backend and its server: the dry run's accelerator (gpu_check.sh --cpu-dry-run).
 cp "$root/build-dl/clinbench" "$dl/build/bin/llama-bench" "$dl/build/bin/llama-batched-bench" \
-  "$dl/build/bin/libggml-cpu.so" \
+  "$dl/build/bin/llama-server" "$dl/build/bin/libggml-cpu.so" \
   "$dl/build/bin/libggml-rpc.so" "$dl/build/bin/ggml-rpc-server" "$B/bin/"
 # The C and C++ runtimes stay the GPU machine's: its libggml-cuda.so is built by its compiler
 # and needs its libstdc++; everything built here needs only older symbol versions.
-ldd "$B/bin/clinbench" "$B/bin/llama-bench" "$B/bin/libggml-cpu.so" "$B/bin/libggml-rpc.so" \
-    "$B/bin/ggml-rpc-server" |
+ldd "$B/bin/clinbench" "$B/bin/llama-bench" "$B/bin/llama-server" "$B/bin/libggml-cpu.so" \
+    "$B/bin/libggml-rpc.so" "$B/bin/ggml-rpc-server" |
   awk '/=> \// {print $3}' | sort -u | while read -r lib; do
     case "$(basename "$lib")" in
       libc.so*|libm.so*|libstdc++.so*|libgcc_s.so*|ld-linux*|libpthread.so*|libdl.so*|librt.so*) ;;
       *) cp -L "$lib" "$B/lib/" ;;
     esac
   done
-missing=$(ldd "$B/bin/clinbench" | grep "not found" || true)
+missing=$(ldd "$B/bin/clinbench" "$B/bin/llama-server" | grep "not found" || true)
 if [ -n "$missing" ]; then echo "gpu_bundle.sh: unresolved libraries: $missing" >&2; exit 1; fi
 strip --strip-unneeded "$B/bin/"* "$B/lib/"*
 

@@ -108,10 +108,10 @@ if [ $DL = 1 ]; then
   # Later -D values win: shared libraries, backends as modules found next to the executable,
   # and a CPU backend for any x86-64-v3 machine (AVX2/FMA/F16C/BMI2) rather than this one.
   args+=(-DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_AVX=ON
-         -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_SSE42=ON
-         -DLLAMA_BUILD_SERVER=OFF)
+         -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_SSE42=ON)
+  # llama-server: gpu_check.sh's peer for generation at scale (N slots).
   targets=(llama ggml ggml-base ggml-cpu llama-common llama-bench llama-batched-bench llama-simple
-           ggml-rpc ggml-rpc-server)
+           llama-server ggml-rpc ggml-rpc-server)
 fi
 # The marker holds the commit and a fingerprint of the configuration and targets, so a change to
 # either rebuilds (incrementally) on the next call.

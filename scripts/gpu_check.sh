@@ -248,10 +248,11 @@ if [ $DRY = 0 ] && command -v nvidia-smi >/dev/null; then
     > "$W/power.csv" 2>/dev/null &
   smi_power=$!
 fi
-mark "start run batched"
-start=$(date +%s.%N)
-cat > "$W/batched.toml" <<TOML
-out = "$W/run-batched"
+# A run config of the q4_0 model in-process under the budget, on the 128 items, into $W/$1;
+# the [decoding] table follows.
+q4_config() {
+  cat <<TOML
+out = "$W/$1"
 [[models]]
 name = "q4_0"
 path = "$W/model-q4_0.gguf"
@@ -262,9 +263,11 @@ device_memory = "$budget"
 name = "items128"
 path = "$W/items128.jsonl"
 [decoding]
-max_tokens = 128
-parallel = "auto"
 TOML
+}
+mark "start run batched"
+start=$(date +%s.%N)
+{ q4_config run-batched; printf 'max_tokens = 128\nparallel = "auto"\n'; } > "$W/batched.toml"
 "$CB" run --config "$W/batched.toml" | tail -3
 end=$(date +%s.%N)
 mark "end run batched"
@@ -336,24 +339,14 @@ ll_times=()
 for lb in 1 32; do
   step "loglik run, loglik_batch $lb"
   rm -rf "$W/run-loglik-$lb"
-  cat > "$W/loglik-$lb.toml" <<TOML
-out = "$W/run-loglik-$lb"
-[[models]]
-name = "q4_0"
-path = "$W/model-q4_0.gguf"
-strategy = "native"
-ctx = 1024
-device_memory = "$budget"
-[[datasets]]
-name = "items128"
-path = "$W/items128.jsonl"
-[decoding]
+  { q4_config "run-loglik-$lb"; cat <<TOML
 scoring = "loglik"
 max_tokens = 16
 parallel = 32
 kv = "split"
 loglik_batch = $lb
 TOML
+  } > "$W/loglik-$lb.toml"
   t0=$(date +%s.%N)
   "$CB" run --config "$W/loglik-$lb.toml" | tail -2 || echo "loglik run failed (loglik_batch $lb)"
   t1=$(date +%s.%N)

@@ -13,7 +13,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -31,6 +30,7 @@
 #include "model/simulate.h"
 #include "model/strategy_table.h"
 #include "model/warmup.h"
+#include "util/clock.h"
 #include "util/test_crash.h"
 
 namespace clinbench {
@@ -169,11 +169,7 @@ class AttemptRun {
                                                 : "measured";
     k.note = spec_.kv_note;
     if (!measure) return true;
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto elapsed_ms = [&] {
-      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-          .count();
-    };
+    const Clock::time_point t0 = Clock::now();
     // Half a sequence's cells: about where the items' replies are on average (the cells are
     // sized from prompt plus reply budget), up to 1024.
     k.steps = kProbeSteps;
@@ -188,7 +184,7 @@ class AttemptRun {
         k.note = cache->problem() + "; measured again";
       } else if (auto m = cache->find(key)) {
         if (!use_measurement(*m)) return false;
-        k.probe_ms = elapsed_ms();
+        k.probe_ms = ms_since(t0);
         return true;
       }
     }
@@ -215,7 +211,7 @@ class AttemptRun {
     } else if (auto why = make_context(false)) {
       return fail(std::move(*why));
     }
-    k.measured_at = utc_now();
+    k.measured_at = utc_now_iso();
     if (cache && k.unified_tok_s) {
       const KvMeasurement m{k.layout, *k.split_tok_s,  *k.unified_tok_s, k.depth,
                             k.steps,  k.unified_steps, k.measured_at};
@@ -223,7 +219,7 @@ class AttemptRun {
         add_note(k, "not kept for later runs: " + r.error().message);
       }
     }
-    k.probe_ms = elapsed_ms();
+    k.probe_ms = ms_since(t0);
     return true;
   }
 
@@ -286,15 +282,6 @@ class AttemptRun {
       k.layout = "unified";
     }
     return true;
-  }
-
-  static std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::array<char, 32> buf{};
-    std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf.data();
   }
 
   // Sets the adapters on the context, and reserves the compute buffers of the graph with them

@@ -17,6 +17,7 @@
 #include "clinbench/model_info.h"
 #include "clinbench/units.h"
 #include "model/plan_child.h"
+#include "util/clock.h"
 #include "util/process_memory.h"
 #include "worker/supervisor.h"
 
@@ -31,15 +32,6 @@ constexpr bool kAddressSpaceLimitUsable = false;
 #else
 constexpr bool kAddressSpaceLimitUsable = true;
 #endif
-
-std::string iso_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 Result<std::vector<Strategy>> requested_strategies(const std::string& requested) {
   if (requested == "auto") return auto_chain();
@@ -362,7 +354,7 @@ Result<AttemptLog> run_load_chain(const std::string& model_path, const LoadOptio
   log.n_ctx_items = n_ctx_items;
   log.accelerator = plan->accelerator;
   log.plan_ms = plan->plan_ms;
-  log.started_at = iso_now();
+  log.started_at = utc_now_iso();
   const WorkerLimits limits = worker_limits(o, plan->accelerator.present);
 
   ItemsFile items_file;

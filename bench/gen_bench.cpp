@@ -61,12 +61,14 @@
 
 #include "bench_util.h"
 #include "clinbench/atomic_file.h"
+#include "clinbench/bandwidth.h"
 #include "clinbench/config.h"
 #include "clinbench/dataset.h"
 #include "clinbench/provenance.h"
 #include "clinbench/run.h"
 #include "clinbench/store.h"
 #include "clinbench/synth.h"
+#include "clinbench/units.h"
 #include "clinbench/worker.h"
 
 using namespace clinbench;
@@ -220,6 +222,10 @@ struct LevelResult {
   std::vector<double> ours_ips, ours_tps, peer_ips, peer_tps, server_ips, server_tps;
   // N = 1 only: clinbench's per-item decode rate and llama-bench's tg at the items' depth.
   std::vector<double> ours_decode_tps, tg_tps;
+  // llama-batched-bench's aggregate decode rate (S_TG) and the ceiling the machine's bandwidth
+  // sets at N sequences the items' mean depth deep (clinbench/bandwidth.h).
+  std::vector<double> peer_decode_tps;
+  double ceiling_tps = 0;
   bench::Measure last;
   int64_t server_errors = 0;  // items the server run failed (its items/s counts completed ones)
   // The server's items/s counting its failed items as done (they were generated, then its reply
@@ -229,6 +235,28 @@ struct LevelResult {
 
 json decode_row(const std::vector<double>& v) {
   return v.empty() ? json() : json(bench::median(v));
+}
+
+// What a decode step of `model` reads: its weights, and the KV bytes per cell as llama.cpp
+// allocates them (the plan's).
+struct StepBytes {
+  uint64_t weights = 0;
+  uint64_t kv_per_cell = 0;
+};
+
+StepBytes step_bytes(const std::string& model) {
+  auto info = read_model_info(model, {.hash = false});
+  if (!info) throw std::runtime_error(info.error().message);
+  PlanOptions po;
+  po.n_ctx = 512;
+  auto plan = plan_model(*info, po);
+  if (!plan) throw std::runtime_error(plan.error().message);
+  return {decode_weight_bytes(*info), kv_bytes_per_cell(*plan)};
+}
+
+// A rate and its fraction of the bandwidth ceiling, "-" without either.
+std::string of_ceiling(double tps, double ceiling) {
+  return tps > 0 && ceiling > 0 ? fmt::format("{:.1f} ({:.0f}%)", tps, 100 * tps / ceiling) : "-";
 }
 
 }  // namespace
@@ -274,12 +302,20 @@ int main(int argc, char** argv) {
   }
   fs::create_directories(o.work_dir);
   json workloads = json::array();
+  Bandwidth bandwidth;
   try {
+    // The machine's memory bandwidth at the runs' threads: the ceiling of every decode rate.
+    auto bw = measure_bandwidth({.threads = o.threads});
+    if (!bw) throw std::runtime_error(bw.error().message);
+    bandwidth = *bw;
+    std::cerr << fmt::format("memory bandwidth, {} threads: {:.1f} GB/s (median {:.1f})\n",
+                             o.threads, bandwidth.best() / 1e9, bandwidth.median() / 1e9);
     for (const std::string& w : o.workloads) {
       if (w != "fixed" && w != "variable" && w != "stories" && w != "loglik") {
         throw std::runtime_error("unknown workload " + w);
       }
       const std::string model = w == "stories" ? o.stories : synthetic_model(o);
+      const StepBytes step = step_bytes(model);
       RunConfig base;
       DatasetConfig d;
       d.name = "bench";
@@ -343,6 +379,9 @@ int main(int argc, char** argv) {
           if (!p.ok) throw std::runtime_error(p.error);
           L.peer_ips.push_back(L.n / p.total_s);
           L.peer_tps.push_back(L.n * std::max(1, ntg) / p.total_s);
+          L.peer_decode_tps.push_back(p.tg_tok_s);
+          L.ceiling_tps = roofline_tokens_per_s(bandwidth.best(), step.weights, step.kv_per_cell,
+                                                L.n, npp + ntg / 2);
           if (L.n == 1) {
             const TgRun tg =
                 run_llama_bench_tg(model, std::max(1, ntg), npp, o.threads,
@@ -442,11 +481,29 @@ int main(int argc, char** argv) {
                                                     ? json(ours / bench::median(L.server_all_ips))
                                                     : json()},
              {"decode_tokens_per_s", decode_row(L.ours_decode_tps)},
+             {"bandwidth_ceiling_tokens_per_s", L.ceiling_tps},
+             {"batched_bench_decode_tokens_per_s", decode_row(L.peer_decode_tps)},
              {"llama_bench_tg_tokens_per_s", decode_row(L.tg_tps)},
              {"ratio_decode_vs_llama_bench",
               L.tg_tps.empty()
                   ? json()
                   : json(bench::median(L.ours_decode_tps) / bench::median(L.tg_tps))}});
+      }
+      if (!loglik) {
+        std::cout << fmt::format(
+            "Decode tok/s against the bandwidth ceiling ({:.1f} GB/s; a step reads {} of weights "
+            "and {} of KV per cell, the items' mean depth):\n{:>4} {:>12} {:>22} {:>22} {:>22}\n",
+            bandwidth.best() / 1e9, format_bytes(step.weights), format_bytes(step.kv_per_cell), "N",
+            "ceiling", "batched-bench S_TG", "clinbench (N=1)", "llama-bench tg (N=1)");
+        for (const auto& L : levels) {
+          std::cout << fmt::format(
+              "{:>4} {:>12.1f} {:>22} {:>22} {:>22}\n", L.n, L.ceiling_tps,
+              of_ceiling(bench::median(L.peer_decode_tps), L.ceiling_tps),
+              L.ours_decode_tps.empty()
+                  ? "-"
+                  : of_ceiling(bench::median(L.ours_decode_tps), L.ceiling_tps),
+              L.tg_tps.empty() ? "-" : of_ceiling(bench::median(L.tg_tps), L.ceiling_tps));
+        }
       }
       for (const auto& L : levels) {
         if (L.tg_tps.empty()) continue;
@@ -456,8 +513,12 @@ int main(int argc, char** argv) {
             bench::median(L.ours_decode_tps), bench::median(L.tg_tps),
             bench::median(L.ours_decode_tps) / bench::median(L.tg_tps));
       }
-      workloads.push_back(
-          {{"workload", w}, {"model", model}, {"levels", rows}, {"item_budgets", budgets}});
+      workloads.push_back({{"workload", w},
+                           {"model", model},
+                           {"levels", rows},
+                           {"item_budgets", budgets},
+                           {"decode_weight_bytes", step.weights},
+                           {"kv_bytes_per_cell", step.kv_per_cell}});
     }
   } catch (const std::exception& e) {
     std::cerr << "gen_bench: " << e.what() << "\n";
@@ -474,6 +535,7 @@ int main(int argc, char** argv) {
                 {"threads", o.threads},
                 {"kv_cache", o.kv_cache.empty() ? json("empty per run") : json(o.kv_cache)}}},
               {"workloads", workloads},
+              {"bandwidth", to_json(bandwidth)},
               {"build", build_info()},
               {"host", host_info()}};
   fs::create_directories(fs::path(o.out).parent_path());

@@ -21,7 +21,9 @@
 #      device?), auto at 7 GiB, offload at 8 GiB, native on the whole card; nvidia-smi samples
 #      memory.used every 100 ms alongside, to check each attempt's peak_device_bytes
 #   4. decode tokens/s of `clinbench run` (greedy, 128 tokens, one item at a time, all layers on
-#      the GPU) against llama-bench tg128 on the same file at the items' prompt depth, q4_0 and F16
+#      the GPU) against llama-bench tg128 on the same file at the items' prompt depth, q4_0 and
+#      F16, and both as a fraction of the ceiling the device's memory bandwidth sets
+#      (`clinbench inspect --bandwidth`, roofline-<type>.json in $GPU_CHECK_WORK)
 #   5. generation at scale (issue 12): `clinbench run` of 128 items (the demo items repeated
 #      under new ids), q4_0, `--parallel auto` under a 16 GiB device budget (the attempt log's
 #      n_seq and n_seq_bound say how many and why), items/s against llama-batched-bench at the
@@ -117,6 +119,7 @@ if [ $DRY = 0 ]; then
   APPS=$!
   trap 'kill $SMI $APPS 2>/dev/null' EXIT
   PRESET=llama3-8b
+  BW_SIZE=1GiB
   VOCAB="$B/vocab/ggml-vocab-llama-bpe.gguf"
   BUDGETS=("auto 16GiB" "native 16GiB --attempt-all" "native 14GiB --attempt-all"
            "auto 7GiB --recipe $W/fast-q4.txt" "offload 8GiB" "offload 3GiB" "cpu 1GiB"
@@ -125,6 +128,7 @@ else
   # 8 blocks of 512 with a 32k vocabulary: about 150 MiB on the device, most of it the output
   # head and the logits' compute buffer, so that budgets between its strategies are MiB apart.
   PRESET="--arch llama --layers 8 --embd 512 --ff 1536 --heads 8 --kv-heads 4 --ctx 4096"
+  BW_SIZE=64MiB  # within the RPC device's 256 MiB
   VOCAB="$B/vocab/ggml-vocab-llama-spm.gguf"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   "$B/bin/ggml-rpc-server" -H 127.0.0.1 -p "$port" -m 256 > "$W/rpc-server.log" 2>&1 &
@@ -219,6 +223,12 @@ print(round(sum(x["prompt_tokens"] for x in r)/len(r)))' "$W/run-$t/samples.json
     "${LB_ARGS[@]}" \
     > "$W/bench-$t.json" || echo "llama-bench failed for $t"
   mark "end bench $t"
+  # The bandwidth of the CPU and the device, and the decode ceiling it sets on this file at the
+  # mean depth of tg128 after the prompt (DESIGN.md: each result as a fraction of that limit).
+  step "clinbench inspect $t --bandwidth: the decode ceiling at depth $((depth + 64))"
+  "$CB" inspect "$W/model-$t.gguf" --no-hash --json --bandwidth --bandwidth-size "$BW_SIZE" \
+    --depth $((depth + 64)) > "$W/roofline-$t.json" 2> "$W/roofline-$t.err" ||
+    { echo "inspect --bandwidth failed for $t:"; cat "$W/roofline-$t.err"; }
   cat "$W/bench-$t.json" >> "$O/llama_bench.json.tmp"
   [ $t = f16 ] || echo "," >> "$O/llama_bench.json.tmp"
 done
@@ -353,9 +363,10 @@ TOML
   ll_times+=("$(python3 -c "print($t1 - $t0)")")
 done
 python3 - "$W" "$start" "$end" "${n_seq:-1}" "$W/batched.json" "${ll_times[0]:-0}" \
-  "${ll_times[1]:-0}" "$server_wall" "$server_items" "$server_errors" <<'PY'
+  "${ll_times[1]:-0}" "$server_wall" "$server_items" "$server_errors" "${depth:-0}" <<'PY'
 import json, re, sys
 w, start, end, n, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+mean_prompt = int(sys.argv[11])
 ll1, ll32 = float(sys.argv[6]), float(sys.argv[7])
 sw, si, se = float(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
 # llama-server: its items/s over completed items, and counting the ones its parser failed.
@@ -410,7 +421,8 @@ def attempt_log():
         kv = log["attempts"][ok].get("kv") if ok is not None else None
         return {"n_seq_bound": log.get("n_seq_bound"), "kv": kv}
     return {"n_seq_bound": None, "kv": None}
-json.dump({"n_seq": n, **attempt_log(), "items": len(items), "wall_s": wall,
+json.dump({"n_seq": n, **attempt_log(), "items": len(items), "mean_prompt_tokens": mean_prompt,
+           "wall_s": wall,
            "clinbench_items_per_s": len(items) / wall if wall > 0 else 0,
            "batched_bench": [peer(1), peer(n)], "server": server, "energy": energy(),
            "loglik": {"wall_s_one_at_a_time": ll1, "wall_s_32_together": ll32,

@@ -78,6 +78,34 @@ def smi_window(samples, window):
     return max(inside) - base
 
 
+def roofline(work, t):
+    """`clinbench inspect --bandwidth --json`'s roofline for model-<t>.gguf (step 4), or None."""
+    path = os.path.join(work, f"roofline-{t}.json")
+    if not os.path.exists(path):
+        return None
+    try:
+        return json.load(open(path)).get("roofline")
+    except (OSError, ValueError, AttributeError) as e:
+        print(f"{path}: not read, so no bandwidth ceiling for {t} ({e})")
+        return None
+
+
+def ceiling(roof, n_seq, depth=None):
+    """The decode ceiling (tokens/s) the fastest device's bandwidth sets at n_seq sequences
+    `depth` cells deep (clinbench/bandwidth.h's roofline_tokens_per_s), and that device."""
+    if not roof or not roof.get("devices"):
+        return None, None
+    dev = roof["devices"][-1]  # the accelerator when there is one
+    depth = roof.get("depth", 0) if depth is None else depth
+    step = roof.get("weight_bytes", 0) + n_seq * depth * roof.get("kv_bytes_per_cell", 0)
+    bw = dev.get("best_bytes_per_s") or 0
+    return (n_seq * bw / step if step and bw else None), dev
+
+
+def of_ceiling(rate, limit):
+    return f"{100 * rate / limit:.0f}%" if rate and limit else "-"
+
+
 def scale(work, summary, expect):
     """Steps 5 and 6 (batched.json in the work directory, copied into summary.json as "scale"): generation at scale under parallel = "auto" against
     llama-batched-bench at the same width and at one sequence, the energy against nvidia-smi's,
@@ -127,6 +155,18 @@ def scale(work, summary, expect):
     at_1 = (peers.get(1) or {}).get("items_per_s")
     expect("generation at scale: N sequences beat llama-batched-bench's one", at_1 and mine > at_1,
            f"{mine:.2f} against {at_1 or 0:.2f}")
+    # Decode against the bandwidth ceiling at N (mean depth: the prompt and half of 128 tokens).
+    roof = roofline(work, "q4_0")
+    depth = (b.get("mean_prompt_tokens") or 0) + 64
+    for npl in sorted(peers):
+        s_tg = peers[npl].get("S_TG_tok_s")
+        limit, dev = ceiling(roof, npl, depth if b.get("mean_prompt_tokens") else None)
+        if s_tg and limit:
+            print(f"llama-batched-bench npl {npl}: decode {s_tg:.0f} tok/s, "
+                  f"{of_ceiling(s_tg, limit)} of the {dev['device']} bandwidth ceiling "
+                  f"({limit:.0f} tok/s)")
+            summary.setdefault("ceiling", []).append(
+                {"npl": npl, "S_TG_tok_s": s_tg, "ceiling_tok_s": limit})
     e = b.get("energy") or {}
     if e.get("nvidia_smi_j") and e.get("clinbench_run_j"):
         r = e["clinbench_run_j"] / e["nvidia_smi_j"]
@@ -256,7 +296,8 @@ def main():
     except ValueError as e:
         raise SystemExit(f"gpu_check_summary: {bench_path}: {e}")
     print()
-    print(f"{'type':<6} {'measure':<34} {'clinbench':>10} {'llama-bench':>12} {'ratio':>7}")
+    print(f"{'type':<6} {'measure':<34} {'clinbench':>10} {'llama-bench':>12} {'ratio':>7}"
+          f"  of the bandwidth ceiling: clinbench, llama-bench")
     for t in ("q4_0", "f16"):
         sp = os.path.join(a.work, f"run-{t}", "samples.jsonl")
         if not os.path.exists(sp):
@@ -281,13 +322,25 @@ def main():
         rows = [("decode tok/s vs tg128 @ depth %d" % depth, tg, peer(0, 128, depth)),
                 ("decode tok/s vs tg128 @ depth 0", tg, peer(0, 128, 0)),
                 ("prefill tok/s vs pp%d" % depth, pp, peer(depth, 0, 0))]
+        roof = roofline(a.work, t)
+        if roof and roof.get("devices"):
+            dev = roof["devices"][-1]
+            print(f"{t:<6} memory bandwidth of {dev['device']} ({dev.get('description', '')}): "
+                  f"{(dev.get('best_bytes_per_s') or 0) / 1e9:.0f} GB/s; a decode step reads "
+                  f"{fmt_bytes(roof.get('weight_bytes', 0))} of weights")
+            summary.setdefault("bandwidth", {})[t] = roof
         for what, mine_v, peer_v in rows:
             ratio = mine_v / peer_v if mine_v and peer_v else None
+            # Decode rows: one sequence at the depth tg128 averages (the prompt, then 64 more).
+            limit = None
+            if "decode" in what:
+                limit, _ = ceiling(roof, 1, (depth if "@ depth 0" not in what else 0) + 64)
             summary["throughput"].append({"type": t, "measure": what, "clinbench": mine_v,
                                           "llama_bench": peer_v, "ratio": ratio,
+                                          "ceiling_tok_s": limit,
                                           "items": len(items), "output_tokens": out_tok})
             print(f"{t:<6} {what:<34} {mine_v or 0:>10.1f} {peer_v or 0:>12.1f} "
-                  f"{ratio or 0:>6.2f}x")
+                  f"{ratio or 0:>6.2f}x  {of_ceiling(mine_v, limit):>6} {of_ceiling(peer_v, limit):>6}")
         ngl = {r.get("n_gpu_layers") for r in mine}
         expect(f"{t}: llama-bench ran with every layer on the device", mine and ngl == {99},
                str(sorted(ngl)))

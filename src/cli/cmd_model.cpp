@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "clinbench/adapter.h"
 #include "clinbench/atomic_file.h"
+#include "clinbench/bandwidth.h"
 #include "clinbench/config.h"
 #include "clinbench/load.h"
 #include "clinbench/model_info.h"
@@ -86,6 +87,10 @@ Command inspect_command() {
               uint32_t n_seq = PlanOptions{}.n_seq;
               std::string device_memory, rpc;
               std::string recipe = PlanOptions{}.recipe;
+              bool bandwidth = false;
+              int threads = 0;
+              int depth = 512;
+              std::string bandwidth_size = "1GiB";
             };
             auto o = std::make_shared<Opts>();
             sub->add_option("model", o->model, "GGUF model file")->required();
@@ -102,11 +107,33 @@ Command inspect_command() {
                             "device budget for the offload plan (e.g. 16GiB)");
             sub->add_option("--recipe", o->recipe, "quantization recipe for quantize:* plans")
                 ->capture_default_str();
+            sub->add_flag("--bandwidth", o->bandwidth,
+                          "also measure the memory bandwidth of the CPU and the accelerator and "
+                          "show the decode ceiling it sets for this model");
+            sub->add_option("--threads", o->threads,
+                            "CPU threads of the bandwidth measurement (0: all cores)")
+                ->capture_default_str()
+                ->check(CLI::Range(0, 1024));
+            sub->add_option("--depth", o->depth, "KV cells per sequence the decode ceiling assumes")
+                ->capture_default_str()
+                ->check(CLI::Range(0, 1 << 24));
+            sub->add_option("--bandwidth-size", o->bandwidth_size,
+                            "size of the matrix the bandwidth measurement reads (at least 1MiB)")
+                ->capture_default_str();
             add_rpc_option(sub, &o->rpc);
             return [o]() -> int {
               if (auto rc = apply_rpc_option(o->rpc)) return *rc;
               auto dev = size_flag("--device-memory", o->device_memory);
               if (!dev) return report_error(dev.error());
+              auto matrix = size_flag("--bandwidth-size", o->bandwidth_size);
+              if (!matrix) return report_error(matrix.error());
+              if (o->bandwidth && matrix->value_or(0) < (1ull << 20)) {
+                std::fprintf(stderr,
+                             "clinbench: --bandwidth-size: '%s' is too small to tell memory "
+                             "from cache (at least 1MiB)\n",
+                             o->bandwidth_size.c_str());
+                return kExitUsage;
+              }
               auto info = read_model_info(o->model, {.hash = !o->no_hash});
               if (!info) return report_error(info.error());
               PlanOptions po;
@@ -117,12 +144,21 @@ Command inspect_command() {
               // In a child, as `load` plans: a crash inside llama.cpp is an error, not an abort.
               auto plan = plan_model_in_child(*info, po);
               if (!plan) return report_error(plan.error());
+              std::optional<Roofline> roofline;
+              if (o->bandwidth) {
+                BandwidthOptions bo{.threads = o->threads, .bytes = matrix->value_or(0)};
+                auto r = measure_roofline(*info, *plan, bo, o->depth);
+                if (!r) return report_error(r.error());
+                roofline = std::move(*r);
+              }
               if (o->json) {
                 nlohmann::json j = to_json(*info);
                 j["plan"] = to_json(*plan);
+                if (roofline) j["roofline"] = to_json(*roofline);
                 std::cout << j.dump(2) << "\n";
               } else {
                 std::cout << format_inspect(*info, *plan);
+                if (roofline) std::cout << "\n" << format_roofline(*roofline);
               }
               return kExitOk;
             };

@@ -249,6 +249,42 @@ TEST_F(RpcDevice, InspectShowsTheDeviceAndItsPlan) {
   }
 }
 
+TEST_F(RpcDevice, InspectMeasuresTheDevicesBandwidthBesideTheCpus) {
+  const std::vector<std::string> argv = {testing::clinbench_binary(),
+                                         "inspect",
+                                         testing::stories_model(),
+                                         "--no-hash",
+                                         "--json",
+                                         "--ctx",
+                                         "512",
+                                         "--bandwidth",
+                                         "--threads",
+                                         "1",
+                                         "--rpc",
+                                         endpoint_,
+                                         "--bandwidth-size"};
+  auto with = [&](const std::string& size) {
+    auto a = argv;
+    a.push_back(size);
+    return testing::run_command(a);
+  };
+  auto r = with("8MiB");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto devices = nlohmann::json::parse(r.out).at("roofline").at("devices");
+  ASSERT_EQ(devices.size(), 2u);
+  EXPECT_EQ(devices[0].at("device"), "CPU");
+  EXPECT_EQ(devices[1].at("device").get<std::string>().rfind("RPC", 0), 0u) << devices[1];
+  EXPECT_EQ(devices[1].at("description"), endpoint_);
+  EXPECT_EQ(devices[1].at("threads"), 0);
+  EXPECT_GT(devices[1].at("best_bytes_per_s").get<double>(), 0);
+  // A matrix larger than the device holds: the error names the device; nothing is left there.
+  auto big = with("96MiB");
+  EXPECT_NE(big.exit_code, 0);
+  EXPECT_NE(big.err.find("cannot allocate a 96.00 MiB matrix"), std::string::npos) << big.err;
+  EXPECT_NE(big.err.find("bandwidth on RPC"), std::string::npos) << big.err;
+  EXPECT_EQ(with("8MiB").exit_code, 0);
+}
+
 std::vector<nlohmann::json> samples_of(const std::string& run_dir) {
   std::vector<nlohmann::json> out;
   std::istringstream in(testing::read_file(run_dir + "/samples.jsonl"));

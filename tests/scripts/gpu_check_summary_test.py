@@ -81,14 +81,22 @@ def write_case(d, good):
                           "n_prompt": n_prompt, "n_gen": n_gen, "n_depth": n_depth,
                           "avg_ts": ts, "n_gpu_layers": 99 if good else 0})
     json.dump(bench, open(os.path.join(d, "llama_bench.json"), "w"))
+    # `clinbench inspect --bandwidth --json` of the q4_0 file: the CPU, then the GPU.
+    json.dump({"roofline": {"weight_bytes": 4_500_000_000, "kv_bytes_per_cell": 131072,
+                            "depth": 164, "devices": [
+                                {"device": "CPU", "threads": 16, "best_bytes_per_s": 1e11},
+                                {"device": "CUDA0", "description": "NVIDIA H100",
+                                 "threads": 0, "best_bytes_per_s": 3e12}]}},
+              open(os.path.join(d, "roofline-q4_0.json"), "w"))
     # Step 5-6: parallel auto's width, its items/s against llama-batched-bench, the energy. Bad:
     # the old constant width, slower than the ceiling and than one sequence, NVML far off.
     n = 64 if good else 7
     json.dump({"n_seq": n, "n_seq_bound": "device", "kv": {"layout": "split",
                                                            "chosen_by": "measured"},
-               "items": 128, "wall_s": 20.0, "clinbench_items_per_s": 6.4 if good else 0.9,
-               "batched_bench": [{"npl": 1, "T_s": 1.0, "items_per_s": 1.0},
-                                 {"npl": n, "T_s": n / 6.8, "items_per_s": 6.8}],
+               "items": 128, "mean_prompt_tokens": 100, "wall_s": 20.0, "clinbench_items_per_s": 6.4 if good else 0.9,
+               "batched_bench": [{"npl": 1, "T_s": 1.0, "items_per_s": 1.0, "S_TG_tok_s": 300.0},
+                                 {"npl": n, "T_s": n / 6.8, "items_per_s": 6.8,
+                                  "S_TG_tok_s": 5000.0}],
                "server": {"slots": n, "wall_s": 32.0, "items": 128, "errors": 2,
                           "items_per_s": 3.94, "items_per_s_failed_counted": 4.0},
                "energy": {"clinbench_run_j": 5000.0 if good else 9000.0, "nvidia_smi_j": 5200.0,
@@ -122,6 +130,15 @@ def main():
         assert "parallel auto chose 64 sequences (bound: device)" in text, text
         assert "32 together 4.0 s (2.50x)" in text, text
         assert "llama-server 64 slots" in text and "1.60x" in text, text
+        # Decode as a fraction of the bandwidth ceiling: 3 TB/s over 4.5 GB of weights and
+        # 128 KiB per cell, at the depth tg128 averages (100 + 64).
+        limit = 3e12 / (4_500_000_000 + 164 * 131072)
+        assert abs(r["ceiling_tok_s"] - limit) < 1e-6, r
+        assert thr[("q4_0", "pp100")]["ceiling_tok_s"] is None
+        assert "memory bandwidth of CUDA0 (NVIDIA H100): 3000 GB/s" in text, text
+        at64 = [c for c in good["ceiling"] if c["npl"] == 64][0]
+        assert abs(at64["ceiling_tok_s"] - 64 * 3e12 / (4_500_000_000 + 64 * 164 * 131072)) < 1e-6
+        assert f"decode 5000 tok/s, {100 * 5000 / at64['ceiling_tok_s']:.0f}% of the CUDA0" in text, text
 
         write_case(bad_dir, False)
         bad, text = run(bad_dir)
@@ -152,6 +169,14 @@ def main():
         assert "no batched.json" in text, text
         assert not any(e["what"].startswith("generation at scale")
                        for e in summary["expectations"]), summary["expectations"]
+    # Without the bandwidth measurement (or with a broken one): the rest as before.
+    with tempfile.TemporaryDirectory() as nobw:
+        write_case(nobw, True)
+        open(os.path.join(nobw, "roofline-q4_0.json"), "w").write("{not json")
+        summary, text = run(nobw)
+        assert all(r["ceiling_tok_s"] is None for r in summary["throughput"]), summary
+        assert "roofline-q4_0.json: not read" in text, text
+        assert not [e for e in summary["expectations"] if not e["pass"]], summary["expectations"]
     # Broken inputs: a clear error naming the file, no traceback.
     with tempfile.TemporaryDirectory() as empty:
         p = subprocess.run([sys.executable, SUMMARY, "--work", empty, "--out", empty],

@@ -45,7 +45,8 @@ KvMeasurement from_json(const json& e) {
   m.unified_tok_s = e.at("unified_tok_s").get<double>();
   m.depth = e.at("depth").get<int>();
   m.steps = e.at("steps").get<int>();
-  m.unified_steps = e.at("unified_steps").get<int>();
+  // Written before the probe could stop unified's timing early: it timed every step.
+  m.unified_steps = e.contains("unified_steps") ? e["unified_steps"].get<int>() : m.steps;
   m.measured_at = e.at("measured_at").get<std::string>();
   return m;
 }

@@ -45,6 +45,17 @@ TEST(KvLayoutCache, KeepsMeasurementsByExactKeyAcrossOpens) {
   EXPECT_EQ(mb->unified_tok_s, 120.25);
   EXPECT_FALSE(back.find({{"n_seq", 8}, {"threads", 1}}));  // one field differs: another shape
   EXPECT_EQ(json::parse(testing::read_file(path))["entries"].size(), 2u);
+
+  // An entry of an earlier clinbench, from before unified's timing could stop early, is read
+  // (unified timed every step), not taken for a broken file.
+  json old = json::parse(testing::read_file(path));
+  old["entries"][0].erase("unified_steps");
+  testing::write_file(path, old.dump());
+  const KvLayoutCache earlier = KvLayoutCache::open(path);
+  EXPECT_EQ(earlier.problem(), "");
+  auto m0 = earlier.find(old["entries"][0]["key"]);
+  ASSERT_TRUE(m0);
+  EXPECT_EQ(m0->unified_steps, m0->steps);
 }
 
 // A model file rewritten in place (new size or time) makes its old entries unreachable: they go

@@ -319,6 +319,17 @@ def main():
                     return r["avg_ts"]
             return None
 
+        # The prefill gap of the first GPU run (0.26-0.40x llama-bench): one-time costs (a
+        # kernel's first launch at a new batch shape) land on the first items; the median of the
+        # items after the first says whether the gap is per item or once per run.
+        rates = [x["prompt_tokens"] / x["prefill_ms"] * 1000 for x in items if x.get("prefill_ms")]
+        if len(rates) > 1:
+            rest = sorted(rates[1:])
+            med = rest[len(rest) // 2] if len(rest) % 2 else (rest[len(rest) // 2 - 1] + rest[len(rest) // 2]) / 2
+            print(f"{t:<6} prefill per item: first {rates[0]:.0f} tok/s, median of the other "
+                  f"{len(rest)} {med:.0f} tok/s, slowest {min(rates):.0f}, fastest {max(rates):.0f}")
+            summary.setdefault("prefill_items", {})[t] = {
+                "first_tok_s": rates[0], "median_rest_tok_s": med, "tok_s": rates}
         rows = [("decode tok/s vs tg128 @ depth %d" % depth, tg, peer(0, 128, depth)),
                 ("decode tok/s vs tg128 @ depth 0", tg, peer(0, 128, 0)),
                 ("prefill tok/s vs pp%d" % depth, pp, peer(depth, 0, 0))]

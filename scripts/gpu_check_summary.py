@@ -305,9 +305,13 @@ def main():
         items = [json.loads(line) for line in open(sp)]
         out_tok = sum(sum(x["output_tokens"]) for x in items)
         dec_ms = sum(x["decode_ms"] for x in items)
-        pr_tok = sum(x["prompt_tokens"] for x in items)
+        # The prompt tokens prefill_ms is the time of: those the prompt cache kept were not
+        # evaluated (extra.prefill_tokens; older runs lack it and count the whole prompt).
+        def evaluated(x):
+            return (x.get("extra") or {}).get("prefill_tokens", x["prompt_tokens"])
+        pr_tok = sum(evaluated(x) for x in items)
         pre_ms = sum(x["prefill_ms"] for x in items)
-        depth = round(pr_tok / len(items))
+        depth = round(sum(x["prompt_tokens"] for x in items) / len(items))
         tg = out_tok / dec_ms * 1000 if dec_ms else None
         pp = pr_tok / pre_ms * 1000 if pre_ms else None
         fname = f"model-{t}.gguf"
@@ -322,7 +326,7 @@ def main():
         # The prefill gap of the first GPU run (0.26-0.40x llama-bench): one-time costs (a
         # kernel's first launch at a new batch shape) land on the first items; the median of the
         # items after the first says whether the gap is per item or once per run.
-        rates = [x["prompt_tokens"] / x["prefill_ms"] * 1000 for x in items if x.get("prefill_ms")]
+        rates = [evaluated(x) / x["prefill_ms"] * 1000 for x in items if x.get("prefill_ms")]
         if len(rates) > 1:
             rest = sorted(rates[1:])
             med = rest[len(rest) // 2] if len(rest) % 2 else (rest[len(rest) // 2 - 1] + rest[len(rest) // 2]) / 2

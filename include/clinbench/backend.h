@@ -65,6 +65,11 @@ struct Generation {
   int reasoning_budget = -1;
   std::optional<std::string> constrained_answer;  // the grammar-constrained letter
   int64_t prompt_tokens = 0;
+  // Of prompt_tokens, those whose KV was not computed for this turn: kept in its sequence from
+  // the conversation before (the prompt cache) or copied from another sequence holding the same
+  // prefix. prefill_ms is the time of the others. None for a served model (the server's cache is
+  // not visible).
+  std::optional<int64_t> prompt_cached_tokens;
   int64_t output_tokens = 0;  // reply tokens (the constrained answer not included)
   double ttft_ms = 0;         // request start to first generated token (prefill included)
   double prefill_ms = 0;

@@ -232,6 +232,7 @@ class Scheduler {
       }
     }
     reused_ += static_cast<int64_t>(keep);
+    s.gen.prompt_cached_tokens = static_cast<int64_t>(keep);
   }
 
   // Waiting slots whose leader has computed the shared prefix copy it and go on; those whose
@@ -245,6 +246,7 @@ class Scheduler {
         held(s).assign(s.req.prompt.begin(),
                        s.req.prompt.begin() + static_cast<std::ptrdiff_t>(s.share));
         reused_ += static_cast<int64_t>(s.share);
+        s.gen.prompt_cached_tokens = static_cast<int64_t>(s.share);
         s.phase = Phase::kPrefill;
       } else if (l.phase != Phase::kPrefill || l.req.id != s.leader_id) {
         s.phase = Phase::kPrefill;

@@ -63,6 +63,13 @@ void add_generation(ItemRecord& r, const Generation& g, bool first_turn) {
     const auto now = static_cast<double>(g.output_tokens);
     r.extra["batch_width"] = (before * done + g.batch_width * now) / (done + now);
   }
+  // The prompt tokens prefill_ms is the time of (the cached ones were not evaluated), all turns.
+  if (g.prompt_cached_tokens) {
+    const int64_t before = r.extra.contains("prefill_tokens")
+                               ? r.extra["prefill_tokens"].get<int64_t>()
+                               : 0;
+    r.extra["prefill_tokens"] = before + g.prompt_tokens - *g.prompt_cached_tokens;
+  }
   r.output_tokens.push_back(g.output_tokens);
   r.prefill_ms += g.prefill_ms;
   r.decode_ms += g.decode_ms;

@@ -336,6 +336,9 @@ TEST(RunBackend, PromptCacheReusesTheSharedStartAndChangesNoResult) {
   const int64_t reused = backend->stats().prompt_tokens_reused;
   EXPECT_GT(reused, 10) << "the system prompt's tokens are kept";
   EXPECT_LT(reused, g2->prompt_tokens);
+  // Each generation says what of its prompt was not computed.
+  EXPECT_EQ(g1->prompt_cached_tokens, 0);
+  EXPECT_EQ(g2->prompt_cached_tokens, reused);
   EXPECT_EQ(g2->text, want[0]);
 
   // Then several conversations, each keeping its own start, and log-likelihood after it. One at
@@ -363,6 +366,7 @@ TEST(RunBackend, PromptCacheReusesTheSharedStartAndChangesNoResult) {
   auto again = backend->generate(second, gp);
   ASSERT_TRUE(again);
   EXPECT_EQ(backend->stats().prompt_tokens_reused - before_again, again->prompt_tokens - 1);
+  EXPECT_EQ(again->prompt_cached_tokens, again->prompt_tokens - 1);
   EXPECT_EQ(again->text, want[0]);
 }
 

@@ -294,6 +294,16 @@ TEST(Scheduler, SharedHeaderIsComputedOnceAndCopied) {
   EXPECT_EQ(e.prompt_tokens_decoded, 32 + 3 * 2);
   EXPECT_EQ(e.copies, 3);
   EXPECT_EQ(reused, 3 * 30);
+  // Each conversation says what of its prompt it did not compute.
+  int64_t cached = 0, computed_alone = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& c = feed.results.at(i)->prompt_cached_tokens;
+    ASSERT_TRUE(c.has_value());
+    cached += *c;
+    computed_alone += *c == 0;
+  }
+  EXPECT_EQ(cached, 3 * 30);
+  EXPECT_EQ(computed_alone, 1);
 }
 
 TEST(Scheduler, SecondTurnContinuesInItsOwnSequence) {
@@ -329,6 +339,13 @@ TEST(Scheduler, SecondTurnContinuesInItsOwnSequence) {
   }
   EXPECT_EQ(second_seq, first_seq);
   EXPECT_EQ(second_tokens, 2u);
+  // The second turn kept its first prompt (22 tokens); the first turns shared the 20-token
+  // header but for the one that computed it.
+  EXPECT_EQ(feed.results.at(10)->prompt_cached_tokens, 22);
+  int64_t header_shared = 0;
+  for (size_t i = 0; i < 4; ++i) header_shared += *feed.results.at(i)->prompt_cached_tokens == 20;
+  EXPECT_EQ(header_shared, 3);
+  EXPECT_EQ(feed.results.at(0)->prompt_cached_tokens, 0);
 }
 
 TEST(Scheduler, FailedDecodeFailsThatBatchAndTheFeedGoesOn) {

@@ -224,6 +224,31 @@ TEST(Protocol, AnItemsMaxTokensLowersTheRunsAndIsCappedByIt) {
   }
 }
 
+// The prompt tokens prefill_ms is the time of: each turn's prompt less what the prompt cache kept
+// (the second turn keeps the first's prompt), summed; absent where the cache is not visible.
+TEST(Protocol, PrefillTokensLeaveOutTheCachedPromptOfEachTurn) {
+  ScriptedBackend b;
+  Generation first = reply("The QT-safe one is metoclopramide.", 12);
+  first.prompt_tokens = 50;
+  first.prompt_cached_tokens = 20;  // the chat header, held from an earlier item
+  first.prefill_ms = 30;
+  Generation second = reply("Answer: C", 4);
+  second.prompt_tokens = 90;
+  second.prompt_cached_tokens = 62;  // the first turn's prompt and reply
+  second.prefill_ms = 25;
+  b.replies = {first, second};
+  ItemRecord r = evaluate_item(b, oemc_item(), EvalSettings{}, "m", "d");
+  EXPECT_EQ(r.prompt_tokens, 50);
+  EXPECT_EQ(r.prefill_ms, 55);
+  EXPECT_EQ(r.extra.value("prefill_tokens", -1), (50 - 20) + (90 - 62));
+
+  ScriptedBackend served;
+  served.replies = {reply("Answer: A")};  // prompt_cached_tokens unknown
+  served.replies[0].prompt_tokens = 50;
+  ItemRecord rs = evaluate_item(served, mc_item(), EvalSettings{}, "m", "d");
+  EXPECT_FALSE(rs.extra.contains("prefill_tokens")) << rs.extra.dump();
+}
+
 TEST(Protocol, AThinkingReplyIsReadFromItsAnswerOnly) {
   ScriptedBackend b;
   Generation g = reply("Answer: A", 40);

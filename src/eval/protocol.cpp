@@ -65,9 +65,8 @@ void add_generation(ItemRecord& r, const Generation& g, bool first_turn) {
   }
   // The prompt tokens prefill_ms is the time of (the cached ones were not evaluated), all turns.
   if (g.prompt_cached_tokens) {
-    const int64_t before = r.extra.contains("prefill_tokens")
-                               ? r.extra["prefill_tokens"].get<int64_t>()
-                               : 0;
+    const int64_t before =
+        r.extra.contains("prefill_tokens") ? r.extra["prefill_tokens"].get<int64_t>() : 0;
     r.extra["prefill_tokens"] = before + g.prompt_tokens - *g.prompt_cached_tokens;
   }
   r.output_tokens.push_back(g.output_tokens);

@@ -91,6 +91,7 @@ struct RunFlags {
   std::optional<int> in_flight;
   std::optional<int> max_tokens;
   std::optional<uint32_t> ctx;
+  std::optional<int> threads;           // CPU threads of models loaded here (0: all cores)
   std::optional<uint64_t> seed;         // the subset's seed (short form) and the sampling seed
   std::optional<std::string> parallel;  // "auto" or 1 .. 256
   std::string kv;                       // "auto" | "split" | "unified"; "": as configured

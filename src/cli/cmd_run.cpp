@@ -104,6 +104,9 @@ Command run_command() {
                             "tokens a thinking model may think for beyond --max-tokens (default "
                             "4096), or unlimited");
             sub->add_option("--ctx", f.ctx, "context length");
+            sub->add_option("--threads", f.threads,
+                            "CPU threads of models loaded here (default 0: all cores)")
+                ->check(CLI::Range(0, 1024));
             sub->add_flag("--constrained-answer", f.constrained_answer,
                           "grammar-constrained final 'Answer: X' after free reasoning");
             sub->add_flag("--strict", f.strict, "a bad dataset row fails the run");

@@ -65,10 +65,11 @@ Result<void> override_models(const RunFlags& f, RunConfig& cfg) {
         }
         m.ca_cert = f.ca_cert;
       }
-      continue;  // --strategy and --ctx are for models loaded here
+      continue;  // --strategy, --ctx and --threads are for models loaded here
     }
     if (!f.strategy.empty()) m.strategy = f.strategy;
     if (f.ctx) m.ctx = *f.ctx;
+    if (f.threads) m.threads = *f.threads;
   }
   return {};
 }

@@ -387,6 +387,21 @@ TEST(ConfigParse, KvFlagOverridesTheFileAndNamesABadValue) {
   EXPECT_EQ(bad.error().message, "--kv: unknown value 'pooled' (expected auto, split or unified)");
 }
 
+TEST(ConfigParse, ThreadsFlagOverridesEveryModelLoadedHere) {
+  RunFlags f;
+  f.model = "m.gguf";
+  f.dataset = "d.jsonl";
+  EXPECT_EQ(run_config_from_flags(f)->models.at(0).threads, 0);  // all cores
+  f.threads = 3;
+  EXPECT_EQ(run_config_from_flags(f)->models.at(0).threads, 3);
+  // A served model has no threads of ours: the flag leaves it alone.
+  f.model.clear();
+  f.base_url = "http://127.0.0.1:8080/v1";
+  auto served = run_config_from_flags(f);
+  ASSERT_TRUE(served) << served.error().message;
+  EXPECT_EQ(served->models.at(0).threads, 0);
+}
+
 TEST(ConfigParse, ThinkingFlagsOverrideEveryModel) {
   RunFlags f;
   f.model = "m.gguf";

@@ -13,6 +13,7 @@
 #include "clinbench/rpc.h"
 #include "clinbench/units.h"
 #include "model/backend_init.h"
+#include "util/process_memory.h"
 
 namespace clinbench {
 
@@ -77,6 +78,15 @@ Result<Bandwidth> measure_bandwidth(const BandwidthOptions& o) {
   const auto where = [&] { return fmt::format("bandwidth on {}", bw.device); };
   std::unique_ptr<ggml_backend, BackendFree> backend(ggml_backend_dev_init(dev, nullptr));
   if (!backend) return make_error(ErrorCode::kInternal, where() + ": the device did not start");
+  // The host's pages are committed when first touched (the clear below), not when allocated: a
+  // matrix beyond what the host has would be the kernel's to stop, not an error.
+  if (const uint64_t avail = available_host_memory_bytes();
+      !o.accelerator && avail > 0 && o.bytes > avail / 2) {
+    return make_error(ErrorCode::kResource,
+                      fmt::format("{}: a {} matrix is more than half the host's available memory "
+                                  "({})",
+                                  where(), format_bytes(o.bytes), format_bytes(avail)));
+  }
   if (!o.accelerator) {
     bw.threads = o.threads > 0
                      ? o.threads

@@ -109,6 +109,13 @@ TEST(MeasureBandwidth, SaysWhatIsWrongWithItsOptions) {
   auto reps = measure_bandwidth({.bytes = 1ull << 20, .reps = 0});
   ASSERT_FALSE(reps);
   EXPECT_NE(reps.error().message.find("timed runs"), std::string::npos);
+  // More than the host can hold: said before anything is touched.
+  auto huge = measure_bandwidth({.bytes = 1ull << 50});
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().code, ErrorCode::kResource);
+  EXPECT_NE(huge.error().message.find("bandwidth on CPU: a 1024.00 TiB matrix is more than half"),
+            std::string::npos)
+      << huge.error().message;
   // This test process has no GPU and no RPC server.
   auto acc = measure_bandwidth({.accelerator = true, .bytes = 1ull << 20});
   if (!acc) {

@@ -192,16 +192,60 @@ Result<void> LlamaLoglik::decode_chunks(const std::vector<BatchToken>& entries,
   return {};
 }
 
+// A group's prompts share their chat header and system prompt (a few-shot block, when there is
+// one). A sequence that holds it from an earlier item keeps it (keep_prefix); the first group
+// would compute it once per sequence, so it is computed once, in the sequence holding most of
+// it, and copied: a copy of a sequence's KV costs far less than computing tens of tokens again.
+Result<void> LlamaLoglik::share_group_prefix(std::vector<Scoring>& items, std::vector<int>& kept) {
+  if (items.size() < 2) return {};
+  size_t shared = items[0].prompt.size() - 1;
+  for (const auto& s : items) {
+    shared = std::min({shared, common_prefix(items[0].prompt, s.prompt), s.prompt.size() - 1});
+  }
+  const auto need = [&](size_t k) {
+    return static_cast<size_t>(kept[k]) + kMinSharedPrefix <= shared;
+  };
+  size_t leader = 0;
+  size_t needing = 0;
+  for (size_t k = 0; k < items.size(); ++k) {
+    if (kept[k] > kept[leader]) leader = k;
+    needing += need(k);
+  }
+  if (needing == 0) return {};
+  Scoring& l = items[leader];
+  if (static_cast<size_t>(kept[leader]) < shared) {
+    std::vector<BatchToken> entries;
+    for (size_t p = static_cast<size_t>(kept[leader]); p < shared; ++p) {
+      entries.push_back({l.prompt[p], static_cast<int32_t>(p), l.seq, false});
+    }
+    const std::vector<size_t> owner(entries.size(), l.index);
+    if (auto r = decode_chunks(entries, owner, [](size_t, const float*) {}); !r) return r;
+    kept[leader] = static_cast<int>(shared);
+    held_[static_cast<size_t>(l.seq)].assign(
+        l.prompt.begin(), l.prompt.begin() + static_cast<std::ptrdiff_t>(shared));
+  }
+  for (size_t k = 0; k < items.size(); ++k) {
+    if (k == leader || !need(k)) continue;
+    engine_.copy_prefix(l.seq, items[k].seq, static_cast<int>(shared));
+    held_[static_cast<size_t>(items[k].seq)] = held_[static_cast<size_t>(l.seq)];
+    stats_.prompt_tokens_reused += static_cast<int64_t>(shared) - kept[k];
+    kept[k] = static_cast<int>(shared);
+  }
+  return {};
+}
+
 // Every item's prompt after what its sequence already holds, in one batch (n_batch at a time);
 // the options' first tokens from the logits of each prompt's last token.
 Result<void> LlamaLoglik::prefill_group(std::vector<Scoring>& items) {
+  std::vector<int> kept;
+  for (const auto& s : items) kept.push_back(keep_prefix(s));
+  if (auto r = share_group_prefix(items, kept); !r) return r;
   std::vector<BatchToken> entries;
   std::vector<size_t> owner;    // per entry: its item's index in the group
   std::vector<size_t> item_of;  // per entry: its place in items
   for (size_t k = 0; k < items.size(); ++k) {
     const Scoring& s = items[k];
-    const int kept = keep_prefix(s);
-    for (size_t p = static_cast<size_t>(kept); p < s.prompt.size(); ++p) {
+    for (size_t p = static_cast<size_t>(kept[k]); p < s.prompt.size(); ++p) {
       entries.push_back({s.prompt[p], static_cast<int32_t>(p), s.seq, p + 1 == s.prompt.size()});
       owner.push_back(s.index);
       item_of.push_back(k);

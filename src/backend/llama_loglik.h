@@ -50,6 +50,9 @@ class LlamaLoglik {
   // tokens kept.
   int keep_prefix(const Scoring& s);
   Result<void> prefill_group(std::vector<Scoring>& items);
+  // The prefix every prompt of the group shares, computed once and copied to the sequences that
+  // hold less of it; kept[k] (what items[k]'s sequence holds) grows to it.
+  Result<void> share_group_prefix(std::vector<Scoring>& items, std::vector<int>& kept);
   Result<void> continue_group(std::vector<Scoring>& items);
   Result<void> score_continuations(int prefix_seq, Scoring& s);
   // Decodes the entries n_batch at a time, each chunk a ledger step with its tokens by item

@@ -221,6 +221,44 @@ TEST(RunBackend, LoglikOfSeveralItemsTogetherEqualsEachAlone) {
   EXPECT_GT(backend->stats().prompt_tokens_reused, 0);
 }
 
+// Items scored together that share a system prompt: the first group computes it once and copies
+// it to the other sequences instead of computing it in each; the scores equal each item's alone.
+TEST(RunBackend, LoglikGroupComputesTheSharedSystemPromptOnce) {
+  const std::string sys =
+      "You are a careful clinician. Read the story, then pick the option that continues it best.";
+  const std::vector<LoglikRequest> requests = {
+      {{{"system", sys}, {"user", "Once upon a time"}}, "Answer:", {{"A", " a girl"}, {"B", " a"}}},
+      {{{"system", sys}, {"user", "Tom saw a big red ball."}},
+       "Answer:",
+       {{"A", " he was happy"}, {"B", " the dog"}}},
+      {{{"system", sys}, {"user", "The sun was hot"}}, "Answer:", {{"A", " so"}, {"B", " they"}}}};
+  Loaded l;
+  load(l, 3, 2048, LLAMA_FLASH_ATTN_TYPE_DISABLED, false);
+  auto backend = make_llama_backend(l.model, l.ctx);
+  const auto together = backend->loglik_many(requests, 3);
+  ASSERT_EQ(together.size(), 3u);
+  // What the three prompts share (the header and the system prompt, tens of tokens) was
+  // computed once: the two other sequences got it as a copy.
+  const int64_t sys_tokens = backend->count_tokens(sys);
+  ASSERT_GT(sys_tokens, 16);
+  EXPECT_GE(backend->stats().prompt_tokens_reused, 2 * sys_tokens);
+  EXPECT_LT(backend->stats().prompt_tokens_reused, 2 * together[0]->prompt_tokens);
+
+  Loaded ref;
+  load(ref, 1, 2048, LLAMA_FLASH_ATTN_TYPE_DISABLED, false);
+  auto alone_backend = make_llama_backend(ref.model, ref.ctx);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(together[i]) << together[i].error().message;
+    const auto& q = requests[i];
+    auto alone = alone_backend->loglik(q.messages, q.assistant_prefix, q.continuations);
+    ASSERT_TRUE(alone) << alone.error().message;
+    EXPECT_EQ(together[i]->batch_width, 3);
+    for (size_t o = 0; o < q.continuations.size(); ++o) {
+      EXPECT_NEAR(together[i]->options[o].logprob, alone->options[o].logprob, 2e-3) << i << o;
+    }
+  }
+}
+
 // One KV pool for all sequences: what other sequences hold from the previous item (its prompt
 // and options) is let go before a long prompt needs the cells. Two items of about 600 tokens
 // each, three options, in a pool of 1024 cells.

@@ -227,7 +227,10 @@ Result<void> LlamaLoglik::share_group_prefix(std::vector<Scoring>& items, std::v
   for (size_t k = 0; k < items.size(); ++k) {
     if (k == leader || !need(k)) continue;
     engine_.copy_prefix(l.seq, items[k].seq, static_cast<int>(shared));
-    held_[static_cast<size_t>(items[k].seq)] = held_[static_cast<size_t>(l.seq)];
+    // The leader may hold more than the shared prefix (its own prompt, from an earlier group).
+    const auto& from = held_[static_cast<size_t>(l.seq)];
+    held_[static_cast<size_t>(items[k].seq)].assign(
+        from.begin(), from.begin() + static_cast<std::ptrdiff_t>(shared));
     stats_.prompt_tokens_reused += static_cast<int64_t>(shared) - kept[k];
     kept[k] = static_cast<int>(shared);
   }

@@ -10,6 +10,10 @@
 //  - at N = 1, llama-bench tg of the items' mean reply at the items' mean prompt depth (-d):
 //    one sequence's decode rate, against clinbench's per-item decode rate (the tokens that took
 //    a decode step over the items' decode_ms).
+// Before the runs it measures the CPU's memory bandwidth at --threads (clinbench/bandwidth.h,
+// as `clinbench inspect --bandwidth`) and states each decode rate (llama-batched-bench's S_TG at
+// N; clinbench's and llama-bench's at N = 1) against the ceiling that sets at N sequences the
+// items' mean depth deep (JSON: "bandwidth", each level's "bandwidth_ceiling_tokens_per_s").
 // Workloads:
 //  - "fixed": a synthetic llama-300m in q4_0, which never ends a reply: every item writes
 //    max_tokens;

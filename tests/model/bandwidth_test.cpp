@@ -171,6 +171,17 @@ TEST(RooflineCli, ABadBandwidthFlagIsNamed) {
       {testing::clinbench_binary(), "inspect", model, "--bandwidth", "--depth", "-1"});
   EXPECT_EQ(depth.exit_code, 2) << depth.err;
   EXPECT_NE(depth.err.find("--depth"), std::string::npos) << depth.err;
+  // --threads, of inspect's measurement and of run's models: a count of threads or an error.
+  for (const std::string threads : {"-1", "many", "2000"}) {
+    auto i = testing::run_command(
+        {testing::clinbench_binary(), "inspect", model, "--bandwidth", "--threads", threads});
+    EXPECT_EQ(i.exit_code, 2) << threads << ": " << i.err;
+    EXPECT_NE(i.err.find("--threads"), std::string::npos) << i.err;
+    auto r = testing::run_command({testing::clinbench_binary(), "run", "--model", model,
+                                   "--dataset", "d.jsonl", "--threads", threads});
+    EXPECT_EQ(r.exit_code, 2) << threads << ": " << r.err;
+    EXPECT_NE(r.err.find("--threads"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@ import argparse
 import datetime
 import json
 import os
+import statistics
 
 GIB = 1 << 30
 
@@ -328,8 +329,8 @@ def main():
         # items after the first says whether the gap is per item or once per run.
         rates = [evaluated(x) / x["prefill_ms"] * 1000 for x in items if x.get("prefill_ms")]
         if len(rates) > 1:
-            rest = sorted(rates[1:])
-            med = rest[len(rest) // 2] if len(rest) % 2 else (rest[len(rest) // 2 - 1] + rest[len(rest) // 2]) / 2
+            rest = rates[1:]
+            med = statistics.median(rest)
             print(f"{t:<6} prefill per item: first {rates[0]:.0f} tok/s, median of the other "
                   f"{len(rest)} {med:.0f} tok/s, slowest {min(rates):.0f}, fastest {max(rates):.0f}")
             summary.setdefault("prefill_items", {})[t] = {

@@ -67,6 +67,7 @@ Result<DecodeRate> measure_decode_rate(llama_context* ctx, int n_seq, int depth,
     }
   }
   std::vector<double> step_s;
+  double fastest = 0;
   for (int step = 0; step <= steps; ++step) {
     batch->n_tokens = n_seq;
     for (int s = 0; s < n_seq; ++s) {
@@ -86,7 +87,7 @@ Result<DecodeRate> measure_decode_rate(llama_context* ctx, int n_seq, int depth,
     }
     if (step == 0) continue;  // the first builds the step's graph
     step_s.push_back(s);
-    const double fastest = *std::min_element(step_s.begin(), step_s.end());
+    fastest = step_s.size() == 1 ? s : std::min(fastest, s);
     if (give_up_below > 0 && static_cast<int>(step_s.size()) >= kMinProbeSteps && fastest > 0 &&
         n_seq / fastest < give_up_below) {
       break;
